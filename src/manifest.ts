@@ -1,0 +1,117 @@
+// model.json: the contract between producers (darknet import, training/export) and the server.
+// SPEC.md fixes the required fields; this module types them and validates a parsed file.
+
+export type ModelKind = 'yolov1' | 'yolov2' | 'yolo9000' | 'stackgan' | 'wgan';
+export type DetectorKind = 'yolov1' | 'yolov2' | 'yolo9000';
+
+export interface InputSpec {
+  width: number;
+  height: number;
+  channels: number;
+  layout: 'NCHW';
+}
+
+interface ManifestBase {
+  name: string;
+  kind: ModelKind;
+  input: InputSpec;
+  preprocess: 'letterbox' | 'resize';
+  names: string[];
+  source: 'darknet' | 'pinhole-train';
+  /** ONNX tensor names; defaults: first graph input / outputs in graph order. */
+  onnx?: { input?: string; outputs?: string[] };
+  /** Evaluation figures for trained models (mAP, agreement, ...), with how they were measured. */
+  metrics?: Record<string, unknown>;
+  description?: string;
+}
+
+/** YOLOv1 detection layer. Output layout: probs [S*S][C], conf [S*S][B], boxes [S*S][B][4]. */
+export interface YoloV1Manifest extends ManifestBase {
+  kind: 'yolov1';
+  side: number;
+  num: number;
+  sqrt: boolean;
+  softmax: boolean;
+  /** NMS IoU default for this model (darknet's `yolo test` uses .4). */
+  nms?: number;
+}
+
+/** YOLOv2 region layer. Output layout [anchor][entry][h][w]: tx ty tw th to classes... */
+export interface YoloV2Manifest extends ManifestBase {
+  kind: 'yolov2';
+  num: number;
+  /** anchor (w, h) pairs in grid-cell units, length 2*num. */
+  anchors: number[];
+  coords: number;
+  softmax: boolean;
+  background?: boolean;
+  nms?: number;
+}
+
+export interface WordTreeSpec {
+  /** parent index per node, -1 for roots; every parent precedes its children. */
+  parents: number[];
+  /** WordNet ids or darknet 9k.tree labels, one per node. */
+  labels?: string[];
+}
+
+export interface Yolo9000Manifest extends Omit<YoloV2Manifest, 'kind'> {
+  kind: 'yolo9000';
+  /** inline tree, or a file in the model folder in darknet's 9k.tree format. */
+  tree: WordTreeSpec | string;
+}
+
+export interface GanManifest extends ManifestBase {
+  kind: 'stackgan' | 'wgan';
+  [extra: string]: unknown;
+}
+
+export type Manifest = YoloV1Manifest | YoloV2Manifest | Yolo9000Manifest | GanManifest;
+
+export class ManifestError extends Error {}
+
+function need(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new ManifestError(msg);
+}
+
+const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+
+/** Validates a parsed model.json; returns it typed or throws ManifestError naming the bad field. */
+export function validateManifest(m: unknown): Manifest {
+  need(m && typeof m === 'object' && !Array.isArray(m), 'model.json must be a JSON object');
+  const o = m as Record<string, unknown>;
+  need(typeof o.name === 'string' && o.name.length > 0, 'model.json: "name" must be a non-empty string');
+  const kinds: ModelKind[] = ['yolov1', 'yolov2', 'yolo9000', 'stackgan', 'wgan'];
+  need(kinds.includes(o.kind as ModelKind), `model.json: "kind" must be one of ${kinds.join(', ')}`);
+  const inp = o.input as Record<string, unknown> | undefined;
+  need(inp && typeof inp === 'object', 'model.json: "input" is required');
+  need(isPosInt(inp.width) && isPosInt(inp.height) && isPosInt(inp.channels),
+    'model.json: input.width/height/channels must be positive integers');
+  need(inp.layout === 'NCHW', 'model.json: input.layout must be "NCHW"');
+  need(o.preprocess === 'letterbox' || o.preprocess === 'resize', 'model.json: "preprocess" must be letterbox or resize');
+  need(Array.isArray(o.names) && o.names.every((n) => typeof n === 'string'), 'model.json: "names" must be an array of strings');
+  need(o.source === 'darknet' || o.source === 'pinhole-train', 'model.json: "source" must be darknet or pinhole-train');
+  const names = o.names as string[];
+  if (o.kind === 'yolov1') {
+    need(isPosInt(o.side) && isPosInt(o.num), 'model.json: yolov1 needs positive integer "side" and "num"');
+    need(typeof o.sqrt === 'boolean' && typeof o.softmax === 'boolean', 'model.json: yolov1 needs boolean "sqrt" and "softmax"');
+  }
+  if (o.kind === 'yolov2' || o.kind === 'yolo9000') {
+    need(isPosInt(o.num), 'model.json: "num" must be a positive integer');
+    need(Array.isArray(o.anchors) && o.anchors.length === 2 * (o.num as number) && o.anchors.every((a) => typeof a === 'number' && a > 0),
+      'model.json: "anchors" must hold 2*num positive numbers');
+    need(o.coords === 4, 'model.json: "coords" must be 4');
+    need(typeof o.softmax === 'boolean', 'model.json: "softmax" must be boolean');
+  }
+  if (o.kind === 'yolo9000') {
+    const t = o.tree;
+    need(typeof t === 'string' || (t && typeof t === 'object' && Array.isArray((t as WordTreeSpec).parents)),
+      'model.json: yolo9000 needs "tree" (a tree file name or {"parents": [...]})');
+    if (typeof t === 'object') {
+      const parents = (t as WordTreeSpec).parents;
+      need(parents.length === names.length, `model.json: tree has ${parents.length} nodes but there are ${names.length} names`);
+      need(parents.every((p, i) => Number.isInteger(p) && p >= -1 && p < i), 'model.json: tree parents must precede their children');
+    }
+  }
+  return o as unknown as Manifest;
+}
