@@ -1,0 +1,76 @@
+// Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
+// the mapping to the runtime's DetectParams. Checks that need the model (class ids) happen here too.
+import { PinholeError } from '../errors.ts';
+import type { DetectParams, ModelInfo } from '../runtime/types.ts';
+import type { ServerRuntime } from './contract.ts';
+
+const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
+
+export const detectQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 200, description: 'model name (default: the first ready detector)' },
+    thresh: unit('score threshold, default .25'),
+    nms: unit('NMS IoU threshold, default per model'),
+    hier: unit('YOLO9000 hierarchy threshold, default .5'),
+    max_det: { type: 'integer', minimum: 1, maximum: 100000, description: 'at most this many detections, best first' },
+    classes: { type: 'string', pattern: '^\\s*\\d+(\\s*,\\s*\\d+)*\\s*$', description: 'comma list of class ids to keep' },
+    agnostic: { type: 'boolean', description: 'class-agnostic NMS' },
+  },
+} as const;
+
+export const streamQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...detectQuerySchema.properties,
+    format: { type: 'string', enum: ['json', 'protobuf'], description: 'result encoding (default json)' },
+  },
+} as const;
+
+export interface DetectQuery {
+  model?: string;
+  thresh?: number;
+  nms?: number;
+  hier?: number;
+  max_det?: number;
+  classes?: string;
+  agnostic?: boolean;
+}
+
+export const DETECTOR_KINDS = new Set(['yolov1', 'yolov2', 'yolo9000']);
+
+/** Resolves the model a request names (or the default detector) and checks it can detect. */
+export function resolveDetector(runtime: ServerRuntime, name: string | undefined): ModelInfo {
+  if (name === undefined) {
+    const all = runtime.models().filter((m) => m.kind && DETECTOR_KINDS.has(m.kind));
+    const pick = all.find((m) => m.status === 'ready') ?? all[0];
+    if (!pick) throw new PinholeError('unknown_model', 'no detection model is loaded; pass ?model=NAME (see GET /v1/models)');
+    return pick;
+  }
+  const info = runtime.model(name);
+  if (!info) throw new PinholeError('unknown_model', `unknown model "${name}" (see GET /v1/models)`);
+  if (info.kind && !DETECTOR_KINDS.has(info.kind)) {
+    throw new PinholeError('bad_parameter', `model "${name}" is a ${info.kind} model, not a detector`);
+  }
+  return info;
+}
+
+export function toDetectParams(q: DetectQuery, info: ModelInfo): DetectParams {
+  const p: DetectParams = {};
+  if (q.thresh !== undefined) p.thresh = q.thresh;
+  if (q.nms !== undefined) p.nms = q.nms;
+  // hier only means something for yolo9000; other kinds ignore it, like darknet does.
+  if (q.hier !== undefined) p.hier = q.hier;
+  if (q.max_det !== undefined) p.maxDet = q.max_det;
+  if (q.agnostic !== undefined) p.agnostic = q.agnostic;
+  if (q.classes !== undefined) {
+    const ids = [...new Set(q.classes.split(',').map((s) => Number(s.trim())))];
+    const n = info.classes;
+    const bad = n === undefined ? undefined : ids.find((id) => id >= n);
+    if (bad !== undefined) throw new PinholeError('bad_parameter', `class id ${bad} out of range: "${info.name}" has ${n} classes`);
+    p.classes = ids;
+  }
+  return p;
+}

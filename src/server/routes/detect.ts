@@ -1,0 +1,74 @@
+// POST /v1/detect: one image in, the detection response out.
+import type { FastifyInstance } from 'fastify';
+import type { ServerRuntime } from '../contract.ts';
+import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
+import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
+import { PinholeError } from '../../errors.ts';
+
+export interface DetectRouteOptions {
+  runtime: ServerRuntime;
+  bodyLimit: number;
+  requestTimeoutMs: number;
+  /** requests admitted at once (body being read, queued or inferring); beyond it: 503 before reading the body */
+  maxInFlight: number;
+}
+
+// The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
+// OpenAPI document still lists the media types.
+const raw = { schema: { description: 'the encoded image' } };
+
+export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
+  const { runtime, bodyLimit } = opts;
+  await registerImageParsers(app, bodyLimit);
+  let inFlight = 0;
+
+  app.post('/v1/detect', {
+    // No route bodyLimit: it would override the per-parser limits set in registerImageParsers.
+    config: { accepts: ACCEPTED, limitBytes: bodyLimit },
+    schema: {
+      summary: 'Detect objects in one image',
+      description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
+      tags: ['detection'],
+      querystring: detectQuerySchema,
+      body: {
+        content: {
+          'image/jpeg': raw,
+          'image/png': raw,
+          'image/webp': raw,
+          'application/octet-stream': raw,
+          // No `type`: the multipart parser leaves the body undefined (parts are read in the handler).
+          'multipart/form-data': {
+            schema: { description: 'form field "image": the encoded image' },
+          },
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: ['image'],
+              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' } },
+            },
+          },
+        },
+      },
+      response: {
+        200: { $ref: 'DetectionResponse#' },
+        '4xx': { $ref: 'Error#' },
+        '5xx': { $ref: 'Error#' },
+      },
+    },
+    onRequest: async (req, reply) => {
+      if (inFlight >= opts.maxInFlight) {
+        throw new PinholeError('overloaded', `server busy: ${inFlight} detect requests in flight`, { retryAfter: 1 });
+      }
+      inFlight++;
+      // The response's 'close' fires exactly once, whether it finished or the client went away.
+      reply.raw.once('close', () => { inFlight--; });
+    },
+  }, async (req) => {
+    const q = req.query as DetectQuery;
+    const info = resolveDetector(runtime, q.model);
+    req.pinholeModel = info.name;
+    const params = toDetectParams(q, info);
+    const bytes = await imageBytes(req, bodyLimit);
+    return runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+  });
+}

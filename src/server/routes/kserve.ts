@@ -1,0 +1,200 @@
+// KServe v2 / Open Inference Protocol: health, model metadata and readiness, JSON-tensor inference.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { PinholeError } from '../../errors.ts';
+import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
+import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
+
+export interface KServeOptions {
+  runtime: ServerRuntime;
+  /** JSON tensors are verbose: ~10 bytes per float */
+  bodyLimit: number;
+  /** false once shutdown has begun */
+  accepting: () => boolean;
+}
+
+type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
+const TO_RAW: Record<V2Type, RawTensor['type']> = { BOOL: 'bool', UINT8: 'uint8', INT32: 'int32', INT64: 'int64', FP32: 'float32' };
+const FROM_RAW: Record<RawTensor['type'], V2Type> = { bool: 'BOOL', uint8: 'UINT8', int32: 'INT32', int64: 'INT64', float32: 'FP32' };
+const MAX_ELEMENTS = 1 << 26;
+
+interface V2Input { name: string; shape: number[]; datatype: V2Type; data: unknown[] }
+interface V2Request { id?: string; inputs: V2Input[]; outputs?: Array<{ name: string }> }
+
+function bad(message: string): PinholeError {
+  return new PinholeError('bad_request', message);
+}
+
+/** JSON values of one input to a typed array, checking count, type and range of every element. */
+export function toRawTensor(t: V2Input): RawTensor {
+  const type = TO_RAW[t.datatype];
+  if (!type) throw bad(`input "${t.name}": unsupported datatype ${t.datatype} (use FP32, INT64, INT32, UINT8 or BOOL)`);
+  if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`input "${t.name}": shape must hold non-negative integers`);
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_ELEMENTS) throw bad(`input "${t.name}": ${n} elements is over the limit of ${MAX_ELEMENTS}`);
+  const flat = t.data.flat(Infinity as 1) as unknown[];
+  if (flat.length !== n) throw bad(`input "${t.name}": shape [${t.shape.join(',')}] needs ${n} values, got ${flat.length}`);
+  const fail = (i: number, what: string) => bad(`input "${t.name}": element ${i} is not ${what}`);
+  switch (type) {
+    case 'float32': {
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) { const v = flat[i]; if (typeof v !== 'number') throw fail(i, 'a number'); out[i] = v; }
+      return { type, dims: t.shape, data: out };
+    }
+    case 'int32': case 'uint8': {
+      const [lo, hi] = type === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 255];
+      const out = type === 'int32' ? new Int32Array(n) : new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = flat[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw fail(i, `an integer in [${lo}, ${hi}]`);
+        out[i] = v;
+      }
+      return { type, dims: t.shape, data: out };
+    }
+    case 'int64': {
+      const out = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) { const v = flat[i]; if (!Number.isSafeInteger(v)) throw fail(i, 'an integer'); out[i] = BigInt(v as number); }
+      return { type, dims: t.shape, data: out };
+    }
+    case 'bool': {
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) { const v = flat[i]; if (typeof v !== 'boolean') throw fail(i, 'a boolean'); out[i] = v ? 1 : 0; }
+      return { type, dims: t.shape, data: out };
+    }
+  }
+}
+
+function fromRawTensor(name: string, t: RawTensor) {
+  let data: unknown[];
+  if (t.data instanceof BigInt64Array) data = Array.from(t.data, (v) => Number(v));
+  else if (t.type === 'bool') data = Array.from(t.data as Uint8Array, (v) => v !== 0);
+  else data = Array.from(t.data as Float32Array);
+  return { name, datatype: FROM_RAW[t.type], shape: t.dims, data };
+}
+
+/** Metadata when the runtime offers no signature: the image input as model.json describes it. */
+function fallbackSignature(info: ModelInfo): ModelSignature {
+  const inputs: TensorSignature[] = info.input
+    ? [{ name: 'input', datatype: 'FP32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
+    : [];
+  return { inputs, outputs: [] };
+}
+
+function knownModel(runtime: ServerRuntime, name: string): ModelInfo {
+  const info = runtime.model(name);
+  if (!info) throw new PinholeError('unknown_model', `unknown model "${name}"`);
+  return info;
+}
+
+function readyModel(runtime: ServerRuntime, name: string): ModelInfo {
+  const info = knownModel(runtime, name);
+  if (info.status === 'loading') throw new PinholeError('model_not_ready', `model "${name}" is still loading`, { retryAfter: 1 });
+  if (info.status === 'error') throw new PinholeError('model_not_ready', `model "${name}" failed to load: ${info.error ?? 'unknown error'}`);
+  return info;
+}
+
+const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
+const readySchema = (key: 'live' | 'ready') => ({ type: 'object', properties: { [key]: { type: 'boolean' } } });
+
+export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): Promise<void> {
+  const { runtime } = opts;
+  const answer = (reply: FastifyReply, ok: boolean, body: object) => reply.code(ok ? 200 : 503).send(body);
+
+  app.get('/v2', {
+    schema: { summary: 'Server metadata', tags: ['kserve-v2'] },
+  }, async () => ({ name: 'pinhole', version: '0.1.0', extensions: [] }));
+
+  app.get('/v2/health/live', {
+    schema: { summary: 'Server live', tags: ['kserve-v2'], response: { 200: readySchema('live') } },
+  }, async () => ({ live: true }));
+
+  app.get('/v2/health/ready', {
+    schema: {
+      summary: 'Server ready: no model still loading, at least one serving, not shutting down',
+      tags: ['kserve-v2'],
+      response: { 200: readySchema('ready'), 503: readySchema('ready') },
+    },
+  }, async (_req, reply) => {
+    const ms = runtime.models();
+    const ready = opts.accepting() && ms.some((m) => m.status === 'ready') && !ms.some((m) => m.status === 'loading');
+    return answer(reply, ready, { ready });
+  });
+
+  app.get('/v2/models/:name', {
+    schema: {
+      summary: 'Model metadata',
+      tags: ['kserve-v2'],
+      params: nameParam,
+      response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'Error#' } },
+    },
+  }, async (req) => {
+    const { name } = req.params as { name: string };
+    const info = knownModel(runtime, name);
+    req.pinholeModel = name;
+    const sig = (info.status === 'ready' ? await runtime.signature?.(name) : undefined) ?? fallbackSignature(info);
+    return { name, versions: ['1'], platform: 'onnxruntime_onnx', inputs: sig.inputs, outputs: sig.outputs };
+  });
+
+  app.get('/v2/models/:name/ready', {
+    schema: {
+      summary: 'Model ready',
+      tags: ['kserve-v2'],
+      params: nameParam,
+      response: {
+        200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
+        503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
+        404: { $ref: 'Error#' },
+      },
+    },
+  }, async (req, reply) => {
+    const { name } = req.params as { name: string };
+    const info = knownModel(runtime, name);
+    req.pinholeModel = name;
+    const ready = info.status === 'ready' && opts.accepting();
+    return answer(reply, ready, { name, ready });
+  });
+
+  app.post('/v2/models/:name/infer', {
+    bodyLimit: opts.bodyLimit,
+    schema: {
+      summary: 'Inference on raw tensors (JSON)',
+      tags: ['kserve-v2'],
+      params: nameParam,
+      body: { $ref: 'V2InferRequest#' },
+      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
+    },
+  }, async (req) => {
+    const { name } = req.params as { name: string };
+    readyModel(runtime, name);
+    req.pinholeModel = name;
+    const body = req.body as V2Request;
+    const inputs: Record<string, RawTensor> = {};
+    for (const t of body.inputs) {
+      if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
+      inputs[t.name] = toRawTensor(t);
+    }
+    const sig = await runtime.signature?.(name);
+    if (sig) {
+      const want = sig.inputs.map((s) => s.name);
+      const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
+      if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
+      const missing = want.filter((k) => !inputs[k]);
+      if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
+    }
+    const requested = body.outputs?.map((o) => o.name);
+    if (sig && requested) {
+      const have = sig.outputs.map((o) => o.name);
+      const unknown = requested.filter((r) => !have.includes(r));
+      if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
+    }
+    const out = await runtime.infer(name, inputs);
+    const names = requested ?? Object.keys(out);
+    const missing = names.filter((n) => !out[n]);
+    if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+    return {
+      model_name: name,
+      model_version: '1',
+      ...(body.id !== undefined ? { id: body.id } : {}),
+      outputs: names.map((n) => fromRawTensor(n, out[n])),
+    };
+  });
+}

@@ -1,0 +1,55 @@
+// GET /v1/stream (WebSocket): binary frames in, one result per processed frame out (see StreamSession).
+// Query and model are checked before the upgrade, so a bad request gets a plain HTTP 4xx.
+import type { FastifyInstance } from 'fastify';
+import type { DetectParams } from '../../runtime/types.ts';
+import type { ServerRuntime } from '../contract.ts';
+import { resultJson, resultProtobuf } from '../frames.ts';
+import type { ServerMetrics } from '../metrics.ts';
+import { resolveDetector, streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
+import { StreamSession } from '../stream-session.ts';
+
+export interface StreamRouteOptions {
+  runtime: ServerRuntime;
+  metrics: ServerMetrics;
+  requestTimeoutMs: number;
+  maxBuffered: number;
+}
+
+type StreamQuery = DetectQuery & { format?: 'json' | 'protobuf' };
+
+export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
+  const { runtime, metrics } = opts;
+  const paramsOf = new WeakMap<object, DetectParams>();
+
+  app.get('/v1/stream', {
+    websocket: true,
+    schema: { querystring: streamQuerySchema },
+    preHandler: async (req) => {
+      const q = req.query as StreamQuery;
+      const info = resolveDetector(runtime, q.model);
+      req.pinholeModel = info.name;
+      paramsOf.set(req, toDetectParams(q, info));
+    },
+  }, (socket, req) => {
+    const q = req.query as StreamQuery;
+    const model = req.pinholeModel;
+    const params = paramsOf.get(req) ?? {};
+    const session = new StreamSession({
+      sink: {
+        get bufferedAmount() { return socket.bufferedAmount; },
+        get open() { return socket.readyState === socket.OPEN; },
+        send: (data) => socket.send(data, { binary: typeof data !== 'string' }),
+      },
+      detect: (frame) => runtime.detect(model, frame.image, params, { deadlineMs: Date.now() + opts.requestTimeoutMs }),
+      encode: q.format === 'protobuf' ? resultProtobuf : resultJson,
+      onOutcome: (outcome) => metrics.streamFrames.inc({ model, outcome }),
+      maxBuffered: opts.maxBuffered,
+    });
+    socket.on('message', (data, isBinary) => {
+      if (!isBinary) return session.reject('send each frame as a binary message (an encoded image or a pinhole.Frame)');
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      session.push(buf);
+    });
+    socket.on('close', () => session.close());
+  });
+}

@@ -1,0 +1,138 @@
+// Response schemas shared by routes and the OpenAPI document. Fastify serializes with them, so every
+// field the API promises must be listed (unlisted fields are dropped from responses).
+export const detectionResponseSchema = {
+  $id: 'DetectionResponse',
+  type: 'object',
+  required: ['model', 'image', 'detections', 'timing_ms'],
+  properties: {
+    model: { type: 'string' },
+    image: {
+      type: 'object',
+      required: ['width', 'height'],
+      properties: { width: { type: 'integer' }, height: { type: 'integer' } },
+    },
+    detections: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['class_id', 'class', 'score', 'box'],
+        properties: {
+          class_id: { type: 'integer' },
+          class: { type: 'string' },
+          score: { type: 'number' },
+          box: {
+            type: 'object',
+            description: 'pixels of the original image',
+            required: ['x1', 'y1', 'x2', 'y2'],
+            properties: { x1: { type: 'number' }, y1: { type: 'number' }, x2: { type: 'number' }, y2: { type: 'number' } },
+          },
+          path: { type: 'array', items: { type: 'string' }, description: 'yolo9000: WordTree path from the root, as names' },
+        },
+      },
+    },
+    timing_ms: {
+      type: 'object',
+      properties: { decode: { type: 'number' }, queue: { type: 'number' }, infer: { type: 'number' }, post: { type: 'number' } },
+    },
+  },
+} as const;
+
+const inputSpec = {
+  type: 'object',
+  properties: {
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    channels: { type: 'integer' },
+    layout: { type: 'string' },
+  },
+} as const;
+
+export const modelListSchema = {
+  $id: 'ModelList',
+  type: 'object',
+  required: ['models'],
+  properties: {
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'status', 'ready'],
+        properties: {
+          name: { type: 'string' },
+          kind: { type: 'string' },
+          status: { type: 'string', enum: ['loading', 'ready', 'error'] },
+          ready: { type: 'boolean' },
+          error: { type: 'string' },
+          input: inputSpec,
+          classes: { type: 'integer' },
+          ep: { type: 'string', description: 'execution provider in use (cuda, cpu)' },
+          source: { type: 'string' },
+          metrics: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+  },
+} as const;
+
+const v2Tensor = {
+  type: 'object',
+  required: ['name', 'shape', 'datatype'],
+  properties: {
+    name: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+    datatype: { type: 'string', enum: ['BOOL', 'UINT8', 'INT32', 'INT64', 'FP32'] },
+    parameters: { type: 'object', additionalProperties: true },
+    data: { type: 'array', description: 'row-major values; nested arrays are flattened' },
+  },
+} as const;
+
+export const v2InferRequestSchema = {
+  $id: 'V2InferRequest',
+  type: 'object',
+  required: ['inputs'],
+  properties: {
+    id: { type: 'string' },
+    parameters: { type: 'object', additionalProperties: true },
+    inputs: { type: 'array', minItems: 1, items: { ...v2Tensor, required: ['name', 'shape', 'datatype', 'data'] } },
+    outputs: {
+      type: 'array',
+      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object', additionalProperties: true } } },
+    },
+  },
+} as const;
+
+export const v2InferResponseSchema = {
+  $id: 'V2InferResponse',
+  type: 'object',
+  required: ['model_name', 'outputs'],
+  properties: {
+    model_name: { type: 'string' },
+    model_version: { type: 'string' },
+    id: { type: 'string' },
+    outputs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer' } },
+          datatype: { type: 'string' },
+          data: { type: 'array', items: {} },
+        },
+      },
+    },
+  },
+} as const;
+
+export const v2ModelMetadataSchema = {
+  $id: 'V2ModelMetadata',
+  type: 'object',
+  required: ['name', 'platform', 'inputs', 'outputs'],
+  properties: {
+    name: { type: 'string' },
+    versions: { type: 'array', items: { type: 'string' } },
+    platform: { type: 'string' },
+    inputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
+    outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
+  },
+} as const;

@@ -1,0 +1,107 @@
+// One /v1/stream connection. At most one frame is being processed and at most one waits; a frame that
+// arrives while one waits replaces it (newest wins) and the replaced one counts as dropped. A new frame is
+// only started once the socket has drained below maxBuffered, so a slow reader gets fewer, fresher results
+// instead of an ever-growing send buffer.
+import { PinholeError } from '../errors.ts';
+import { errorReply } from './errors.ts';
+import { parseFrame, type IncomingFrame, type StreamResult } from './frames.ts';
+import type { StreamOutcome } from './metrics.ts';
+import type { DetectionResponse } from '../runtime/types.ts';
+
+export interface StreamSink {
+  readonly bufferedAmount: number;
+  readonly open: boolean;
+  send(data: string | Uint8Array): void;
+}
+
+export interface StreamSessionOptions {
+  sink: StreamSink;
+  detect(frame: IncomingFrame): Promise<DetectionResponse>;
+  encode(r: StreamResult): string | Uint8Array;
+  onOutcome?(outcome: StreamOutcome): void;
+  /** bytes the socket may hold unsent before the next frame waits */
+  maxBuffered: number;
+  pollMs?: number;
+}
+
+interface Pending {
+  seq: number;
+  bytes: Uint8Array | { error: string };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class StreamSession {
+  private seq = 0;
+  private droppedCount = 0;
+  private pending: Pending | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly o: StreamSessionOptions) {}
+
+  get received(): number { return this.seq; }
+  get dropped(): number { return this.droppedCount; }
+
+  /** A binary message from the client. */
+  push(bytes: Uint8Array): void {
+    this.enqueue(bytes);
+  }
+
+  /** A message that cannot be a frame (e.g. text); answered with an error result in turn. */
+  reject(reason: string): void {
+    this.enqueue({ error: reason });
+  }
+
+  private enqueue(bytes: Pending['bytes']): void {
+    if (this.closed) return;
+    this.seq++;
+    if (this.pending) this.drop();
+    this.pending = { seq: this.seq, bytes };
+    this.running ??= this.run().finally(() => { this.running = undefined; });
+  }
+
+  private drop(): void {
+    this.droppedCount++;
+    this.o.onOutcome?.('dropped');
+  }
+
+  /** Resolves when nothing is processing or waiting. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pending) { this.pending = undefined; this.drop(); }
+  }
+
+  private async run(): Promise<void> {
+    const poll = this.o.pollMs ?? 5;
+    while (this.pending && !this.closed) {
+      while (this.o.sink.open && this.o.sink.bufferedAmount > this.o.maxBuffered && !this.closed) await sleep(poll);
+      const p = this.pending;
+      if (!p || this.closed || !this.o.sink.open) break;
+      this.pending = undefined;
+      let r: StreamResult;
+      let outcome: StreamOutcome;
+      try {
+        if (!(p.bytes instanceof Uint8Array)) throw new PinholeError('bad_request', p.bytes.error);
+        let frame: IncomingFrame;
+        try { frame = parseFrame(p.bytes); } catch (e) { throw new PinholeError('bad_image', (e as Error).message); }
+        const response = await this.o.detect(frame);
+        r = { frame: p.seq, id: frame.id, dropped: 0, response };
+        outcome = 'processed';
+      } catch (e) {
+        const er = errorReply(e);
+        r = { frame: p.seq, id: 0, dropped: 0, error: { code: er.code, message: er.message } };
+        outcome = 'error';
+      }
+      this.o.onOutcome?.(outcome);
+      // The count goes out at send time so it includes frames replaced while this one was processing.
+      r.dropped = this.droppedCount;
+      if (this.o.sink.open && !this.closed) this.o.sink.send(this.o.encode(r));
+    }
+  }
+}
