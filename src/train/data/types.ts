@@ -39,6 +39,8 @@ export interface ClassificationSample {
   rgb: Uint8Array;
   /** index into the classification set's `names` */
   label: number;
+  /** where the labelled object is, when known (generated sets); joint training does not need it */
+  box?: { x1: number; y1: number; x2: number; y2: number };
 }
 
 export interface ClassificationDataset {
