@@ -56,8 +56,13 @@ export class WordNet {
     let line = buf.subarray(0, n).toString('latin1');
     const nl = line.indexOf('\n');
     if (nl >= 0) line = line.slice(0, nl);
-    const syn = parseDataLine(line);
-    if (syn.offset !== offset) throw new Error(`no WordNet noun synset at offset ${offset}`);
+    let syn: Synset | undefined;
+    try {
+      syn = parseDataLine(line);
+    } catch {
+      // not the start of a synset line
+    }
+    if (!syn || syn.offset !== offset) throw new Error(`no WordNet noun synset at offset ${offset}`);
     this.cache.set(offset, syn);
     return syn;
   }

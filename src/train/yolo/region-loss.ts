@@ -190,7 +190,7 @@ export function classLogProbs(logits: tf.Tensor, tree?: TreeIndex): tf.Tensor {
   if (!tree) return tf.logSoftmax(logits);
   const last = logits.shape.length - 1;
   const parts: tf.Tensor[] = [];
-  for (let g = 0; g < tree.groupOffset.length; g++) {
+  for (let g = 0; g < tree.groups; g++) {
     const size = tree.groupSize[g];
     const begin = logits.shape.map((_, d) => (d === last ? tree.groupOffset[g] : 0));
     const shape = logits.shape.map((s, d) => (d === last ? size : s));
