@@ -3,7 +3,7 @@
 // classification half: one object per image).
 import { COARSE_NAMES, FINE_NAMES, FINE_TO_COARSE } from './classes.ts';
 import { encodePng } from './image.ts';
-import { STREAM, synthScene, type SceneOptions } from './synth.ts';
+import { defined, STREAM, synthScene, type SceneOptions } from './synth.ts';
 import type { ClassificationDataset, DetectionDataset, DetectionSample } from './types.ts';
 
 export interface SynthDatasetOptions extends SceneOptions {
@@ -52,7 +52,7 @@ export interface SynthClassificationOptions extends Omit<SceneOptions, 'minObjec
 /** One object per image, 30-75% of the side by default, on the same textured, cluttered backgrounds. */
 export function synthClassification(seed: number, count: number, opts: SynthClassificationOptions = {}): ClassificationDataset {
   checkCount(count);
-  const sceneOpts: SceneOptions = { minSize: 0.3, maxSize: 0.75, ...opts, minObjects: 1, maxObjects: 1 };
+  const sceneOpts: SceneOptions = { minSize: 0.3, maxSize: 0.75, ...defined(opts), minObjects: 1, maxObjects: 1 };
   synthScene(seed, 0, sceneOpts, STREAM.classification);
   return {
     names: [...FINE_NAMES],

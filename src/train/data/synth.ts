@@ -54,6 +54,11 @@ const DEFAULTS = { width: 256, height: 256, minObjects: 1, maxObjects: 8, minSiz
 /** Stream keys: the same (seed, index) gives unrelated images in each kind of set. */
 export const STREAM = { detection: 0xd37ec7, classification: 0xc1a55, caption: 0xca971 } as const;
 
+/** Copies the keys whose value is not undefined (so `{ width: undefined }` keeps the default). */
+export function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 export function checkSize(width: number, height: number): void {
   for (const [k, v] of [['width', width], ['height', height]] as const) {
     if (!Number.isInteger(v) || v < 32 || v > 4096) throw new RangeError(`synth image ${k} must be an integer in [32, 4096], got ${v}`);
@@ -189,11 +194,14 @@ function caption(rng: Rng, objects: SceneObject[]): string {
 
 /** Draws one detection scene. */
 export function synthScene(seed: number, index: number, opts: SceneOptions = {}, stream: number = STREAM.detection): Scene {
-  const o = { ...DEFAULTS, ...opts };
+  const o = { ...DEFAULTS, ...defined(opts) };
   const { width: W, height: H } = o;
   checkSize(W, H);
   const classes = opts.classes ?? SHAPE_CLASSES.map((_, i) => i);
   if (classes.length === 0) throw new RangeError('synth: empty class list');
+  for (const c of classes) if (!Number.isInteger(c) || c < 0 || c >= SHAPE_CLASSES.length) throw new RangeError(`synth: no class ${c}`);
+  if (!(o.minObjects >= 0 && o.maxObjects >= o.minObjects && o.maxObjects <= 64)) throw new RangeError(`synth: need 0 <= minObjects <= maxObjects <= 64`);
+  if (!(o.minSize > 0 && o.maxSize >= o.minSize && o.maxSize <= 1)) throw new RangeError(`synth: need 0 < minSize <= maxSize <= 1`);
   const rng = new Rng(...seedKeys(seed), index, stream);
   const side = Math.min(W, H);
   const canvas = newCanvas(W, H);
