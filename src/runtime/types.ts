@@ -58,6 +58,8 @@ export interface ModelInfo {
   classes?: number;
   /** execution provider actually in use: 'cuda' | 'cpu' */
   ep?: string;
+  /** largest batch the batcher forms for this model */
+  maxBatch?: number;
   source?: string;
   metrics?: Record<string, unknown>;
 }
@@ -84,4 +86,54 @@ export interface RuntimeObserver {
   onBatch?(e: BatchEvent): void;
   onQueueDepth?(model: string, depth: number): void;
   onModelStatus?(info: ModelInfo): void;
+}
+
+/** Per-call options of detect() and infer(). */
+export interface DetectOptions {
+  /** absolute time (Date.now() based, ms) after which a request still queued is dropped (PinholeError 'timeout') */
+  deadlineMs?: number;
+}
+
+/** Where the runtime writes its log lines (a pino logger fits). */
+export interface RuntimeLogger {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface RuntimeOptions {
+  /** folder holding one sub-folder per model (model.json + model.onnx) */
+  modelsDir: string;
+  /** execution providers in order of preference, e.g. "cuda,cpu"; default cpu */
+  eps?: string | readonly string[];
+  /** largest batch the dynamic batcher forms (default 4) */
+  maxBatch?: number;
+  /** how long a lone request waits for company while a worker is free (default 2 ms) */
+  batchDelayMs?: number;
+  /** requests waiting per model (queued + being decoded) before answering overloaded (default 64) */
+  queueLimit?: number;
+  /** inference worker threads (default: see threadPlan) */
+  workers?: number;
+  /** ORT intra-op threads per worker (default: cores / workers) */
+  intraOpThreads?: number;
+  /** images with more pixels (width x height) are refused with too_large (default 40 M) */
+  maxInputPixels?: number;
+  /** run every batch size once at load so the first requests are not slow (default true) */
+  warmup?: boolean;
+  /** reload a model when its folder changes (default false) */
+  watch?: boolean;
+  observer?: RuntimeObserver;
+  log?: RuntimeLogger;
+}
+
+/** KServe v2 tensor description: datatype FP32/INT64/INT32/UINT8/BOOL, -1 for a dynamic dimension. */
+export interface TensorSignature {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+export interface ModelSignature {
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
 }

@@ -1,0 +1,92 @@
+// Reading one model folder (model.json + model.onnx) with messages that say what is wrong and where.
+import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { validateManifest, type Manifest } from '../manifest.ts';
+import { parseTreeText } from '../vision/wordtree.ts';
+
+export interface ModelFiles {
+  manifest: Manifest;
+  /** model.onnx in a SharedArrayBuffer: every worker builds its session from the same memory */
+  bytes: Uint8Array;
+}
+
+function reason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') return 'not found';
+  if (err?.code === 'EACCES') return 'permission denied';
+  return err instanceof Error ? err.message : String(e);
+}
+
+async function readShared(path: string): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    const out = new Uint8Array(new SharedArrayBuffer(size));
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await fh.read(out, off, size - off, off);
+      if (bytesRead === 0) throw new Error(`file shrank while reading (${off} of ${size} bytes)`);
+      off += bytesRead;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function readManifest(dir: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'model.json'), 'utf8');
+  } catch (e) {
+    throw new Error(`model.json: ${reason(e)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`model.json is not valid JSON: ${(e as Error).message}`);
+  }
+  const m = validateManifest(parsed);
+  if (m.kind === 'yolo9000' && typeof m.tree === 'string') {
+    // a file beside model.json, never a path that leaves the folder
+    const file = basename(m.tree);
+    let treeText: string;
+    try {
+      treeText = await readFile(join(dir, file), 'utf8');
+    } catch (e) {
+      throw new Error(`tree file ${file}: ${reason(e)}`);
+    }
+    const tree = parseTreeText(treeText);
+    if (tree.parents.length !== m.names.length) {
+      throw new Error(`tree file ${file} has ${tree.parents.length} nodes but model.json has ${m.names.length} names`);
+    }
+    return { ...m, tree };
+  }
+  return m;
+}
+
+export async function readModelFolder(dir: string): Promise<ModelFiles> {
+  const manifest = await readManifest(dir);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readShared(join(dir, 'model.onnx'));
+  } catch (e) {
+    throw new Error(`model.onnx: ${reason(e)}`);
+  }
+  if (bytes.byteLength === 0) throw new Error('model.onnx is empty');
+  return { manifest, bytes };
+}
+
+/** Model folder names under `root` (directories, hidden ones skipped), sorted. */
+export async function listModelFolders(root: string): Promise<string[]> {
+  let st;
+  try {
+    st = await stat(root);
+  } catch (e) {
+    throw new Error(`models directory ${root}: ${reason(e)}`);
+  }
+  if (!st.isDirectory()) throw new Error(`models directory ${root} is not a directory`);
+  const ents = await readdir(root, { withFileTypes: true });
+  return ents.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+}

@@ -1,0 +1,156 @@
+// A fixed set of inference worker threads with request/reply messaging. A worker that dies is
+// replaced (its in-flight calls fail, the owner reloads its sessions through onRespawn).
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { PinholeError } from '../errors.ts';
+import type { WorkerInit, WorkerReply, WorkerRequest } from './protocol.ts';
+
+/** The URL of tsx's ESM API: workers do not inherit the main thread's loader, so each registers it. */
+function tsxApiUrl(): string {
+  try {
+    return import.meta.resolve('tsx/esm/api');
+  } catch {
+    // some hosts (test runners) do not implement import.meta.resolve
+    const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
+    return pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href;
+  }
+}
+
+const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+
+function bootstrap(): string {
+  // An eval worker is a classic script; dynamic import() loads tsx, then the TypeScript worker module.
+  return `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`
+    + `.then(() => require('node:worker_threads').parentPort.postMessage({ ready: true }));`;
+}
+
+type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  pending: Map<number, Pending>;
+  startedAt: number;
+}
+
+export interface PoolLog {
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closing = false;
+  /** called after a dead worker was replaced, before it takes work: load the live sessions into it */
+  onRespawn?: (index: number) => Promise<void>;
+  /** called whenever a worker becomes ready for work */
+  onReady?: (index: number) => void;
+
+  private constructor(readonly size: number, private readonly init: WorkerInit, private readonly log: PoolLog) {}
+
+  static async start(size: number, init: WorkerInit, log: PoolLog): Promise<WorkerPool> {
+    const pool = new WorkerPool(size, init, log);
+    try {
+      await Promise.all(Array.from({ length: size }, (_, i) => pool.spawn(i)));
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  isReady(i: number): boolean {
+    return this.slots[i]?.ready === true;
+  }
+
+  private spawn(i: number): Promise<void> {
+    const worker = new Worker(bootstrap(), { eval: true, workerData: this.init, stdout: false, stderr: false });
+    const slot: Slot = { worker, ready: false, pending: new Map(), startedAt: Date.now() };
+    this.slots[i] = slot;
+    return new Promise<void>((resolve, reject) => {
+      let started = false;
+      worker.on('message', (m: WorkerReply | { ready: true }) => {
+        if ('ready' in m) {
+          started = true;
+          resolve();
+          return;
+        }
+        const p = slot.pending.get(m.id);
+        if (!p) return;
+        slot.pending.delete(m.id);
+        if (m.ok) p.resolve(m.value);
+        else p.reject(m.error.code ? new PinholeError(m.error.code, m.error.message) : new Error(m.error.message));
+      });
+      worker.on('error', (e) => {
+        if (!started) reject(new Error(`inference worker failed to start: ${e.message}`));
+        else this.log.error(`inference worker ${i} crashed: ${e.message}`);
+      });
+      worker.on('exit', (code) => {
+        slot.ready = false;
+        for (const p of slot.pending.values()) p.reject(new PinholeError('internal', `inference worker exited (code ${code})`));
+        slot.pending.clear();
+        if (!started) {
+          reject(new Error(`inference worker exited during start (code ${code})`));
+          return;
+        }
+        if (!this.closing && this.slots[i] === slot) void this.respawn(i, slot);
+      });
+    });
+  }
+
+  private async respawn(i: number, dead: Slot): Promise<void> {
+    // A worker that dies right after starting would only die again: give up rather than spin.
+    if (Date.now() - dead.startedAt < 2000) {
+      this.log.error(`inference worker ${i} died within 2 s of starting; not restarting it`);
+      return;
+    }
+    this.log.warn(`restarting inference worker ${i}`);
+    try {
+      await this.spawn(i);
+      await this.onRespawn?.(i);
+      this.markReady(i);
+    } catch (e) {
+      this.log.error(`could not restart inference worker ${i}: ${(e as Error).message}`);
+    }
+  }
+
+  /** The runtime marks a worker ready once it holds every live session. */
+  markReady(i: number): void {
+    const s = this.slots[i];
+    if (!s || s.ready) return;
+    s.ready = true;
+    this.onReady?.(i);
+  }
+
+  call<T>(i: number, msg: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+    const slot = this.slots[i];
+    if (!slot) return Promise.reject(new Error(`no worker ${i}`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      slot.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      try {
+        slot.worker.postMessage({ ...msg, id }, transfer);
+      } catch (e) {
+        slot.pending.delete(id);
+        reject(e as Error);
+      }
+    });
+  }
+
+  /** The same call on every worker (load, warm, release). */
+  all<T>(msg: Request): Promise<T[]> {
+    return Promise.all(this.slots.map((_, i) => this.call<T>(i, msg)));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.slots.filter(Boolean).map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,88 @@
+// Messages between the runtime (main thread) and its inference workers. Tensors travel as typed
+// arrays whose buffers are transferred, never copied.
+import type { ErrorCode } from '../errors.ts';
+import type { Manifest } from '../manifest.ts';
+import type { EpAttempt, EpName } from './ep.ts';
+import type { DetectParams, Detection, RawTensor } from './types.ts';
+
+export interface TensorMeta {
+  name: string;
+  type: string;
+  /** symbolic dimensions as strings, as ORT reports them */
+  shape: Array<number | string>;
+}
+
+export interface LoadRequest {
+  op: 'load';
+  id: number;
+  vid: number;
+  /** model.onnx bytes, normally a view of a SharedArrayBuffer read once for all workers */
+  bytes: Uint8Array;
+  eps: EpName[];
+  /** with a yolo9000 tree file already read and inlined */
+  manifest: Manifest;
+}
+
+export interface LoadReply {
+  ep: EpName;
+  failed: EpAttempt[];
+  inputs: TensorMeta[];
+  outputs: TensorMeta[];
+}
+
+export interface WarmRequest {
+  op: 'warm';
+  id: number;
+  vid: number;
+  batches: number[];
+}
+
+export interface DetectRequest {
+  op: 'detect';
+  id: number;
+  vid: number;
+  /** one C*H*W tensor per image (transferred) */
+  images: Float32Array[];
+  sizes: Array<{ width: number; height: number }>;
+  params: DetectParams[];
+}
+
+export interface DetectReply {
+  detections: Detection[][];
+  inferMs: number;
+  postMs: number;
+}
+
+export interface InferRequest {
+  op: 'infer';
+  id: number;
+  vid: number;
+  inputs: Record<string, RawTensor>;
+}
+
+export interface InferReply {
+  outputs: Record<string, RawTensor>;
+  inferMs: number;
+}
+
+export interface ReleaseRequest {
+  op: 'release';
+  id: number;
+  vid: number;
+}
+
+export type WorkerRequest = LoadRequest | WarmRequest | DetectRequest | InferRequest | ReleaseRequest;
+
+export interface SerializedError {
+  message: string;
+  /** set when the error is a PinholeError (the caller's mistake) */
+  code?: ErrorCode;
+}
+
+export type WorkerReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: SerializedError };
+
+export interface WorkerInit {
+  intraOpThreads: number;
+}

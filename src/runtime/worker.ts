@@ -1,0 +1,194 @@
+// Inference worker thread: owns ONNX Runtime sessions (session.run blocks the thread it runs on, so
+// it must not be the server's event loop), assembles batches and runs the pure decoders + NMS so that
+// only small detection lists travel back.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { PinholeError } from '../errors.ts';
+import type { Manifest } from '../manifest.ts';
+import { createSession, firstLine } from './ep.ts';
+import { isDetector, postprocessBatch } from './post.ts';
+import type {
+  DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
+  WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
+} from './protocol.ts';
+import type { RawTensor } from './types.ts';
+
+const init = workerData as WorkerInit;
+// The EP fallback is reported by the runtime with its reason; ORT's own console line would be noise.
+ort.env.logLevel = 'fatal';
+
+interface Loaded {
+  session: ort.InferenceSession;
+  manifest: Manifest;
+  inputName: string;
+  outputName: string;
+  chw: number;
+  inputs: TensorMeta[];
+  /** reused across batches: a batch is assembled once, in place, in this buffer */
+  batchBuf: Float32Array | null;
+}
+
+const sessions = new Map<number, Loaded>();
+
+function meta(list: readonly ort.InferenceSession.ValueMetadata[]): TensorMeta[] {
+  return list.map((m) => (m.isTensor
+    ? { name: m.name, type: m.type, shape: [...m.shape] }
+    : { name: m.name, type: 'non-tensor', shape: [] }));
+}
+
+function get(vid: number): Loaded {
+  const s = sessions.get(vid);
+  if (!s) throw new Error(`no session ${vid} in this worker`);
+  return s;
+}
+
+async function load(m: LoadRequest): Promise<LoadReply> {
+  // ORT only takes bytes in a plain ArrayBuffer: copy out of the shared one (transient, per worker)
+  const bytes = m.bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(m.bytes) : m.bytes;
+  const { session, ep, failed } = await createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads });
+  const man = m.manifest;
+  const inputName = man.onnx?.input ?? session.inputNames[0];
+  const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
+  try {
+    if (!session.inputNames.includes(inputName)) throw new Error(`model.onnx has no input "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
+    if (!session.outputNames.includes(outputName)) throw new Error(`model.onnx has no output "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+  const { channels, height, width } = man.input;
+  // a reload racing a worker restart may load the same version twice: keep one session
+  await release(m.vid);
+  sessions.set(m.vid, { session, manifest: man, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null });
+  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) };
+}
+
+function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {
+  const n = images.length;
+  const { channels, height, width } = s.manifest.input;
+  for (const im of images) {
+    if (im.length !== s.chw) throw new Error(`image tensor has ${im.length} values, expected ${s.chw}`);
+  }
+  let data: Float32Array;
+  if (n === 1) {
+    data = images[0];
+  } else {
+    if (!s.batchBuf || s.batchBuf.length < n * s.chw) s.batchBuf = new Float32Array(n * s.chw);
+    for (let i = 0; i < n; i++) s.batchBuf.set(images[i], i * s.chw);
+    data = s.batchBuf.subarray(0, n * s.chw);
+  }
+  return new ort.Tensor('float32', data, [n, channels, height, width]);
+}
+
+async function runDetect(s: Loaded, images: Float32Array[]) {
+  const t0 = performance.now();
+  const out = await s.session.run({ [s.inputName]: batchTensor(s, images) }, [s.outputName]);
+  const t = out[s.outputName];
+  return { data: t.data as Float32Array, dims: [...t.dims], ms: performance.now() - t0 };
+}
+
+async function detect(m: DetectRequest): Promise<DetectReply> {
+  const s = get(m.vid);
+  const r = await runDetect(s, m.images);
+  const t1 = performance.now();
+  const detections = postprocessBatch(s.manifest, r.data, r.dims, m.sizes, m.params);
+  return { detections, inferMs: r.ms, postMs: performance.now() - t1 };
+}
+
+const TYPED = {
+  float32: Float32Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+} as const;
+
+function zeros(type: string, dims: number[]): ort.Tensor | null {
+  const n = dims.reduce((a, d) => a * d, 1);
+  const C = (TYPED as Record<string, new (n: number) => RawTensor['data']>)[type];
+  return C ? new ort.Tensor(type as RawTensor['type'], new C(n), dims) : null;
+}
+
+async function warm(m: WarmRequest): Promise<null> {
+  const s = get(m.vid);
+  if (isDetector(s.manifest)) {
+    for (const b of m.batches) {
+      const images = Array.from({ length: b }, () => new Float32Array(s.chw).fill(0.5));
+      const r = await runDetect(s, images);
+      // Also runs the decoder once: an output whose shape disagrees with model.json fails here, at
+      // load time, instead of on every request.
+      postprocessBatch(s.manifest, r.data, r.dims, images.map(() => ({ width: s.manifest.input.width, height: s.manifest.input.height })),
+        images.map(() => ({})));
+    }
+    return null;
+  }
+  // Other kinds (generators): shapes come from the graph; symbolic dims are taken as the batch size
+  // when leading, 1 elsewhere.
+  for (const b of m.batches) {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const inp of s.inputs) {
+      const dims = inp.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? b : 1));
+      const t = zeros(inp.type, dims);
+      if (!t) return null;
+      feeds[inp.name] = t;
+    }
+    await s.session.run(feeds);
+  }
+  return null;
+}
+
+async function infer(m: InferRequest): Promise<InferReply> {
+  const s = get(m.vid);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(m.inputs)) feeds[name] = new ort.Tensor(t.type, t.data as never, t.dims);
+  const t0 = performance.now();
+  const out = await s.session.run(feeds);
+  const inferMs = performance.now() - t0;
+  const outputs: Record<string, RawTensor> = {};
+  for (const [name, t] of Object.entries(out)) {
+    outputs[name] = { type: t.type as RawTensor['type'], dims: [...t.dims], data: t.data as RawTensor['data'] };
+  }
+  return { outputs, inferMs };
+}
+
+async function release(vid: number): Promise<null> {
+  const s = sessions.get(vid);
+  sessions.delete(vid);
+  if (s) await s.session.release();
+  return null;
+}
+
+function serialize(e: unknown): SerializedError {
+  if (e instanceof PinholeError) return { message: e.message, code: e.code };
+  return { message: firstLine(e) };
+}
+
+async function handle(m: WorkerRequest): Promise<void> {
+  let value: unknown;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    switch (m.op) {
+      case 'load': value = await load(m); break;
+      case 'warm': value = await warm(m); break;
+      case 'detect': value = await detect(m); break;
+      case 'infer': {
+        const r = await infer(m);
+        value = r;
+        transfer = [...new Set(Object.values(r.outputs).map((t) => t.data.buffer as ArrayBuffer))];
+        break;
+      }
+      case 'release': value = await release(m.vid); break;
+    }
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, ok: false, error: serialize(e) } satisfies WorkerReply);
+    return;
+  }
+  try {
+    parentPort!.postMessage({ id: m.id, ok: true, value } satisfies WorkerReply, transfer);
+  } catch {
+    // a buffer ORT does not let go of: send a copy instead
+    parentPort!.postMessage({ id: m.id, ok: true, value } satisfies WorkerReply);
+  }
+}
+
+parentPort!.on('message', (m: WorkerRequest) => { void handle(m); });
