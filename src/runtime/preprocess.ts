@@ -61,7 +61,8 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true });
   let meta: Metadata;
   try {
-    meta = await img.metadata();
+    // Header only, no limit, so that an oversized image is refused below with its dimensions named.
+    meta = await sharp(bytes, { failOn: 'warning', limitInputPixels: false }).metadata();
   } catch (e) {
     throw mapSharpError(e);
   }
