@@ -141,7 +141,7 @@ describe('dynamic batcher', () => {
 
   it('close() finishes in-flight requests before releasing the sessions', async () => {
     const rt = await Runtime.create({ modelsDir: root, maxBatch: 2, batchDelayMs: 0, log: quiet });
-    const pending = Array.from({ length: 12 }, (_, i) => settle(i % 2 ? rt.detect('a', image) : rt.infer('b', input(i / 12))));
+    const pending = Array.from({ length: 12 }, (_, i) => settle<unknown>(i % 2 ? rt.detect('a', image) : rt.infer('b', input(i / 12))));
     await rt.close();
     const res = await Promise.all(pending);
     expect(res.filter((r) => r instanceof PinholeError)).toEqual([]);
