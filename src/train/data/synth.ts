@@ -2,7 +2,7 @@
 // cluttered, noisy backgrounds, with overlap and occlusion, boxes of the visible extent and a caption.
 // Image i of seed S depends on (S, i) alone, so any sample can be drawn in any order.
 import { COLOURS, FINE_NAMES, SHAPE_CLASSES, type Colour } from './classes.ts';
-import { addStripes, addValueNoise, blend, fillGradient, meanColour, newCanvas, rasterise, toUint8, type Canvas, type Coverage, type RGB } from './raster.ts';
+import { addStripes, addValueNoise, blend, fill, fillGradient, meanColour, newCanvas, rasterise, toUint8, type Canvas, type Coverage, type RGB } from './raster.ts';
 import { Rng } from './rng.ts';
 import { makeShape, segmentSdf } from './shapes.ts';
 
@@ -18,6 +18,8 @@ export interface SceneOptions {
   classes?: readonly number[];
   /** a visible fraction below this drops the occluding object (default 0.4: occluded > 60%) */
   minVisible?: number;
+  /** flat mid-grey background, no clutter, shading, outline or noise (for checking geometry) */
+  plain?: boolean;
 }
 
 export interface Box {
@@ -48,6 +50,8 @@ export interface Scene {
   objects: SceneObject[];
   caption: string;
 }
+
+export const PLAIN_GREY: RGB = [128, 128, 128];
 
 const DEFAULTS = { width: 256, height: 256, minObjects: 1, maxObjects: 8, minSize: 0.06, maxSize: 0.6, minVisible: 0.4 };
 
@@ -205,8 +209,12 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
   const rng = new Rng(...seedKeys(seed), index, stream);
   const side = Math.min(W, H);
   const canvas = newCanvas(W, H);
-  paintBackground(canvas, rng);
-  paintClutter(canvas, rng, rng.int(0, Math.round(22 * (W * H) / 65536)));
+  const plain = opts.plain === true;
+  if (plain) fill(canvas, PLAIN_GREY);
+  else {
+    paintBackground(canvas, rng);
+    paintClutter(canvas, rng, rng.int(0, Math.round(22 * (W * H) / 65536)));
+  }
 
   const owner = new Int16Array(W * H).fill(-1);
   const placed: Placed[] = [];
@@ -261,6 +269,10 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
     const cy = m.y0 + m.h / 2;
     const ux = Math.cos(p.shadeDir) / (p.size / 2);
     const uy = Math.sin(p.shadeDir) / (p.size / 2);
+    if (plain) {
+      blend(canvas, m, { col: p.rgb });
+      continue;
+    }
     blend(canvas, m, {
       col: p.rgb,
       shade: p.shade > 0 ? (x, y) => 1 + p.shade * ((x - cx) * ux + (y - cy) * uy) : undefined,
@@ -269,7 +281,7 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
     });
   }
   // a few strokes over the objects: they hide a little of them but never change their extent much
-  if (rng.chance(0.3)) paintClutter(canvas, rng, rng.int(1, 3));
+  if (!plain && rng.chance(0.3)) paintClutter(canvas, rng, rng.int(1, 3));
 
   const objects: SceneObject[] = [];
   placed.forEach((p, k) => {
@@ -297,7 +309,7 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
       visible: p.visible / p.area,
     });
   });
-  const sigma = rng.chance(0.2) ? 0 : rng.range(2, 12);
+  const sigma = plain || rng.chance(0.2) ? 0 : rng.range(2, 12);
   const rgb = toUint8(canvas, rng, sigma);
   return { width: W, height: H, rgb, objects, caption: caption(rng, objects) };
 }
