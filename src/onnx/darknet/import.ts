@@ -213,11 +213,10 @@ class Emitter {
     return this.activation(z, l.activation, hint);
   }
 
-  connected(x: string, l: ConnectedLayer, rank4: boolean): string {
+  /** x is [N, inputs]: darknet's C,H,W flattening, which is ONNX Flatten on NCHW. */
+  connected(flat: string, l: ConnectedLayer): string {
     const p = this.params(l);
     const hint = `l${l.index}`;
-    // darknet flattens the input in C,H,W order, which is ONNX Flatten on NCHW.
-    const flat = rank4 ? this.g.node('Flatten', [x], { axis: attr.i(1) }, `${hint}_flatten`) : x;
     const t = this.weights.header.transposed;
     const w = p.weights!, b = p.biases!;
     if (l.batchNormalize) (t ? foldCols : foldRows)(w, b, p, l.outputs);
@@ -264,53 +263,59 @@ export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): Darknet
   const e = new Emitter(net, weights);
   const g = e.g;
   const inDims: Dim[] = ['N', net.channels, net.height, net.width];
-  let x = g.input(INPUT_NAME, inDims);
-  // tensor per layer output, and whether it is NCHW (else [N, outputs])
-  const outs: string[] = [];
-  const rank4: boolean[] = [];
-  let cur4 = true;
+  // Every layer's tensor with its actual rank: NCHW, or [N, outputs] (connected, softmax, flat route).
+  // darknet hands the same flat buffer to whatever comes next, so consumers reshape as they need.
+  const outs: Array<{ t: string; rank4: boolean; dims: Dims }> = [];
+  let cur = { t: g.input(INPUT_NAME, inDims), rank4: true, dims: { c: net.channels, h: net.height, w: net.width } };
+  const image = (v: typeof cur, hint: string): string => {
+    if (v.rank4) return v.t;
+    return g.node('Reshape', [v.t, g.ints(`${hint}_dims`, [0, v.dims.c, v.dims.h, v.dims.w])], {}, `${hint}_image`);
+  };
+  const flat = (v: typeof cur, hint: string): string =>
+    v.rank4 ? g.node('Flatten', [v.t], { axis: attr.i(1) }, `${hint}_flatten`) : v.t;
+
   for (const l of layers.slice(0, -1)) {
-    let y: string;
+    const hint = `l${l.index}`;
+    let next: typeof cur;
+    const img = (t: string) => ({ t, rank4: true, dims: l.output });
+    const vec = (t: string) => ({ t, rank4: false, dims: l.output });
     switch (l.type) {
-      case 'convolutional': y = e.conv(x, l); break;
-      case 'maxpool': y = e.maxpool(x, l); break;
-      case 'avgpool': y = g.node('GlobalAveragePool', [x], {}, `l${l.index}_avgpool`); break;
-      case 'reorg': y = e.reorg(x, l); break;
-      case 'local': y = e.local(x, l); break;
-      case 'connected': y = e.connected(x, l, cur4); break;
-      case 'dropout': y = x; break; // inference: darknet's dropout does nothing
-      case 'softmax': y = e.softmax(x, l); break;
-      case 'batchnorm': y = e.batchnorm(x, l); break;
+      case 'convolutional': next = img(e.conv(image(cur, hint), l)); break;
+      case 'maxpool': next = img(e.maxpool(image(cur, hint), l)); break;
+      case 'avgpool': next = img(g.node('GlobalAveragePool', [image(cur, hint)], {}, `${hint}_avgpool`)); break;
+      case 'reorg': next = img(e.reorg(image(cur, hint), l)); break;
+      case 'local': next = img(e.local(image(cur, hint), l)); break;
+      case 'batchnorm': next = img(e.batchnorm(image(cur, hint), l)); break;
+      case 'connected': next = vec(e.connected(flat(cur, hint), l)); break;
+      case 'softmax': next = vec(e.softmax(flat(cur, hint), l)); break;
+      case 'dropout': next = cur; break; // inference: darknet's dropout does nothing
       case 'route': {
-        const src = l.layers;
+        const src = l.layers.map((i) => outs[i]);
         if (src.length === 1) {
-          y = outs[src[0]];
-          break;
-        }
-        if (isImage(l.output)) {
-          y = g.node('Concat', src.map((i) => outs[i]), { axis: attr.i(1) }, `l${l.index}_route`);
+          next = src[0];
+        } else if (isImage(l.output)) {
+          next = img(g.node('Concat', src.map((v, k) => image(v, `${hint}_${k}`)), { axis: attr.i(1) }, `${hint}_route`));
         } else {
-          // darknet copies each input's flat output back to back
-          const flat = src.map((i) => (rank4[i] ? g.node('Flatten', [outs[i]], { axis: attr.i(1) }) : outs[i]));
-          y = g.node('Concat', flat, { axis: attr.i(1) }, `l${l.index}_route`);
+          // sizes differ: darknet still copies each input's flat output back to back
+          next = vec(g.node('Concat', src.map((v, k) => flat(v, `${hint}_${k}`)), { axis: attr.i(1) }, `${hint}_route`));
         }
         break;
       }
       default:
         throw new DarknetError(`${net.file}:${l.line}: [${l.type}] (layer ${l.index}) cannot be converted`);
     }
-    outs[l.index] = y;
-    cur4 = l.type === 'route' && l.layers.length === 1 ? rank4[l.layers[0]] : isImage(l.output);
-    rank4[l.index] = cur4;
-    x = y;
+    outs[l.index] = next;
+    cur = next;
   }
 
   let outDims: Dim[];
+  let x: string;
   if (head.type === 'region') {
     // [N, num*(coords+1+classes), H, W] = darknet's [anchor][entry][h][w] per image
+    x = image(cur, 'region');
     outDims = ['N', head.input.c, head.input.h, head.input.w];
   } else {
-    if (cur4) x = g.node('Flatten', [x], { axis: attr.i(1) }, 'detection_flatten');
+    x = flat(cur, 'detection');
     outDims = ['N', head.inputs];
   }
   g.output(x, OUTPUT_NAME, outDims);
