@@ -89,6 +89,8 @@ export class Batcher {
   retire(lane: Lane): void {
     lane.retired = true;
     this.checkDrained(lane);
+    // nothing new will join its queue: what waits there goes now, without waiting for a full batch
+    this.pump();
   }
 
   private checkDrained(lane: Lane): void {
@@ -187,7 +189,7 @@ export class Batcher {
       for (const lane of this.lanes) {
         const head = lane.queue[0];
         if (!head) continue;
-        const full = this.flush || head.kind === 'infer' || lane.queue.length >= lane.v.maxBatch;
+        const full = this.flush || lane.retired || head.kind === 'infer' || lane.queue.length >= lane.v.maxBatch;
         const readyAt = full ? head.enq : head.enq + this.o.batchDelayMs;
         if (readyAt <= now) {
           if (!best || head.enq < best.queue[0].enq) best = lane;
@@ -270,6 +272,18 @@ export class Batcher {
       }));
       done();
     }, fail);
+  }
+
+  /** Live versions, queued and running batches per model (versions > 1 while an old one drains). */
+  stats(): Record<string, { versions: number; queued: number; running: number }> {
+    const out: Record<string, { versions: number; queued: number; running: number }> = {};
+    for (const l of this.lanes) {
+      const s = (out[l.v.name] ??= { versions: 0, queued: 0, running: 0 });
+      s.versions++;
+      s.queued += l.queue.length + l.reserved;
+      s.running += l.running;
+    }
+    return out;
   }
 
   /** Requests queued or running anywhere. */

@@ -119,6 +119,11 @@ export class Runtime {
     return { ...this.engine.plan };
   }
 
+  /** Per model: live versions (2 while a replaced one drains), requests waiting, batches running. */
+  stats(): Record<string, { versions: number; queued: number; running: number }> {
+    return this.batcher.stats();
+  }
+
   models(): ModelInfo[] {
     return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name)).map((e) => this.info(e));
   }
