@@ -88,5 +88,11 @@ export async function listModelFolders(root: string): Promise<string[]> {
   }
   if (!st.isDirectory()) throw new Error(`models directory ${root} is not a directory`);
   const ents = await readdir(root, { withFileTypes: true });
-  return ents.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const names: string[] = [];
+  for (const e of ents) {
+    if (e.name.startsWith('.')) continue;
+    // a symlinked model folder counts as a folder
+    if (e.isDirectory() || (e.isSymbolicLink() && (await stat(join(root, e.name)).then((s) => s.isDirectory(), () => false)))) names.push(e.name);
+  }
+  return names.sort();
 }

@@ -106,7 +106,12 @@ export class Runtime {
   static async create(o: RuntimeOptions): Promise<Runtime> {
     checkOptions(o);
     const log = o.log ?? stderrLogger;
-    const names = await listModelFolders(o.modelsDir);
+    let names = await listModelFolders(o.modelsDir);
+    if (o.only) {
+      const missing = o.only.filter((n) => !names.includes(n));
+      if (missing.length) throw new Error(`no model folder ${missing.map((n) => join(o.modelsDir, n)).join(', ')}`);
+      names = [...o.only];
+    }
     const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, log });
     for (let i = 0; i < engine.workers; i++) engine.pool.markReady(i);
     const rt = new Runtime(o, engine, log);
@@ -327,7 +332,7 @@ export class Runtime {
         // writers touch a file several times: reload once things are quiet
         this.debounce.set(name, setTimeout(() => {
           this.debounce.delete(name);
-          if (this.closing) return;
+          if (this.closing || (this.o.only && !this.o.only.includes(name))) return;
           if (!this.entries.has(name)) {
             void stat(join(this.o.modelsDir, name)).then((s) => { if (s.isDirectory()) return this.reload(name); }, () => {}).catch(() => {});
             return;

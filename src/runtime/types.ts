@@ -104,6 +104,8 @@ export interface RuntimeLogger {
 export interface RuntimeOptions {
   /** folder holding one sub-folder per model (model.json + model.onnx) */
   modelsDir: string;
+  /** load only these folders of modelsDir (default: all); `pinhole detect` serves one */
+  only?: readonly string[];
   /** execution providers in order of preference, e.g. "cuda,cpu"; default cpu */
   eps?: string | readonly string[];
   /** largest batch the dynamic batcher forms (default 4) */

@@ -1,0 +1,110 @@
+// `pinhole detect MODEL_DIR IMAGE... [--thresh T] [--nms N] [--hier H] [--max-det K] [--json]`
+// Offline detection through the same Runtime the server uses (same preprocessing, batching, decode).
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { PinholeError } from '../errors.ts';
+import { parseEps } from '../runtime/ep.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import type { DetectionResponse, DetectParams } from '../runtime/types.ts';
+import { intOption, numberOption, UsageError } from './errors.ts';
+
+interface DetectCliOptions {
+  thresh?: number;
+  nms?: number;
+  hier?: number;
+  maxDet?: number;
+  classes?: number[];
+  agnostic?: boolean;
+  json?: boolean;
+  ep: string[];
+  maxBatch: number;
+}
+
+function epList(raw: string): string[] {
+  try {
+    return parseEps(raw);
+  } catch (e) {
+    throw new UsageError(`--ep: ${(e as Error).message}`);
+  }
+}
+
+function classList(raw: string): number[] {
+  const ids = raw.split(',').map((s) => s.trim());
+  if (ids.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--classes must be a comma list of class ids, got "${raw}"`);
+  return ids.map(Number);
+}
+
+const fmt = (v: number) => v.toFixed(1);
+
+function human(file: string, r: DetectionResponse): string {
+  const lines = [`${file}: ${r.image.width}x${r.image.height}, ${r.detections.length} object${r.detections.length === 1 ? '' : 's'}`
+    + ` (decode ${fmt(r.timing_ms.decode)} ms, infer ${fmt(r.timing_ms.infer)} ms)`];
+  for (const d of r.detections) {
+    const b = d.box;
+    const path = d.path ? `  [${d.path.join(' > ')}]` : '';
+    lines.push(`  ${d.class.padEnd(16)} ${(d.score * 100).toFixed(1).padStart(5)}%  (${fmt(b.x1)}, ${fmt(b.y1)}) - (${fmt(b.x2)}, ${fmt(b.y2)})${path}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+async function run(modelDir: string, images: string[], o: DetectCliOptions): Promise<void> {
+  const dir = resolve(modelDir);
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`no model folder at ${modelDir}`);
+  const name = basename(dir);
+  const rt = await Runtime.create({ modelsDir: dirname(dir), only: [name], eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: 0, warmup: false });
+  try {
+    const info = rt.model(name)!;
+    if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);
+    const params: DetectParams = { thresh: o.thresh, nms: o.nms, hier: o.hier, maxDet: o.maxDet, classes: o.classes, agnostic: o.agnostic };
+    for (const k of Object.keys(params) as Array<keyof DetectParams>) if (params[k] === undefined) delete params[k];
+    const bad = o.classes?.find((c) => c >= (info.classes ?? 0));
+    if (bad !== undefined) throw new UsageError(`--classes: ${bad} is not a class id of ${name} (0..${(info.classes ?? 0) - 1})`);
+    // every image goes in at once: the batcher groups them, exactly as concurrent HTTP requests
+    const results = await Promise.allSettled(images.map(async (file) => {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch (e) {
+        throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      try {
+        return await rt.detect(name, bytes, params);
+      } catch (e) {
+        if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
+        throw new Error(`${file}: ${(e as Error).message}`);
+      }
+    }));
+    const failures: Error[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') failures.push(r.reason as Error);
+      else process.stdout.write(o.json ? `${JSON.stringify(r.value)}\n` : human(images[i], r.value));
+    });
+    if (failures.length) {
+      const first = failures[0];
+      if (first instanceof UsageError) throw first;
+      throw new Error(failures.length > 1 ? `${first.message} (and ${failures.length - 1} more failed)` : first.message);
+    }
+  } finally {
+    await rt.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('detect')
+    .description('detect objects in image files with a model folder (same pipeline as the server)')
+    .argument('<model_dir>', 'model folder (model.json + model.onnx)')
+    .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
+    .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', numberOption('--thresh', 0, 1))
+    .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', numberOption('--nms', 0, 1))
+    .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default .5)', numberOption('--hier', 0, 1))
+    .option('--max-det <k>', 'at most K detections per image, best first', intOption('--max-det', 1, 1_000_000))
+    .option('--classes <ids>', 'keep only these class ids (comma list)', classList)
+    .option('--agnostic', 'class-agnostic NMS')
+    .option('--json', 'one JSON detection response per image, one per line')
+    .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
+    .option('--max-batch <n>', 'largest batch when several images are given', intOption('--max-batch', 1, 256), 8)
+    .action((modelDir: string, images: string[], o: DetectCliOptions) => run(modelDir, images, o));
+}
