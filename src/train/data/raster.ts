@@ -49,9 +49,18 @@ export function addStripes(c: Canvas, angle: number, period: number, amp: RGB, h
   const { width: w, height: h, data: d } = c;
   const fx = (Math.cos(angle) * 2 * Math.PI) / period;
   const fy = (Math.sin(angle) * 2 * Math.PI) / period;
+  // sin(x fx + y fy) = sin(x fx) cos(y fy) + cos(x fx) sin(y fy): one table per axis, no sin per pixel
+  const sx = new Float32Array(w);
+  const cx = new Float32Array(w);
+  for (let x = 0; x < w; x++) {
+    sx[x] = Math.sin(x * fx);
+    cx[x] = Math.cos(x * fx);
+  }
   for (let y = 0; y < h; y++) {
+    const sy = Math.sin(y * fy);
+    const cy = Math.cos(y * fy);
     for (let x = 0; x < w; x++) {
-      let s = Math.sin(x * fx + y * fy);
+      let s = sx[x] * cy + cx[x] * sy;
       if (hard) s = s > 0 ? 1 : -1;
       const i = (y * w + x) * 3;
       d[i] += amp[0] * s;
@@ -74,26 +83,32 @@ export function addValueNoise(c: Canvas, rng: Rng, cells: number, amp: number, c
   }
   const sx = cells / w;
   const sy = cells / h;
+  // per column: grid cell and smoothstep weight
+  const ixs = new Int32Array(w);
+  const txs = new Float32Array(w);
+  for (let x = 0; x < w; x++) {
+    const gx = x * sx;
+    ixs[x] = Math.floor(gx);
+    const t = gx - ixs[x];
+    txs[x] = t * t * (3 - 2 * t);
+  }
+  const row = new Float32Array(gw * 3);
   for (let y = 0; y < h; y++) {
     const gy = y * sy;
     const iy = Math.floor(gy);
     let ty = gy - iy;
     ty = ty * ty * (3 - 2 * ty);
+    // blend the two grid rows once per image row; pixels then only blend along x
+    const a = iy * gw * 3;
+    const b = a + gw * 3;
+    for (let k = 0; k < gw * 3; k++) row[k] = grid[a + k] + (grid[b + k] - grid[a + k]) * ty;
     for (let x = 0; x < w; x++) {
-      const gx = x * sx;
-      const ix = Math.floor(gx);
-      let tx = gx - ix;
-      tx = tx * tx * (3 - 2 * tx);
-      const a = (iy * gw + ix) * 3;
-      const b = a + 3;
-      const cc = a + gw * 3;
-      const dd = cc + 3;
+      const j = ixs[x] * 3;
+      const tx = txs[x];
       const i = (y * w + x) * 3;
-      for (let k = 0; k < 3; k++) {
-        const top = grid[a + k] + (grid[b + k] - grid[a + k]) * tx;
-        const bot = grid[cc + k] + (grid[dd + k] - grid[cc + k]) * tx;
-        d[i + k] += amp * (top + (bot - top) * ty);
-      }
+      d[i] += amp * (row[j] + (row[j + 3] - row[j]) * tx);
+      d[i + 1] += amp * (row[j + 1] + (row[j + 4] - row[j + 1]) * tx);
+      d[i + 2] += amp * (row[j + 2] + (row[j + 5] - row[j + 2]) * tx);
     }
   }
 }
