@@ -1,4 +1,6 @@
 // One line per subcommand module; each exports `register(program)`.
 import type { Command } from 'commander';
+import { register as darknet } from './darknet.ts';
+import { register as detect } from './detect.ts';
 
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [darknet, detect];

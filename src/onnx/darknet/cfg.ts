@@ -3,7 +3,7 @@
 // follow parser.c and the layer sources; where darknet would silently compute garbage (out-of-range route,
 // reorg on sizes it cannot split, 1x1 conv with stride) we stop with an error naming file, line and section.
 import { readFileSync } from 'node:fs';
-import { DarknetError } from './errors.ts';
+import { DarknetError, ioError } from './errors.ts';
 
 export type Activation =
   | 'logistic' | 'loggy' | 'relu' | 'elu' | 'selu' | 'relie' | 'plse'
@@ -287,7 +287,7 @@ export function readCfg(path: string): DarknetNet {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new DarknetError(`cannot read cfg ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw ioError('read cfg', path, e);
   }
   return parseCfg(text, path);
 }

@@ -2,14 +2,14 @@
 // per line, -1 for roots), checked against the class count of the cfg's final layer.
 import { readFileSync } from 'node:fs';
 import type { WordTreeSpec } from '../../manifest.ts';
-import { DarknetError } from './errors.ts';
+import { DarknetError, ioError } from './errors.ts';
 
 function readLines(path: string, what: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new DarknetError(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw ioError(`read ${what}`, path, e);
   }
   const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();

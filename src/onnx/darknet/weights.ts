@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { paramLayout, type DarknetNet, type ParamName } from './cfg.ts';
-import { DarknetError } from './errors.ts';
+import { DarknetError, ioError } from './errors.ts';
 
 export interface WeightsHeader {
   major: number;
@@ -92,7 +92,7 @@ export function readWeights(path: string, net: DarknetNet): DarknetWeights {
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    throw new DarknetError(`cannot read weights ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw ioError('read weights', path, e);
   }
   try {
     const size = fstatSync(fd).size;
