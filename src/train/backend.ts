@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { registerWasmTrainingKernels } from './wasm-kernels.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -38,6 +39,8 @@ export function initBackend(prefer?: BackendName): Promise<BackendName> {
     setWasmPaths(dist);
     if (!(await tf.setBackend('wasm'))) throw new Error('could not initialise the tfjs wasm backend');
     await tf.ready();
+    // the wasm backend cannot train convolutions without these (see wasm-kernels.ts)
+    registerWasmTrainingKernels();
     return 'wasm';
   })();
   return chosen;

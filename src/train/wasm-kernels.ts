@@ -1,0 +1,315 @@
+// Training kernels for the tfjs wasm backend.
+//
+// tfjs-backend-wasm 4.22 ships no Conv2DBackpropFilter (so no conv can train), no UnsortedSegmentSum
+// (the gradient of Gather, i.e. of Embedding), and its Conv2DBackpropInput is a plain loop ~10x slower
+// than its XNNPACK forward conv. We register:
+//   Conv2DBackpropFilter: im2col of x (copied straight into the wasm heap) and ONE BatchMatMul
+//     dW^T[F, K] = dy^T[F, M] x P[M, K]  (M = N*OH*OW rows, K = kh*kw*C), in row chunks bounded in memory.
+//     The orientation matters: the wasm BatchMatMul is fast only without transpose flags (transposeA
+//     measured ~15x slower), so dy is transposed once by the wasm Transpose kernel instead.
+//     im2col is a JS copy of contiguous runs: for C = 3 or strided convs the wasm Slice/Concat/Gather
+//     kernels do it 10-50x slower (they go element by element), see bench/README.md.
+//   Conv2DBackpropInput: dx is the forward (XNNPACK) Conv2D of dy, zero-dilated by the stride and
+//     padded by k-1-pad, with the filter rotated 180 degrees and its channel axes swapped.
+//   UnsortedSegmentSum: scatter-add on the heap.
+//   MaxPoolGrad: the stock wasm kernel returns wrong gradients once the heap holds reused memory
+//     (seen in training-like use: up to 80% relative error against the cpu backend and a plain JS
+//     reference), so ours routes dy to the first maximum of each window, like the cpu backend.
+// All heavy arithmetic runs in the wasm kernels (BatchMatMul, Conv2D, Transpose, Add, Reverse).
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+type TensorInfo = tf.TensorInfo;
+type KernelArgs = { inputs: Record<string, TensorInfo>; backend: BackendWasm; attrs?: Record<string, unknown> };
+type KernelFn = (args: KernelArgs) => TensorInfo;
+
+/** Upper bound for one im2col chunk, in floats (64 MB by default). */
+let im2colChunkFloats = 16 * 1024 * 1024;
+
+/** Sets the im2col chunk bound (tests use a small one to exercise the chunked path); returns the old one. */
+export function setIm2colChunkFloats(n: number): number {
+  const old = im2colChunkFloats;
+  im2colChunkFloats = Math.max(1, Math.floor(n));
+  return old;
+}
+
+function wasmKernel(name: string): KernelFn {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`tfjs wasm kernel ${name} is not registered`);
+  return k.kernelFunc as unknown as KernelFn;
+}
+
+const view = (t: TensorInfo, shape: number[]): TensorInfo => ({ dataId: t.dataId, shape, dtype: t.dtype });
+
+function heapF32(backend: BackendWasm, t: TensorInfo): Float32Array {
+  // a fresh view every time: any allocation may grow (and so detach) the wasm memory
+  return backend.typedArrayFromHeap(t) as Float32Array;
+}
+
+interface Geometry {
+  n: number; h: number; w: number; c: number;
+  kh: number; kw: number; f: number;
+  sh: number; sw: number;
+  oh: number; ow: number;
+  top: number; left: number;
+}
+
+function geometry(xShape: number[], filterShape: number[], attrs: Record<string, unknown>, op: string): Geometry {
+  const dataFormat = tf.backend_util.convertConv2DDataFormat((attrs.dataFormat as 'NHWC' | 'NCHW') ?? 'NHWC');
+  if (dataFormat !== 'channelsLast') throw new Error(`wasm ${op}: only NHWC is supported, got ${String(attrs.dataFormat)}`);
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+    false,
+    dataFormat,
+  );
+  return {
+    n: info.batchSize, h: info.inHeight, w: info.inWidth, c: info.inChannels,
+    kh: info.filterHeight, kw: info.filterWidth, f: info.outChannels,
+    sh: info.strideHeight, sw: info.strideWidth,
+    oh: info.outHeight, ow: info.outWidth,
+    top: info.padInfo.top, left: info.padInfo.left,
+  };
+}
+
+/** Writes rows [m0, m1) of the im2col matrix of x (rows: (n, oy, ox); columns: (ky, kx, c)) into p. */
+export function im2colRows(x: Float32Array, p: Float32Array, pOffset: number, g: Geometry, m0: number, m1: number): void {
+  const { h, w, c, kh, kw, sh, sw, oh, ow, top, left } = g;
+  const K = kh * kw * c;
+  const run = kw * c;
+  let o = pOffset;
+  for (let m = m0; m < m1; m++) {
+    const ox = m % ow;
+    const t = (m - ox) / ow;
+    const oy = t % oh;
+    const n = (t - oy) / oh;
+    const ix0 = ox * sw - left;
+    const inside = ix0 >= 0 && ix0 + kw <= w;
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * sh + ky - top;
+      if (iy < 0 || iy >= h) {
+        p.fill(0, o, o + run);
+        o += run;
+        continue;
+      }
+      const rowBase = ((n * h + iy) * w) * c;
+      if (inside) {
+        // kw taps x c channels are one contiguous run of x
+        let s = rowBase + ix0 * c;
+        if (run >= 64) {
+          p.set(x.subarray(s, s + run), o);
+          o += run;
+        } else {
+          for (let e = 0; e < run; e++) p[o++] = x[s++];
+        }
+      } else {
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = ix0 + kx;
+          if (ix < 0 || ix >= w) {
+            for (let e = 0; e < c; e++) p[o++] = 0;
+          } else {
+            let s = rowBase + ix * c;
+            for (let e = 0; e < c; e++) p[o++] = x[s++];
+          }
+        }
+      }
+    }
+    if (o !== pOffset + (m - m0 + 1) * K) throw new Error('internal: im2col row length');
+  }
+}
+
+function conv2DBackpropFilter({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
+  const { x, dy } = inputs;
+  const filterShape = attrs.filterShape as number[];
+  const g = geometry(x.shape, filterShape, attrs, 'Conv2DBackpropFilter');
+  if (dy.shape[1] !== g.oh || dy.shape[2] !== g.ow || dy.shape[3] !== g.f) {
+    throw new Error(`wasm Conv2DBackpropFilter: dy shape [${dy.shape}] does not match the conv output [${g.n},${g.oh},${g.ow},${g.f}]`);
+  }
+  const M = g.n * g.oh * g.ow;
+  const K = g.kh * g.kw * g.c;
+  const transpose = wasmKernel('Transpose');
+  const matMul = wasmKernel('BatchMatMul');
+  const add = wasmKernel('Add');
+  const slice = wasmKernel('Slice');
+
+  const dyT = transpose({ inputs: { x: view(dy, [M, g.f]) }, backend, attrs: { perm: [1, 0] } }); // [F, M]
+  const rowsPerChunk = Math.max(1, Math.min(M, Math.floor(im2colChunkFloats / K)));
+  let acc: TensorInfo | undefined;
+  for (let m0 = 0; m0 < M; m0 += rowsPerChunk) {
+    const m1 = Math.min(M, m0 + rowsPerChunk);
+    const mc = m1 - m0;
+    const p = backend.makeOutput([1, mc, K], 'float32');
+    im2colRows(heapF32(backend, x), heapF32(backend, p), 0, g, m0, m1);
+    const a = mc === M ? view(dyT, [1, g.f, M]) : view(slice({ inputs: { x: dyT }, backend, attrs: { begin: [0, m0], size: [g.f, mc] } }), [1, g.f, mc]);
+    const part = matMul({ inputs: { a, b: p }, backend, attrs: { transposeA: false, transposeB: false } }); // [1, F, K]
+    backend.disposeData(p.dataId);
+    if (mc !== M) backend.disposeData(a.dataId);
+    if (acc) {
+      const sum = add({ inputs: { a: acc, b: part }, backend });
+      backend.disposeData(acc.dataId);
+      backend.disposeData(part.dataId);
+      acc = sum;
+    } else {
+      acc = part;
+    }
+  }
+  backend.disposeData(dyT.dataId);
+  const dwT = acc!;
+  const dw = transpose({ inputs: { x: view(dwT, [g.f, K]) }, backend, attrs: { perm: [1, 0] } }); // [K, F]
+  backend.disposeData(dwT.dataId);
+  return view(dw, filterShape);
+}
+
+function conv2DBackpropInput({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
+  const { dy, filter } = inputs;
+  const inputShape = attrs.inputShape as number[];
+  const g = geometry(inputShape, filter.shape, attrs, 'Conv2DBackpropInput');
+  const padTop = g.kh - 1 - g.top;
+  const padLeft = g.kw - 1 - g.left;
+  if (padTop < 0 || padLeft < 0) return stock.Conv2DBackpropInput!({ inputs, backend, attrs }); // explicit pads wider than the kernel
+  // filter [kh, kw, C, F] -> rotated 180 degrees, [kh, kw, F, C]
+  const rev = wasmKernel('Reverse')({ inputs: { x: filter }, backend, attrs: { dims: [0, 1] } });
+  const wT = wasmKernel('Transpose')({ inputs: { x: rev }, backend, attrs: { perm: [0, 1, 3, 2] } });
+  backend.disposeData(rev.dataId);
+  const conv = wasmKernel('Conv2D');
+  let dx: TensorInfo;
+  if (g.sh === 1 && g.sw === 1) {
+    const pad = [[0, 0], [padTop, g.h - g.oh + g.top], [padLeft, g.w - g.ow + g.left], [0, 0]];
+    dx = conv({ inputs: { x: dy, filter: wT }, backend, attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] } });
+  } else {
+    // dy spread out by the stride inside a zero frame of the size a 'valid' conv needs
+    const hd = g.h + g.kh - 1;
+    const wd = g.w + g.kw - 1;
+    const d = backend.makeOutput([g.n, hd, wd, g.f], 'float32');
+    const out = heapF32(backend, d);
+    const src = heapF32(backend, dy);
+    out.fill(0);
+    const f = g.f;
+    for (let n = 0; n < g.n; n++) {
+      for (let oy = 0; oy < g.oh; oy++) {
+        const rowOut = (n * hd + padTop + oy * g.sh) * wd;
+        let s = ((n * g.oh + oy) * g.ow) * f;
+        for (let ox = 0; ox < g.ow; ox++) {
+          let o = (rowOut + padLeft + ox * g.sw) * f;
+          for (let e = 0; e < f; e++) out[o++] = src[s++];
+        }
+      }
+    }
+    dx = conv({ inputs: { x: d, filter: wT }, backend, attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] } });
+    backend.disposeData(d.dataId);
+  }
+  backend.disposeData(wT.dataId);
+  return dx;
+}
+
+function unsortedSegmentSum({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
+  const { x, segmentIds } = inputs;
+  const numSegments = attrs.numSegments as number;
+  if (x.dtype !== 'float32') throw new Error(`wasm UnsortedSegmentSum: only float32 data is supported, got ${x.dtype}`);
+  const r = segmentIds.shape.length;
+  const n = segmentIds.shape.reduce((a, b) => a * b, 1);
+  const inner = x.shape.slice(r).reduce((a, b) => a * b, 1);
+  const out = backend.makeOutput([numSegments, ...x.shape.slice(r)], 'float32');
+  const o = heapF32(backend, out);
+  const xs = heapF32(backend, x);
+  const ids = backend.typedArrayFromHeap(segmentIds) as Int32Array;
+  o.fill(0);
+  for (let i = 0; i < n; i++) {
+    const sgm = ids[i];
+    if (sgm < 0 || sgm >= numSegments) continue; // as TF: out-of-range ids are dropped
+    let a = sgm * inner;
+    let b = i * inner;
+    for (let e = 0; e < inner; e++) o[a++] += xs[b++];
+  }
+  return out;
+}
+
+function maxPoolGrad({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
+  const { dy, input } = inputs;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize as number | [number, number],
+    attrs.strides as number | [number, number],
+    1,
+    attrs.pad as 'same' | 'valid' | number,
+    attrs.dimRoundingMode as 'floor' | 'round' | 'ceil' | undefined,
+  );
+  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw } = info;
+  const { top, left } = info.padInfo;
+  const dx = backend.makeOutput(input.shape, 'float32');
+  const d = heapF32(backend, dx);
+  const x = heapF32(backend, input);
+  const g = heapF32(backend, dy);
+  d.fill(0);
+  const best = new Float32Array(c);
+  const at = new Int32Array(c);
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      for (let ox = 0; ox < ow; ox++) {
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - top + ky;
+          if (iy < 0 || iy >= h) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - left + kx;
+            if (ix < 0 || ix >= w) continue;
+            const base = ((b * h + iy) * w + ix) * c;
+            for (let e = 0; e < c; e++) {
+              const v = x[base + e];
+              if (v > best[e]) {
+                best[e] = v;
+                at[e] = base + e;
+              }
+            }
+          }
+        }
+        const gb = ((b * oh + oy) * ow + ox) * c;
+        for (let e = 0; e < c; e++) if (at[e] >= 0) d[at[e]] += g[gb + e];
+      }
+    }
+  }
+  return dx;
+}
+
+/** The wasm backend's own kernels we replace, kept for fallbacks and for benchmarks. */
+export const stock: Partial<Record<string, KernelFn>> = {};
+
+export const OUR_WASM_KERNELS: Record<string, KernelFn> = {
+  Conv2DBackpropFilter: conv2DBackpropFilter,
+  Conv2DBackpropInput: conv2DBackpropInput,
+  UnsortedSegmentSum: unsortedSegmentSum,
+  MaxPoolGrad: maxPoolGrad,
+};
+
+let registered = false;
+
+/** Registers (or replaces) our training kernels for the wasm backend; idempotent. */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  for (const [name, fn] of Object.entries(OUR_WASM_KERNELS)) {
+    const existing = tf.getKernel(name, 'wasm');
+    if (existing) {
+      stock[name] = existing.kernelFunc as unknown as KernelFn;
+      tf.unregisterKernel(name, 'wasm');
+    }
+    tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  registered = true;
+}
+
+/**
+ * Swaps the wasm implementation of one kernel (benchmarks compare ours with alternatives).
+ * `null` removes it; 'ours' and 'stock' select ours or the backend's original.
+ */
+export function setWasmKernel(name: string, impl: 'ours' | 'stock' | KernelFn | null): void {
+  if (tf.getKernel(name, 'wasm')) tf.unregisterKernel(name, 'wasm');
+  const fn = impl === 'ours' ? OUR_WASM_KERNELS[name] : impl === 'stock' ? stock[name] : impl;
+  if (impl === 'stock' && !fn) throw new Error(`the wasm backend has no stock ${name} kernel`);
+  if (fn) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: fn as unknown as tf.KernelFunc });
+}
