@@ -1,0 +1,120 @@
+// The "ceiling" for the load benchmark: the server's own pipeline (sharp decode + letterbox into
+// float32 NCHW, ORT in the same worker threads at a fixed batch, decode + NMS) run in-process with
+// no HTTP, no queueing and no batcher. Each worker is fed back to back, with the next batch decoded
+// while the current one runs, so nothing but the pipeline's own work limits the figure.
+import { basename, resolve } from 'node:path';
+import { Engine } from './engine.ts';
+import { readModelFolder } from './folder.ts';
+import { isDetector } from './post.ts';
+import { preprocess, type Preprocessed } from './preprocess.ts';
+import type { DetectParams, RuntimeLogger } from './types.ts';
+
+export interface CeilingOptions {
+  /** one model folder */
+  modelDir: string;
+  /** encoded images, used round-robin */
+  images: Uint8Array[];
+  /** images per ORT run (the batch the server reached, to compare like with like) */
+  batch: number;
+  /** measuring time after a short warm-up (default 5000 ms) */
+  durationMs?: number;
+  eps?: string | readonly string[];
+  workers?: number;
+  intraOpThreads?: number;
+  params?: DetectParams;
+  maxInputPixels?: number;
+  log?: RuntimeLogger;
+}
+
+export interface CeilingResult {
+  model: string;
+  ep: string;
+  batch: number;
+  workers: number;
+  intraOpThreads: number;
+  images: number;
+  seconds: number;
+  imagesPerSec: number;
+  /** mean ms per batch in ORT, and in decode + NMS (both in the worker) */
+  inferMsPerBatch: number;
+  postMsPerBatch: number;
+  /** mean ms to decode + preprocess one image (in libuv threads, overlapped with inference) */
+  decodeMsPerImage: number;
+  detectionsPerImage: number;
+}
+
+const quiet: RuntimeLogger = { info() {}, warn() {}, error() {} };
+
+export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
+  if (!o.images.length) throw new Error('ceiling: no images');
+  if (!Number.isInteger(o.batch) || o.batch < 1) throw new Error(`ceiling: batch must be a positive integer, got ${o.batch}`);
+  const dir = resolve(o.modelDir);
+  const name = basename(dir);
+  const files = await readModelFolder(dir);
+  const m = files.manifest;
+  if (!isDetector(m)) throw new Error(`ceiling: ${name} is a ${m.kind} model, not a detector`);
+  const log = o.log ?? quiet;
+  const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, log });
+  try {
+    const v = await engine.load(name, dir, m, files.bytes, o.batch, true);
+    if (v.maxBatch < o.batch) throw new Error(`ceiling: ${name} runs batches of at most ${v.maxBatch}`);
+    let next = 0;
+    let decodeMs = 0;
+    let decoded = 0;
+    const decodeOne = async (): Promise<Preprocessed> => {
+      const t0 = performance.now();
+      const p = await preprocess(o.images[next++ % o.images.length], m.input, m.preprocess, { maxInputPixels: o.maxInputPixels });
+      decodeMs += performance.now() - t0;
+      decoded++;
+      return p;
+    };
+    const decodeBatch = () => Promise.all(Array.from({ length: o.batch }, decodeOne));
+
+    let counting = false;
+    let images = 0, batches = 0, inferMs = 0, postMs = 0, dets = 0;
+    let stopAt = Infinity;
+    const feed = async (w: number): Promise<void> => {
+      let pending = decodeBatch();
+      while (performance.now() < stopAt) {
+        const cur = await pending;
+        pending = decodeBatch();
+        const r = await engine.detect(w, v, cur.map((p) => p.data), cur.map((p) => ({ width: p.width, height: p.height })), cur.map(() => o.params ?? {}));
+        if (counting) {
+          images += cur.length;
+          batches++;
+          inferMs += r.inferMs;
+          postMs += r.postMs;
+          dets += r.detections.reduce((a, d) => a + d.length, 0);
+        }
+      }
+      await pending;
+    };
+    // warm-up pass (JIT, allocator, sharp), then the measured window with every worker fed
+    stopAt = performance.now() + Math.min(1000, (o.durationMs ?? 5000) / 5);
+    await Promise.all(Array.from({ length: engine.workers }, (_, w) => feed(w)));
+    decodeMs = 0;
+    decoded = 0;
+    counting = true;
+    const t0 = performance.now();
+    stopAt = t0 + (o.durationMs ?? 5000);
+    await Promise.all(Array.from({ length: engine.workers }, (_, w) => feed(w)));
+    const seconds = (performance.now() - t0) / 1000;
+    await engine.release(v);
+    return {
+      model: name,
+      ep: v.ep,
+      batch: o.batch,
+      workers: engine.plan.workers,
+      intraOpThreads: engine.plan.intraOpThreads,
+      images,
+      seconds,
+      imagesPerSec: images / seconds,
+      inferMsPerBatch: batches ? inferMs / batches : 0,
+      postMsPerBatch: batches ? postMs / batches : 0,
+      decodeMsPerImage: decoded ? decodeMs / decoded : 0,
+      detectionsPerImage: images ? dets / images : 0,
+    };
+  } finally {
+    await engine.close();
+  }
+}
