@@ -2,5 +2,6 @@
 import type { Command } from 'commander';
 import { register as darknet } from './darknet.ts';
 import { register as detect } from './detect.ts';
+import { register as evaluate } from './eval.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, detect];
+export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate];
