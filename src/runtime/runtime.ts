@@ -8,6 +8,7 @@ import { PinholeError } from '../errors.ts';
 import type { Manifest, ModelKind } from '../manifest.ts';
 import { Batcher, type Lane } from './batcher.ts';
 import { Engine } from './engine.ts';
+import { checkGanManifest, generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
 import { listModelFolders, readModelFolder } from './folder.ts';
 import { validateDetectParams } from './params.ts';
 import { isDetector } from './post.ts';
@@ -256,6 +257,16 @@ export class Runtime {
     }
   }
 
+  /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
+  async generate(model: string, req: GenerateRequest): Promise<GeneratedImage> {
+    return generateImage(this.lane(model).v.manifest, (inputs) => this.infer(model, inputs), req);
+  }
+
+  /** Unconditional samples of a wgan model, a grid when n > 1 (generate.ts). */
+  async sample(model: string, req: SampleRequest = {}): Promise<GeneratedImage> {
+    return sampleImages(this.lane(model).v.manifest, (inputs) => this.infer(model, inputs), req);
+  }
+
   /**
    * (Re)loads one model folder: the new version is created and warmed beside the old one, then swapped
    * in; requests already accepted finish on the version they started on, which is released after.
@@ -296,6 +307,7 @@ export class Runtime {
     try {
       const files = await readModelFolder(e.dir);
       e.manifest = files.manifest;
+      checkGanManifest(files.manifest);
       const v = await this.engine.load(e.name, e.dir, files.manifest, files.bytes, this.maxBatch, this.o.warmup !== false);
       if (this.closing) {
         await this.engine.release(v);

@@ -1,0 +1,262 @@
+// GAN sampling on ONNX Runtime: text -> image (StackGAN) and unconditional samples (WGAN), as PNG.
+// The generators take their randomness as inputs (noise z, and for StackGAN the conditioning
+// augmentation's eps), drawn here from a PRNG keyed by the seed, so one seed always gives one image.
+// Inference goes through an `infer` function (the Runtime's worker-thread path, or a direct ORT
+// session for tests and the CLI), so this module holds no session of its own.
+import sharp from 'sharp';
+import { PinholeError } from '../errors.ts';
+import type { Manifest } from '../manifest.ts';
+import { checkText, parseTextSpec, type TextSpec } from './text.ts';
+import type { RawTensor } from './types.ts';
+
+export type InferFn = (inputs: Record<string, RawTensor>) => Promise<Record<string, RawTensor>>;
+
+export interface GenerateRequest {
+  text: string;
+  seed?: number;
+  stage?: 1 | 2;
+}
+
+export interface SampleRequest {
+  seed?: number;
+  n?: number;
+}
+
+export interface GeneratedImage {
+  png: Uint8Array;
+  seed: number;
+}
+
+/** The generator part of a StackGAN model.json. */
+export interface StackGanSpec {
+  text: TextSpec;
+  /** ONNX input names */
+  inputs: { tokens: string; noise: string; eps: string };
+  zDim: number;
+  cDim: number;
+  /** ONNX output per stage, with its image side in pixels */
+  stages: Record<'1' | '2', { output: string; size: number }>;
+}
+
+/** The generator part of a WGAN model.json. */
+export interface WganSpec {
+  inputs: { noise: string };
+  zDim: number;
+  output: string;
+  size: number;
+}
+
+export const MAX_SEED = 2 ** 32 - 1;
+export const MAX_SAMPLES = 64;
+
+// ---------------------------------------------------------------- seeded noise
+
+/** 32-bit integer hash (splitmix-style finaliser) of several keys. */
+function hash(...keys: number[]): number {
+  let h = 0x85ebca6b;
+  for (const k of keys) {
+    h = Math.imul((h ^ (k >>> 0)) >>> 0, 0x9e3779b1) >>> 0;
+    h = (h ^ (h >>> 15)) >>> 0;
+    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+    h = (h ^ (h >>> 12)) >>> 0;
+    h = Math.imul(h, 0x297a2d39) >>> 0;
+    h = (h ^ (h >>> 15)) >>> 0;
+  }
+  return h;
+}
+
+/** Streams of the seeded noise: one per model input, so z and eps never share draws. */
+export const NOISE_STREAM = { z: 1, eps: 2 } as const;
+
+/**
+ * n standard-normal floats for (seed, stream, item): sfc32 keyed by a hash of the three, Box-Muller.
+ * `item` lets sample k of a grid be the same image whatever the grid size.
+ */
+export function seededNormals(seed: number, stream: number, item: number, n: number): Float32Array {
+  let a = hash(seed, stream, item, 1);
+  let b = hash(seed, stream, item, 2);
+  let c = hash(seed, stream, item, 3);
+  let d = 1;
+  const next = (): number => {
+    const t = (((a + b) >>> 0) + d) >>> 0;
+    d = (d + 1) >>> 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) >>> 0;
+    c = ((c << 21) | (c >>> 11)) >>> 0;
+    c = (c + t) >>> 0;
+    return t;
+  };
+  for (let i = 0; i < 12; i++) next();
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u1 = (next() + 1) / 4294967297; // (0, 1): log(0) never happens
+    const u2 = next() / 4294967296;
+    const r = Math.sqrt(-2 * Math.log(u1));
+    out[i] = r * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
+/** The request's seed, or a fresh random one (returned to the caller so the image can be repeated). */
+export function resolveSeed(seed: unknown): number {
+  if (seed === undefined || seed === null) return Math.floor(Math.random() * (MAX_SEED + 1));
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new PinholeError('bad_parameter', `seed must be an integer in [0, ${MAX_SEED}], got ${JSON.stringify(seed)}`);
+  }
+  return seed;
+}
+
+// ---------------------------------------------------------------- model.json sections
+
+function need(cond: unknown, msg: string): asserts cond {
+  if (!cond) throw new Error(`model.json: ${msg}`);
+}
+
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+
+export function stackGanSpec(m: Manifest): StackGanSpec {
+  need(m.kind === 'stackgan', `kind is ${m.kind}, not stackgan`);
+  const o = m as unknown as Record<string, unknown>;
+  const text = parseTextSpec(o.text);
+  const inputs = o.inputs as StackGanSpec['inputs'] | undefined;
+  need(inputs && isName(inputs.tokens) && isName(inputs.noise) && isName(inputs.eps), 'stackgan needs "inputs": {"tokens", "noise", "eps"} (ONNX input names)');
+  need(isPosInt(o.zDim) && isPosInt(o.cDim), 'stackgan needs positive integer "zDim" and "cDim"');
+  const stages = o.stages as StackGanSpec['stages'] | undefined;
+  need(stages && typeof stages === 'object', 'stackgan needs "stages": {"1": {"output", "size"}, "2": {...}}');
+  for (const k of ['1', '2'] as const) {
+    need(stages[k] && isName(stages[k].output) && isPosInt(stages[k].size), `stages["${k}"] needs "output" (ONNX output name) and "size"`);
+  }
+  return { text, inputs, zDim: o.zDim as number, cDim: o.cDim as number, stages };
+}
+
+export function wganSpec(m: Manifest): WganSpec {
+  need(m.kind === 'wgan', `kind is ${m.kind}, not wgan`);
+  const o = m as unknown as Record<string, unknown>;
+  const inputs = o.inputs as WganSpec['inputs'] | undefined;
+  need(inputs && isName(inputs.noise), 'wgan needs "inputs": {"noise"} (ONNX input name)');
+  need(isPosInt(o.zDim), 'wgan needs a positive integer "zDim"');
+  need(isName(o.output), 'wgan needs "output" (ONNX output name)');
+  need(isPosInt(m.input?.width) && m.input.width === m.input.height, 'wgan needs a square "input" (the image size)');
+  return { inputs, zDim: o.zDim as number, output: o.output as string, size: m.input.width };
+}
+
+// ---------------------------------------------------------------- images
+
+/** Generator output (NCHW floats in [-1, 1], tanh) -> 8-bit RGB images, HWC. */
+export function toRgb(t: RawTensor): { width: number; height: number; images: Uint8Array[] } {
+  if (t.type !== 'float32' || t.dims.length !== 4 || t.dims[1] !== 3) {
+    throw new PinholeError('internal', `generator output must be float32 [N, 3, H, W], got ${t.type} [${t.dims.join(', ')}]`);
+  }
+  const [n, , h, w] = t.dims;
+  const data = t.data as Float32Array;
+  const plane = h * w;
+  const images: Uint8Array[] = [];
+  for (let k = 0; k < n; k++) {
+    const rgb = new Uint8Array(plane * 3);
+    const base = k * 3 * plane;
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < plane; p++) {
+        const v = (data[base + c * plane + p] + 1) * 127.5;
+        rgb[p * 3 + c] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
+      }
+    }
+    images.push(rgb);
+  }
+  return { width: w, height: h, images };
+}
+
+/** Images side by side in a grid of ceil(sqrt(n)) columns with a 2-pixel white gutter. */
+export function tile(images: Uint8Array[], width: number, height: number, gap = 2): { rgb: Uint8Array; width: number; height: number } {
+  const n = images.length;
+  if (n === 1) return { rgb: images[0], width, height };
+  const cols = Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const W = cols * width + (cols - 1) * gap;
+  const H = rows * height + (rows - 1) * gap;
+  const out = new Uint8Array(W * H * 3).fill(255);
+  images.forEach((img, k) => {
+    const x0 = (k % cols) * (width + gap);
+    const y0 = Math.floor(k / cols) * (height + gap);
+    for (let y = 0; y < height; y++) out.set(img.subarray(y * width * 3, (y + 1) * width * 3), ((y0 + y) * W + x0) * 3);
+  });
+  return { rgb: out, width: W, height: H };
+}
+
+export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  const buf = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+// ---------------------------------------------------------------- requests
+
+function output(outs: Record<string, RawTensor>, name: string): RawTensor {
+  const t = outs[name];
+  if (!t) throw new PinholeError('internal', `the model produced no output "${name}"`);
+  return t;
+}
+
+/** The generator's feeds for one text and seed (exported for tests and the bench). */
+export function stackGanFeeds(spec: StackGanSpec, ids: Int32Array, seed: number): Record<string, RawTensor> {
+  return {
+    [spec.inputs.tokens]: { type: 'int32', dims: [1, spec.text.maxTokens], data: ids },
+    [spec.inputs.noise]: { type: 'float32', dims: [1, spec.zDim], data: seededNormals(seed, NOISE_STREAM.z, 0, spec.zDim) },
+    [spec.inputs.eps]: { type: 'float32', dims: [1, spec.cDim], data: seededNormals(seed, NOISE_STREAM.eps, 0, spec.cDim) },
+  };
+}
+
+const specs = new WeakMap<Manifest, StackGanSpec | WganSpec>();
+
+/** The generator spec of a model.json, parsed once per manifest object; a wrong kind is a 400. */
+function specOf(m: Manifest, kind: 'stackgan'): StackGanSpec;
+function specOf(m: Manifest, kind: 'wgan'): WganSpec;
+function specOf(m: Manifest, kind: 'stackgan' | 'wgan'): StackGanSpec | WganSpec {
+  if (m.kind !== kind) {
+    const what = kind === 'stackgan' ? 'text-to-image generation' : 'sampling';
+    throw new PinholeError('bad_parameter', `model "${m.name}" is a ${m.kind} model; ${what} needs a ${kind} model`);
+  }
+  let s = specs.get(m);
+  if (!s) {
+    try {
+      s = kind === 'stackgan' ? stackGanSpec(m) : wganSpec(m);
+    } catch (e) {
+      throw new PinholeError('internal', `model "${m.name}": ${(e as Error).message}`);
+    }
+    specs.set(m, s);
+  }
+  return s;
+}
+
+/** Throws (plain Error) when a GAN model.json lacks what generation needs; load-time check. */
+export function checkGanManifest(m: Manifest): void {
+  if (m.kind === 'stackgan') stackGanSpec(m);
+  else if (m.kind === 'wgan') wganSpec(m);
+}
+
+/** Text to image with a StackGAN model: Stage-II (default) or Stage-I. */
+export async function generateImage(m: Manifest, infer: InferFn, req: GenerateRequest): Promise<GeneratedImage> {
+  const spec = specOf(m, 'stackgan');
+  if (!req || typeof req !== 'object') throw new PinholeError('bad_request', 'generate needs {text, seed?, stage?}');
+  const stage = req.stage ?? 2;
+  if (stage !== 1 && stage !== 2) throw new PinholeError('bad_parameter', `stage must be 1 or 2, got ${JSON.stringify(req.stage)}`);
+  const enc = checkText(req.text, spec.text);
+  const seed = resolveSeed(req.seed);
+  const outs = await infer(stackGanFeeds(spec, enc.ids, seed));
+  const { width, height, images } = toRgb(output(outs, spec.stages[stage].output));
+  return { png: await encodePng(images[0], width, height), seed };
+}
+
+/** n unconditional WGAN samples (a grid when n > 1); sample k depends only on (seed, k). */
+export async function sampleImages(m: Manifest, infer: InferFn, req: SampleRequest = {}): Promise<GeneratedImage> {
+  const spec = specOf(m, 'wgan');
+  const n = req.n ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SAMPLES) throw new PinholeError('bad_parameter', `n must be an integer in [1, ${MAX_SAMPLES}], got ${JSON.stringify(req.n)}`);
+  const seed = resolveSeed(req.seed);
+  const z = new Float32Array(n * spec.zDim);
+  for (let k = 0; k < n; k++) z.set(seededNormals(seed, NOISE_STREAM.z, k, spec.zDim), k * spec.zDim);
+  const outs = await infer({ [spec.inputs.noise]: { type: 'float32', dims: [n, spec.zDim], data: z } });
+  const { width, height, images } = toRgb(output(outs, spec.output));
+  const grid = tile(images, width, height);
+  return { png: await encodePng(grid.rgb, grid.width, grid.height), seed };
+}
