@@ -132,8 +132,8 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
   const cases = convCases();
   it.each(cases.map((c, i) => [i, c] as const))('case %i %o', (i, cs) => {
     const r = rng(100 + i);
-    const xs = [cs.n, cs.h, cs.w, cs.c];
-    const ws = [cs.k[0], cs.k[1], cs.c, cs.f];
+    const xs: [number, number, number, number] = [cs.n, cs.h, cs.w, cs.c];
+    const ws: [number, number, number, number] = [cs.k[0], cs.k[1], cs.c, cs.f];
     const x = randArr(xs.reduce((a, b) => a * b), r);
     const w = randArr(ws.reduce((a, b) => a * b), r);
     // dy of the conv's output shape, drawn once
@@ -151,8 +151,8 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
 
   it('chunked im2col (bounded memory) gives the same filter gradient', () => {
     const r = rng(7);
-    const xs = [3, 12, 10, 6];
-    const ws = [3, 3, 6, 5];
+    const xs: [number, number, number, number] = [3, 12, 10, 6];
+    const ws: [number, number, number, number] = [3, 3, 6, 5];
     const x = randArr(3 * 12 * 10 * 6, r);
     const dyShape = [3, 6, 5, 5];
     const g = randArr(3 * 6 * 5 * 5, r);
@@ -289,7 +289,7 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
       tf.setBackend('wasm');
       const model = build();
       const weights = model.getWeights().map((w) => ({ data: Float32Array.from(w.dataSync()), shape: w.shape }));
-      const x = randArr(inShape.reduce((a, b) => a * b), rng(5));
+      const x = randArr((inShape as readonly number[]).reduce((a, b) => a * b, 1), rng(5));
       const y = (model.outputs[0].shape as number[]).slice(1);
       const target = randArr(inShape[0] * y.reduce((a, b) => a * b), rng(6));
       const { wasm, cpu } = withFixedCpuResizeGrad(() => onBoth(() => {
