@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { Runtime } from '../src/runtime/index.ts';
+import { Runtime, runCeiling } from '../src/runtime/index.ts';
 import type { BatchEvent, RawTensor, RuntimeLogger } from '../src/runtime/index.ts';
 import { PinholeError } from '../src/errors.ts';
 import { writeTinyModel } from './runtime-fixtures.ts';
@@ -164,5 +164,17 @@ describe('dynamic batcher', () => {
     } finally {
       await rt.close();
     }
+  });
+});
+
+describe('ceiling pipeline (bench)', () => {
+  it('runs decode + ORT at a fixed batch + NMS in-process and reports throughput', async () => {
+    const c = await runCeiling({ modelDir: join(root, 'a'), images: [image], batch: 2, durationMs: 300, params: { thresh: 0.05 } });
+    expect(c).toMatchObject({ model: 'a', ep: 'cpu', batch: 2 });
+    expect(c.images).toBeGreaterThan(0);
+    expect(c.images % 2).toBe(0);
+    expect(c.imagesPerSec).toBeGreaterThan(0);
+    expect(c.detectionsPerImage).toBeGreaterThan(0);
+    await expect(runCeiling({ modelDir: join(root, 'a'), images: [], batch: 1 })).rejects.toThrow(/no images/);
   });
 });

@@ -93,3 +93,24 @@ describe('model reload', () => {
     }
   });
 });
+
+describe('worker restart', () => {
+  it('a dead inference worker is replaced, its sessions reloaded, and serving goes on', async () => {
+    writeTinyModel(root, 'r', { seed: 8 });
+    const rt = await Runtime.create({ modelsDir: root, only: ['r'], workers: 1, maxBatch: 1, batchDelayMs: 0, log: quiet });
+    try {
+      const before = summary(await rt.detect('r', image, { thresh: 0.01 }));
+      // reach the pool the way a crash would: end the worker thread under the runtime's feet
+      const pool = (rt as unknown as { engine: { pool: { kill(i: number): Promise<number>; isReady(i: number): boolean } } }).engine.pool;
+      await pool.kill(0);
+      expect(pool.isReady(0)).toBe(false);
+      // requests arriving meanwhile wait in the queue for the replacement
+      const during = rt.detect('r', image, { thresh: 0.01 });
+      expect(summary(await during)).toBe(before);
+      expect(pool.isReady(0)).toBe(true);
+      expect(summary(await rt.detect('r', image, { thresh: 0.01 }))).toBe(before);
+    } finally {
+      await rt.close();
+    }
+  });
+});

@@ -4,4 +4,5 @@ export { preprocess, DEFAULT_MAX_INPUT_PIXELS, type Preprocessed, type Preproces
 export { validateDetectParams } from './params.ts';
 export { parseEps, KNOWN_EPS, type EpName } from './ep.ts';
 export { threadPlan, type ThreadPlan } from './engine.ts';
+export { runCeiling, type CeilingOptions, type CeilingResult } from './ceiling.ts';
 export * from './types.ts';

@@ -36,7 +36,6 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   pending: Map<number, Pending>;
-  startedAt: number;
 }
 
 export interface PoolLog {
@@ -48,6 +47,7 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closing = false;
+  private restarts: number[] = [];
   /** called after a dead worker was replaced, before it takes work: load the live sessions into it */
   onRespawn?: (index: number) => Promise<void>;
   /** called whenever a worker becomes ready for work */
@@ -72,7 +72,7 @@ export class WorkerPool {
 
   private spawn(i: number): Promise<void> {
     const worker = new Worker(bootstrap(), { eval: true, workerData: this.init, stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: false, pending: new Map(), startedAt: Date.now() };
+    const slot: Slot = { worker, ready: false, pending: new Map() };
     this.slots[i] = slot;
     return new Promise<void>((resolve, reject) => {
       let started = false;
@@ -100,17 +100,21 @@ export class WorkerPool {
           reject(new Error(`inference worker exited during start (code ${code})`));
           return;
         }
-        if (!this.closing && this.slots[i] === slot) void this.respawn(i, slot);
+        if (!this.closing && this.slots[i] === slot) void this.respawn(i);
       });
     });
   }
 
-  private async respawn(i: number, dead: Slot): Promise<void> {
-    // A worker that dies right after starting would only die again: give up rather than spin.
-    if (Date.now() - dead.startedAt < 2000) {
-      this.log.error(`inference worker ${i} died within 2 s of starting; not restarting it`);
+  private async respawn(i: number): Promise<void> {
+    // A worker that keeps dying would only die again: after a few restarts in a minute, give up
+    // rather than spin (requests for it then time out or wait for the other workers).
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < 60_000);
+    if (this.restarts.length >= 3) {
+      this.log.error(`inference worker ${i} died again (${this.restarts.length} restarts in the last minute); not restarting it`);
       return;
     }
+    this.restarts.push(now);
     this.log.warn(`restarting inference worker ${i}`);
     try {
       await this.spawn(i);
@@ -147,6 +151,11 @@ export class WorkerPool {
   /** The same call on every worker (load, warm, release). */
   all<T>(msg: Request): Promise<T[]> {
     return Promise.all(this.slots.map((_, i) => this.call<T>(i, msg)));
+  }
+
+  /** Ends a worker as a crash would (tests of the restart path). */
+  kill(i: number): Promise<number> {
+    return this.slots[i].worker.terminate();
   }
 
   async close(): Promise<void> {
