@@ -9,7 +9,9 @@ import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { validateManifest, type Manifest } from '../src/manifest.ts';
 import { importDarknet } from '../src/onnx/darknet/folder.ts';
-import { compareTensors, darknetCfg, darknetData, runOracle } from './helpers/oracle.ts';
+import { paramLayout, readCfg } from '../src/onnx/darknet/cfg.ts';
+import { weightFloats } from '../src/onnx/darknet/weights.ts';
+import { compareTensors, darknetCfg, darknetData, dkcfgWeightsBytes, runOracle } from './helpers/oracle.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'pinhole-darknet-conf-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -25,6 +27,7 @@ interface Case {
 const CASES: Case[] = [
   { cfg: 'yolov1-tiny', kind: 'yolov1', names: 'voc.names' },
   { cfg: 'yolov2-tiny-voc', kind: 'yolov2', names: 'voc.names', batch2: true },
+  { cfg: 'yolov2-tiny', kind: 'yolov2', names: 'coco.names' },
   { cfg: 'yolov2', kind: 'yolov2', names: 'coco.names' },
   { cfg: 'yolo9000', kind: 'yolo9000', names: '9k.names' },
   ...(process.env.FULL === '1' ? [{ cfg: 'yolov1', kind: 'yolov1' as const, names: 'voc.names' }] : []),
@@ -101,4 +104,24 @@ describe('darknet import matches darknet (random weights, seed 1, dog.jpg input)
       rmSync(out, { recursive: true, force: true });
     }, 300_000);
   }
+});
+
+describe('every Debian YOLO cfg parses with darknet\'s shapes', () => {
+  const ALL = ['yolov1', 'yolov1-tiny', 'yolov2', 'yolov2-tiny', 'yolov2-tiny-voc', 'yolov2-voc', 'yolo9000'];
+  it.each(ALL)('%s: weights size == the oracle\'s dkcfg layout; head shape as darknet prints it', async (name) => {
+    const net = readCfg(darknetCfg(name));
+    expect(20 + 4 * weightFloats(net)).toBe(await dkcfgWeightsBytes(darknetCfg(name), 20));
+    expect(16 + 4 * weightFloats(net)).toBe(await dkcfgWeightsBytes(darknetCfg(name), 16));
+    const head = net.layers[net.layers.length - 1];
+    const withParams = net.layers.filter((l) => paramLayout(l).length > 0).length;
+    expect(head.type).toBe(name.startsWith('yolov1') ? 'detection' : 'region');
+    if (head.type === 'detection') {
+      expect(head).toMatchObject({ side: 7, num: name === 'yolov1' ? 3 : 2, classes: 20, coords: 4, sqrt: true });
+      expect(head.inputs).toBe(7 * 7 * ((1 + 4) * head.num + 20));
+    } else {
+      const grid = { yolov2: 19, 'yolov2-voc': 13, yolo9000: 17 }[name] ?? 13;
+      expect([head.input.h, head.input.w]).toEqual([grid, grid]);
+    }
+    expect(withParams).toBeGreaterThan(8);
+  });
 });

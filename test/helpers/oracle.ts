@@ -192,6 +192,12 @@ export function oracleWeights(cfg: string, o: WeightsOptions = {}): Promise<stri
   });
 }
 
+/** The oracle's own pure-python expectation of a cfg's .weights size (dkcfg.weights_size_bytes). */
+export async function dkcfgWeightsBytes(cfg: string, headerBytes: 16 | 20 = 20): Promise<number> {
+  const code = 'import sys, dkcfg; print(dkcfg.weights_size_bytes(sys.argv[1], int(sys.argv[2])))';
+  return Number((await python(['-c', code, cfg, String(headerBytes)], `dkcfg ${cfg}`)).trim());
+}
+
 function readF32(path: string): Float32Array {
   const b = readFileSync(path);
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
