@@ -10,3 +10,4 @@ export { openCoco } from './coco.ts';
 export { openYolo, parseYoloLabels } from './yolo.ts';
 export { openImageFolder } from './imagefolder.ts';
 export { decodeRgb, encodePng, encodeJpeg, imageSize } from './image.ts';
+export { evaluateDetector, datasetClassOf, type Detector, type PredictedBox, type EvaluateOptions, type EvaluateResult } from './evaluate.ts';

@@ -114,7 +114,8 @@ export async function openYolo(dir: string, opts: YoloOptions = {}): Promise<Det
   let roots: string[];
   const ySplit = opts.split && found?.yaml ? found.yaml[opts.split] : undefined;
   if (ySplit !== undefined) {
-    const base = typeof found!.yaml!.path === 'string' ? join(dir, found!.yaml!.path as string) : dir;
+    const yp = found!.yaml!.path;
+    const base = typeof yp === 'string' ? (isAbsolute(yp) ? yp : join(dir, yp)) : dir;
     const list = (Array.isArray(ySplit) ? ySplit : [ySplit]).map(String);
     roots = list.map((p) => (isAbsolute(p) ? p : join(base, p)));
   } else if (opts.split) {
