@@ -37,6 +37,7 @@ export function decodeDetection(
   const { side, num, classes } = l;
   const cells = side * side;
   const th = f(thresh);
+  const invSide = f(1 / side);
   const probs = l.softmax ? new Float32Array(cells * classes) : null;
   const res: Candidates[] = [];
   for (let b = 0; b < n; b++) {
@@ -70,8 +71,11 @@ export function decodeDetection(
             first = false;
             const bi = boxBase + det * 4;
             const tx = output[bi], ty = output[bi + 1], tw = output[bi + 2], thh = output[bi + 3];
-            const x = f(f(tx + col) / side);
-            const y = f(f(ty + row) / side);
+            // darknet writes (tx + col) / side, but its -Ofast build hoists the loop-invariant
+            // division into a float reciprocal multiply; doing the same matches its boxes bit for bit
+            // (180/180 coordinates vs 109/180 with a true division, yolov1-tiny oracle run).
+            const x = f(f(tx + col) * invSide);
+            const y = f(f(ty + row) * invSide);
             const ww = l.sqrt ? f(tw * tw) : tw;
             const hh = l.sqrt ? f(thh * thh) : thh;
             cx = f((x - fr.offX) / fr.scaleX);
