@@ -266,9 +266,11 @@ export function parseCfg(text: string, file = 'cfg'): DarknetNet {
     const index = k - 1;
     const type = LAYER_ALIASES[r.header];
     if (!type) {
-      const name = r.header.replace(/^\[|\]$/g, '');
+      if (r.header === '[net]' || r.header === '[network]') {
+        throw new DarknetError(`${file}:${r.line}: a second ${r.header} section; [net] comes once, first`);
+      }
       const why = DARKNET_ONLY.has(r.header) ? 'unsupported layer type' : 'unknown section';
-      throw new DarknetError(`${file}:${r.line}: ${why} ${r.header} (layer ${index})${name === 'net' || name === 'network' ? ': [net] must come first and only once' : ''}`);
+      throw new DarknetError(`${file}:${r.line}: ${why} ${r.header} (layer ${index})`);
     }
     const s = new Section(r, type, file, index);
     // Layer-wide loader options: they make darknet keep random init values or skip reads.

@@ -247,7 +247,7 @@ class Emitter {
 
 /** Emits the ONNX graph. Folds batch norm into the weight arrays IN PLACE: a DarknetWeights is used once. */
 export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): DarknetOnnx {
-  if ((weights as { consumed?: boolean }).consumed) throw new Error('darknetToOnnx: these weights were already converted');
+  if (weights.consumed) throw new Error('darknetToOnnx: these weights were already converted (batch norm is folded in place)');
   const layers = net.layers;
   const head = layers[layers.length - 1];
   if (head.type !== 'region' && head.type !== 'detection') {
@@ -258,7 +258,7 @@ export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): Darknet
       throw new DarknetError(`${net.file}:${l.line}: [${l.type}] (layer ${l.index}) must be the last layer`);
     }
   }
-  (weights as { consumed?: boolean }).consumed = true;
+  weights.consumed = true;
 
   const e = new Emitter(net, weights);
   const g = e.g;

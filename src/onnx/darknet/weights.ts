@@ -23,6 +23,8 @@ export interface DarknetWeights {
   header: WeightsHeader;
   /** by darknet layer index; only layers that have parameters */
   layers: Map<number, LayerParams>;
+  /** set by darknetToOnnx, which folds batch norm into these arrays in place */
+  consumed?: boolean;
 }
 
 /** How many float32 values the cfg's layers read from a .weights file. */
