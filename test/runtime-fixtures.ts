@@ -113,3 +113,21 @@ export function writeTinyModel(root: string, name: string, o: RegionNetOptions &
   const size = o.size ?? 64, C = o.classes ?? 3, num = o.num ?? 2;
   return writeModel(root, name, tinyRegionNet({ ...o, size, classes: C, num }), regionManifest(name, size, C, num, o.manifest));
 }
+
+/** A toy generator: z [N, 8] -> tanh(z W) as [N, 3, 4, 4], for non-detector model kinds. */
+export function tinyGeneratorNet(seed = 11): Uint8Array {
+  const r = rng(seed);
+  const g = new GraphBuilder('tiny-gen');
+  const z = g.input('z', ['N', 8]);
+  const w = g.initializer('w', randn(8 * 48, 0.5, r), [8, 48]);
+  const t = g.node('Tanh', [g.node('MatMul', [z, w])]);
+  g.output(g.node('Reshape', [t, g.ints('shape', [-1, 3, 4, 4])]), 'image', ['N', 3, 4, 4]);
+  return g.toModel();
+}
+
+export function generatorManifest(name: string): object {
+  return {
+    name, kind: 'wgan', input: { width: 4, height: 4, channels: 3, layout: 'NCHW' }, preprocess: 'resize', names: [],
+    source: 'pinhole-train', inputs: { noise: 'z' }, zDim: 8, output: 'image',
+  };
+}

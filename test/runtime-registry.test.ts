@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { Runtime } from '../src/runtime/index.ts';
 import type { ModelInfo, RuntimeLogger } from '../src/runtime/index.ts';
 import { PinholeError } from '../src/errors.ts';
-import { regionManifest, tinyRegionNet, writeModel, writeTinyModel } from './runtime-fixtures.ts';
+import { generatorManifest, regionManifest, tinyGeneratorNet, tinyRegionNet, writeModel, writeTinyModel } from './runtime-fixtures.ts';
 
 function capture(): RuntimeLogger & { lines: string[] } {
   const lines: string[] = [];
@@ -42,6 +42,7 @@ describe('model registry: every folder in isolation', () => {
     writeModel(root, 'mismatch', tinyRegionNet(), regionManifest('mismatch', 64, 4, 2));
     // model.json input size disagrees with the graph's fixed input
     writeModel(root, 'wrongsize', tinyRegionNet(), regionManifest('wrongsize', 32, 3, 2));
+    writeModel(root, 'gen', tinyGeneratorNet(), generatorManifest('gen'));
     mkdirSync(join(root, '.hidden'));
     writeFileSync(join(root, 'README.txt'), 'not a model');
     rt = await Runtime.create({ modelsDir: root, eps: 'cpu', log });
@@ -55,9 +56,10 @@ describe('model registry: every folder in isolation', () => {
 
   it('lists every model folder with its status; broken ones carry a clear error', () => {
     const by = Object.fromEntries(rt.models().map((m) => [m.name, m])) as Record<string, ModelInfo>;
-    expect(Object.keys(by).sort()).toEqual(['badjson', 'badmanifest', 'corrupt', 'good', 'good2', 'mismatch', 'noonnx', 'truncated', 'wrongsize']);
+    expect(Object.keys(by).sort()).toEqual(['badjson', 'badmanifest', 'corrupt', 'gen', 'good', 'good2', 'mismatch', 'noonnx', 'truncated', 'wrongsize']);
     expect(by.good).toMatchObject({ status: 'ready', kind: 'yolov2', classes: 3, ep: 'cpu', input: { width: 64, height: 64 } });
     expect(by.good2).toMatchObject({ status: 'ready', classes: 2 });
+    expect(by.gen).toMatchObject({ status: 'ready', kind: 'wgan', ep: 'cpu' });
     expect(by.badjson).toMatchObject({ status: 'error' });
     expect(by.badjson.error).toMatch(/model\.json is not valid JSON/);
     expect(by.badmanifest.error).toMatch(/anchors/);
@@ -86,6 +88,20 @@ describe('model registry: every folder in isolation', () => {
     expect(await errCode(rt.detect('nosuch', image))).toBe('unknown_model');
     expect(rt.defaultModel()?.name).toBe('good');
     expect(rt.defaultModel('yolov1')).toBeUndefined();
+    expect(rt.defaultModel('wgan')?.name).toBe('gen');
+  });
+
+  it('non-detector models serve raw inference; detect on them is a parameter error', async () => {
+    expect(await errCode(rt.detect('gen', image))).toBe('bad_parameter');
+    const z = new Float32Array(2 * 8).map((_, i) => (i % 3) - 1);
+    const out = await rt.infer('gen', { z: { type: 'float32', dims: [2, 8], data: z } });
+    expect(out.image.dims).toEqual([2, 3, 4, 4]);
+    const v = out.image.data as Float32Array;
+    expect(v.every((x) => x > -1 && x < 1)).toBe(true);
+    expect(rt.signature('gen')).toEqual({
+      inputs: [{ name: 'z', datatype: 'FP32', shape: [-1, 8] }],
+      outputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 3, 4, 4] }],
+    });
   });
 
   it('validates detection parameters before doing any work', async () => {

@@ -27,6 +27,19 @@ export function threadPlan(workers?: number, intraOpThreads?: number): ThreadPla
   return { workers: w, intraOpThreads: t };
 }
 
+/**
+ * Batch sizes to run once at load. A new shape costs ORT one slower run (allocation planning), so
+ * every size the batcher can form is warmed; past 8 that grows quadratically, so only powers of two
+ * and the maximum are.
+ */
+export function warmBatches(maxBatch: number): number[] {
+  if (maxBatch <= 8) return Array.from({ length: maxBatch }, (_, i) => i + 1);
+  const out: number[] = [];
+  for (let b = 1; b < maxBatch; b *= 2) out.push(b);
+  out.push(maxBatch);
+  return out;
+}
+
 export interface Version {
   vid: number;
   name: string;
@@ -117,11 +130,13 @@ export class Engine {
     }
   }
 
-  private warm(v: Version, only?: number): Promise<unknown> {
-    // fixed-shape graphs only ever see their own batch size
-    const batches = Array.from({ length: v.maxBatch }, (_, i) => i + 1);
-    if (only !== undefined) return this.pool.call(only, { op: 'warm', vid: v.vid, batches });
-    return this.pool.all({ op: 'warm', vid: v.vid, batches });
+  private async warm(v: Version, only?: number): Promise<void> {
+    const batches = warmBatches(v.maxBatch);
+    const notes = only !== undefined
+      ? [await this.pool.call<string | null>(only, { op: 'warm', vid: v.vid, batches })]
+      : await this.pool.all<string | null>({ op: 'warm', vid: v.vid, batches });
+    const note = notes.find((n) => n);
+    if (note) this.log.warn(`model ${v.name}: warm-up skipped (${note})`);
   }
 
   /** Loads a live version into a restarted worker. */

@@ -109,7 +109,7 @@ function zeros(type: string, dims: number[]): ort.Tensor | null {
   return C ? new ort.Tensor(type as RawTensor['type'], new C(n), dims) : null;
 }
 
-async function warm(m: WarmRequest): Promise<null> {
+async function warm(m: WarmRequest): Promise<string | null> {
   const s = get(m.vid);
   if (isDetector(s.manifest)) {
     for (const b of m.batches) {
@@ -123,16 +123,20 @@ async function warm(m: WarmRequest): Promise<null> {
     return null;
   }
   // Other kinds (generators): shapes come from the graph; symbolic dims are taken as the batch size
-  // when leading, 1 elsewhere.
-  for (const b of m.batches) {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const inp of s.inputs) {
-      const dims = inp.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? b : 1));
-      const t = zeros(inp.type, dims);
-      if (!t) return null;
-      feeds[inp.name] = t;
+  // when leading, 1 elsewhere. That is a guess, so a failure here is reported, not fatal.
+  try {
+    for (const b of m.batches) {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const inp of s.inputs) {
+        const dims = inp.shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? b : 1));
+        const t = zeros(inp.type, dims);
+        if (!t) return `input ${inp.name} of type ${inp.type}: not warmed`;
+        feeds[inp.name] = t;
+      }
+      await s.session.run(feeds);
     }
-    await s.session.run(feeds);
+  } catch (e) {
+    return firstLine(e);
   }
   return null;
 }
