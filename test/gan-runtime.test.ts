@@ -2,6 +2,9 @@
 // for bad requests. The generators here are small hand-built ONNX graphs whose outputs depend on every
 // input (tokens, noise, eps), so a wrong feed changes the image.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,4 +192,47 @@ describe('Runtime.generate / Runtime.sample', () => {
     await expectPinhole(rt.sample('wg', { n: 65 }), 400, /n must be/);
     await expectPinhole(rt.sample('nope', {}), 404, /unknown model/);
   });
+});
+
+const BIN = fileURLToPath(new URL('../bin/pinhole.js', import.meta.url));
+
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((res) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      res({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('pinhole generate', () => {
+  it('writes the same PNG as the runtime for a seed; bad usage exits 2 with one line', async () => {
+    const out = join(root, 'out', 'a.png');
+    const r = await cli('generate', join(root, 'sg'), 'a red circle on the left', '--out', out, '--seed', '123');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/seed 123/);
+    const viaRuntime = await rt.generate('sg', { text: 'a red circle on the left', seed: 123 });
+    expect((await readFile(out)).equals(Buffer.from(viaRuntime.png))).toBe(true);
+
+    const grid = join(root, 'out', 'g.png');
+    const w = await cli('generate', join(root, 'wg'), '', '--out', grid, '--seed', '5', '--n', '4');
+    expect(w.code).toBe(0);
+    expect((await readFile(grid)).equals(Buffer.from((await rt.sample('wg', { seed: 5, n: 4 })).png))).toBe(true);
+
+    for (const [args, re] of [
+      [['generate', join(root, 'sg'), '', '--out', out], /empty/],
+      [['generate', join(root, 'sg'), 'a red circle', '--out', out, '--seed', '-3'], /--seed/],
+      [['generate', join(root, 'sg'), 'a red circle', '--out', out, '--stage', '3'], /--stage/],
+      [['generate', join(root, 'sg'), 'a red circle', '--out', join(root, 'x.jpg')], /\.png/],
+      [['generate', join(root, 'sg'), 'a red circle'], /--out/],
+    ] as Array<[string[], RegExp]>) {
+      const bad = await cli(...args);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+      expect(bad.stderr).toMatch(re);
+    }
+    const missing = await cli('generate', join(root, 'nope'), 'a red circle', '--out', out);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no model folder/);
+  }, 120_000);
 });

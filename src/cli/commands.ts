@@ -3,5 +3,6 @@ import type { Command } from 'commander';
 import { register as darknet } from './darknet.ts';
 import { register as detect } from './detect.ts';
 import { register as evaluate } from './eval.ts';
+import { register as generate } from './generate.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate];
+export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate];
