@@ -258,6 +258,12 @@ export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): Darknet
       throw new DarknetError(`${net.file}:${l.line}: [${l.type}] (layer ${l.index}) must be the last layer`);
     }
   }
+  // protobuf caps a message at 2 GiB; weights larger than that would need ONNX external data files.
+  let floats = 0;
+  for (const p of weights.layers.values()) for (const a of Object.values(p)) floats += a.length;
+  if (4 * floats > 2 ** 31 - 2 ** 26) {
+    throw new DarknetError(`${net.file}: ${(4 * floats / 2 ** 30).toFixed(2)} GiB of weights do not fit one ONNX protobuf (2 GiB limit)`);
+  }
   weights.consumed = true;
 
   const e = new Emitter(net, weights);
