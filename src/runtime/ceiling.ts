@@ -21,6 +21,7 @@ export interface CeilingOptions {
   eps?: string | readonly string[];
   workers?: number;
   intraOpThreads?: number;
+  intraOpSpinning?: boolean;
   params?: DetectParams;
   maxInputPixels?: number;
   log?: RuntimeLogger;
@@ -54,7 +55,7 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
   const m = files.manifest;
   if (!isDetector(m)) throw new Error(`ceiling: ${name} is a ${m.kind} model, not a detector`);
   const log = o.log ?? quiet;
-  const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, log });
+  const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
   try {
     const v = await engine.load(name, dir, m, files.bytes, o.batch, true);
     if (v.maxBatch < o.batch) throw new Error(`ceiling: ${name} runs batches of at most ${v.maxBatch}`);

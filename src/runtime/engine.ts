@@ -56,6 +56,7 @@ export interface EngineOptions {
   eps?: string | readonly string[];
   workers?: number;
   intraOpThreads?: number;
+  spinning?: boolean;
   log: PoolLog & { info(msg: string): void };
 }
 
@@ -92,7 +93,7 @@ export class Engine {
   static async start(o: EngineOptions): Promise<Engine> {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads);
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads }, o.log);
+    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning }, o.log);
     return new Engine(pool, plan, eps, o.log);
   }
 

@@ -21,6 +21,8 @@ export function parseEps(spec: string | readonly string[]): EpName[] {
 
 export interface ThreadOptions {
   intraOpThreads: number;
+  /** let idle intra-op threads spin for work (ORT's default); off yields the core to other work */
+  spinning?: boolean;
 }
 
 export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSession.SessionOptions {
@@ -31,6 +33,7 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     graphOptimizationLevel: 'all',
     intraOpNumThreads: t.intraOpThreads,
     interOpNumThreads: 1,
+    ...(t.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
 }
 

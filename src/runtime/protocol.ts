@@ -85,4 +85,5 @@ export type WorkerReply =
 
 export interface WorkerInit {
   intraOpThreads: number;
+  spinning?: boolean;
 }

@@ -113,7 +113,7 @@ export class Runtime {
       if (missing.length) throw new Error(`no model folder ${missing.map((n) => join(o.modelsDir, n)).join(', ')}`);
       names = [...o.only];
     }
-    const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, log });
+    const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
     for (let i = 0; i < engine.workers; i++) engine.pool.markReady(i);
     const rt = new Runtime(o, engine, log);
     await Promise.all(names.map((n) => rt.reload(n)));

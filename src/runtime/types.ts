@@ -118,6 +118,8 @@ export interface RuntimeOptions {
   workers?: number;
   /** ORT intra-op threads per worker (default: cores / workers) */
   intraOpThreads?: number;
+  /** let ORT's idle intra-op threads spin (ORT default true); false yields cores to decoding */
+  intraOpSpinning?: boolean;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */
   maxInputPixels?: number;
   /** run every batch size once at load so the first requests are not slow (default true) */

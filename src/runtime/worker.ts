@@ -45,7 +45,7 @@ function get(vid: number): Loaded {
 async function load(m: LoadRequest): Promise<LoadReply> {
   // ORT only takes bytes in a plain ArrayBuffer: copy out of the shared one (transient, per worker)
   const bytes = m.bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(m.bytes) : m.bytes;
-  const { session, ep, failed } = await createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads });
+  const { session, ep, failed } = await createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning });
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
