@@ -78,7 +78,9 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
 
   let pipe = img;
   // At the network size already (e.g. conformance PNGs): no resampling at all, pixels go as they are.
-  if (g.newW !== width || g.newH !== height) pipe = pipe.resize(g.newW, g.newH, { fit: 'fill', kernel: 'linear' });
+  // Otherwise no sharp kernel is darknet's corner-aligned bilinear; on dog.jpg -> 416x312 the mean
+  // |difference| to darknet's input is .0098 for cubic (.0111 linear, .0106 lanczos3): cubic it is.
+  if (g.newW !== width || g.newH !== height) pipe = pipe.resize(g.newW, g.newH, { fit: 'fill', kernel: 'cubic' });
   pipe = C === 1 ? pipe.removeAlpha().toColourspace('b-w') : pipe.removeAlpha().toColourspace('srgb');
   let raw: { data: Buffer; info: OutputInfo };
   try {
