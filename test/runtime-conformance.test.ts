@@ -15,21 +15,28 @@ import type { Detection } from '../src/runtime/types.ts';
 import { darknetCfg, darknetData, oracleWeights, runOracle, type OracleResult } from './helpers/oracle.ts';
 
 interface Case {
-  model: 'yolov1-tiny' | 'yolov2-tiny-voc';
+  model: 'yolov1-tiny' | 'yolov2-tiny-voc' | 'yolov2' | 'yolo9000';
   size: number;
   thresh: number;
+  hier?: number;
   lastGain?: number;
 }
+
+const NAMES: Record<Case['model'], string> = { 'yolov1-tiny': 'voc.names', 'yolov2-tiny-voc': 'voc.names', yolov2: 'coco.names', yolo9000: '9k.names' };
 
 // thresholds / last-layer gain giving tens of boxes with seed-1 random weights (as in vision-oracle)
 const CASES: Case[] = [
   { model: 'yolov2-tiny-voc', size: 416, thresh: 0.25 },
   { model: 'yolov2-tiny-voc', size: 416, thresh: 0.4 },
   { model: 'yolov1-tiny', size: 448, thresh: 0.2, lastGain: 0.25 },
+  { model: 'yolov2', size: 608, thresh: 0.3 },
+  { model: 'yolo9000', size: 544, thresh: 0.85, hier: 0.5 },
+  { model: 'yolo9000', size: 544, thresh: 0.8, hier: 0.3 },
 ];
 
 async function pngAt(size: number): Promise<string> {
-  const dir = join(tmpdir(), `pinhole-runtime-conf-${userInfo().uid}`);
+  // the same files as test/vision-oracle.test.ts, so that both share the oracle's cached runs
+  const dir = join(tmpdir(), `pinhole-vision-oracle-${userInfo().uid}`);
   mkdirSync(dir, { recursive: true });
   const p = join(dir, `dog${size}.png`);
   if (!existsSync(p)) {
@@ -58,12 +65,15 @@ beforeAll(async () => {
   for (const c of CASES) models.set(folder(c), c);
   for (const [name, c] of models) {
     const weights = await oracleWeights(darknetCfg(c.model), { seed: 1, lastGain: c.lastGain });
-    await importDarknet({ cfg: darknetCfg(c.model), weights, out: join(root, 'models', name), names: darknetData('voc.names') });
+    await importDarknet({
+      cfg: darknetCfg(c.model), weights, out: join(root, 'models', name), names: darknetData(NAMES[c.model]),
+      tree: c.model === 'yolo9000' ? darknetData('9k.tree') : undefined,
+    });
   }
   for (const c of CASES) {
-    oracle.set(c, await runOracle({ cfg: darknetCfg(c.model), seed: 1, lastGain: c.lastGain, image: await pngAt(c.size), thresh: c.thresh, nms: 0.45 }));
+    oracle.set(c, await runOracle({ cfg: darknetCfg(c.model), seed: 1, lastGain: c.lastGain, image: await pngAt(c.size), thresh: c.thresh, hier: c.hier, nms: 0.45 }));
   }
-  rt = await Runtime.create({ modelsDir: join(root, 'models'), maxBatch: 2, log: { info() {}, warn() {}, error() {} } });
+  rt = await Runtime.create({ modelsDir: join(root, 'models'), maxBatch: 1, warmup: false, log: { info() {}, warn() {}, error() {} } });
 }, 600_000);
 
 afterAll(async () => {
@@ -73,7 +83,7 @@ afterAll(async () => {
 
 describe('image file -> boxes through the Runtime == darknet (live oracle)', () => {
   for (const c of CASES) {
-    it(`${c.model} ${c.size}px png thresh ${c.thresh}`, async () => {
+    it(`${c.model} ${c.size}px png thresh ${c.thresh}${c.hier !== undefined ? ` hier ${c.hier}` : ''}`, async () => {
       const r = oracle.get(c)!;
       const png = readFileSync(await pngAt(c.size));
       const info = rt.model(folder(c))!;
@@ -86,7 +96,7 @@ describe('image file -> boxes through the Runtime == darknet (live oracle)', () 
       expect(pre.data.length).toBe(r.input.length);
       expect(maxDiff).toBe(0);
 
-      const res = await rt.detect(folder(c), png, { thresh: c.thresh, nms: r.json.nms, maxDet: 100000 });
+      const res = await rt.detect(folder(c), png, { thresh: c.thresh, hier: c.hier, nms: r.json.nms, maxDet: 100000 });
       const im = res.image;
       expect(im).toEqual({ width: c.size, height: c.size });
       const dk = r.json.boxes.map((b) => ({
@@ -112,12 +122,13 @@ describe('image file -> boxes through the Runtime == darknet (live oracle)', () 
         worstIou = Math.min(worstIou, bestIou);
         worstScore = Math.max(worstScore, Math.abs(mine[best].score - d.score));
       }
-      console.log(`[runtime-conformance] ${c.model} thresh ${c.thresh}: darknet ${dk.length} boxes, runtime ${mine.length}; `
+      console.log(`[runtime-conformance] ${c.model} thresh ${c.thresh}${c.hier !== undefined ? ` hier ${c.hier}` : ''}: darknet ${dk.length} boxes, runtime ${mine.length}; `
         + `worst IoU ${worstIou.toFixed(6)}, worst |score diff| ${worstScore.toExponential(2)}; input max|diff| ${maxDiff}; `
         + `timing ${JSON.stringify(res.timing_ms)}`);
       expect(unmatched).toEqual([]);
       expect(mine.length).toBe(dk.length);
       expect(dk.length).toBeGreaterThanOrEqual(5);
+      if (c.model === 'yolo9000') for (const d of mine) expect(d.path!.at(-1)).toBe(d.class);
     });
   }
 
