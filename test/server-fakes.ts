@@ -72,3 +72,46 @@ export async function pngBytes(w: number, h: number, rgb: [number, number, numbe
 export async function jpegBytes(w: number, h: number): Promise<Buffer> {
   return sharp({ create: { width: w, height: h, channels: 3, background: { r: 10, g: 120, b: 200 } } }).jpeg().toBuffer();
 }
+
+/** A PNG whose header declares w x h pixels but holds almost no data: the classic decompression bomb. */
+export async function pngBomb(w: number, h: number): Promise<Buffer> {
+  const { crc32 } = await import('node:zlib');
+  const png = Buffer.from(await pngBytes(8, 8));
+  // IHDR data starts after the 8-byte signature, 4-byte length and 4-byte type.
+  png.writeUInt32BE(w, 16);
+  png.writeUInt32BE(h, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)) >>> 0, 29);
+  return png;
+}
+
+export function multipartBody(field: string, data: Buffer, type = 'image/png'): { body: Buffer; contentType: string } {
+  const boundary = '----pinhole' + Math.random().toString(16).slice(2);
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="x"\r\nContent-Type: ${type}\r\n\r\n`),
+    data,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** Parses Prometheus text into name{labels} -> value. */
+export function parseMetrics(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
+/** Sum of a metric's samples whose labels include all of `labels`. */
+export function metricSum(m: Map<string, number>, name: string, labels: Record<string, string> = {}): number {
+  let s = 0;
+  for (const [k, v] of m) {
+    const base = k.split('{')[0];
+    if (base !== name) continue;
+    if (Object.entries(labels).every(([lk, lv]) => k.includes(`${lk}="${lv}"`))) s += v;
+  }
+  return s;
+}
