@@ -4,5 +4,7 @@ import { register as darknet } from './darknet.ts';
 import { register as detect } from './detect.ts';
 import { register as evaluate } from './eval.ts';
 import { register as generate } from './generate.ts';
+import { register as serve } from './serve.ts';
+import { register as train } from './train.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate];
+export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate, serve, train];

@@ -1,6 +1,6 @@
 // The Fastify application: plugins for docs, websocket and each route group, one error shape, metrics hooks.
 // The runtime is a dependency (any ServerRuntime), so the HTTP layer is testable on its own.
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -27,6 +27,8 @@ export interface AppOptions {
   /** pass the same object whose `observer` the runtime reports to; created here if absent */
   metrics?: ServerMetrics;
   logger?: FastifyServerOptions['logger'];
+  /** one log line per request (Fastify's default); off by default */
+  requestLogging?: boolean;
   /** largest image accepted, bytes (raw, multipart, decoded base64, stream frame) */
   bodyLimit?: number;
   /** largest KServe v2 JSON body, bytes */
@@ -66,6 +68,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       return new Error(`${where} ${e.message}${extra}`);
     },
     forceCloseConnections: 'idle',
+    logController: new LogController({ disableRequestLogging: !o.requestLogging }),
   });
   app.decorateRequest('pinholeModel', '');
   installErrorHandling(app);

@@ -66,6 +66,7 @@ export const modelListSchema = {
           input: inputSpec,
           classes: { type: 'integer' },
           ep: { type: 'string', description: 'execution provider in use (cuda, cpu)' },
+          max_batch: { type: 'integer', description: 'largest batch the dynamic batcher forms' },
           source: { type: 'string' },
           metrics: { type: 'object', additionalProperties: true },
         },

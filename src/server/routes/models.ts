@@ -14,6 +14,7 @@ export function publicModel(m: ModelInfo) {
     input: m.input,
     classes: m.classes,
     ep: m.ep,
+    max_batch: m.maxBatch,
     source: m.source,
     metrics: m.metrics,
   };

@@ -1,0 +1,119 @@
+// `pinhole serve [--models DIR] [--host H] [--port P] [--ep cuda,cpu] [--max-batch N] [--batch-delay-ms D]`
+// Loads every model folder, serves the HTTP/WebSocket API, and on SIGTERM/SIGINT stops accepting,
+// finishes in-flight requests and closes the runtime.
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { parseEps } from '../runtime/ep.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import type { RuntimeLogger } from '../runtime/types.ts';
+import { buildApp, DEFAULTS as APP_DEFAULTS } from '../server/app.ts';
+import { closeOnSignals, startServer } from '../server/lifecycle.ts';
+import { createMetrics } from '../server/metrics.ts';
+import { intOption, numberOption, UsageError } from './errors.ts';
+
+interface ServeOptions {
+  models: string;
+  host: string;
+  port?: number;
+  ep: string[];
+  maxBatch?: number;
+  batchDelayMs?: number;
+  queueLimit?: number;
+  workers?: number;
+  bodyLimitMb: number;
+  maxInFlight: number;
+  timeoutMs: number;
+  watch?: boolean;
+  logLevel: string;
+  logRequests?: boolean;
+}
+
+function epList(raw: string): string[] {
+  try {
+    return parseEps(raw);
+  } catch (e) {
+    throw new UsageError(`--ep: ${(e as Error).message}`);
+  }
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+function logLevel(raw: string): string {
+  if (!LEVELS.includes(raw)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
+function envPort(): number {
+  const raw = process.env.PORT;
+  if (raw === undefined || raw === '') return 8080;
+  return intOption('PORT', 0, 65535)(raw);
+}
+
+/** Runtime log lines go to the server's logger; the ones written while models load are held until it exists. */
+function deferredLogger(): RuntimeLogger & { attach(l: RuntimeLogger): void } {
+  let target: RuntimeLogger | undefined;
+  const held: Array<[keyof RuntimeLogger, string]> = [];
+  const at = (level: keyof RuntimeLogger) => (msg: string) => (target ? target[level](msg) : held.push([level, msg]));
+  return {
+    info: at('info'), warn: at('warn'), error: at('error'),
+    attach(l) { target = l; for (const [lv, m] of held.splice(0)) l[lv](m); },
+  };
+}
+
+async function run(o: ServeOptions): Promise<void> {
+  const modelsDir = resolve(o.models);
+  const isDir = await stat(modelsDir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) throw new Error(`models folder ${o.models} not found (make one with \`pinhole darknet CFG WEIGHTS --out ${o.models}/NAME\`)`);
+  const metrics = createMetrics();
+  const log = deferredLogger();
+  const runtime = await Runtime.create({
+    modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
+    workers: o.workers, watch: o.watch, observer: metrics.observer, log,
+  });
+  const app = await buildApp({
+    runtime, metrics,
+    logger: { level: o.logLevel },
+    requestLogging: o.logRequests ?? false,
+    bodyLimit: Math.round(o.bodyLimitMb * 1024 * 1024),
+    maxInFlight: o.maxInFlight,
+    requestTimeoutMs: o.timeoutMs,
+  });
+  log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
+  const models = runtime.models();
+  const ready = models.filter((m) => m.status === 'ready');
+  if (models.length === 0) app.log.warn(`no model folders under ${modelsDir}; import one with \`pinhole darknet CFG WEIGHTS --out ${o.models}/NAME\``);
+  const t = runtime.threads;
+  app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
+    `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
+    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s), execution providers asked: ${o.ep.join(',')}`);
+  let server;
+  try {
+    server = await startServer({ app, runtime, host: o.host, port: o.port ?? envPort() });
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+  app.log.info(`pinhole serving ${ready.length}/${models.length} model(s) at ${server.url}`);
+  closeOnSignals(server);
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve every model folder under --models over HTTP and WebSocket')
+    .option('--models <dir>', 'folder of model folders (model.onnx + model.json each)', 'models')
+    .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST || '127.0.0.1')
+    .option('--port <port>', 'port to listen on, 0 for any free one (default: env PORT, else 8080)', intOption('--port', 0, 65535))
+    .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
+    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 4)', intOption('--max-batch', 1, 256))
+    .option('--batch-delay-ms <ms>', 'how long a lone request waits for company (default 2)', numberOption('--batch-delay-ms', 0, 1000))
+    .option('--queue-limit <n>', 'requests waiting per model before 503 (default 64)', intOption('--queue-limit', 1, 100000))
+    .option('--workers <n>', 'inference worker threads (default: from the core count)', intOption('--workers', 1, 256))
+    .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
+    .option('--max-in-flight <n>', 'detect requests admitted at once before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
+    .option('--timeout-ms <ms>', 'a request still queued after this long gets 503', intOption('--timeout-ms', 1, 3_600_000), APP_DEFAULTS.requestTimeoutMs)
+    .option('--watch', 'reload a model when its folder changes')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', logLevel, 'info')
+    .option('--log-requests', 'log every request (off by default: it costs throughput)')
+    .action((o: ServeOptions) => run(o));
+}
