@@ -1,0 +1,252 @@
+// `pinhole train yolov1 | yolov2 | yolo9000`: set-up (data, anchors, WordTree), the per-batch loss,
+// export of the model folder and its evaluation on a held-out set.
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { initBackend, tf } from '../backend.ts';
+import type { Manifest } from '../../manifest.ts';
+import { writeModelFolder } from '../../onnx/tfjs/folder.ts';
+import { openClassification, openDataset } from '../data/open.ts';
+import { synthTaxonomy } from '../data/classes.ts';
+import type { DetectionDataset } from '../data/types.ts';
+import { parseTreeText } from '../../vision/wordtree.ts';
+import { DEFAULT_AUGMENT } from '../engine/augment.ts';
+import type { BatchTarget } from '../engine/batches.ts';
+import { runPinholeEval, writeMetrics } from '../engine/evaluate.ts';
+import { installSwappedConvFilterGrad } from '../engine/fast-grads.ts';
+import { readResume, stepsPerEpoch, trainLoop, type LoopOptions, type LoopTrainer } from '../engine/loop.ts';
+import { buildWordTree } from '../wordtree/build.ts';
+import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
+import { kmeansAnchors } from './anchors.ts';
+import { archStride, buildYoloV1, buildYoloV2, countFlops, V1_SYNTH, V2_SYNTH } from './models.ts';
+import { REGION_DEFAULTS, regionLoss, regionTargets, type RegionLossConfig } from './region-loss.ts';
+import type { TrainTarget } from './types.ts';
+import { V1_DEFAULTS, denseSquaredLoss, v1Targets, type V1LossConfig } from './v1-loss.ts';
+
+export type YoloKind = 'yolov1' | 'yolov2' | 'yolo9000';
+
+export interface YoloTrainOptions {
+  data: string;
+  cls?: string;
+  val?: string;
+  epochs: number;
+  batch: number;
+  clsBatch: number;
+  size: number;
+  sizes?: number[];
+  side: number;
+  num: number;
+  lr: number;
+  burnIn: number;
+  seed: number;
+  out: string;
+  ckptDir?: string;
+  ckptEvery: number;
+  resume?: boolean;
+  maxSteps?: number;
+  tree?: string;
+  augment: boolean;
+  inProcess?: boolean;
+  progress?: boolean;
+  log?: (line: string) => void;
+}
+
+interface YoloState extends Record<string, unknown> {
+  kind: YoloKind;
+  names: string[];
+  /** dataset class id -> output class (tree node for YOLO9000) */
+  detMap: number[];
+  clsMap?: number[];
+  anchors?: number[];
+  tree?: { parents: number[]; labels: string[] };
+  /** evaluation: dataset classes seen only through classification images (YOLO9000) */
+  clsOnly?: string[];
+  size: number;
+  side?: number;
+  num: number;
+}
+
+const toTrain = (t: BatchTarget, map: number[], clsMap?: number[]): TrainTarget => ({
+  boxes: t.boxes.map((b) => ({ x: b.x, y: b.y, w: b.w, h: b.h, cls: map[b.classId] })),
+  label: t.label !== undefined ? clsMap![t.label] : undefined,
+});
+
+/** Box shapes (image fractions) of the first images of a dataset, for the anchor clusters. */
+async function boxShapes(ds: DetectionDataset, limit: number): Promise<{ w: number; h: number }[]> {
+  const out: { w: number; h: number }[] = [];
+  for (let i = 0; i < Math.min(limit, ds.size); i++) {
+    const s = await ds.get(i);
+    // letterbox keeps the aspect ratio: a box's fraction of the network side follows the image's long side
+    const side = Math.max(s.width, s.height);
+    for (const b of s.boxes) out.push({ w: (b.x2 - b.x1) / side, h: (b.y2 - b.y1) / side });
+  }
+  return out;
+}
+
+async function freshState(kind: YoloKind, o: YoloTrainOptions, det: DetectionDataset): Promise<YoloState> {
+  const stride = archStride(kind === 'yolov1' ? V1_SYNTH.backbone : V2_SYNTH.backbone);
+  if (o.size % stride !== 0) throw new Error(`--size ${o.size} must be a multiple of ${stride}`);
+  if (kind === 'yolov1') {
+    return { kind, names: [...det.names], detMap: det.names.map((_, i) => i), size: o.size, side: o.side, num: o.num };
+  }
+  const shapes = await boxShapes(det, 1500);
+  const grid = o.size / stride;
+  const km = kmeansAnchors(shapes, o.num, o.seed);
+  const anchors = km.anchors.flatMap((a) => [round4(a.w * grid), round4(a.h * grid)]);
+  o.log?.(`anchors (k-means, 1 - IoU, ${shapes.length} boxes, avg IoU ${km.avgIou.toFixed(3)}): ${anchors.join(', ')}`);
+  if (kind === 'yolov2') return { kind, names: [...det.names], detMap: det.names.map((_, i) => i), anchors, size: o.size, num: o.num };
+
+  // YOLO9000: a WordTree over the detection labels and the (finer) classification labels
+  if (!o.cls) throw new Error('yolo9000 needs --cls SPEC: the classification set for joint training');
+  const cls = await openClassification(o.cls);
+  let tree: { parents: number[]; labels: string[]; names: string[] };
+  if (o.tree) {
+    const spec = parseTreeText(await readFile(o.tree, 'utf8'));
+    const labels = spec.labels ?? spec.parents.map((_, i) => String(i));
+    tree = { parents: spec.parents, labels, names: labels };
+  } else {
+    const tax = synthTaxonomy();
+    const bySynset = new Map<string, string>();
+    for (const c of tax.coarse) bySynset.set(c.synset.offset, c.name);
+    for (const c of tax.fine) bySynset.set(c.synset.offset, c.name); // a fine class that is its own coarse label keeps its name
+    const wanted = [...det.names, ...cls.names];
+    const known = new Map([...tax.coarse, ...tax.fine].map((c) => [c.name, c.synset.offset]));
+    const missing = wanted.filter((n) => !known.has(n));
+    if (missing.length) throw new Error(`no WordNet synset known for class(es) ${missing.join(', ')}: pass --tree FILE (darknet 9k.tree format)`);
+    const synsets = [...new Set(wanted.map((n) => known.get(n)!))];
+    const built = buildWordTree(synsets.map((s) => ({ synset: 'n' + s, name: bySynset.get(s) })));
+    tree = { parents: built.parents, labels: built.labels, names: built.names };
+  }
+  const node = (name: string) => {
+    const i = tree.names.indexOf(name);
+    if (i < 0) throw new Error(`class "${name}" is not a node of the WordTree`);
+    return i;
+  };
+  const detMap = det.names.map(node);
+  const clsMap = cls.names.map(node);
+  const clsOnly = cls.names.filter((n) => !det.names.includes(n));
+  return {
+    kind, names: tree.names, detMap, clsMap, anchors, size: o.size, num: o.num, clsOnly,
+    tree: { parents: tree.parents, labels: tree.labels },
+  };
+}
+
+const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
+
+function regionConfig(s: YoloState, tree?: TreeIndex): RegionLossConfig {
+  return { num: s.num, classes: s.names.length, anchors: s.anchors!, ...REGION_DEFAULTS, tree };
+}
+
+function buildModel(s: YoloState, seed: number, size?: number): tf.LayersModel {
+  if (s.kind === 'yolov1') return buildYoloV1({ size: s.size, side: s.side!, num: s.num, classes: s.names.length, seed });
+  return buildYoloV2({ num: s.num, classes: s.names.length, seed, size });
+}
+
+function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
+  if (s.kind === 'yolov1') {
+    const cfg: V1LossConfig = { side: s.side!, num: s.num, classes: s.names.length, ...V1_DEFAULTS };
+    return {
+      name: s.kind, model, state: s,
+      step(batch, x) {
+        const out = model.apply(x, { training: true }) as tf.Tensor2D;
+        const t = v1Targets(cfg, out.dataSync(), batch.targets.map((b) => toTrain(b, s.detMap)));
+        return { loss: denseSquaredLoss(out, t), stats: { iou: t.stats.avgIou, rec: t.stats.recall } };
+      },
+    };
+  }
+  const tree = s.tree ? indexTree(s.tree.parents, s.tree.labels) : undefined;
+  const cfg = regionConfig(s, tree);
+  return {
+    name: s.kind, model, state: s,
+    step(batch, x, seen) {
+      const out = model.apply(x, { training: true }) as tf.Tensor4D;
+      const [N, H, W] = out.shape;
+      const t = regionTargets(cfg, out.dataSync(), N, H, W, batch.targets.map((b) => toTrain(b, s.detMap, s.clsMap)), seen);
+      return { loss: regionLoss(cfg, out, t), stats: { iou: t.stats.avgIou, rec: t.stats.recall, obj: t.stats.avgObj } };
+    },
+  };
+}
+
+function manifestOf(s: YoloState, name: string, o: YoloTrainOptions, result: { step: number; seen: number }): Manifest {
+  const input = { width: s.size, height: s.size, channels: 3, layout: 'NCHW' as const };
+  const description = `${s.kind} trained by pinhole on ${o.data}${o.cls ? ` + ${o.cls}` : ''}: ${result.step} steps, ${result.seen} images, seed ${o.seed}`;
+  if (s.kind === 'yolov1') {
+    return { name, kind: 'yolov1', input, preprocess: 'resize', names: s.names, source: 'pinhole-train', side: s.side!, num: s.num, sqrt: true, softmax: false, nms: 0.4, description };
+  }
+  const common = { name, input, preprocess: 'letterbox' as const, names: s.names, source: 'pinhole-train' as const, num: s.num, anchors: s.anchors!, coords: 4, softmax: true, nms: 0.45, description };
+  if (s.kind === 'yolov2') return { ...common, kind: 'yolov2' };
+  return { ...common, kind: 'yolo9000', tree: s.tree! };
+}
+
+/** The whole command: train (or resume), export the model folder, evaluate it, write the metrics. */
+export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<void> {
+  const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  o.log = log;
+  const backend = await initBackend();
+  if (backend === 'wasm') installSwappedConvFilterGrad();
+  if (backend === 'cpu') log('warning: training on the pure-JS cpu backend is ~100x slower than wasm');
+  const ckptDir = o.ckptDir ?? path.join(o.out, 'checkpoints');
+  const resume = o.resume ? await readResume(ckptDir) : undefined;
+  if (o.resume && !resume) log(`--resume: no checkpoint in ${ckptDir} yet, starting fresh`);
+  if (resume) {
+    // the run continues with the options it was started with; only the time box may change
+    const keep = { out: o.out, ckptDir: o.ckptDir, maxSteps: o.maxSteps, progress: o.progress, log: o.log, inProcess: o.inProcess, val: o.val ?? (resume.meta.options.val as string | undefined) };
+    Object.assign(o, resume.meta.options, keep);
+  }
+  const det = await openDataset(o.data);
+  const state = resume ? (resume.meta.state as YoloState) : await freshState(kind, o, det);
+  if (state.kind !== kind) throw new Error(`the checkpoint in ${ckptDir} is a ${state.kind} run, not ${kind}`);
+  const model = buildModel(state, o.seed);
+  const stride = kind === 'yolov1' ? undefined : archStride(V2_SYNTH.backbone);
+  const sizes = kind === 'yolov1' ? [o.size] : (o.sizes ?? [o.size - 64, o.size - 32, o.size, o.size + 32]).filter((v) => v >= 2 * stride!);
+  for (const s of sizes) if (stride && s % stride !== 0) throw new Error(`multi-scale size ${s} is not a multiple of ${stride}`);
+  log(`${kind}: ${model.countParams()} parameters, ${(countFlops(model, o.size) / 1e9).toFixed(3)} GFLOPs at ${o.size}, backend ${backend}, sizes ${sizes.join('/')}`);
+
+  const cliOptions = { ...o } as Record<string, unknown>;
+  delete cliOptions.log;
+  const clsSize = state.clsMap && o.cls ? (await openClassification(o.cls)).size : undefined;
+  const loop: LoopOptions = {
+    epochs: o.epochs, batch: o.batch, clsBatch: clsSize ? o.clsBatch : undefined, sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
+    ckptDir, ckptEvery: o.ckptEvery, maxSteps: o.maxSteps, detSize: det.size, clsSize,
+    source: { det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed, augment: o.augment ? DEFAULT_AUGMENT : null },
+    inProcessPipeline: o.inProcess, cliOptions, log, progress: o.progress,
+  };
+  log(`${kind}: ${stepsPerEpoch(loop)} steps/epoch x ${o.epochs} epochs, batch ${o.batch}${clsSize ? ` + ${o.clsBatch} classification` : ''}, checkpoints in ${ckptDir}`);
+  const r = await trainLoop(makeTrainer(state, model), loop, resume);
+  if (!r.finished) {
+    log(`${kind}: stopped at step ${r.step} (--max-steps); resume with --resume --ckpt-dir ${ckptDir}`);
+    return;
+  }
+  await exportAndEvaluate(state, model, o, r);
+}
+
+export async function exportAndEvaluate(state: YoloState, model: tf.LayersModel, o: YoloTrainOptions, r: { step: number; seen: number }): Promise<void> {
+  const log = o.log!;
+  const fixed = state.kind === 'yolov1' ? model : buildModel(state, o.seed, state.size);
+  if (fixed !== model) fixed.setWeights(model.getWeights());
+  await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
+  const name = path.basename(path.resolve(o.out));
+  const written = await writeModelFolder(o.out, fixed, manifestOf(state, name, o, r));
+  log(`exported ${written.dir} (${(written.onnx.bytes.byteLength / 1e6).toFixed(2)} MB ONNX)`);
+  if (!o.val) return;
+  log(`evaluating on ${o.val} with pinhole eval ...`);
+  const ev = await runPinholeEval(written.dir, o.val);
+  const metrics: Record<string, unknown> = {
+    map50: ev.map50, map: ev.map, per_class_ap50: ev.per_class, eval_data: o.val,
+    eval_seed: synthSeed(o.val), measured_by: `pinhole eval ${name} --data ${o.val}`,
+    train_data: o.data, train_seed: synthSeed(o.data), train_images: r.seen, train_steps: r.step,
+  };
+  if (state.clsOnly?.length) {
+    const aps = state.clsOnly.map((n) => ev.per_class[n]).filter((v) => v !== undefined);
+    metrics.classification_only_classes = state.clsOnly;
+    metrics.map50_classification_only = aps.length ? aps.reduce((a, b) => a + b, 0) / aps.length : 0;
+    if (o.cls) metrics.cls_data = o.cls;
+  }
+  await writeMetrics(written.dir, metrics);
+  log(`${state.kind} on ${o.val}: mAP@0.5 ${ev.map50.toFixed(4)}, mAP@[.5:.95] ${ev.map.toFixed(4)}${metrics.map50_classification_only !== undefined ? `, classification-only classes mAP@0.5 ${(metrics.map50_classification_only as number).toFixed(4)}` : ''}`);
+}
+
+function synthSeed(spec: string): number | undefined {
+  const m = /^synth(?:9k|cls)?:(\d+):/.exec(spec);
+  return m ? Number(m[1]) : undefined;
+}
+
