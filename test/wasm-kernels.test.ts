@@ -235,6 +235,31 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
     }
   });
 
+  it('Tile (ours, block copies) equals the cpu backend for ranks 1-5, float32/int32/bool', () => {
+    const r = rng(13);
+    for (let i = 0; i < 40; i++) {
+      const rank = 1 + (i % 5);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(r() * 4));
+      const reps = Array.from({ length: rank }, () => 1 + Math.floor(r() * 4));
+      if (i % 7 === 0) shape[rank - 1] = 40; // long inner runs take the copyWithin path
+      const n = shape.reduce((a, b) => a * b, 1);
+      const dtype = (['float32', 'int32', 'bool'] as const)[i % 3];
+      const vals = Array.from({ length: n }, () => (dtype === 'bool' ? Number(r() > 0.5) : Math.floor(r() * 1000) - 500));
+      const run = (b: string) => {
+        tf.setBackend(b);
+        return tf.tidy(() => Array.from(tf.tile(tf.tensor(vals, shape, dtype), reps).dataSync()));
+      };
+      const w = run('wasm');
+      const c = run('cpu');
+      tf.setBackend('wasm');
+      expect(w, `tile ${dtype} [${shape}] x [${reps}]`).toEqual(c);
+    }
+    // BatchNorm's pattern: a per-channel vector to a full activation
+    const v = randArr(16, r);
+    const { wasm, cpu } = onBoth(() => [tf.tile(tf.tensor(v, [1, 1, 1, 16]), [8, 32, 32, 1])]);
+    expectClose(wasm, cpu, 'tile [1,1,1,16] x [8,32,32,1]');
+  });
+
   it('nearest and bilinear resize gradients (stock wasm kernels) equal a plain JS reference', () => {
     // not compared with the cpu backend: its ResizeNearestNeighborGrad is wrong for batch > 1 and its
     // ResizeBilinearGrad swaps height and width (tfjs-backend-cpu 4.22)
