@@ -35,7 +35,10 @@ export class StreamSession {
   private seq = 0;
   private droppedCount = 0;
   private pending: Pending | undefined;
-  private running: Promise<void> | undefined;
+  private running: Promise<void> = Promise.resolve();
+  // Set and cleared synchronously inside run(): clearing it in a promise callback would leave a gap in
+  // which a frame arriving in the same tick finds the loop "running" and is never picked up.
+  private busy = false;
   private closed = false;
 
   constructor(private readonly o: StreamSessionOptions) {}
@@ -58,7 +61,7 @@ export class StreamSession {
     this.seq++;
     if (this.pending) this.drop();
     this.pending = { seq: this.seq, bytes };
-    this.running ??= this.run().finally(() => { this.running = undefined; });
+    if (!this.busy) this.running = this.run();
   }
 
   private drop(): void {
@@ -68,7 +71,7 @@ export class StreamSession {
 
   /** Resolves when nothing is processing or waiting. */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.busy) await this.running;
   }
 
   close(): void {
@@ -78,30 +81,36 @@ export class StreamSession {
   }
 
   private async run(): Promise<void> {
+    this.busy = true;
     const poll = this.o.pollMs ?? 5;
-    while (this.pending && !this.closed) {
-      while (this.o.sink.open && this.o.sink.bufferedAmount > this.o.maxBuffered && !this.closed) await sleep(poll);
-      const p = this.pending;
-      if (!p || this.closed || !this.o.sink.open) break;
-      this.pending = undefined;
-      let r: StreamResult;
-      let outcome: StreamOutcome;
-      try {
-        if (!(p.bytes instanceof Uint8Array)) throw new PinholeError('bad_request', p.bytes.error);
-        let frame: IncomingFrame;
-        try { frame = parseFrame(p.bytes); } catch (e) { throw new PinholeError('bad_image', (e as Error).message); }
-        const response = await this.o.detect(frame);
-        r = { frame: p.seq, id: frame.id, dropped: 0, response };
-        outcome = 'processed';
-      } catch (e) {
-        const er = errorReply(e);
-        r = { frame: p.seq, id: 0, dropped: 0, error: { code: er.code, message: er.message } };
-        outcome = 'error';
+    // `busy` is cleared in the same synchronous step that finds nothing pending (no await in between).
+    try {
+      while (this.pending && !this.closed) {
+        while (this.o.sink.open && this.o.sink.bufferedAmount > this.o.maxBuffered && !this.closed) await sleep(poll);
+        const p = this.pending;
+        if (!p || this.closed || !this.o.sink.open) break;
+        this.pending = undefined;
+        let r: StreamResult;
+        let outcome: StreamOutcome;
+        try {
+          if (!(p.bytes instanceof Uint8Array)) throw new PinholeError('bad_request', p.bytes.error);
+          let frame: IncomingFrame;
+          try { frame = parseFrame(p.bytes); } catch (e) { throw new PinholeError('bad_image', (e as Error).message); }
+          const response = await this.o.detect(frame);
+          r = { frame: p.seq, id: frame.id, dropped: 0, response };
+          outcome = 'processed';
+        } catch (e) {
+          const er = errorReply(e);
+          r = { frame: p.seq, id: 0, dropped: 0, error: { code: er.code, message: er.message } };
+          outcome = 'error';
+        }
+        this.o.onOutcome?.(outcome);
+        // The count goes out at send time so it includes frames replaced while this one was processing.
+        r.dropped = this.droppedCount;
+        if (this.o.sink.open && !this.closed) this.o.sink.send(this.o.encode(r));
       }
-      this.o.onOutcome?.(outcome);
-      // The count goes out at send time so it includes frames replaced while this one was processing.
-      r.dropped = this.droppedCount;
-      if (this.o.sink.open && !this.closed) this.o.sink.send(this.o.encode(r));
+    } finally {
+      this.busy = false;
     }
   }
 }
