@@ -83,3 +83,20 @@ describe('WordTree from WordNet', () => {
     }
   });
 });
+
+describe('WordTree leaves for fine classes', () => {
+  it('gives a class whose synset has children a "self" leaf, so it can be predicted', () => {
+    const t = buildWordTree([{ synset: 'ellipse.n.01', leaf: true }, { synset: 'circle.n.01', leaf: true }], wn);
+    const idx = indexTree(t.parents, t.labels);
+    const e = t.classNodes[0];
+    expect(t.names[e]).toBe('ellipse');
+    expect(t.labels[e]).toBe('n13900945.self');
+    expect(idx.child[e]).toBe(-1); // a leaf
+    // its parent is the ellipse synset, whose children {circle, ellipse-self} form one group
+    const p = t.parents[e];
+    expect(t.labels[p]).toBe('n13900945');
+    expect(t.parents[t.classNodes[1]]).toBe(p);
+    expect(idx.groupSize[idx.group[e]]).toBe(2);
+    expect(new Set(t.names).size).toBe(t.names.length);
+  });
+});

@@ -10,6 +10,13 @@ export interface TreeClass {
   synset: string;
   /** display name for the class node (defaults to the synset's head word) */
   name?: string;
+  /**
+   * The class must be a leaf. When its synset gets children in the tree (ellipse is circle's hypernym),
+   * the class becomes a new child "<wnid>.self" of that synset, meaning "this, and none of the finer
+   * classes": otherwise a group of one child would always win the descent and the class could never be
+   * predicted.
+   */
+  leaf?: boolean;
 }
 
 export interface BuiltTree extends Required<WordTreeSpec> {
@@ -47,6 +54,14 @@ export function buildWordTree(classes: readonly TreeClass[], wn: WordNet = new W
     pending.splice(best!.k, 1);
   }
 
+  const hasChild = new Set([...parent.values()].filter((p): p is string => p !== null));
+  const classIds = wnids.map((w, i) => {
+    if (!classes[i].leaf || !hasChild.has(w)) return w;
+    const self = `${w}.self`;
+    parent.set(self, w);
+    return self;
+  });
+
   // Breadth-first order, siblings sorted by id: parents precede children and every sibling group is one
   // contiguous run, which is what darknet's tree format (and the region layer's group softmax) requires.
   const children = new Map<string | null, string[]>();
@@ -70,8 +85,8 @@ export function buildWordTree(classes: readonly TreeClass[], wn: WordNet = new W
     }
   }
 
-  const classNodes = wnids.map((w) => index.get(w)!);
-  const names = order.map((id) => wn.synset(id).words[0].toLowerCase());
+  const classNodes = classIds.map((w) => index.get(w)!);
+  const names = order.map((id) => wn.synset(id.replace(/\.self$/, '')).words[0].toLowerCase());
   classes.forEach((c, i) => {
     if (c.name) names[classNodes[i]] = c.name;
   });

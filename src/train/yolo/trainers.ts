@@ -113,7 +113,9 @@ async function freshState(kind: YoloKind, o: YoloTrainOptions, det: DetectionDat
     const missing = wanted.filter((n) => !known.has(n));
     if (missing.length) throw new Error(`no WordNet synset known for class(es) ${missing.join(', ')}: pass --tree FILE (darknet 9k.tree format)`);
     const synsets = [...new Set(wanted.map((n) => known.get(n)!))];
-    const built = buildWordTree(synsets.map((s) => ({ synset: 'n' + s, name: bySynset.get(s) })));
+    // classification labels are the finest: they must stay predictable leaves
+    const leaf = new Set(cls.names.map((n) => known.get(n)!));
+    const built = buildWordTree(synsets.map((s) => ({ synset: 'n' + s, name: bySynset.get(s), leaf: leaf.has(s) })));
     tree = { parents: built.parents, labels: built.labels, names: built.names };
   }
   const node = (name: string) => {
