@@ -1,0 +1,130 @@
+// Registers `pinhole train wgan` and `pinhole train stackgan` (options only; the training code loads
+// lazily inside run).
+import path from 'node:path';
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import { intOption, numberOption } from '../../cli/errors.ts';
+import { registerTrainer } from '../registry.ts';
+
+function defaultRunDir(out: string): string {
+  return path.join('runs', path.basename(path.resolve(out)));
+}
+
+function logger(runDir: string): { log: (l: string) => void; progress: (phase: string, s: number, total: number, info: string) => void; stop: () => void } {
+  // a progress bar on a terminal, plain lines otherwise (logs of background runs)
+  const tty = process.stderr.isTTY === true;
+  let bar: SingleBar | undefined;
+  let barPhase = '';
+  let lastLine = 0;
+  return {
+    log(l) {
+      bar?.stop();
+      bar = undefined;
+      process.stderr.write(`[${new Date().toISOString().slice(0, 19)}] ${l}\n`);
+    },
+    progress(phase, s, total, info) {
+      if (tty) {
+        if (!bar || barPhase !== phase) {
+          bar?.stop();
+          bar = new SingleBar({ format: `${phase} [{bar}] {value}/{total} | ETA {eta_formatted} | {info}`, hideCursor: true });
+          bar.start(total, s, { info });
+          barPhase = phase;
+        }
+        bar.update(s, { info });
+      } else if (Date.now() - lastLine > 20_000 || s === total) {
+        lastLine = Date.now();
+        process.stderr.write(`[${new Date().toISOString().slice(0, 19)}] ${phase} ${s}/${total} ${info} (run dir ${runDir})\n`);
+      }
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+registerTrainer({
+  name: 'stackgan',
+  description: 'StackGAN (Zhang et al. 2017): SELU text encoder, conditioning augmentation, Stage-I 16x16 and Stage-II 64x64 GANs on caption scenes',
+  options: (cmd: Command) => cmd
+    .option('--seed <n>', 'seed of data, weights order and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 6000)
+    .option('--text-steps <n>', 'text encoder pre-training steps', intOption('--text-steps', 0, 1e9), 600)
+    .option('--stage1-steps <n>', 'Stage-I iterations', intOption('--stage1-steps', 0, 1e9), 3000)
+    .option('--stage2-steps <n>', 'Stage-II iterations', intOption('--stage2-steps', 0, 1e9), 3000)
+    .option('--judge-steps <n>', 'attribute judge training steps (for the evaluation)', intOption('--judge-steps', 0, 1e9), 1500)
+    .option('--eval <n>', 'held-out captions evaluated', intOption('--eval', 1, 100_000), 400)
+    .option('--batch <n>', 'Stage-I batch', intOption('--batch', 1, 1024), 32)
+    .option('--batch2 <n>', 'Stage-II batch', intOption('--batch2', 1, 1024), 16)
+    .option('--lr <rate>', 'Adam learning rate (both stages, beta1 .5)', numberOption('--lr', 1e-7, 1), 2e-4)
+    .option('--name <name>', 'model name in model.json (default: the folder name)')
+    .option('--ckpt-dir <dir>', 'checkpoints, logs and sample previews (default runs/<out name>)')
+    .option('--ckpt-every <steps>', 'checkpoint interval', intOption('--ckpt-every', 1, 1e9), 250)
+    .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
+    .option('--max-steps <n>', 'stop after N optimizer steps in this run (resume later)', intOption('--max-steps', 1, 1e12)),
+  async run(raw) {
+    const [{ initBackend }, { trainStackGan }, { DEFAULT_CONFIG }] = await Promise.all([
+      import('../backend.ts'), import('./stackgan/train.ts'), import('./stackgan/config.ts'),
+    ]);
+    await initBackend();
+    const out = raw.out as string;
+    const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
+    const l = logger(runDir);
+    try {
+      await trainStackGan({
+        out, runDir, seed: raw.seed as number, pool: raw.pool as number,
+        textSteps: raw.textSteps as number, stage1Steps: raw.stage1Steps as number, stage2Steps: raw.stage2Steps as number,
+        judgeSteps: raw.judgeSteps as number, evalCount: raw.eval as number, ckptEvery: raw.ckptEvery as number,
+        resume: raw.resume === true, batch2: raw.batch2 as number,
+        config: { ...DEFAULT_CONFIG, batch: raw.batch as number, lr: raw.lr as number },
+        name: (raw.name as string | undefined) ?? path.basename(path.resolve(out)),
+        maxSteps: raw.maxSteps as number | undefined,
+        log: l.log, onProgress: l.progress,
+      });
+    } finally {
+      l.stop();
+    }
+  },
+});
+
+registerTrainer({
+  name: 'wgan',
+  description: 'WGAN (Arjovsky et al. 2017): weight clipping, RMSProp, n_critic 5; unconditional 32x32 generated scenes',
+  options: (cmd: Command) => cmd
+    .option('--seed <n>', 'seed of data, weights and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 8000)
+    .option('--iterations <n>', 'generator iterations', intOption('--iterations', 1, 1e9), 3000)
+    .option('--size <px>', 'image side (multiple of 16)', intOption('--size', 16, 256), 32)
+    .option('--z <n>', 'noise dimension', intOption('--z', 1, 4096), 64)
+    .option('--batch <n>', 'batch', intOption('--batch', 1, 1024), 64)
+    .option('--lr <rate>', 'RMSProp learning rate', numberOption('--lr', 1e-7, 1), 5e-5)
+    .option('--clip <c>', 'critic weight clipping bound', numberOption('--clip', 1e-6, 10), 0.01)
+    .option('--n-critic <n>', 'critic updates per generator update', intOption('--n-critic', 1, 1000), 5)
+    .option('--eval-every <n>', 'record W estimate and SWD every N generator iterations', intOption('--eval-every', 1, 1e9), 100)
+    .option('--name <name>', 'model name in model.json (default: the folder name)')
+    .option('--ckpt-dir <dir>', 'checkpoints, logs and sample grids (default runs/<out name>)')
+    .option('--ckpt-every <n>', 'checkpoint interval (generator iterations)', intOption('--ckpt-every', 1, 1e9), 100)
+    .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
+    .option('--max-steps <n>', 'stop after N generator iterations in this run (resume later)', intOption('--max-steps', 1, 1e12)),
+  async run(raw) {
+    const [{ initBackend }, { trainWganImages, WGAN_IMAGE_DEFAULTS }] = await Promise.all([import('../backend.ts'), import('./wgan-image.ts')]);
+    await initBackend();
+    const out = raw.out as string;
+    const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
+    const size = raw.size as number;
+    if (size % 16 !== 0) throw new (await import('../../cli/errors.ts')).UsageError(`--size must be a multiple of 16, got ${size}`);
+    const l = logger(runDir);
+    try {
+      await trainWganImages({
+        out, runDir, seed: raw.seed as number, pool: raw.pool as number, iterations: raw.iterations as number,
+        evalEvery: raw.evalEvery as number, ckptEvery: raw.ckptEvery as number, resume: raw.resume === true,
+        config: { ...WGAN_IMAGE_DEFAULTS, size, zDim: raw.z as number, batch: raw.batch as number, lr: raw.lr as number,
+          clip: raw.clip as number, nCritic: raw.nCritic as number },
+        name: (raw.name as string | undefined) ?? path.basename(path.resolve(out)),
+        maxSteps: raw.maxSteps as number | undefined,
+        log: l.log, onProgress: (i, t, info) => l.progress('wgan', i, t, info),
+      });
+    } finally {
+      l.stop();
+    }
+  },
+});

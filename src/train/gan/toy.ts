@@ -1,0 +1,142 @@
+// WGAN vs standard GAN on the 8-Gaussian ring, with the same generator and critic networks, and
+// the training record (critic loss next to sample quality) that the bench plots.
+import { tf } from '../backend.ts';
+import { Rng } from '../data/rng.ts';
+import { criticStep, objectiveConfig, step, trainableVariables, type GanObjective } from './adversarial.ts';
+import { jsDiscriminatorLoss, jsGeneratorLoss, wassersteinCriticLoss, wassersteinGeneratorLoss } from './losses.ts';
+import { RING8, ringQuality, sampleRing, type RingQuality, type RingSpec } from './ring.ts';
+
+export interface ToyNets {
+  generator: tf.LayersModel;
+  critic: tf.LayersModel;
+}
+
+/** MLP generator z -> 2 and critic 2 -> 1 (no sigmoid: the JS-GAN applies it inside its loss). */
+export function toyNets(zDim: number, hidden: number, depth: number, seed: number): ToyNets {
+  const mlp = (inDim: number, out: number, name: string, s: number) => {
+    const layers: tf.layers.Layer[] = [];
+    for (let i = 0; i < depth; i++) {
+      layers.push(tf.layers.dense({
+        units: hidden, activation: 'relu', inputShape: i === 0 ? [inDim] : undefined,
+        kernelInitializer: tf.initializers.heNormal({ seed: s + i }), name: `${name}_fc${i}`,
+      }));
+    }
+    layers.push(tf.layers.dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: s + 99 }), name: `${name}_out` }));
+    return tf.sequential({ layers, name });
+  };
+  return { generator: mlp(zDim, 2, 'g', seed), critic: mlp(2, 1, 'd', seed + 1000) };
+}
+
+export interface ToyRunOptions {
+  objective: GanObjective;
+  /** generator iterations */
+  iterations: number;
+  batch?: number;
+  zDim?: number;
+  hidden?: number;
+  depth?: number;
+  seed?: number;
+  lr?: number;
+  evalEvery?: number;
+  evalSamples?: number;
+  spec?: RingSpec;
+  onRecord?: (r: ToyRecord) => void;
+}
+
+export interface ToyRecord {
+  iteration: number;
+  /** last critic/discriminator loss on a training batch */
+  criticLoss: number;
+  /** WGAN: E f(real) - E f(fake) on a held-out batch (the Wasserstein estimate); JS-GAN: its D loss */
+  estimate: number;
+  quality: RingQuality;
+}
+
+export interface ToyResult {
+  objective: GanObjective;
+  history: ToyRecord[];
+  final: RingQuality;
+  /** final generator samples [x0, y0, ...] */
+  samples: Float32Array;
+  seconds: number;
+}
+
+function noise(n: number, zDim: number, rng: Rng): tf.Tensor2D {
+  const z = new Float32Array(n * zDim);
+  for (let i = 0; i < z.length; i++) z[i] = rng.normal();
+  return tf.tensor2d(z, [n, zDim]);
+}
+
+export function sampleToy(nets: ToyNets, n: number, zDim: number, rng: Rng): Float32Array {
+  return tf.tidy(() => (nets.generator.apply(noise(n, zDim, rng)) as tf.Tensor).dataSync() as Float32Array).slice();
+}
+
+export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
+  const t0 = performance.now();
+  const batch = o.batch ?? 64;
+  const zDim = o.zDim ?? 16;
+  const seed = o.seed ?? 1;
+  const spec = o.spec ?? RING8;
+  const evalEvery = o.evalEvery ?? 250;
+  const evalSamples = o.evalSamples ?? 2500;
+  const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed);
+  const cfg = objectiveConfig(o.objective, { lr: o.lr });
+  const dVars = trainableVariables(nets.critic);
+  const gVars = trainableVariables(nets.generator);
+  const data = new Rng(seed, 1);
+  const zr = new Rng(seed, 2);
+  const evalRng = new Rng(seed, 3);
+  const wgan = o.objective === 'wgan';
+  const history: ToyRecord[] = [];
+  let lastCritic = NaN;
+
+  const record = (iteration: number) => {
+    const real = tf.tensor2d(sampleRing(evalSamples, evalRng, spec), [evalSamples, 2]);
+    const z = noise(evalSamples, zDim, evalRng);
+    const [samples, estimate] = tf.tidy(() => {
+      const fake = nets.generator.apply(z) as tf.Tensor;
+      const fr = nets.critic.apply(real) as tf.Tensor;
+      const ff = nets.critic.apply(fake) as tf.Tensor;
+      const est = wgan ? tf.sub(tf.mean(fr), tf.mean(ff)) : jsDiscriminatorLoss(fr, ff);
+      return [fake.dataSync() as Float32Array, est.dataSync()[0]] as const;
+    });
+    tf.dispose([real, z]);
+    const r: ToyRecord = { iteration, criticLoss: lastCritic, estimate, quality: ringQuality(samples, spec) };
+    history.push(r);
+    o.onRecord?.(r);
+    return samples;
+  };
+
+  for (let it = 1; it <= o.iterations; it++) {
+    // WGAN trains the critic harder for the first 25 and every 500th generator iteration
+    // (Algorithm 1's reference implementation), so the generator sees a near-optimal critic.
+    const nCritic = wgan && (it <= 25 || it % 500 === 0) ? 100 : cfg.nCritic;
+    for (let k = 0; k < nCritic; k++) {
+      const real = tf.tensor2d(sampleRing(batch, data, spec), [batch, 2]);
+      const z = noise(batch, zDim, zr);
+      lastCritic = criticStep(cfg, dVars, () => {
+        const fake = nets.generator.apply(z) as tf.Tensor;
+        const fr = nets.critic.apply(real) as tf.Tensor;
+        const ff = nets.critic.apply(fake) as tf.Tensor;
+        return wgan ? wassersteinCriticLoss(fr, ff) : jsDiscriminatorLoss(fr, ff);
+      });
+      tf.dispose([real, z]);
+    }
+    const z = noise(batch, zDim, zr);
+    step(cfg.generatorOptimizer, gVars, () => {
+      const ff = nets.critic.apply(nets.generator.apply(z) as tf.Tensor) as tf.Tensor;
+      return wgan ? wassersteinGeneratorLoss(ff) : jsGeneratorLoss(ff);
+    });
+    z.dispose();
+    if (it % evalEvery === 0 || it === o.iterations) record(it);
+    if (it % 50 === 0) await new Promise((r) => setImmediate(r));
+  }
+  const samples = history.length ? record(o.iterations) : new Float32Array();
+  history.pop();
+  const final = ringQuality(samples, spec);
+  nets.generator.dispose();
+  nets.critic.dispose();
+  cfg.criticOptimizer.dispose();
+  cfg.generatorOptimizer.dispose();
+  return { objective: o.objective, history, final, samples, seconds: (performance.now() - t0) / 1000 };
+}
