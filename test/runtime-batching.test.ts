@@ -133,7 +133,8 @@ describe('dynamic batcher', () => {
       expect(r).not.toBeInstanceOf(PinholeError);
       expect((r as { model: string }).model).toBe('a');
     }
-    expect(ev.batches.filter((b) => b.model === 'a').map((b) => b.size)).toEqual([3]);
+    // (in one batch or several, depending on whether their decoding ended before close() began)
+    expect(ev.batches.filter((b) => b.model === 'a').reduce((n, b) => n + b.size, 0)).toBe(3);
     // closed: refuses new work
     const after = await settle(rt.detect('a', image));
     expect((after as PinholeError).code).toBe('model_not_ready');

@@ -53,7 +53,11 @@ async function run(modelDir: string, images: string[], o: DetectCliOptions): Pro
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new Error(`no model folder at ${modelDir}`);
   const name = basename(dir);
-  const rt = await Runtime.create({ modelsDir: dirname(dir), only: [name], eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: 0, warmup: false });
+  // one image: one worker with every core gives it the lowest latency; several: the serving default
+  const rt = await Runtime.create({
+    modelsDir: dirname(dir), only: [name], eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: 0, warmup: false,
+    workers: images.length === 1 ? 1 : undefined,
+  });
   try {
     const info = rt.model(name)!;
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);

@@ -16,13 +16,19 @@ export interface ThreadPlan {
 }
 
 /**
- * Default thread budget: workers x intra-op threads = cores. One worker using every core measured
- * as fast as one worker per core on a yolov2-tiny-voc-sized model here (bench/runtime-threads.ts),
- * and it keeps one session copy and gives the lowest single-request latency, so it is the default.
+ * Default thread budget: one single-threaded worker per core (workers x intra-op threads = cores;
+ * with more than 4 cores, 4 workers sharing them).
+ * Measured with bench/runtime-threads.ts (the ceiling pipeline: sharp decode + ORT + NMS on a
+ * yolov2-tiny-voc-shaped model and dog.jpg): on a quiet machine 2 workers x 1 thread and 1 x 2 give
+ * the same images/s, but decoding runs concurrently with inference, and a multi-threaded session
+ * stalls at every intra-op barrier when one of its threads loses its core (its partner spins):
+ * under load 1 x 2 fell to 60-80 % of 2 x 1. One thread per session has no barrier to stall on.
+ * The price is latency when idle (one image runs on one core, not two): pass workers: 1 for that.
  */
 export function threadPlan(workers?: number, intraOpThreads?: number): ThreadPlan {
   const cores = Math.max(1, availableParallelism());
-  const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : 1)));
+  // past 4 workers more session copies cost memory (each holds the weights) for little gain
+  const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : Math.min(cores, 4))));
   const t = Math.max(1, Math.floor(intraOpThreads ?? cores / w));
   return { workers: w, intraOpThreads: t };
 }
