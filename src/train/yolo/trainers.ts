@@ -50,7 +50,7 @@ export interface YoloTrainOptions {
   log?: (line: string) => void;
 }
 
-interface YoloState extends Record<string, unknown> {
+export interface YoloState extends Record<string, unknown> {
   kind: YoloKind;
   names: string[];
   /** dataset class id -> output class (tree node for YOLO9000) */
@@ -138,12 +138,12 @@ function regionConfig(s: YoloState, tree?: TreeIndex): RegionLossConfig {
   return { num: s.num, classes: s.names.length, anchors: s.anchors!, ...REGION_DEFAULTS, tree };
 }
 
-function buildModel(s: YoloState, seed: number, size?: number): tf.LayersModel {
+export function buildModel(s: Pick<YoloState, 'kind' | 'size' | 'side' | 'num' | 'names'>, seed: number, size?: number): tf.LayersModel {
   if (s.kind === 'yolov1') return buildYoloV1({ size: s.size, side: s.side!, num: s.num, classes: s.names.length, seed });
   return buildYoloV2({ num: s.num, classes: s.names.length, seed, size });
 }
 
-function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
+export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
   if (s.kind === 'yolov1') {
     const cfg: V1LossConfig = { side: s.side!, num: s.num, classes: s.names.length, ...V1_DEFAULTS };
     return {
@@ -227,7 +227,7 @@ export async function exportAndEvaluate(state: YoloState, model: tf.LayersModel,
   if (fixed !== model) fixed.setWeights(model.getWeights());
   await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   const name = path.basename(path.resolve(o.out));
-  const written = await writeModelFolder(o.out, fixed, manifestOf(state, name, o, r));
+  const written = await writeModelFolder(o.out, fixed, manifestOf(state, name, o, r), { files: tfjsWeightFiles(state, fixed) });
   log(`exported ${written.dir} (${(written.onnx.bytes.byteLength / 1e6).toFixed(2)} MB ONNX)`);
   if (!o.val) return;
   log(`evaluating on ${o.val} with pinhole eval ...`);
@@ -245,6 +245,43 @@ export async function exportAndEvaluate(state: YoloState, model: tf.LayersModel,
   }
   await writeMetrics(written.dir, metrics);
   log(`${state.kind} on ${o.val}: mAP@0.5 ${ev.map50.toFixed(4)}, mAP@[.5:.95] ${ev.map.toFixed(4)}${metrics.map50_classification_only !== undefined ? `, classification-only classes mAP@0.5 ${(metrics.map50_classification_only as number).toFixed(4)}` : ''}`);
+}
+
+/** The trained tfjs weights, shipped beside model.onnx so the export can be checked against tfjs. */
+export const TFJS_WEIGHTS = { json: 'tfjs-weights.json', bin: 'tfjs-weights.bin' } as const;
+
+function tfjsWeightFiles(state: YoloState, model: tf.LayersModel): Record<string, string | Uint8Array> {
+  const ws = model.weights.map((w) => ({ name: w.originalName, shape: w.shape as number[], data: w.read().dataSync() as Float32Array }));
+  const all = new Float32Array(ws.reduce((n, w) => n + w.data.length, 0));
+  let o = 0;
+  for (const w of ws) {
+    all.set(w.data, o);
+    o += w.data.length;
+  }
+  const spec = { kind: state.kind, size: state.size, side: state.side, num: state.num, classes: state.names.length, weights: ws.map(({ name, shape }) => ({ name, shape })) };
+  return { [TFJS_WEIGHTS.json]: JSON.stringify(spec) + '\n', [TFJS_WEIGHTS.bin]: new Uint8Array(all.buffer) };
+}
+
+/** Rebuilds the tfjs model of an exported folder (fixed input size) from its shipped weights. */
+export async function loadTfjsModel(dir: string): Promise<tf.LayersModel> {
+  const spec = JSON.parse(await readFile(path.join(dir, TFJS_WEIGHTS.json), 'utf8')) as {
+    kind: YoloKind; size: number; side?: number; num: number; classes: number; weights: { name: string; shape: number[] }[];
+  };
+  const buf = await readFile(path.join(dir, TFJS_WEIGHTS.bin));
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const model = buildModel({ kind: spec.kind, size: spec.size, side: spec.side, num: spec.num, names: Array.from({ length: spec.classes }, (_, i) => String(i)) }, 1, spec.size);
+  if (model.weights.length !== spec.weights.length) throw new Error(`${dir}: ${spec.weights.length} weight tensors for a model with ${model.weights.length}`);
+  let o = 0;
+  const vals = spec.weights.map((e) => {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const t = tf.tensor(all.subarray(o, o + n), e.shape);
+    o += n;
+    return t;
+  });
+  if (o !== all.length) throw new Error(`${dir}: ${TFJS_WEIGHTS.bin} holds ${all.length} floats, expected ${o}`);
+  model.setWeights(vals);
+  tf.dispose(vals);
+  return model;
 }
 
 function synthSeed(spec: string): number | undefined {
