@@ -140,6 +140,25 @@ describe('dynamic batcher', () => {
     expect((after as PinholeError).code).toBe('model_not_ready');
   });
 
+  it('failed requests give their queue slot back: bad images never fill the queue', async () => {
+    const rt = await Runtime.create({ modelsDir: root, queueLimit: 2, maxBatch: 2, batchDelayMs: 0, log: quiet });
+    try {
+      const bad = [Buffer.alloc(0), Buffer.from('garbage'), image.subarray(0, image.length >> 1)];
+      for (let round = 0; round < 10; round++) {
+        const rs = await Promise.all(bad.map((b) => settle(rt.detect('a', b))));
+        // two decode at once (queueLimit 2), the third may find the queue full meanwhile
+        const codes = rs.map((r) => (r as PinholeError).code);
+        expect(codes.slice(0, 2)).toEqual(['bad_image', 'bad_image']);
+        expect(['bad_image', 'overloaded']).toContain(codes[2]);
+      }
+      expect(rt.stats().a).toEqual({ versions: 1, queued: 0, running: 0 });
+      const ok = await Promise.all([rt.detect('a', image), rt.detect('a', image)]);
+      expect(ok).toHaveLength(2);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('close() finishes in-flight requests before releasing the sessions', async () => {
     const rt = await Runtime.create({ modelsDir: root, maxBatch: 2, batchDelayMs: 0, log: quiet });
     const pending = Array.from({ length: 12 }, (_, i) => settle<unknown>(i % 2 ? rt.detect('a', image) : rt.infer('b', input(i / 12))));
