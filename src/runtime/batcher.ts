@@ -101,7 +101,7 @@ export class Batcher {
     }
   }
 
-  /** queued + being decoded, over every live version of a model */
+  /** requests waiting in the queue (decoded, not yet running), over every live version of a model */
   depth(model: string): number {
     let n = 0;
     for (const l of this.lanes) if (l.v.name === model) n += l.queue.length;
