@@ -156,7 +156,7 @@ describe('detection over HTTP with the real runtime', () => {
     try {
       const answers = await Promise.all(Array.from({ length: 24 }, () =>
         fetch(`${s.url}/v1/detect`, { method: 'POST', body: DOG, headers: { 'content-type': 'image/jpeg' } })
-          .then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: await r.json() }))));
+          .then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), body: await r.json() as { error: { code: string } } }))));
       const statuses = answers.map((a) => a.status);
       expect(statuses.filter((x) => x !== 200 && x !== 503)).toEqual([]);
       const refused = answers.filter((a) => a.status === 503);
@@ -301,13 +301,13 @@ describe('pinhole serve (child process)', () => {
       }
       expect(url, out).toBeDefined();
       expect(out).toMatch(/voc \(yolov2, cpu\)/);
-      const models = await (await fetch(`${url}/v1/models`)).json();
+      const models = await (await fetch(`${url}/v1/models`)).json() as { models: unknown[] };
       expect(models.models[0]).toMatchObject({ name: 'voc', ready: true, ep: 'cpu' });
 
       const done: number[] = [];
       const inflight = Array.from({ length: 8 }, () =>
         fetch(`${url}/v1/detect`, { method: 'POST', body: DOG, headers: { 'content-type': 'image/jpeg' } })
-          .then(async (r) => { const b = await r.json(); done.push(performance.now()); return { status: r.status, body: b }; }));
+          .then(async (r) => { const b = await r.json() as { image: unknown }; done.push(performance.now()); return { status: r.status, body: b }; }));
       await new Promise((r) => setTimeout(r, 60));
       const killedAt = performance.now();
       child.kill('SIGTERM');

@@ -30,7 +30,7 @@ function scripted(maxBuffered = 1000) {
     sink,
     // the "image" is a PNG whose width tells the frames apart
     detect: (f) => new Promise((resolve, reject) => {
-      const width = f.image.readUInt32BE(16);
+      const width = Buffer.from(f.image).readUInt32BE(16);
       started.push({ width, finish: () => resolve(response(width)), fail: reject });
     }),
     encode: (r) => JSON.stringify(r),

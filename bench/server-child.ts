@@ -1,0 +1,102 @@
+// Shared by bench/http.ts and bench/ws.ts: pick a detection model folder, and run `pinhole serve` on it
+// in a child process on an ephemeral loopback port (so the load generator does not share its event loop).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const DETECTORS = new Set(['yolov1', 'yolov2', 'yolo9000']);
+
+export interface PickedModel { name: string; dir: string; kind: string }
+
+/** The named model folder, or the first detector folder (by name) under modelsDir; undefined if none. */
+export function pickDetector(modelsDir: string, name?: string): PickedModel | undefined {
+  const root = resolve(modelsDir);
+  if (!existsSync(root)) return undefined;
+  const names = name ? [name] : readdirSync(root).filter((n) => !n.startsWith('.')).sort();
+  for (const n of names) {
+    const file = join(root, n, 'model.json');
+    if (!existsSync(file) || !existsSync(join(root, n, 'model.onnx'))) continue;
+    try {
+      const kind = String(JSON.parse(readFileSync(file, 'utf8')).kind);
+      if (DETECTORS.has(kind)) return { name: n, dir: join(root, n), kind };
+    } catch { /* not a model folder */ }
+  }
+  return undefined;
+}
+
+export function noModelHelp(modelsDir: string, name?: string): string {
+  return [
+    name ? `no detection model folder "${name}" under ${modelsDir}.` : `no detection model folder under ${modelsDir}.`,
+    'The benches need one (model.onnx + model.json). Import darknet weights, e.g.:',
+    `  npx pinhole darknet /usr/share/darknet/cfg/yolov2-tiny-voc.cfg yolov2-tiny-voc.weights \\`,
+    `    --names /usr/share/darknet/data/voc.names --out ${modelsDir}/yolov2-tiny-voc`,
+    `or train one (npx pinhole train yolov2 --help), then pass --models DIR [--model NAME].`,
+  ].join('\n');
+}
+
+export interface ServerChild {
+  url: string;
+  /** what the server printed so far */
+  log(): string;
+  child: ChildProcess;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `pinhole serve` on 127.0.0.1:0 serving only `model` (through a symlink folder). */
+export async function startServerChild(model: PickedModel, flags: string[], timeoutMs = 180_000): Promise<ServerChild> {
+  const only = mkdtempSync(join(tmpdir(), 'pinhole-bench-models-'));
+  symlinkSync(model.dir, join(only, model.name), 'dir');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (c) => { log += c; });
+  child.stderr!.on('data', (c) => { log += c; });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const cleanup = () => rmSync(only, { recursive: true, force: true });
+  const t0 = Date.now();
+  let url: string | undefined;
+  while (!url) {
+    url = /serving \d+\/\d+ model\(s\) at (http:\/\/[\d.:]+)/.exec(log)?.[1];
+    if (url) break;
+    if (child.exitCode !== null || Date.now() - t0 > timeoutMs) {
+      child.kill('SIGKILL');
+      cleanup();
+      throw new Error(`pinhole serve did not start:\n${log.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (/"status":"error"/.test(log)) {
+    child.kill('SIGKILL');
+    cleanup();
+    throw new Error(`model ${model.name} failed to load:\n${log.slice(-2000)}`);
+  }
+  return {
+    url,
+    log: () => log,
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exited;
+      cleanup();
+      return code;
+    },
+  };
+}
+
+/** The server's thread plan from its startup line, e.g. "2 worker(s) x 1 ORT thread(s)". */
+export function threadsOf(log: string): string {
+  return /inference: (\d+ worker\(s\) x \d+ ORT thread\(s\))/.exec(log)?.[1] ?? 'unknown threads';
+}
+
+/** Sum of a Prometheus counter's samples for one model. */
+export async function counter(url: string, name: string, model: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let s = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`) && line.includes(`model="${model}"`)) s += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return s;
+}

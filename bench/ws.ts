@@ -1,0 +1,112 @@
+// WebSocket stream benchmark: S concurrent /v1/stream connections, each sending one JPEG frame every
+// 1/fps seconds (a camera), against `pinhole serve` in a child process. Prints, per S: frames/s offered
+// and processed, frames dropped (newest wins: the server's own count, reported in every result) and the
+// end-to-end latency of processed frames (send -> result received), p50 and p99.
+//
+//   node --import tsx bench/ws.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
+//     [--duration 10] [--fps 30] [--streams 1,8] [--max-batch 4] [--batch-delay-ms 2] [--workers N]
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { counter, noModelHelp, pickDetector, startServerChild, threadsOf } from './server-child.ts';
+
+const { values: o } = parseArgs({
+  options: {
+    models: { type: 'string', default: 'models' },
+    model: { type: 'string' },
+    image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
+    duration: { type: 'string', default: '10' },
+    fps: { type: 'string', default: '30' },
+    streams: { type: 'string', default: '1,8' },
+    'max-batch': { type: 'string', default: '4' },
+    'batch-delay-ms': { type: 'string', default: '2' },
+    workers: { type: 'string' },
+  },
+});
+
+const model = pickDetector(o.models, o.model);
+if (!model) {
+  console.error(noModelHelp(o.models, o.model));
+  process.exit(1);
+}
+const image = readFileSync(o.image);
+const duration = Number(o.duration);
+const fps = Number(o.fps);
+const streamCounts = o.streams.split(',').map(Number);
+const flags = ['--max-batch', o['max-batch'], '--batch-delay-ms', o['batch-delay-ms'], '--log-level', 'info'];
+if (o.workers) flags.push('--workers', o.workers);
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+interface StreamStats { sent: number; processed: number; dropped: number; errors: number; latencies: number[] }
+
+async function runStream(url: string, seconds: number): Promise<StreamStats> {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const sentAt: number[] = [];
+  const st: StreamStats = { sent: 0, processed: 0, dropped: 0, errors: 0, latencies: [] };
+  let lastFrame = 0;
+  ws.on('message', (data) => {
+    const r = JSON.parse(data.toString()) as { frame: number; dropped: number; error?: unknown };
+    const now = performance.now();
+    lastFrame = r.frame;
+    st.dropped = r.dropped;
+    if (r.error) { st.errors++; return; }
+    st.processed++;
+    st.latencies.push(now - sentAt[r.frame - 1]);
+  });
+  const period = 1000 / fps;
+  const t0 = performance.now();
+  // paced by absolute schedule, so a late timer does not lower the offered rate
+  while (performance.now() - t0 < seconds * 1000) {
+    sentAt.push(performance.now());
+    ws.send(image);
+    st.sent++;
+    const next = t0 + st.sent * period;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
+  }
+  // the newest frame is always processed: wait for its result
+  const tEnd = performance.now();
+  while (lastFrame < st.sent && performance.now() - tEnd < 30_000) await new Promise((r) => setTimeout(r, 5));
+  ws.close();
+  return st;
+}
+
+console.log(`ws bench: model ${model.name} (${model.kind}), image ${o.image} (${image.length} bytes), ${fps} fps per stream, `
+  + `${duration}s per run, streams ${streamCounts.join(',')}; load ${load()}`);
+const server = await startServerChild(model, flags);
+console.log(`server: ${server.url}, ${threadsOf(server.log())}`);
+try {
+  const wsUrl = `${server.url.replace('http', 'ws')}/v1/stream?model=${encodeURIComponent(model.name)}`;
+  await runStream(wsUrl, Math.min(2, duration)); // warm-up
+  for (const n of streamCounts) {
+    const p0 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
+    const i0 = await counter(server.url, 'pinhole_inference_count', model.name);
+    const e0 = await counter(server.url, 'pinhole_execution_count', model.name);
+    const t0 = performance.now();
+    const all = await Promise.all(Array.from({ length: n }, () => runStream(wsUrl, duration)));
+    const seconds = (performance.now() - t0) / 1000;
+    const i1 = await counter(server.url, 'pinhole_inference_count', model.name);
+    const e1 = await counter(server.url, 'pinhole_execution_count', model.name);
+    const p1 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
+    const sent = all.reduce((a, s) => a + s.sent, 0);
+    const processed = all.reduce((a, s) => a + s.processed, 0);
+    const dropped = all.reduce((a, s) => a + s.dropped, 0);
+    const errors = all.reduce((a, s) => a + s.errors, 0);
+    const lat = all.flatMap((s) => s.latencies).sort((a, b) => a - b);
+    const p50 = percentile(lat, 50), p99 = percentile(lat, 99);
+    console.log(`${n} stream(s): offered ${(sent / duration).toFixed(1)} frames/s, processed ${(processed / seconds).toFixed(1)} frames/s `
+      + `(${(processed / seconds / n).toFixed(1)} per stream), dropped ${dropped} of ${sent} (${((100 * dropped) / sent).toFixed(1)}%), errors ${errors}, `
+      + `end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
+      + `; server counted ${p1 - p0} frames (processed + dropped + error)`);
+  }
+} finally {
+  const code = await server.stop();
+  if (code !== 0) console.log(`(server exited with code ${code})`);
+}
+console.log(`load average now ${load()} (other work on the machine lowers every figure)`);
