@@ -6,5 +6,6 @@ import { register as evaluate } from './eval.ts';
 import { register as generate } from './generate.ts';
 import { register as serve } from './serve.ts';
 import { register as train } from './train.ts';
+import { register as exportCkpt } from './export.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate, serve, train];
+export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate, serve, train, exportCkpt];

@@ -14,6 +14,7 @@ import type { BatchTarget } from '../engine/batches.ts';
 import { runPinholeEval, writeMetrics } from '../engine/evaluate.ts';
 import { installSwappedConvFilterGrad } from '../engine/fast-grads.ts';
 import { readResume, stepsPerEpoch, trainLoop, type LoopOptions, type LoopTrainer } from '../engine/loop.ts';
+import { findCheckpoint, loadCheckpoint, restoreWeights } from '../engine/checkpoint.ts';
 import { buildWordTree } from '../wordtree/build.ts';
 import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
 import { kmeansAnchors } from './anchors.ts';
@@ -289,3 +290,22 @@ function synthSeed(spec: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+
+/**
+ * `pinhole export CHECKPOINT --out DIR`: the model folder of a (possibly unfinished) YOLO run, from its
+ * newest checkpoint; evaluated on `val` when given.
+ */
+export async function exportCheckpoint(ckpt: string, out: string, val: string | undefined, log: (l: string) => void): Promise<boolean> {
+  const p = await findCheckpoint(ckpt);
+  if (!p) throw new Error(`no checkpoint in ${ckpt}`);
+  await initBackend();
+  const { meta, weights } = await loadCheckpoint(p);
+  if (!['yolov1', 'yolov2', 'yolo9000'].includes(meta.trainer)) return false;
+  const state = meta.state as YoloState;
+  const o = { ...(meta.options as unknown as YoloTrainOptions), out, val, log };
+  const model = buildModel(state, o.seed);
+  restoreWeights(model, meta, weights);
+  log(`${p}: ${meta.trainer} at step ${meta.step}, ${meta.seen} images`);
+  await exportAndEvaluate(state, model, o, { step: meta.step, seen: meta.seen });
+  return true;
+}

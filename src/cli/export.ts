@@ -1,0 +1,27 @@
+// `pinhole export CHECKPOINT --out DIR [--val SPEC]`: a training checkpoint (a run's checkpoint folder or
+// one ckpt-* folder in it) to a servable model folder, e.g. to serve a run that is still going.
+import type { Command } from 'commander';
+import { DataSpecError, parseDataSpec } from '../train/data/open.ts';
+import { UsageError } from './errors.ts';
+
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('tfjs training checkpoint -> model folder (model.onnx + model.json)')
+    .argument('<checkpoint>', 'checkpoint folder of a training run (--ckpt-dir), or one ckpt-* folder in it')
+    .requiredOption('--out <dir>', 'model folder to write')
+    .option('--val <spec>', 'also evaluate on this dataset (pinhole eval) and record the figures in model.json')
+    .action(async (ckpt: string, o: { out: string; val?: string }) => {
+      if (o.val) {
+        try {
+          parseDataSpec(o.val);
+        } catch (e) {
+          if (e instanceof DataSpecError) throw new UsageError(`--val: ${e.message}`);
+          throw e;
+        }
+      }
+      const { exportCheckpoint } = await import('../train/yolo/trainers.ts');
+      const log = (l: string) => process.stdout.write(l + '\n');
+      if (!(await exportCheckpoint(ckpt, o.out, o.val, log))) throw new Error(`${ckpt} is not a checkpoint of a detector this command can export`);
+    });
+}
