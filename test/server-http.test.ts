@@ -58,6 +58,8 @@ describe('POST /v1/detect', () => {
     expect((await detect(webp, 'image/webp')).json().image).toEqual({ width: 40, height: 30 });
     const n = rt.calls.length;
     expect(rt.calls[n - 1].bytes).toBe(webp.length);
+    // what curl --data-binary and many clients send: the decoder sniffs the format
+    expect((await detect(jpeg, 'application/octet-stream')).json().image).toEqual({ width: 768, height: 576 });
   });
 
   it('accepts multipart field "image" and JSON base64 (with or without a data: URL)', async () => {
