@@ -20,13 +20,13 @@ const DESCRIPTIONS: Record<YoloKind, string> = {
 
 function common(cmd: Command, kind: YoloKind): Command {
   cmd
-    .option('--data <spec>', 'training detections: synth:SEED:COUNT, voc:DIR, coco:JSON:IMAGES, yolo:DIR, ...', kind === 'yolo9000' ? 'synth9k:1:20000' : 'synth:1:20000')
+    .option('--data <spec>', 'training detections: synth:SEED:COUNT, voc:DIR, coco:JSON:IMAGES, yolo:DIR, ...', kind === 'yolo9000' ? 'synth9k:1:12000' : 'synth:1:12000')
     .option('--val <spec>', 'held-out set evaluated (by pinhole eval) after training; its figures go into model.json', 'synth:999:500')
-    .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), 10)
+    .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), kind === 'yolov2' ? 4 : 3)
     .option('--batch <n>', 'detection images per step', intOption('--batch', 1, 1024), 8)
-    .option('--size <px>', 'network input side (exported size)', intOption('--size', 32, 2048), kind === 'yolov1' ? 224 : 256)
+    .option('--size <px>', 'network input side (exported size)', intOption('--size', 32, 2048), 224)
     .option('--lr <rate>', 'Adam learning rate (after burn-in; cosine decay to 5%)', numberOption('--lr', 1e-7, 1), 1e-3)
-    .option('--burn-in <steps>', 'learning-rate warm-up steps', intOption('--burn-in', 0, 1e9), 300)
+    .option('--burn-in <steps>', 'learning-rate warm-up steps', intOption('--burn-in', 0, 1e9), 100)
     .option('--seed <n>', 'seed of weights, data order, augmentation, multi-scale sizes', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--ckpt-dir <dir>', 'checkpoint folder (default OUT/checkpoints)')
     .option('--ckpt-every <steps>', 'checkpoint interval (also every 15 minutes)', intOption('--ckpt-every', 1, 1e9), 200)
@@ -41,8 +41,8 @@ function common(cmd: Command, kind: YoloKind): Command {
       .option('--sizes <list>', 'multi-scale input sizes, multiples of 32 (default size-64,size-32,size,size+32)', sizeList);
   }
   if (kind === 'yolo9000') {
-    cmd.option('--cls <spec>', 'classification set with finer labels (synthcls:SEED:COUNT or DIR/<class>/<image>)', 'synthcls:2:20000')
-      .option('--cls-batch <n>', 'classification images per step', intOption('--cls-batch', 1, 1024), 8)
+    cmd.option('--cls <spec>', 'classification set with finer labels (synthcls:SEED:COUNT or DIR/<class>/<image>)', 'synthcls:2:12000')
+      .option('--cls-batch <n>', 'classification images per step', intOption('--cls-batch', 1, 1024), 4)
       .option('--tree <file>', 'WordTree in darknet 9k.tree format (default: grown from WordNet for the synth classes)');
   }
   return cmd;

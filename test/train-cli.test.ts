@@ -1,0 +1,53 @@
+// `pinhole train` end to end on tiny generated data: train, export, evaluate with pinhole eval, resume;
+// and its usage errors.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { validateManifest } from '../src/manifest.ts';
+
+const BIN = path.resolve('bin/pinhole.js');
+const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+  execFile(process.execPath, [BIN, ...args], { maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+    resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+  });
+});
+const dir = mkdtempSync(path.join(tmpdir(), 'pinhole-train-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('pinhole train', () => {
+  it('trains a tiny yolov2, exports the folder and records pinhole eval figures with the held-out seed', async () => {
+    const out = path.join(dir, 'tiny-v2');
+    const args = ['train', 'yolov2', '--data', 'synth:3:8:64', '--val', 'synth:998:4:64', '--size', '64', '--sizes', '64',
+      '--epochs', '1', '--batch', '4', '--num', '2', '--out', out];
+    const r = await run(args);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/anchors \(k-means, 1 - IoU/);
+    expect(r.stdout).toMatch(/yolov2 on synth:998:4:64: mAP@0\.5 \d/);
+    const m = validateManifest(JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8')));
+    expect(m).toMatchObject({ kind: 'yolov2', preprocess: 'letterbox', source: 'pinhole-train', num: 2, input: { width: 64, height: 64 } });
+    expect(m.metrics).toMatchObject({ eval_data: 'synth:998:4:64', eval_seed: 998, train_seed: 3, train_steps: 2 });
+    expect(typeof m.metrics!.map50).toBe('number');
+    expect(existsSync(path.join(out, 'checkpoints', 'latest'))).toBe(true);
+    // a finished run resumes to the same place and only exports again
+    const again = await run([...args, '--resume']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/resumed yolov2 from .*ckpt-00000002: step 2\/2/);
+  }, 240_000);
+
+  it('reports bad usage with exit code 2 and one line', async () => {
+    for (const args of [
+      ['train', 'yolov2', '--out', path.join(dir, 'x'), '--epochs', '0'],
+      ['train', 'yolov2', '--out', path.join(dir, 'x'), '--data', 'nosuch:1:2'],
+      ['train', 'yolov1', '--epochs', '1'],
+      ['train', 'yolov2', '--out', path.join(dir, 'x'), '--sizes', '64,abc'],
+    ]) {
+      const r = await run(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^pinhole: /);
+    }
+  }, 120_000);
+});
