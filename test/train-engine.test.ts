@@ -86,6 +86,26 @@ describe('training engine', () => {
   });
 });
 
+describe('models', () => {
+  it('YOLOv2 is fully convolutional: one model takes every multiple of its stride (multi-scale training)', () => {
+    const m = buildYoloV2({ num: 5, classes: 16, seed: 1 });
+    for (const s of [160, 192, 224, 256]) {
+      const y = m.predict(tf.zeros([1, s, s, 3])) as tf.Tensor;
+      expect(y.shape).toEqual([1, s / 16, s / 16, 5 * 21]);
+      y.dispose();
+    }
+  });
+
+  it('draws multi-scale sizes per block of steps from the seed alone', async () => {
+    const { sizeAt } = await import('../src/train/engine/loop.ts');
+    const o = { sizes: [160, 192, 224, 256], scaleEvery: 10, seed: 1 };
+    const seq = Array.from({ length: 200 }, (_, i) => sizeAt(o, i));
+    expect(new Set(seq)).toEqual(new Set(o.sizes));
+    for (let i = 0; i < 200; i++) expect(seq[i]).toBe(seq[i - (i % 10)]);
+    expect(Array.from({ length: 200 }, (_, i) => sizeAt(o, i))).toEqual(seq);
+  });
+});
+
 describe('training kernels', () => {
   it('FastBatchNorm trains exactly like tfjs BatchNormalization (output, gradients, moving statistics)', () => {
     const x = tf.randomNormal([3, 6, 4, 5], 0, 2, 'float32', 1);
