@@ -235,6 +235,26 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
     }
   });
 
+  it('matrix products with transpose flags (ours: explicit transpose, then the fast path) equal cpu', () => {
+    const r = rng(14);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const a = randArr(3 * 7 * 5, r);
+      const b = randArr(3 * 5 * 4, r);
+      const bias = randArr(4, r);
+      const { wasm, cpu } = onBoth(() => {
+        const A = tf.tensor(a, ta ? [3, 5, 7] : [3, 7, 5]);
+        const B = tf.tensor(b, tb ? [3, 4, 5] : [3, 5, 4]);
+        return [
+          tf.matMul(A, B, ta, tb),
+          tf.fused.matMul({ a: A, b: B, transposeA: ta, transposeB: tb, bias: tf.tensor(bias, [4]), activation: 'relu' }),
+          // Dense-layer gradients take the transposed products
+          ...tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, ta, tb))))([A, B]),
+        ];
+      });
+      expectClose(wasm, cpu, `matMul tA=${ta} tB=${tb}`);
+    }
+  });
+
   it('Tile (ours, block copies) equals the cpu backend for ranks 1-5, float32/int32/bool', () => {
     const r = rng(13);
     for (let i = 0; i < 40; i++) {
