@@ -3,6 +3,7 @@
 // WebSocket stream, metrics, the wgan sample route, and `pinhole serve` shutting down gracefully on SIGTERM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -285,7 +286,7 @@ describe('pinhole serve (child process)', () => {
   it('starts on --port 0, serves, and on SIGTERM finishes in-flight requests, refuses new ones, exits 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pinhole-serve-'));
     writeModel(dir, 'voc', tinyVocNet(416, 9), regionManifest('voc', 416, 20, 5));
-    const child = spawn(process.execPath, ['bin/pinhole.js', 'serve', '--models', dir, '--port', '0', '--max-batch', '2'], {
+    const child = spawn(process.execPath, ['bin/pinhole.js', 'serve', '--models', dir, '--port', '0', '--workers', '1', '--max-batch', '1'], {
       cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -305,14 +306,25 @@ describe('pinhole serve (child process)', () => {
       expect(models.models[0]).toMatchObject({ name: 'voc', ready: true, ep: 'cpu' });
 
       const done: number[] = [];
-      const inflight = Array.from({ length: 8 }, () =>
-        fetch(`${url}/v1/detect`, { method: 'POST', body: DOG, headers: { 'content-type': 'image/jpeg' } })
-          .then(async (r) => { const b = await r.json() as { image: unknown }; done.push(performance.now()); return { status: r.status, body: b }; }));
-      await new Promise((r) => setTimeout(r, 60));
+      const sent: Array<Promise<void>> = [];
+      const inflight = Array.from({ length: 4 }, () => new Promise<{ status: number; body: { image: unknown } }>((resolve, reject) => {
+        const req = http.request(`${url}/v1/detect`, { method: 'POST', headers: { 'content-type': 'image/jpeg' } }, (res) => {
+          let b = '';
+          res.on('data', (c) => { b += c; });
+          res.on('end', () => { done.push(performance.now()); resolve({ status: res.statusCode ?? 0, body: JSON.parse(b) }); });
+        });
+        req.on('error', reject);
+        sent.push(new Promise<void>((r) => req.on('finish', () => r())));
+        req.end(DOG);
+      }));
+      // In flight = received by the server: every body written, and the server busy with them (one worker,
+      // batches of one: the four run one after another, ~25 ms each on a quiet machine).
+      await Promise.all(sent);
+      while (done.length === 0) await new Promise((r) => setTimeout(r, 2));
       const killedAt = performance.now();
       child.kill('SIGTERM');
       const answers = await Promise.all(inflight);
-      expect(answers.map((a) => a.status)).toEqual(new Array(8).fill(200));
+      expect(answers.map((a) => a.status)).toEqual(new Array(4).fill(200));
       for (const a of answers) expect(a.body.image).toEqual({ width: 768, height: 576 });
       // the signal really landed while requests were running
       expect(done.some((t) => t > killedAt)).toBe(true);
