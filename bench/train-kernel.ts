@@ -198,7 +198,9 @@ async function main(): Promise<void> {
   const layerMs: Record<string, number> = {};
   for (const [name, fn, reps] of [['ours', ours, 5], ['per-tap', perTap, 5], ['cpu-fallback', cpuFallback, 1]] as const) {
     setWasmKernel('Conv2DBackpropFilter', fn as never);
-    const once = () => tf.tidy(() => tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(layer.x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), layer.dy)))(tf.zeros([3, 3, 32, 64])).dataSync());
+    const once = () => tf.tidy(() => {
+      tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(layer.x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), layer.dy)))(tf.zeros([3, 3, 32, 64])).dataSync();
+    });
     if (reps > 1) once();
     const ts: number[] = [];
     for (let r = 0; r < reps; r++) {

@@ -21,7 +21,11 @@ const randArr = (n: number, r: () => number) => Float32Array.from({ length: n },
 function onBoth(f: () => tf.Tensor[]): { wasm: Float32Array[]; cpu: Float32Array[] } {
   const run = (b: string) => {
     tf.setBackend(b);
-    return tf.tidy(() => f().map((t) => Float32Array.from(t.dataSync())));
+    // read the data outside tidy: tidy walks whatever it returns, element by element for typed arrays
+    const ts = tf.tidy(f);
+    const out = ts.map((t) => Float32Array.from(t.dataSync()));
+    tf.dispose(ts);
+    return out;
   };
   const wasm = run('wasm');
   const cpu = run('cpu');

@@ -80,12 +80,22 @@ function geometry(xShape: number[], filterShape: number[], attrs: Record<string,
   };
 }
 
-/** Writes rows [m0, m1) of the im2col matrix of x (rows: (n, oy, ox); columns: (ky, kx, c)) into p. */
-export function im2colRows(x: Float32Array, p: Float32Array, pOffset: number, g: Geometry, m0: number, m1: number): void {
+/** The whole wasm heap as floats, and a tensor's offset in it (in floats). */
+function heapAll(backend: BackendWasm): Float32Array {
+  // re-read on every use: an allocation may have grown (and so replaced) the heap buffer
+  return (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
+}
+const offsetOf = (backend: BackendWasm, t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
+
+/**
+ * Writes rows [m0, m1) of the im2col matrix of x (rows: (n, oy, ox); columns: (ky, kx, c)) at heap
+ * float offset pOff; x is at xOff. Each (row, ky) is one contiguous run of kw*C floats of x when the
+ * window is inside the image: copyWithin (memmove) for long runs, a loop for short ones.
+ */
+export function im2colRows(heap: Float32Array, xOff: number, pOff: number, g: Geometry, m0: number, m1: number): void {
   const { h, w, c, kh, kw, sh, sw, oh, ow, top, left } = g;
-  const K = kh * kw * c;
   const run = kw * c;
-  let o = pOffset;
+  let o = pOff;
   for (let m = m0; m < m1; m++) {
     const ox = m % ow;
     const t = (m - ox) / ow;
@@ -96,34 +106,33 @@ export function im2colRows(x: Float32Array, p: Float32Array, pOffset: number, g:
     for (let ky = 0; ky < kh; ky++) {
       const iy = oy * sh + ky - top;
       if (iy < 0 || iy >= h) {
-        p.fill(0, o, o + run);
+        heap.fill(0, o, o + run);
         o += run;
         continue;
       }
-      const rowBase = ((n * h + iy) * w) * c;
+      const rowBase = xOff + (n * h + iy) * w * c;
       if (inside) {
-        // kw taps x c channels are one contiguous run of x
-        let s = rowBase + ix0 * c;
-        if (run >= 64) {
-          p.set(x.subarray(s, s + run), o);
+        const s = rowBase + ix0 * c;
+        if (run >= 16) {
+          heap.copyWithin(o, s, s + run);
           o += run;
         } else {
-          for (let e = 0; e < run; e++) p[o++] = x[s++];
+          for (let e = 0; e < run; e++) heap[o++] = heap[s + e];
         }
       } else {
         for (let kx = 0; kx < kw; kx++) {
           const ix = ix0 + kx;
           if (ix < 0 || ix >= w) {
-            for (let e = 0; e < c; e++) p[o++] = 0;
+            for (let e = 0; e < c; e++) heap[o++] = 0;
           } else {
-            let s = rowBase + ix * c;
-            for (let e = 0; e < c; e++) p[o++] = x[s++];
+            const s = rowBase + ix * c;
+            for (let e = 0; e < c; e++) heap[o++] = heap[s + e];
           }
         }
       }
     }
-    if (o !== pOffset + (m - m0 + 1) * K) throw new Error('internal: im2col row length');
   }
+  if (o !== pOff + (m1 - m0) * kh * run) throw new Error('internal: im2col size');
 }
 
 function conv2DBackpropFilter({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
@@ -147,7 +156,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs = {} }: KernelArgs): Tens
     const m1 = Math.min(M, m0 + rowsPerChunk);
     const mc = m1 - m0;
     const p = backend.makeOutput([1, mc, K], 'float32');
-    im2colRows(heapF32(backend, x), heapF32(backend, p), 0, g, m0, m1);
+    im2colRows(heapAll(backend), offsetOf(backend, x), offsetOf(backend, p), g, m0, m1);
     const a = mc === M ? view(dyT, [1, g.f, M]) : view(slice({ inputs: { x: dyT }, backend, attrs: { begin: [0, m0], size: [g.f, mc] } }), [1, g.f, mc]);
     const part = matMul({ inputs: { a, b: p }, backend, attrs: { transposeA: false, transposeB: false } }); // [1, F, K]
     backend.disposeData(p.dataId);
