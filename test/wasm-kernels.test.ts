@@ -165,7 +165,7 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
       return Float32Array.from(f(tf.randomNormal(ws)).dataSync());
     });
     const whole = dW();
-    const old = setIm2colChunkFloats(7 * 54); // 7 rows of K = 54 per chunk: 90 rows in 13 chunks, the last partial
+    const old = setIm2colChunkFloats(7 * 54); // 7 columns of K = 54 per chunk: 90 columns in 13 chunks, the last partial
     try {
       const chunked = dW();
       expectClose([chunked], [whole], 'chunked dW');

@@ -3,12 +3,13 @@
 // tfjs-backend-wasm 4.22 ships no Conv2DBackpropFilter (so no conv can train), no UnsortedSegmentSum
 // (the gradient of Gather, i.e. of Embedding), and its Conv2DBackpropInput is a plain loop ~10x slower
 // than its XNNPACK forward conv. We register:
-//   Conv2DBackpropFilter: im2col of x (copied straight into the wasm heap) and ONE BatchMatMul
-//     dW^T[F, K] = dy^T[F, M] x P[M, K]  (M = N*OH*OW rows, K = kh*kw*C), in row chunks bounded in memory.
-//     The orientation matters: the wasm BatchMatMul is fast only without transpose flags (transposeA
-//     measured ~15x slower), so dy is transposed once by the wasm Transpose kernel instead.
-//     im2col is a JS copy of contiguous runs: for C = 3 or strided convs the wasm Slice/Concat/Gather
-//     kernels do it 10-50x slower (they go element by element), see bench/README.md.
+//   Conv2DBackpropFilter: im2col of x, written transposed straight into the wasm heap, and ONE wasm
+//     BatchMatMul  dW[K, F] = P^T[K, M] x dy[M, F]  (M = N*OH*OW, K = kh*kw*C), in column chunks
+//     bounded in memory. No transpose anywhere: the wasm BatchMatMul is fast only without transpose
+//     flags (transposeA measured ~15x slower), dy [N,OH,OW,F] already is [M, F], and this orientation
+//     (many rows K, few columns F) ran ~2x faster than dy^T x P. im2col is a JS copy on the heap: the
+//     wasm Slice/Concat/Gather kernels go element by element and did it 10-50x slower for C = 3 or
+//     strided convs, see bench/README.md.
 //   Conv2DBackpropInput: dx is the forward (XNNPACK) Conv2D of dy, zero-dilated by the stride and
 //     padded by k-1-pad, with the filter rotated 180 degrees and its channel axes swapped.
 //   UnsortedSegmentSum: scatter-add on the heap.
@@ -88,51 +89,34 @@ function heapAll(backend: BackendWasm): Float32Array {
 const offsetOf = (backend: BackendWasm, t: TensorInfo): number => backend.dataIdMap.get(t.dataId)!.memoryOffset / 4;
 
 /**
- * Writes rows [m0, m1) of the im2col matrix of x (rows: (n, oy, ox); columns: (ky, kx, c)) at heap
- * float offset pOff; x is at xOff. Each (row, ky) is one contiguous run of kw*C floats of x when the
- * window is inside the image: copyWithin (memmove) for long runs, a loop for short ones.
+ * Writes columns [m0, m1) of the transposed im2col matrix of x at heap float offset pOff (x at xOff):
+ * row k = (ky, kx, c), column m = (n, oy, ox), so the matrix is [K, m1 - m0]. Reads of x are
+ * contiguous (C channels of one pixel), writes are C sequential streams.
  */
-export function im2colRows(heap: Float32Array, xOff: number, pOff: number, g: Geometry, m0: number, m1: number): void {
+export function im2colColumns(heap: Float32Array, xOff: number, pOff: number, g: Geometry, m0: number, m1: number): void {
   const { h, w, c, kh, kw, sh, sw, oh, ow, top, left } = g;
-  const run = kw * c;
-  let o = pOff;
-  for (let m = m0; m < m1; m++) {
-    const ox = m % ow;
-    const t = (m - ox) / ow;
-    const oy = t % oh;
-    const n = (t - oy) / oh;
-    const ix0 = ox * sw - left;
-    const inside = ix0 >= 0 && ix0 + kw <= w;
-    for (let ky = 0; ky < kh; ky++) {
-      const iy = oy * sh + ky - top;
-      if (iy < 0 || iy >= h) {
-        heap.fill(0, o, o + run);
-        o += run;
-        continue;
-      }
-      const rowBase = xOff + (n * h + iy) * w * c;
-      if (inside) {
-        const s = rowBase + ix0 * c;
-        if (run >= 16) {
-          heap.copyWithin(o, s, s + run);
-          o += run;
+  const mc = m1 - m0;
+  for (let ky = 0; ky < kh; ky++) {
+    for (let kx = 0; kx < kw; kx++) {
+      const rowBase = pOff + (ky * kw + kx) * c * mc;
+      let col = 0;
+      for (let m = m0; m < m1; m++, col++) {
+        const ox = m % ow;
+        const t = (m - ox) / ow;
+        const oy = t % oh;
+        const n = (t - oy) / oh;
+        const iy = oy * sh + ky - top;
+        const ix = ox * sw + kx - left;
+        let d = rowBase + col;
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+          for (let e = 0; e < c; e++, d += mc) heap[d] = 0;
         } else {
-          for (let e = 0; e < run; e++) heap[o++] = heap[s + e];
-        }
-      } else {
-        for (let kx = 0; kx < kw; kx++) {
-          const ix = ix0 + kx;
-          if (ix < 0 || ix >= w) {
-            for (let e = 0; e < c; e++) heap[o++] = 0;
-          } else {
-            const s = rowBase + ix * c;
-            for (let e = 0; e < c; e++) heap[o++] = heap[s + e];
-          }
+          const s = xOff + ((n * h + iy) * w + ix) * c;
+          for (let e = 0; e < c; e++, d += mc) heap[d] = heap[s + e];
         }
       }
     }
   }
-  if (o !== pOff + (m1 - m0) * kh * run) throw new Error('internal: im2col size');
 }
 
 function conv2DBackpropFilter({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
@@ -144,23 +128,21 @@ function conv2DBackpropFilter({ inputs, backend, attrs = {} }: KernelArgs): Tens
   }
   const M = g.n * g.oh * g.ow;
   const K = g.kh * g.kw * g.c;
-  const transpose = wasmKernel('Transpose');
   const matMul = wasmKernel('BatchMatMul');
   const add = wasmKernel('Add');
   const slice = wasmKernel('Slice');
-
-  const dyT = transpose({ inputs: { x: view(dy, [M, g.f]) }, backend, attrs: { perm: [1, 0] } }); // [F, M]
-  const rowsPerChunk = Math.max(1, Math.min(M, Math.floor(im2colChunkFloats / K)));
+  const colsPerChunk = Math.max(1, Math.min(M, Math.floor(im2colChunkFloats / K)));
   let acc: TensorInfo | undefined;
-  for (let m0 = 0; m0 < M; m0 += rowsPerChunk) {
-    const m1 = Math.min(M, m0 + rowsPerChunk);
+  for (let m0 = 0; m0 < M; m0 += colsPerChunk) {
+    const m1 = Math.min(M, m0 + colsPerChunk);
     const mc = m1 - m0;
-    const p = backend.makeOutput([1, mc, K], 'float32');
-    im2colRows(heapAll(backend), offsetOf(backend, x), offsetOf(backend, p), g, m0, m1);
-    const a = mc === M ? view(dyT, [1, g.f, M]) : view(slice({ inputs: { x: dyT }, backend, attrs: { begin: [0, m0], size: [g.f, mc] } }), [1, g.f, mc]);
-    const part = matMul({ inputs: { a, b: p }, backend, attrs: { transposeA: false, transposeB: false } }); // [1, F, K]
-    backend.disposeData(p.dataId);
-    if (mc !== M) backend.disposeData(a.dataId);
+    const pt = backend.makeOutput([1, K, mc], 'float32');
+    im2colColumns(heapAll(backend), offsetOf(backend, x), offsetOf(backend, pt), g, m0, m1);
+    // rows m0..m1 of dy as [M, F] are one contiguous block
+    const b = mc === M ? view(dy, [1, M, g.f]) : view(slice({ inputs: { x: view(dy, [M, g.f]) }, backend, attrs: { begin: [m0, 0], size: [mc, g.f] } }), [1, mc, g.f]);
+    const part = matMul({ inputs: { a: pt, b }, backend, attrs: { transposeA: false, transposeB: false } }); // [1, K, F]
+    backend.disposeData(pt.dataId);
+    if (mc !== M) backend.disposeData(b.dataId);
     if (acc) {
       const sum = add({ inputs: { a: acc, b: part }, backend });
       backend.disposeData(acc.dataId);
@@ -170,11 +152,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs = {} }: KernelArgs): Tens
       acc = part;
     }
   }
-  backend.disposeData(dyT.dataId);
-  const dwT = acc!;
-  const dw = transpose({ inputs: { x: view(dwT, [g.f, K]) }, backend, attrs: { perm: [1, 0] } }); // [K, F]
-  backend.disposeData(dwT.dataId);
-  return view(dw, filterShape);
+  return view(acc!, filterShape);
 }
 
 function conv2DBackpropInput({ inputs, backend, attrs = {} }: KernelArgs): TensorInfo {
