@@ -91,6 +91,18 @@ export function threadsOf(log: string): string {
   return /inference: (\d+ worker\(s\) x \d+ ORT thread\(s\))/.exec(log)?.[1] ?? 'unknown threads';
 }
 
+/** CPU seconds (user + system, all threads) the process has used so far; Linux /proc. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the parenthesised command name: state is field 3, utime 14, stime 15
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Sum of a Prometheus counter's samples for one model. */
 export async function counter(url: string, name: string, model: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();

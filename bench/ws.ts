@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { counter, noModelHelp, pickDetector, startServerChild, threadsOf } from './server-child.ts';
+import { counter, cpuSeconds, noModelHelp, pickDetector, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -88,9 +88,14 @@ try {
     const p0 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
     const i0 = await counter(server.url, 'pinhole_inference_count', model.name);
     const e0 = await counter(server.url, 'pinhole_execution_count', model.name);
+    const c0 = cpuSeconds(server.child.pid!);
+    const k0 = process.cpuUsage();
     const t0 = performance.now();
     const all = await Promise.all(Array.from({ length: n }, () => runStream(wsUrl, duration)));
     const seconds = (performance.now() - t0) / 1000;
+    const serverCpu = cpuSeconds(server.child.pid!) - c0;
+    const k = process.cpuUsage(k0);
+    const clientCpu = (k.user + k.system) / 1e6;
     const i1 = await counter(server.url, 'pinhole_inference_count', model.name);
     const e1 = await counter(server.url, 'pinhole_execution_count', model.name);
     const p1 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
@@ -103,7 +108,8 @@ try {
     console.log(`${n} stream(s): offered ${(sent / duration).toFixed(1)} frames/s, processed ${(processed / seconds).toFixed(1)} frames/s `
       + `(${(processed / seconds / n).toFixed(1)} per stream), dropped ${dropped} of ${sent} (${((100 * dropped) / sent).toFixed(1)}%), errors ${errors}, `
       + `end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
-      + `; server counted ${p1 - p0} frames (processed + dropped + error)`);
+      + `; server counted ${p1 - p0} frames (processed + dropped + error); CPU: server ${((1000 * serverCpu) / processed).toFixed(0)} ms per processed frame`
+      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores`);
   }
 } finally {
   const code = await server.stop();
