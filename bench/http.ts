@@ -9,6 +9,9 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { runCeiling, type CeilingResult } from '../src/runtime/ceiling.ts';
+import { buildApp } from '../src/server/app.ts';
+import type { ServerRuntime } from '../src/server/contract.ts';
+import { startServer } from '../src/server/lifecycle.ts';
 import { counter, cpuSeconds, noModelHelp, pickDetector, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
@@ -43,6 +46,7 @@ const ms = (v: number) => `${v.toFixed(1)} ms`;
 console.log(`http bench: model ${model.name} (${model.kind}), image ${o.image} (${image.length} bytes), ${connections} connections, `
   + `${duration}s per run, ${rounds} round(s), max batch ${o['max-batch']}, batch delay ${o['batch-delay-ms']} ms; load ${load()}`);
 
+await httpLayerCost();
 const server = await startServerChild(model, flags);
 console.log(`server: ${server.url}, ${threadsOf(server.log())}`);
 const url = `${server.url}/v1/detect?model=${encodeURIComponent(model.name)}`;
@@ -63,6 +67,36 @@ async function measured(extra: { overallRate?: number; duration: number }): Prom
   const e1 = await counter(server.url, 'pinhole_execution_count', model!.name);
   return { rps: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, avgBatch: (i1 - i0) / Math.max(1, e1 - e0), ok: r['2xx'], bad: r.non2xx + r.errors + r.timeouts,
     cpuMsPerImage: (1000 * cpu) / Math.max(1, r['2xx']), clientCores: (k.user + k.system) / 1e6 / r.duration };
+}
+
+/**
+ * What the HTTP layer alone costs: the same Fastify app in this process with a runtime that answers at once
+ * (no decode, no inference, a fixed 5-box response), loaded the same way. CPU per request covers Fastify,
+ * the body, the JSON reply and autocannon's own side; it is what HTTP adds to every image.
+ */
+async function httpLayerCost(): Promise<void> {
+  const info = { name: 'noop', dir: '', status: 'ready' as const, kind: 'yolov2' as const, classes: 20 };
+  const box = { class_id: 11, class: 'dog', score: 0.8, box: { x1: 131.2, y1: 221.9, x2: 310.5, y2: 541 } };
+  const runtime: ServerRuntime = {
+    models: () => [info],
+    model: (n) => (n === 'noop' ? info : undefined),
+    detect: async (m) => ({ model: m, image: { width: 768, height: 576 }, detections: Array(5).fill(box), timing_ms: { decode: 0, queue: 0, infer: 0, post: 0 } }),
+    infer: async () => ({}),
+    close: async () => {},
+  };
+  const app = await buildApp({ runtime });
+  const s = await startServer({ app, runtime, host: '127.0.0.1', port: 0 });
+  try {
+    const opts = { url: `${s.url}/v1/detect?model=noop`, method: 'POST', body: image, headers: { 'content-type': 'image/jpeg' }, connections };
+    await autocannon({ ...opts, duration: 1 });
+    const c0 = process.cpuUsage();
+    const r = await autocannon({ ...opts, duration: Math.min(5, duration) });
+    const c = process.cpuUsage(c0);
+    console.log(`HTTP layer alone (no-op runtime, in-process): ${(r['2xx'] / r.duration).toFixed(0)} requests/s, `
+      + `${((c.user + c.system) / 1000 / Math.max(1, r['2xx'])).toFixed(2)} ms CPU per request (server + client)`);
+  } finally {
+    await s.close();
+  }
 }
 
 // Server and ceiling runs alternate over --rounds so that background load hits both alike; the ceiling
