@@ -8,6 +8,14 @@ export type GanObjective = 'wgan' | 'jsgan';
 
 /** WGAN hyper-parameters from Arjovsky et al. 2017, Algorithm 1. */
 export const WGAN_DEFAULTS = { lr: 5e-5, clip: 0.01, nCritic: 5 } as const;
+
+/**
+ * RMSProp's epsilon. tfjs adds it inside the square root and defaults to 1e-7, which floors the
+ * denominator at ~3e-4: the gradients of a weight-clipped critic (and the generator gradients through
+ * it) are orders of magnitude below that, so the default turns RMSProp into plain SGD with a tiny
+ * step. 1e-16 inside the root is the 1e-8 floor the reference (PyTorch) implementation has outside it.
+ */
+export const RMSPROP_EPSILON = 1e-16;
 /** The usual DCGAN settings for the standard GAN (Adam 2e-4, beta1 .5). */
 export const JSGAN_DEFAULTS = { lr: 2e-4, beta1: 0.5, nCritic: 1 } as const;
 
@@ -27,8 +35,8 @@ export function objectiveConfig(objective: GanObjective, over: Partial<{ lr: num
       objective,
       nCritic: over.nCritic ?? WGAN_DEFAULTS.nCritic,
       clip: over.clip ?? WGAN_DEFAULTS.clip,
-      criticOptimizer: tf.train.rmsprop(lr),
-      generatorOptimizer: tf.train.rmsprop(lr),
+      criticOptimizer: tf.train.rmsprop(lr, 0.9, 0, RMSPROP_EPSILON),
+      generatorOptimizer: tf.train.rmsprop(lr, 0.9, 0, RMSPROP_EPSILON),
     };
   }
   const lr = over.lr ?? JSGAN_DEFAULTS.lr;

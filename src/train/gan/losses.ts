@@ -24,13 +24,14 @@ export function jsGeneratorLoss(fakeLogits: tf.Tensor): tf.Scalar {
 }
 
 /**
- * KL(N(mu, sigma^2) || N(0, I)) averaged over the batch, summed over dimensions, with
- * logvar = log sigma^2 (StackGAN conditioning augmentation regulariser).
+ * KL(N(mu, sigma^2) || N(0, I)) averaged over the batch, with logvar = log sigma^2 (StackGAN
+ * conditioning augmentation regulariser). 'sum' adds the dimensions (the KL of the whole vector);
+ * 'mean' averages them, as StackGAN's reference implementation does (its lambda is per dimension).
  */
-export function klNormal(mu: tf.Tensor, logvar: tf.Tensor): tf.Scalar {
+export function klNormal(mu: tf.Tensor, logvar: tf.Tensor, reduce: 'sum' | 'mean' = 'sum'): tf.Scalar {
   return tf.tidy(() => {
     const perDim = tf.mul(-0.5, tf.sub(tf.sub(tf.add(1, logvar), tf.square(mu)), tf.exp(logvar)));
-    return tf.mean(tf.sum(perDim, -1)) as tf.Scalar;
+    return (reduce === 'sum' ? tf.mean(tf.sum(perDim, -1)) : tf.mean(perDim)) as tf.Scalar;
   });
 }
 

@@ -11,15 +11,18 @@ export interface ToyNets {
   critic: tf.LayersModel;
 }
 
-/** MLP generator z -> 2 and critic 2 -> 1 (no sigmoid: the JS-GAN applies it inside its loss). */
+/** MLP generator z -> 2 and critic 2 -> 1, leaky ReLU (no sigmoid: the JS-GAN applies it inside its loss). */
 export function toyNets(zDim: number, hidden: number, depth: number, seed: number): ToyNets {
   const mlp = (inDim: number, out: number, name: string, s: number) => {
     const layers: tf.layers.Layer[] = [];
     for (let i = 0; i < depth; i++) {
       layers.push(tf.layers.dense({
-        units: hidden, activation: 'relu', inputShape: i === 0 ? [inDim] : undefined,
+        units: hidden, inputShape: i === 0 ? [inDim] : undefined,
         kernelInitializer: tf.initializers.heNormal({ seed: s + i }), name: `${name}_fc${i}`,
       }));
+      // leaky: under weight clipping the biases outweigh the shrinking activations of deeper layers
+      // and plain ReLU units of the critic die for good
+      layers.push(tf.layers.leakyReLU({ alpha: 0.2, name: `${name}_act${i}` }));
     }
     layers.push(tf.layers.dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: s + 99 }), name: `${name}_out` }));
     return tf.sequential({ layers, name });

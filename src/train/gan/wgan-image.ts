@@ -20,6 +20,7 @@ import { downsample, imageTensor, normalTensor } from './stackgan/data.ts';
 import { bn, upBlock } from './stackgan/models.ts';
 import { slicedWasserstein } from './swd.ts';
 import { installTransposeFreeMatMul } from './wasm-matmul.ts';
+import { InitSeeds } from './init-seeds.ts';
 
 type ST = tf.SymbolicTensor;
 
@@ -36,32 +37,33 @@ export interface WganImageConfig {
 
 export const WGAN_IMAGE_DEFAULTS: WganImageConfig = { size: 32, zDim: 64, ngf: 128, ndf: 32, batch: 64, lr: 5e-5, clip: 0.01, nCritic: 5 };
 
-export function wganGenerator(c: WganImageConfig): tf.LayersModel {
+export function wganGenerator(c: WganImageConfig, seed = 1): tf.LayersModel {
+  const s = new InitSeeds(seed);
   const z = tf.input({ shape: [c.zDim], name: 'z' });
   const s0 = c.size / 8;
-  let h = tf.layers.dense({ units: s0 * s0 * c.ngf, useBias: false, name: 'g_fc',
-    kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.02 }) }).apply(z) as ST;
+  let h = tf.layers.dense({ units: s0 * s0 * c.ngf, useBias: false, name: 'g_fc', kernelInitializer: s.normal(0.02) }).apply(z) as ST;
   h = tf.layers.reshape({ targetShape: [s0, s0, c.ngf], name: 'g_r' }).apply(h) as ST;
   h = bn('g_fc_bn').apply(h) as ST;
   h = tf.layers.reLU({ name: 'g_fc_relu' }).apply(h) as ST;
-  h = upBlock(h, c.ngf / 2, 'g_up1');
-  h = upBlock(h, c.ngf / 4, 'g_up2');
+  h = upBlock(s, h, c.ngf / 2, 'g_up1');
+  h = upBlock(s, h, c.ngf / 4, 'g_up2');
   h = tf.layers.upSampling2d({ size: [2, 2], interpolation: 'nearest', name: 'g_up3_up' }).apply(h) as ST;
   const img = tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'tanh', name: 'image',
-    kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.02 }) }).apply(h) as ST;
+    kernelInitializer: s.normal(0.02) }).apply(h) as ST;
   return tf.model({ inputs: z, outputs: img, name: 'wgan_g' });
 }
 
-export function wganCritic(c: WganImageConfig): tf.LayersModel {
+export function wganCritic(c: WganImageConfig, seed = 2): tf.LayersModel {
+  const s = new InitSeeds(seed);
   const img = tf.input({ shape: [c.size, c.size, 3], name: 'img' });
   let h: ST = img;
   [c.ndf, c.ndf * 2, c.ndf * 4].forEach((f, i) => {
     h = tf.layers.conv2d({ filters: f, kernelSize: 4, strides: 2, padding: 'same', name: `c_conv${i}`,
-      kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: 0.02 }) }).apply(h) as ST;
+      kernelInitializer: s.normal(0.02) }).apply(h) as ST;
     h = tf.layers.leakyReLU({ alpha: 0.2, name: `c_lrelu${i}` }).apply(h) as ST;
   });
   h = tf.layers.flatten({ name: 'c_flat' }).apply(h) as ST;
-  const score = tf.layers.dense({ units: 1, name: 'c_score' }).apply(h) as ST;
+  const score = tf.layers.dense({ units: 1, name: 'c_score', kernelInitializer: s.glorot() }).apply(h) as ST;
   return tf.model({ inputs: img, outputs: score, name: 'wgan_critic' });
 }
 
@@ -123,8 +125,8 @@ export async function trainWganImages(o: WganImageOptions): Promise<{ dir: strin
   const heldSmall = flatSmall(heldout, c.size);
   const heldTensor = imageTensor(heldout, c.size);
 
-  const G = wganGenerator(c);
-  const D = wganCritic(c);
+  const G = wganGenerator(c, o.seed);
+  const D = wganCritic(c, o.seed + 1);
   const cfg = objectiveConfig('wgan', { lr: c.lr, clip: c.clip, nCritic: c.nCritic });
   const models = { G, D };
   const opts = { g: cfg.generatorOptimizer, d: cfg.criticOptimizer };

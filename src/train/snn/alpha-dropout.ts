@@ -37,6 +37,16 @@ export function alphaDropout(x: tf.Tensor, rate: number, seed?: number): tf.Tens
   });
 }
 
+let currentStep = 0;
+
+/**
+ * Training loops call this before each step: a seeded layer then draws the mask of step k from
+ * (layer seed, k), so a run resumed at step k sees the same masks as an uninterrupted one.
+ */
+export function setAlphaDropoutStep(step: number): void {
+  currentStep = step;
+}
+
 export interface AlphaDropoutLayerArgs {
   rate: number;
   name?: string;
@@ -63,7 +73,9 @@ export class AlphaDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     if (kwargs.training !== true || this.rate === 0) return x;
-    return alphaDropout(x, this.rate, this.seed);
+    // unseeded: a fresh mask per call; seeded: one mask per (seed, step), never reused across steps
+    const seed = this.seed === undefined ? undefined : (this.seed * 1000003 + currentStep * 7919) % 2147483647;
+    return alphaDropout(x, this.rate, seed);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -6,6 +6,7 @@ import { tf } from '../../backend.ts';
 import { CAPTION_COLOURS, CAPTION_POSITIONS, CAPTION_SHAPES, type Attributes } from './config.ts';
 import { imageTensor, normalTensor, type CaptionItem } from './data.ts';
 import { Rng } from '../../data/rng.ts';
+import { InitSeeds } from '../init-seeds.ts';
 
 type ST = tf.SymbolicTensor;
 export const ATTRIBUTE_KEYS = ['colour', 'shape', 'position'] as const;
@@ -15,16 +16,17 @@ export const ATTRIBUTE_SIZES: Record<AttributeKey, number> = {
 };
 
 /** 64x64 (or any multiple of 16) RGB in [-1, 1] -> logits for colour, shape, position. */
-export function judgeModel(size: number): tf.LayersModel {
+export function judgeModel(size: number, seed: number): tf.LayersModel {
+  const s = new InitSeeds(seed);
   const img = tf.input({ shape: [size, size, 3], name: 'image' });
   let h: ST = img;
   [16, 32, 64, 64].forEach((f, i) => {
-    h = tf.layers.conv2d({ filters: f, kernelSize: 4, strides: 2, padding: 'same', useBias: i === 0, name: `j_conv${i}` }).apply(h) as ST;
+    h = tf.layers.conv2d({ filters: f, kernelSize: 4, strides: 2, padding: 'same', useBias: i === 0, name: `j_conv${i}`, kernelInitializer: s.glorot() }).apply(h) as ST;
     if (i > 0) h = tf.layers.batchNormalization({ name: `j_bn${i}` }).apply(h) as ST;
     h = tf.layers.leakyReLU({ alpha: 0.2, name: `j_lrelu${i}` }).apply(h) as ST;
   });
   h = tf.layers.flatten({ name: 'j_flat' }).apply(h) as ST;
-  const outs = ATTRIBUTE_KEYS.map((k) => tf.layers.dense({ units: ATTRIBUTE_SIZES[k], name: `j_${k}` }).apply(h) as ST);
+  const outs = ATTRIBUTE_KEYS.map((k) => tf.layers.dense({ units: ATTRIBUTE_SIZES[k], name: `j_${k}`, kernelInitializer: s.glorot() }).apply(h) as ST);
   return tf.model({ inputs: img, outputs: outs, name: 'attribute_judge' });
 }
 

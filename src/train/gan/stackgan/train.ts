@@ -11,6 +11,8 @@ import { buildVocabulary, type TextSpec } from '../../../runtime/text.ts';
 import { exportLayersModelWithInfo, writeModelFolder } from '../../../onnx/tfjs/index.ts';
 import type { GanManifest } from '../../../manifest.ts';
 import { klNormal } from '../losses.ts';
+import { InitSeeds } from '../init-seeds.ts';
+import { setAlphaDropoutStep } from '../../snn/index.ts';
 import { loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from '../checkpoint.ts';
 import { installTransposeFreeMatMul } from '../wasm-matmul.ts';
 import { encodePng, tile, toRgb } from '../../../runtime/generate.ts';
@@ -76,9 +78,13 @@ function bce(logits: tf.Tensor, label: 0 | 1): tf.Scalar {
   return tf.mean(tf.softplus(label === 1 ? tf.neg(logits) : logits)) as tf.Scalar;
 }
 
-/** KL of N(mu, sigma^2) from N(0, I), sigma from the softplus head. */
+/**
+ * KL of N(mu, sigma^2) from N(0, I), sigma from the softplus head, averaged over the dimensions as
+ * in StackGAN's reference code. (Summed, lambda = 1 would cap what c carries about the caption at a
+ * few nats, less than the ~6 nats a colour x shape x position caption holds.)
+ */
 function klSigma(mu: tf.Tensor, sigma: tf.Tensor): tf.Scalar {
-  return klNormal(mu, tf.mul(2, tf.log(tf.add(sigma, 1e-6))));
+  return klNormal(mu, tf.mul(2, tf.log(tf.add(sigma, 1e-6))), 'mean');
 }
 
 function vars(...ms: tf.LayersModel[]): tf.Variable[] {
@@ -115,9 +121,10 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     seconds: 0,
   };
   const spec = textSpecFor(cfg, state.vocabulary);
-  const nets = stackGanNets(cfg, state.vocabulary.length);
-  const heads = attributeHeads(cfg.textDim, { colour: CAPTION_COLOURS.length, shape: CAPTION_SHAPES.length, position: CAPTION_POSITIONS.length }, 'te');
-  const judgeNet = judgeModel(cfg.base * 4);
+  const seeds = new InitSeeds(o.seed);
+  const nets = stackGanNets(cfg, state.vocabulary.length, seeds);
+  const heads = attributeHeads(cfg.textDim, { colour: CAPTION_COLOURS.length, shape: CAPTION_SHAPES.length, position: CAPTION_POSITIONS.length }, 'te', seeds);
+  const judgeNet = judgeModel(cfg.base * 4, o.seed + 1000);
   const models: Record<string, tf.LayersModel> = { ...nets, heads, judge: judgeNet };
   const opts: Record<string, tf.Optimizer> = {
     text: tf.train.adam(1e-3),
@@ -179,6 +186,7 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
       const rng = new Rng(o.seed, step, 0x7e);
       const idx = Array.from({ length: 64 }, () => Math.floor(rng.float() * pool.items.length));
       const tokens = tokenTensor(idx.map((i) => pool.items[i].caption), spec);
+      setAlphaDropoutStep(step);
       const loss = minimize(opts.text, v, () => {
         const phi = nets.text.apply(tokens, { training: true }) as tf.Tensor;
         return attributeLoss(heads.apply(phi) as tf.Tensor[], idx.map((i) => pool.items[i].attrs));
@@ -301,6 +309,7 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
   }
 
   if (phase !== 'done') {
+    await save('stopping');
     o.log(`stopped after the step budget in phase ${phase} at step ${step}; resume with --resume`);
     tf.dispose([previewTokens, previewZ, previewEps]);
     return { dir: o.out, metrics: {}, stopped: true };
