@@ -15,8 +15,28 @@ import type { RuntimeLogger } from '../src/runtime/index.ts';
 import { buildApp } from '../src/server/app.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { createMetrics, type ServerMetrics } from '../src/server/metrics.ts';
-import { generatorManifest, tinyGeneratorNet, tinyRegionNet, tinyVocNet, regionManifest, writeModel, writeTinyModel } from './runtime-fixtures.ts';
+import { GraphBuilder, attr } from '../src/onnx/graph.ts';
+import { buildVocabulary } from '../src/runtime/text.ts';
+import { generatorManifest, rng, tinyGeneratorNet, tinyRegionNet, tinyVocNet, regionManifest, writeModel, writeTinyModel } from './runtime-fixtures.ts';
 import { metricSum, multipartBody, parseMetrics, pngBomb } from './server-fakes.ts';
+
+/** A toy text-to-image graph: tokens [N,6] int32, z [N,4], eps [N,3] -> stage1 [N,3,4,4], stage2 [N,3,8,8]. */
+function toyStackGan(vocab: number): Uint8Array {
+  const r = rng(21);
+  const w = (n: number) => Float32Array.from({ length: n }, () => (r() - 0.5) * 3);
+  const g = new GraphBuilder('toy-stackgan');
+  const tokens = g.input('tokens', ['N', 6], 'int32');
+  const z = g.input('z', ['N', 4]);
+  const eps = g.input('eps', ['N', 3]);
+  const emb = g.node('Flatten', [g.node('Gather', [g.initializer('table', w(vocab * 5), [vocab, 5]), tokens], { axis: attr.i(0) })], { axis: attr.i(1) });
+  const h = g.node('Concat', [emb, z, eps], { axis: attr.i(1) });
+  const d = 6 * 5 + 4 + 3;
+  for (const [name, side] of [['stage1', 4], ['stage2', 8]] as const) {
+    const y = g.node('Tanh', [g.node('Gemm', [h, g.initializer(`w_${name}`, w(d * 3 * side * side), [d, 3 * side * side])])]);
+    g.output(g.node('Reshape', [y, g.ints(`shape_${name}`, [-1, 3, side, side])]), name, ['N', 3, side, side]);
+  }
+  return g.toModel();
+}
 
 const quiet: RuntimeLogger = { info() {}, warn() {}, error() {} };
 const DOG = readFileSync('/usr/share/darknet/data/dog.jpg');
@@ -60,6 +80,12 @@ beforeAll(async () => {
   writeTinyModel(root, 'tiny', { size: 64, classes: 3, num: 2, seed: 5 });
   writeModel(root, 'gan', tinyGeneratorNet(), generatorManifest('gan'));
   writeModel(root, 'broken', 'not an onnx file', regionManifest('broken', 64, 3, 2));
+  const vocabulary = buildVocabulary(['a red circle on the left', 'a blue square at the top']);
+  writeModel(root, 'sg', toyStackGan(vocabulary.length), {
+    name: 'sg', kind: 'stackgan', input: { width: 8, height: 8, channels: 3, layout: 'NCHW' }, preprocess: 'resize', names: [],
+    source: 'pinhole-train', text: { vocabulary, maxTokens: 6, maxChars: 200 }, inputs: { tokens: 'tokens', noise: 'z', eps: 'eps' },
+    zDim: 4, cDim: 3, stages: { 1: { output: 'stage1', size: 4 }, 2: { output: 'stage2', size: 8 } },
+  });
   metrics = createMetrics();
   runtime = await Runtime.create({ modelsDir: root, maxBatch: 4, batchDelayMs: 2, queueLimit: 64, observer: metrics.observer, log: quiet });
   const app = await buildApp({ runtime, metrics, bodyLimit: BODY_LIMIT });
@@ -180,7 +206,7 @@ describe('models, KServe v2, generation, metrics', () => {
   it('GET /v1/models reports every folder: ready ones with EP, the broken one with its error', async () => {
     const { json } = await call('/v1/models');
     const byName = Object.fromEntries(json.models.map((m: { name: string }) => [m.name, m]));
-    expect(Object.keys(byName).sort()).toEqual(['broken', 'gan', 'tiny']);
+    expect(Object.keys(byName).sort()).toEqual(['broken', 'gan', 'sg', 'tiny']);
     expect(byName.tiny).toMatchObject({ kind: 'yolov2', status: 'ready', ready: true, ep: 'cpu', classes: 3,
       input: { width: 64, height: 64, channels: 3, layout: 'NCHW' } });
     expect(byName.broken).toMatchObject({ status: 'error', ready: false });
@@ -229,7 +255,30 @@ describe('models, KServe v2, generation, metrics', () => {
     const grid = await sharp((await call('/v1/sample?seed=7&n=4')).body).metadata();
     expect(grid.width! * grid.height!).toBeGreaterThan(one.width! * one.height!);
     expectError(await call('/v1/sample?model=tiny'), 400, 'bad_parameter');
-    expectError(await post('/v1/generate', JSON.stringify({ text: 'a red circle' }), 'application/json'), 404, 'unknown_model');
+    expectError(await call('/v1/sample?model=sg'), 400, 'bad_parameter');
+  });
+
+  it('POST /v1/generate serves the stackgan through the runtime: same seed same PNG, text and stage matter', async () => {
+    const gen = (body: object) => post('/v1/generate', JSON.stringify(body), 'application/json');
+    const a = await gen({ text: 'a red circle on the left', seed: 5 });
+    expect(a.status, a.body.toString()).toBe(200);
+    expect(a.headers.get('content-type')).toBe('image/png');
+    expect(a.headers.get('x-seed')).toBe('5');
+    expect((await sharp(a.body).metadata()).width).toBe(8);
+    const direct = await runtime.generate('sg', { text: 'a red circle on the left', seed: 5 });
+    expect(a.body.equals(Buffer.from(direct.png))).toBe(true);
+    expect((await gen({ text: 'a red circle on the left', seed: 5, model: 'sg' })).body.equals(a.body)).toBe(true);
+    expect((await gen({ text: 'a blue square at the top', seed: 5 })).body.equals(a.body)).toBe(false);
+    const s1 = await gen({ text: 'a red circle on the left', seed: 5, stage: 1 });
+    expect((await sharp(s1.body).metadata()).width).toBe(4);
+    const random = await gen({ text: 'a red circle' });
+    expect(random.status).toBe(200);
+    expect(random.headers.get('x-seed')).toMatch(/^\d+$/);
+    expectError(await gen({ text: 'a red circle', model: 'tiny' }), 400, 'bad_parameter');
+    expectError(await gen({ text: 'a red circle', stage: 3 }), 400);
+    expectError(await gen({ text: 'a red circle', seed: -1 }), 400);
+    expectError(await gen({ text: '' }), 400);
+    expectError(await gen({ text: 'a red circle', model: 'nope' }), 404, 'unknown_model');
   });
 
   it('/metrics: requests, batches (average batch = inference_count / execution_count), queue depth', async () => {
