@@ -130,15 +130,15 @@ describe('training kernels', () => {
   });
 
   it('computes the weight gradient of early layers as a swapped convolution, equal to the im2col kernel', () => {
-    const x = tf.randomNormal([2, 64, 64, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-    const dy = tf.randomNormal([2, 64, 64, 8], 0, 1, 'float32', 8) as tf.Tensor4D;
-    const w = tf.randomNormal([3, 3, 3, 8], 0, 1, 'float32', 9) as tf.Tensor4D;
+    const x = tf.randomNormal([2, 96, 96, 8], 0, 1, 'float32', 7) as tf.Tensor4D;
+    const dy = tf.randomNormal([2, 96, 96, 16], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 8, 16], 0, 1, 'float32', 9) as tf.Tensor4D;
     const fast = tf.grad((ww: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, ww as tf.Tensor4D, 1, 'same'), dy)))(w);
     // reference: the plain definition, sum over pixels of shifted inputs times dy
     const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
     const ref = tf.stack([0, 1, 2].map((ky) => tf.stack([0, 1, 2].map((kx) => {
-      const xs = tf.reshape(tf.slice(xp, [0, ky, kx, 0], [2, 64, 64, 3]), [-1, 3]);
-      return tf.matMul(xs, tf.reshape(dy, [-1, 8]), true, false);
+      const xs = tf.reshape(tf.slice(xp, [0, ky, kx, 0], [2, 96, 96, 8]), [-1, 8]);
+      return tf.matMul(xs, tf.reshape(dy, [-1, 16]), true, false);
     }))));
     const d = tf.max(tf.abs(tf.sub(fast, ref))).dataSync()[0];
     const m = tf.max(tf.abs(ref)).dataSync()[0];
