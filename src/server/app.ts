@@ -43,7 +43,7 @@ export interface AppOptions {
 
 export const DEFAULTS = {
   bodyLimit: 16 * 1024 * 1024,
-  inferBodyLimit: 256 * 1024 * 1024,
+  inferBodyLimit: 64 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   maxInFlight: 128,
   streamMaxBuffered: 1024 * 1024,
