@@ -7,5 +7,6 @@ import { register as generate } from './generate.ts';
 import { register as serve } from './serve.ts';
 import { register as train } from './train.ts';
 import { register as exportCkpt } from './export.ts';
+import { register as bench } from './bench.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate, serve, train, exportCkpt];
+export const commands: Array<(program: Command) => void> = [darknet, detect, evaluate, generate, serve, train, exportCkpt, bench];
