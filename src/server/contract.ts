@@ -1,40 +1,12 @@
 // What the server needs from the runtime. A structural subset of src/runtime's Runtime, so the HTTP
-// layer can be exercised against any object with this shape and never imports ONNX Runtime itself.
-import type { DetectParams, DetectionResponse, ModelInfo, RawTensor } from '../runtime/types.ts';
+// layer can be exercised against any object with this shape and never imports ONNX Runtime itself
+// (type-only imports: nothing of src/runtime is loaded by them).
+import type { GeneratedImage, GenerateRequest, SampleRequest } from '../runtime/generate.ts';
+import type { DetectOptions, DetectParams, DetectionResponse, ModelInfo, ModelSignature, RawTensor } from '../runtime/types.ts';
 
-export interface DetectOptions {
-  /** absolute time (Date.now() based) after which the request is dropped from the queue */
-  deadlineMs?: number;
-}
-
-export interface TensorSignature {
-  name: string;
-  /** KServe v2 datatype: FP32, INT64, INT32, UINT8, BOOL */
-  datatype: string;
-  /** -1 for a dynamic dimension */
-  shape: number[];
-}
-
-export interface ModelSignature {
-  inputs: TensorSignature[];
-  outputs: TensorSignature[];
-}
-
-export interface GenerateRequest {
-  text: string;
-  seed?: number;
-  stage?: 1 | 2;
-}
-
-export interface SampleRequest {
-  seed?: number;
-  n?: number;
-}
-
-export interface GeneratedImage {
-  png: Uint8Array;
-  seed: number;
-}
+// still exported here: the server's routes and its test fakes name them through the contract
+export type { DetectOptions, GeneratedImage, GenerateRequest, ModelSignature, SampleRequest };
+export type { TensorSignature } from '../runtime/types.ts';
 
 export interface ServerRuntime {
   models(): ModelInfo[];
