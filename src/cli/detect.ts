@@ -4,29 +4,15 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
-import { parseEps } from '../runtime/ep.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { DetectionResponse, DetectParams } from '../runtime/types.ts';
-import { intOption, numberOption, UsageError } from './errors.ts';
+import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption } from './detect-options.ts';
+import { intOption, UsageError } from './errors.ts';
 
-interface DetectCliOptions {
-  thresh?: number;
-  nms?: number;
-  hier?: number;
-  maxDet?: number;
-  classes?: number[];
-  agnostic?: boolean;
+interface DetectCliOptions extends DetectParams {
   json?: boolean;
   ep: string[];
   maxBatch: number;
-}
-
-function epList(raw: string): string[] {
-  try {
-    return parseEps(raw);
-  } catch (e) {
-    throw new UsageError(`--ep: ${(e as Error).message}`);
-  }
 }
 
 function classList(raw: string): number[] {
@@ -61,8 +47,7 @@ async function run(modelDir: string, images: string[], o: DetectCliOptions): Pro
   try {
     const info = rt.model(name)!;
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);
-    const params: DetectParams = { thresh: o.thresh, nms: o.nms, hier: o.hier, maxDet: o.maxDet, classes: o.classes, agnostic: o.agnostic };
-    for (const k of Object.keys(params) as Array<keyof DetectParams>) if (params[k] === undefined) delete params[k];
+    const params = detectParams(o);
     const bad = o.classes?.find((c) => c >= (info.classes ?? 0));
     if (bad !== undefined) throw new UsageError(`--classes: ${bad} is not a class id of ${name} (0..${(info.classes ?? 0) - 1})`);
     // every image goes in at once: the batcher groups them, exactly as concurrent HTTP requests
@@ -101,10 +86,10 @@ export function register(program: Command): void {
     .description('detect objects in image files with a model folder (same pipeline as the server)')
     .argument('<model_dir>', 'model folder (model.json + model.onnx)')
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
-    .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', numberOption('--thresh', 0, 1))
-    .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', numberOption('--nms', 0, 1))
-    .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default .5)', numberOption('--hier', 0, 1))
-    .option('--max-det <k>', 'at most K detections per image, best first', intOption('--max-det', 1, 1_000_000))
+    .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', threshOption)
+    .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', nmsOption)
+    .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default .5)', hierOption)
+    .option('--max-det <k>', 'at most K detections per image, best first', maxDetOption(1_000_000))
     .option('--classes <ids>', 'keep only these class ids (comma list)', classList)
     .option('--agnostic', 'class-agnostic NMS')
     .option('--json', 'one JSON detection response per image, one per line')

@@ -6,33 +6,24 @@ import { basename, dirname, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
-import { parseEps } from '../runtime/ep.ts';
 import { readManifest } from '../runtime/folder.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { DetectParams } from '../runtime/types.ts';
 import { evaluateDetector } from '../train/data/evaluate.ts';
 import { DataSpecError, openDataset } from '../train/data/open.ts';
 import { evalJson } from '../vision/map.ts';
-import { intOption, numberOption, UsageError } from './errors.ts';
+import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption } from './detect-options.ts';
+import { intOption, UsageError } from './errors.ts';
 
-interface EvalCliOptions {
+// thresh and max-det have defaults here (ranking wants low-score detections, COCO keeps 100)
+interface EvalCliOptions extends DetectParams {
   data: string;
   json?: boolean;
   thresh: number;
-  nms?: number;
-  hier?: number;
   maxDet: number;
   limit?: number;
   ep: string[];
   maxBatch: number;
-}
-
-function epList(raw: string): string[] {
-  try {
-    return parseEps(raw);
-  } catch (e) {
-    throw new UsageError(`--ep: ${(e as Error).message}`);
-  }
 }
 
 const f3 = (v: number) => (Number.isNaN(v) ? '  n/a' : v.toFixed(3));
@@ -53,9 +44,7 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
   try {
     const info = rt.model(name);
     if (!info || info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info?.error ?? 'not found'}`);
-    const params: DetectParams = { thresh: o.thresh, maxDet: o.maxDet };
-    if (o.nms !== undefined) params.nms = o.nms;
-    if (o.hier !== undefined) params.hier = o.hier;
+    const params = detectParams(o);
     const total = Math.min(ds.size, o.limit ?? ds.size);
     bar?.start(total, 0);
     // the runtime loaded and validated this manifest already: reading it again cannot fail differently
@@ -105,10 +94,10 @@ export function register(program: Command): void {
     .argument('<model_dir>', 'model folder (model.json + model.onnx)')
     .requiredOption('--data <spec>', 'dataset: synth:SEED:COUNT[:SIZE], synth9k:SEED:COUNT, voc:DIR[:SPLIT], coco:JSON[:IMAGEDIR], yolo:DIR[:SPLIT], or a dataset folder')
     .option('--json', 'print {"map50":..,"map":..,"per_class":{name: AP@0.5}} on one line')
-    .option('--thresh <t>', 'score threshold for detections entering the ranking (low, as darknet\'s valid)', numberOption('--thresh', 0, 1), 0.005)
-    .option('--nms <n>', 'NMS IoU threshold (default: the model\'s)', numberOption('--nms', 0, 1))
-    .option('--hier <h>', 'YOLO9000 hierarchy threshold (default .5)', numberOption('--hier', 0, 1))
-    .option('--max-det <k>', 'detections kept per image (as COCO)', intOption('--max-det', 1, 100_000), 100)
+    .option('--thresh <t>', 'score threshold for detections entering the ranking (low, as darknet\'s valid)', threshOption, 0.005)
+    .option('--nms <n>', 'NMS IoU threshold (default: the model\'s)', nmsOption)
+    .option('--hier <h>', 'YOLO9000 hierarchy threshold (default .5)', hierOption)
+    .option('--max-det <k>', 'detections kept per image (as COCO)', maxDetOption(100_000), 100)
     .option('--limit <n>', 'evaluate the first N images only', intOption('--limit', 1, Number.MAX_SAFE_INTEGER))
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
     .option('--max-batch <n>', 'largest inference batch', intOption('--max-batch', 1, 256), 4)
