@@ -10,23 +10,12 @@ import {
   boxFrame, buildWordTree, decodeRegion, decodeRegionTree, hierarchyPredictions, hierarchyTopPrediction, logistic,
   nmsBatch, parseTreeText, postprocess, treeSoftmax, type WordTree,
 } from '../src/vision/index.ts';
+import { gaussian } from '../test/helpers/random.ts';
 
 const iters = Number(process.argv[process.argv.indexOf('--iters') + 1]) || 200;
 
-function gauss(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
-}
-
 function logits(n: number, seed: number, std = 2): Float32Array {
-  const g = gauss(seed);
+  const g = gaussian(seed);
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = std * g();
   return a;

@@ -4,28 +4,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphBuilder, attr } from '../src/onnx/graph.ts';
 import type { YoloV2Manifest } from '../src/manifest.ts';
+import { rng, uniform } from './helpers/random.ts';
 
-/** Small deterministic PRNG (mulberry32) so fixtures are identical run to run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randn(n: number, scale: number, r: () => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (r() * 2 - 1) * scale;
-  return a;
-}
+// server-e2e draws its own weights from the same generator
+export { rng };
 
 function conv(g: GraphBuilder, x: string, cin: number, cout: number, k: number, r: () => number, leaky = true): string {
-  const w = g.initializer('w', randn(cout * cin * k * k, Math.sqrt(3 / (cin * k * k)), r), [cout, cin, k, k]);
-  const b = g.initializer('b', randn(cout, 0.1, r), [cout]);
+  const w = g.initializer('w', uniform(cout * cin * k * k, r, Math.sqrt(3 / (cin * k * k))), [cout, cin, k, k]);
+  const b = g.initializer('b', uniform(cout, r, 0.1), [cout]);
   const p = (k - 1) / 2;
   const c = g.node('Conv', [x, w, b], { kernel_shape: attr.ints([k, k]), pads: attr.ints([p, p, p, p]) });
   return leaky ? g.node('LeakyRelu', [c], { alpha: attr.f(0.1) }) : c;
@@ -119,7 +105,7 @@ export function tinyGeneratorNet(seed = 11): Uint8Array {
   const r = rng(seed);
   const g = new GraphBuilder('tiny-gen');
   const z = g.input('z', ['N', 8]);
-  const w = g.initializer('w', randn(8 * 48, 0.5, r), [8, 48]);
+  const w = g.initializer('w', uniform(8 * 48, r, 0.5), [8, 48]);
   const t = g.node('Tanh', [g.node('MatMul', [z, w])]);
   g.output(g.node('Reshape', [t, g.ints('shape', [-1, 3, 4, 4])]), 'image', ['N', 3, 4, 4]);
   return g.toModel();

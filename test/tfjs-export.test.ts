@@ -8,22 +8,11 @@ import { alphaDropoutLayer } from '../src/train/snn/index.ts';
 import { exportLayersModelWithInfo, UnsupportedLayerError, samePadding, type ExportOptions } from '../src/onnx/tfjs/index.ts';
 import { CONVERTERS } from '../src/onnx/tfjs/layers.ts';
 import { decodeModel } from '../src/onnx/graph.ts';
+import { rng } from './helpers/random.ts';
 
 type ST = tf.SymbolicTensor;
 const L = tf.layers;
 const usedClasses = new Set<string>();
-
-// deterministic pseudo-random numbers (mulberry32)
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Gives BatchNormalization layers non-trivial statistics so that they matter in the comparison. */
 function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {

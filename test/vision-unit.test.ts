@@ -10,21 +10,10 @@ import {
   type BoxFrame, type Candidates, type WordTree,
 } from '../src/vision/index.ts';
 import { PinholeError } from '../src/errors.ts';
+import { fillUniform, rng, uniform } from './helpers/random.ts';
 
 const f = Math.fround;
 const ident = (w = 1, h = 1): BoxFrame => boxFrame('resize', { width: w, height: h }, 1, 1);
-
-/** Seeded uniform [0,1) (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function entries(c: Candidates) {
   return Array.from({ length: c.count }, (_, i) => ({
@@ -267,7 +256,7 @@ describe('WordTree', () => {
     for (let trial = 0; trial < 60; trial++) {
       // sharp logits (scale up to 12) so deep descents happen as well as early stops
       const scale = 1 + 11 * r();
-      for (let i = 0; i < src.length; i++) src[i] = (r() * 2 - 1) * scale;
+      fillUniform(src, r, scale);
       const base = trial % stride;
       treeSoftmax(src, base, stride, t, full);
       hierarchyPredictions(full, t);
@@ -430,8 +419,7 @@ describe('fast paths equal the dense darknet computation', () => {
     const num = 3, classes = 6, H = 5, W = 4, anchors = [1, 1.5, 2.5, 2, 4, 3.5];
     const per = num * (5 + classes) * H * W;
     const batch = 3;
-    const out = new Float32Array(per * batch);
-    for (let i = 0; i < out.length; i++) out[i] = (r() * 2 - 1) * 4;
+    const out = uniform(per * batch, r, 4);
     const sizes = [{ width: 500, height: 375 }, { width: 375, height: 500 }, { width: 160, height: 160 }];
     const frames = sizes.map((s) => boxFrame('letterbox', s, 160, 160));
     for (const softmax of [true, false]) for (const thresh of [0.1, 0.25, 0.5]) {
@@ -451,8 +439,7 @@ describe('fast paths equal the dense darknet computation', () => {
     const tree = buildWordTree(parseTreeText(TINY_TREE + 'b2 1\nb11 4\nb12 4\nb13 4\n'));
     const classes = tree.n, num = 2, H = 4, W = 4, anchors = [1, 1, 3, 2];
     const per = num * (5 + classes) * H * W;
-    const out = new Float32Array(per * 2);
-    for (let i = 0; i < out.length; i++) out[i] = (r() * 2 - 1) * 5;
+    const out = uniform(per * 2, r, 5);
     const sizes = [{ width: 300, height: 200 }, { width: 128, height: 128 }];
     const frames = sizes.map((s) => boxFrame('letterbox', s, 128, 128));
     let total = 0;

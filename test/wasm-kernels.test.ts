@@ -4,18 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, tf } from '../src/train/backend.ts';
 import { setIm2colChunkFloats } from '../src/train/wasm-kernels.ts';
 import { reorg, leakyRelu } from '../src/train/layers/index.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const randArr = (n: number, r: () => number) => Float32Array.from({ length: n }, () => r() * 2 - 1);
+import { rng, uniform } from './helpers/random.ts';
 
 /** Runs f on the wasm and on the cpu backend with the same plain-array inputs; returns both results. */
 function onBoth(f: () => tf.Tensor[]): { wasm: Float32Array[]; cpu: Float32Array[] } {
@@ -138,13 +127,13 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
     const r = rng(100 + i);
     const xs: [number, number, number, number] = [cs.n, cs.h, cs.w, cs.c];
     const ws: [number, number, number, number] = [cs.k[0], cs.k[1], cs.c, cs.f];
-    const x = randArr(xs.reduce((a, b) => a * b), r);
-    const w = randArr(ws.reduce((a, b) => a * b), r);
+    const x = uniform(xs.reduce((a, b) => a * b), r);
+    const w = uniform(ws.reduce((a, b) => a * b), r);
     // dy of the conv's output shape, drawn once
     tf.setBackend('cpu');
     const outShape = tf.conv2d(tf.zeros(xs) as tf.Tensor4D, tf.zeros(ws) as tf.Tensor4D, cs.s, cs.pad).shape;
     tf.setBackend('wasm');
-    const g = randArr(outShape.reduce((a, b) => a * b), r);
+    const g = uniform(outShape.reduce((a, b) => a * b), r);
     const { wasm, cpu } = onBoth(() => {
       const grads = tf.grads((xt: tf.Tensor, wt: tf.Tensor) =>
         tf.sum(tf.mul(tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, cs.s, cs.pad), tf.tensor(g, outShape))));
@@ -157,9 +146,9 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
     const r = rng(7);
     const xs: [number, number, number, number] = [3, 12, 10, 6];
     const ws: [number, number, number, number] = [3, 3, 6, 5];
-    const x = randArr(3 * 12 * 10 * 6, r);
+    const x = uniform(3 * 12 * 10 * 6, r);
     const dyShape = [3, 6, 5, 5];
-    const g = randArr(3 * 6 * 5 * 5, r);
+    const g = uniform(3 * 6 * 5 * 5, r);
     const dW = () => tf.tidy(() => {
       const f = tf.grad((wt: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(tf.tensor(x, xs) as tf.Tensor4D, wt as tf.Tensor4D, 2, 'same'), tf.tensor(g, dyShape))));
       return Float32Array.from(f(tf.randomNormal(ws)).dataSync());
@@ -180,9 +169,9 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
       const [n, h, w, cin, cout] = [2, 5, 4, 6, 3];
       const oh = pad === 'same' ? h * s : h * s + Math.max(k - s, 0);
       const ow = pad === 'same' ? w * s : w * s + Math.max(k - s, 0);
-      const x = randArr(n * h * w * cin, r);
-      const f = randArr(k * k * cout * cin, r);
-      const g = randArr(n * oh * ow * cout, r);
+      const x = uniform(n * h * w * cin, r);
+      const f = uniform(k * k * cout * cin, r);
+      const g = uniform(n * oh * ow * cout, r);
       const { wasm, cpu } = onBoth(() => {
         const fwd = (xt: tf.Tensor, ft: tf.Tensor) => tf.conv2dTranspose(xt as tf.Tensor4D, ft as tf.Tensor4D, [n, oh, ow, cout], s, pad);
         const y = fwd(tf.tensor(x, [n, h, w, cin]), tf.tensor(f, [k, k, cout, cin]));
@@ -197,8 +186,8 @@ describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput equal the cpu backend'
 describe('other gradients the YOLO and GAN models need run on wasm and equal cpu', () => {
   it('Embedding / gather gradient (UnsortedSegmentSum) with repeated ids', () => {
     const r = rng(11);
-    const table = randArr(10 * 4, r);
-    const g = randArr(2 * 5 * 4, r);
+    const table = uniform(10 * 4, r);
+    const g = uniform(2 * 5 * 4, r);
     const { wasm, cpu } = onBoth(() => {
       const ids = tf.tensor2d([[1, 3, 3, 9, 0], [3, 1, 7, 7, 7]], [2, 5], 'int32');
       const f = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), tf.tensor(g, [2, 5, 4]))));
@@ -209,7 +198,7 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
 
   it('pooling and activation gradients (MaxPoolGrad is ours: the stock wasm one is wrong on reused memory)', () => {
     const r = rng(12);
-    const x = randArr(2 * 9 * 8 * 3, r);
+    const x = uniform(2 * 9 * 8 * 3, r);
     const shape = [2, 9, 8, 3];
     const ops: [string, (t: tf.Tensor) => tf.Tensor][] = [
       ['maxPool 2/2 valid', (t) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid')],
@@ -231,7 +220,7 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
       for (let rep = 0; rep < 2; rep++) {
         const { wasm, cpu } = onBoth(() => {
           const probe = op(tf.zeros(shape));
-          const g = tf.tensor(randArr(probe.size, rng(name.length)), probe.shape);
+          const g = tf.tensor(uniform(probe.size, rng(name.length)), probe.shape);
           return [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(op(t), g)))(tf.tensor(x, shape))];
         });
         expectClose(wasm, cpu, name);
@@ -242,9 +231,9 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
   it('matrix products with transpose flags (ours: explicit transpose, then the fast path) equal cpu', () => {
     const r = rng(14);
     for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
-      const a = randArr(3 * 7 * 5, r);
-      const b = randArr(3 * 5 * 4, r);
-      const bias = randArr(4, r);
+      const a = uniform(3 * 7 * 5, r);
+      const b = uniform(3 * 5 * 4, r);
+      const bias = uniform(4, r);
       const { wasm, cpu } = onBoth(() => {
         const A = tf.tensor(a, ta ? [3, 5, 7] : [3, 7, 5]);
         const B = tf.tensor(b, tb ? [3, 4, 5] : [3, 5, 4]);
@@ -279,7 +268,7 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
       expect(w, `tile ${dtype} [${shape}] x [${reps}]`).toEqual(c);
     }
     // BatchNorm's pattern: a per-channel vector to a full activation
-    const v = randArr(16, r);
+    const v = uniform(16, r);
     const { wasm, cpu } = onBoth(() => [tf.tile(tf.tensor(v, [1, 1, 1, 16]), [8, 32, 32, 1])]);
     expectClose(wasm, cpu, 'tile [1,1,1,16] x [8,32,32,1]');
   });
@@ -289,8 +278,8 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
     // ResizeBilinearGrad swaps height and width (tfjs-backend-cpu 4.22)
     for (const [n, h, w, c, oh, ow] of [[2, 9, 8, 3, 18, 16], [3, 5, 7, 2, 10, 14], [2, 4, 4, 5, 12, 8], [1, 6, 3, 1, 7, 5]]) {
       const r = rng(n * 100 + h);
-      const x = randArr(n * h * w * c, r);
-      const g = randArr(n * oh * ow * c, r);
+      const x = uniform(n * h * w * c, r);
+      const g = uniform(n * oh * ow * c, r);
       for (const mode of ['nearest', 'bilinear'] as const) {
         const got = tf.tidy(() => {
           const op = (t: tf.Tensor) => (mode === 'nearest' ? tf.image.resizeNearestNeighbor : tf.image.resizeBilinear)(t as tf.Tensor4D, [oh, ow]);
@@ -338,9 +327,9 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
       tf.setBackend('wasm');
       const model = build();
       const weights = model.getWeights().map((w) => ({ data: Float32Array.from(w.dataSync()), shape: w.shape }));
-      const x = randArr((inShape as readonly number[]).reduce((a, b) => a * b, 1), rng(5));
+      const x = uniform((inShape as readonly number[]).reduce((a, b) => a * b, 1), rng(5));
       const y = (model.outputs[0].shape as number[]).slice(1);
-      const target = randArr(inShape[0] * y.reduce((a, b) => a * b), rng(6));
+      const target = uniform(inShape[0] * y.reduce((a, b) => a * b), rng(6));
       const { wasm, cpu } = withFixedCpuResizeGrad(() => onBoth(() => {
         model.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
         const { grads } = tf.variableGrads(() => {

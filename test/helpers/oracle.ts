@@ -16,6 +16,7 @@ import {
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gaussian } from './random.ts';
 
 const run = promisify(execFile);
 
@@ -276,19 +277,6 @@ export function compareTensors(actual: ArrayLike<number>, expected: ArrayLike<nu
     if (a > maxAbs) maxAbs = a;
   }
   return { maxDiff, maxAbs, at };
-}
-
-/** Small deterministic PRNG (mulberry32) + Box-Muller, for weights files the tests write themselves. */
-function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
 }
 
 export interface WriteWeightsOptions {
