@@ -3,16 +3,15 @@
 // boxes for the same cfg + seeded random weights + image: same count, same class, IoU >= 0.99,
 // |score diff| <= 1e-3. PNGs at network size make the network input identical (darknet's and our
 // JPEG decoders and resize kernels differ, so dog.jpg itself is compared on the input tensor only).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importDarknet } from '../src/onnx/darknet/folder.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
-import type { Detection } from '../src/runtime/types.ts';
 import { darknetCfg, darknetData, oracleWeights, runOracle, type OracleResult } from './helpers/oracle.ts';
+import { darknetDetections, dogPng, matchDarknet } from './helpers/oracle-match.ts';
 
 interface Case {
   model: 'yolov1-tiny' | 'yolov2-tiny-voc' | 'yolov2' | 'yolo9000';
@@ -34,26 +33,6 @@ const CASES: Case[] = [
   { model: 'yolo9000', size: 544, thresh: 0.8, hier: 0.3 },
 ];
 
-async function pngAt(size: number): Promise<string> {
-  // the same files as test/vision-oracle.test.ts, so that both share the oracle's cached runs
-  const dir = join(tmpdir(), `pinhole-vision-oracle-${userInfo().uid}`);
-  mkdirSync(dir, { recursive: true });
-  const p = join(dir, `dog${size}.png`);
-  if (!existsSync(p)) {
-    const tmp = `${p}.${process.pid}.tmp`;
-    await sharp(darknetData('dog.jpg')).resize(size, size, { fit: 'fill' }).png().toFile(tmp);
-    renameSync(tmp, p);
-  }
-  return p;
-}
-
-function iou(a: Detection['box'], b: Detection['box']): number {
-  const iw = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const ih = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  const inter = iw > 0 && ih > 0 ? iw * ih : 0;
-  return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter);
-}
-
 let root: string;
 let rt: Runtime;
 const oracle = new Map<Case, OracleResult>();
@@ -71,7 +50,7 @@ beforeAll(async () => {
     });
   }
   for (const c of CASES) {
-    oracle.set(c, await runOracle({ cfg: darknetCfg(c.model), seed: 1, lastGain: c.lastGain, image: await pngAt(c.size), thresh: c.thresh, hier: c.hier, nms: 0.45 }));
+    oracle.set(c, await runOracle({ cfg: darknetCfg(c.model), seed: 1, lastGain: c.lastGain, image: await dogPng(c.size), thresh: c.thresh, hier: c.hier, nms: 0.45 }));
   }
   rt = await Runtime.create({ modelsDir: join(root, 'models'), maxBatch: 1, warmup: false, log: { info() {}, warn() {}, error() {} } });
 }, 600_000);
@@ -85,7 +64,7 @@ describe('image file -> boxes through the Runtime == darknet (live oracle)', () 
   for (const c of CASES) {
     it(`${c.model} ${c.size}px png thresh ${c.thresh}${c.hier !== undefined ? ` hier ${c.hier}` : ''}`, async () => {
       const r = oracle.get(c)!;
-      const png = readFileSync(await pngAt(c.size));
+      const png = readFileSync(await dogPng(c.size));
       const info = rt.model(folder(c))!;
       expect(info.status).toBe('ready');
 
@@ -99,29 +78,9 @@ describe('image file -> boxes through the Runtime == darknet (live oracle)', () 
       const res = await rt.detect(folder(c), png, { thresh: c.thresh, hier: c.hier, nms: r.json.nms, maxDet: 100000 });
       const im = res.image;
       expect(im).toEqual({ width: c.size, height: c.size });
-      const dk = r.json.boxes.map((b) => ({
-        class_id: b.class, score: b.prob,
-        box: { x1: (b.x - b.w / 2) * im.width, y1: (b.y - b.h / 2) * im.height, x2: (b.x + b.w / 2) * im.width, y2: (b.y + b.h / 2) * im.height },
-      }));
+      const dk = darknetDetections(r.json, im);
       const mine = res.detections;
-      const used = new Uint8Array(mine.length);
-      let worstIou = 1, worstScore = 0;
-      const unmatched: string[] = [];
-      for (const d of [...dk].sort((a, b) => b.score - a.score)) {
-        let best = -1, bestIou = 0;
-        for (let j = 0; j < mine.length; j++) {
-          if (used[j] || mine[j].class_id !== d.class_id || Math.abs(mine[j].score - d.score) > 1e-3) continue;
-          const v = iou(mine[j].box, d.box);
-          if (v > bestIou) { bestIou = v; best = j; }
-        }
-        if (best < 0 || bestIou < 0.99) {
-          unmatched.push(`class ${d.class_id} score ${d.score.toFixed(4)} best IoU ${bestIou.toFixed(4)}`);
-          continue;
-        }
-        used[best] = 1;
-        worstIou = Math.min(worstIou, bestIou);
-        worstScore = Math.max(worstScore, Math.abs(mine[best].score - d.score));
-      }
+      const { unmatched, worstIou, worstScore } = matchDarknet(dk, mine);
       console.log(`[runtime-conformance] ${c.model} thresh ${c.thresh}${c.hier !== undefined ? ` hier ${c.hier}` : ''}: darknet ${dk.length} boxes, runtime ${mine.length}; `
         + `worst IoU ${worstIou.toFixed(6)}, worst |score diff| ${worstScore.toExponential(2)}; input max|diff| ${maxDiff}; `
         + `timing ${JSON.stringify(res.timing_ms)}`);

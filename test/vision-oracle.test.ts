@@ -4,14 +4,11 @@
 // same count, same class, IoU >= 0.99, |score diff| <= 1e-3. Runs use network-size PNGs (no
 // letterbox padding) and dog.jpg itself (768x576: letterbox undo / plain resize exercised).
 // Oracle runs go through test/helpers/oracle.ts (cached by content under os.tmpdir()).
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTreeText, postprocess, type DetectorModelLike } from '../src/vision/index.ts';
-import type { Detection } from '../src/runtime/types.ts';
 import { darknetCfg, darknetData, runOracle, type OracleResult } from './helpers/oracle.ts';
+import { darknetDetections, dogPng, matchDarknet } from './helpers/oracle-match.ts';
 
 interface Case {
   model: 'yolov1-tiny' | 'yolov2-tiny-voc' | 'yolov2' | 'yolo9000';
@@ -44,26 +41,6 @@ const CASES: Case[] = [
 
 const NET: Record<Case['model'], number> = { 'yolov1-tiny': 448, 'yolov2-tiny-voc': 416, yolov2: 608, yolo9000: 544 };
 const NAMES: Record<Case['model'], string> = { 'yolov1-tiny': 'voc.names', 'yolov2-tiny-voc': 'voc.names', yolov2: 'coco.names', yolo9000: '9k.names' };
-
-/** dog.jpg resized to the network size, written once to a stable path (the oracle cache keys on mtime). */
-const pngs = new Map<number, Promise<string>>();
-function pngAt(size: number): Promise<string> {
-  let p = pngs.get(size);
-  if (!p) pngs.set(size, (p = writePng(size)));
-  return p;
-}
-
-async function writePng(size: number): Promise<string> {
-  const dir = join(tmpdir(), `pinhole-vision-oracle-${userInfo().uid}`);
-  mkdirSync(dir, { recursive: true });
-  const p = join(dir, `dog${size}.png`);
-  if (!existsSync(p)) {
-    const tmp = `${p}.${process.pid}.tmp`;
-    await sharp(darknetData('dog.jpg')).resize(size, size, { fit: 'fill' }).png().toFile(tmp);
-    renameSync(tmp, p);
-  }
-  return p;
-}
 
 /** At most `n` oracle processes at a time: 2 cores, shared with other test files. */
 function limit(n: number) {
@@ -106,20 +83,13 @@ function modelFor(c: Case, r: OracleResult): { kind: 'yolov1' | 'yolov2' | 'yolo
   return { kind: 'yolov2', model: region, dims };
 }
 
-function iou(a: Detection['box'], b: Detection['box']): number {
-  const iw = Math.min(a.x2, b.x2) - Math.max(a.x1, b.x1);
-  const ih = Math.min(a.y2, b.y2) - Math.max(a.y1, b.y1);
-  const inter = iw > 0 && ih > 0 ? iw * ih : 0;
-  return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter);
-}
-
 const results = new Map<Case, Promise<OracleResult>>();
 
 beforeAll(() => {
   const run = limit(2);
   // Cheap models first so their tests can start while the big ones still run.
   for (const c of CASES) {
-    const image = c.image === 'jpg' ? Promise.resolve(darknetData('dog.jpg')) : pngAt(NET[c.model]);
+    const image = c.image === 'jpg' ? Promise.resolve(darknetData('dog.jpg')) : dogPng(NET[c.model]);
     const p = image.then((img) => run(() => runOracle({
       cfg: darknetCfg(c.model), seed: 1, lastGain: c.lastGain, image: img, thresh: c.thresh, hier: c.hier, nms: 0.45,
     })));
@@ -145,29 +115,8 @@ describe('decode + NMS of darknet logits == darknet boxes (live oracle)', () => 
       });
       const ms = performance.now() - t0;
 
-      const dk = r.json.boxes.map((b) => ({
-        class_id: b.class, score: b.prob,
-        box: { x1: (b.x - b.w / 2) * im.width, y1: (b.y - b.h / 2) * im.height, x2: (b.x + b.w / 2) * im.width, y2: (b.y + b.h / 2) * im.height },
-      }));
-      // greedy one-to-one matching, darknet's best boxes first
-      const used = new Uint8Array(mine.length);
-      let worstIou = 1, worstScore = 0;
-      const unmatched: string[] = [];
-      for (const d of [...dk].sort((a, b) => b.score - a.score)) {
-        let best = -1, bestIou = 0;
-        for (let j = 0; j < mine.length; j++) {
-          if (used[j] || mine[j].class_id !== d.class_id || Math.abs(mine[j].score - d.score) > 1e-3) continue;
-          const v = iou(mine[j].box, d.box);
-          if (v > bestIou) { bestIou = v; best = j; }
-        }
-        if (best < 0 || bestIou < 0.99) {
-          unmatched.push(`class ${d.class_id} score ${d.score.toFixed(4)} best IoU ${bestIou.toFixed(4)}`);
-          continue;
-        }
-        used[best] = 1;
-        worstIou = Math.min(worstIou, bestIou);
-        worstScore = Math.max(worstScore, Math.abs(mine[best].score - d.score));
-      }
+      const dk = darknetDetections(r.json, im);
+      const { unmatched, worstIou, worstScore } = matchDarknet(dk, mine);
       const classes = new Set(dk.map((d) => d.class_id)).size;
       console.log(`[vision-oracle] ${label}: darknet ${dk.length} boxes (${classes} classes), ours ${mine.length}; ` +
         `worst IoU ${worstIou.toFixed(6)}, worst |score diff| ${worstScore.toExponential(2)}; decode+NMS ${ms.toFixed(2)} ms`);
