@@ -92,10 +92,10 @@ registerTrainer({
   options: (cmd: Command) => cmd
     .option('--seed <n>', 'seed of data, weights and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 8000)
-    .option('--iterations <n>', 'generator iterations', intOption('--iterations', 1, 1e9), 3000)
-    .option('--size <px>', 'image side (multiple of 16)', intOption('--size', 16, 256), 32)
+    .option('--iterations <n>', 'generator iterations', intOption('--iterations', 1, 1e9), 2000)
+    .option('--size <px>', 'image side (a multiple of 16, at least 32)', intOption('--size', 32, 256), 32)
     .option('--z <n>', 'noise dimension', intOption('--z', 1, 4096), 64)
-    .option('--batch <n>', 'batch', intOption('--batch', 1, 1024), 64)
+    .option('--batch <n>', 'batch', intOption('--batch', 1, 1024), 32)
     .option('--lr <rate>', 'RMSProp learning rate', numberOption('--lr', 1e-7, 1), 5e-5)
     .option('--clip <c>', 'critic weight clipping bound', numberOption('--clip', 1e-6, 10), 0.01)
     .option('--n-critic <n>', 'critic updates per generator update', intOption('--n-critic', 1, 1000), 5)

@@ -35,7 +35,7 @@ export interface WganImageConfig {
   nCritic: number;
 }
 
-export const WGAN_IMAGE_DEFAULTS: WganImageConfig = { size: 32, zDim: 64, ngf: 128, ndf: 32, batch: 64, lr: 5e-5, clip: 0.01, nCritic: 5 };
+export const WGAN_IMAGE_DEFAULTS: WganImageConfig = { size: 32, zDim: 64, ngf: 64, ndf: 32, batch: 32, lr: 5e-5, clip: 0.01, nCritic: 5 };
 
 export function wganGenerator(c: WganImageConfig, seed = 1): tf.LayersModel {
   const s = new InitSeeds(seed);
