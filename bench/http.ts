@@ -4,43 +4,26 @@
 //
 //   node --import tsx bench/http.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
 //     [--duration 10] [--rounds 2] [--connections 16] [--max-batch 4] [--batch-delay-ms 2] [--workers N]
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { runCeiling, type CeilingResult } from '../src/runtime/ceiling.ts';
 import { buildApp } from '../src/server/app.ts';
 import type { ServerRuntime } from '../src/server/contract.ts';
 import { startServer } from '../src/server/lifecycle.ts';
-import { counter, cpuSeconds, noModelHelp, pickDetector, startServerChild, threadsOf } from './server-child.ts';
+import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
-    models: { type: 'string', default: 'models' },
-    model: { type: 'string' },
-    image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
-    duration: { type: 'string', default: '10' },
+    ...SERVING_OPTIONS,
     connections: { type: 'string', default: '16' },
-    'max-batch': { type: 'string', default: '4' },
-    'batch-delay-ms': { type: 'string', default: '2' },
-    workers: { type: 'string' },
     rounds: { type: 'string', default: '2' },
   },
 });
 
-const model = pickDetector(o.models, o.model);
-if (!model) {
-  console.error(noModelHelp(o.models, o.model));
-  process.exit(1);
-}
-const image = readFileSync(o.image);
-const duration = Number(o.duration);
+const { model, image, duration, flags } = servingSetup(o);
 const connections = Number(o.connections);
 const rounds = Math.max(1, Number(o.rounds));
 const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
-const flags = ['--max-batch', o['max-batch'], '--batch-delay-ms', o['batch-delay-ms'], '--log-level', 'info'];
-if (o.workers) flags.push('--workers', o.workers);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 console.log(`http bench: model ${model.name} (${model.kind}), image ${o.image} (${image.length} bytes), ${connections} connections, `
@@ -56,15 +39,15 @@ const shoot = (extra: { overallRate?: number; duration: number }): Promise<Resul
 
 interface Run { rps: number; p50: number; p99: number; avgBatch: number; ok: number; bad: number; cpuMsPerImage: number; clientCores: number }
 async function measured(extra: { overallRate?: number; duration: number }): Promise<Run> {
-  const i0 = await counter(server.url, 'pinhole_inference_count', model!.name);
-  const e0 = await counter(server.url, 'pinhole_execution_count', model!.name);
+  const i0 = await counter(server.url, 'pinhole_inference_count', model.name);
+  const e0 = await counter(server.url, 'pinhole_execution_count', model.name);
   const c0 = cpuSeconds(server.child.pid!);
   const k0 = process.cpuUsage();
   const r = await shoot(extra);
   const k = process.cpuUsage(k0);
   const cpu = cpuSeconds(server.child.pid!) - c0;
-  const i1 = await counter(server.url, 'pinhole_inference_count', model!.name);
-  const e1 = await counter(server.url, 'pinhole_execution_count', model!.name);
+  const i1 = await counter(server.url, 'pinhole_inference_count', model.name);
+  const e1 = await counter(server.url, 'pinhole_execution_count', model.name);
   return { rps: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, avgBatch: (i1 - i0) / Math.max(1, e1 - e0), ok: r['2xx'], bad: r.non2xx + r.errors + r.timeouts,
     cpuMsPerImage: (1000 * cpu) / Math.max(1, r['2xx']), clientCores: (k.user + k.system) / 1e6 / r.duration };
 }

@@ -1,8 +1,9 @@
-// Shared by bench/http.ts and bench/ws.ts: pick a detection model folder, and run `pinhole serve` on it
-// in a child process on an ephemeral loopback port (so the load generator does not share its event loop).
+// Shared by bench/http.ts and bench/ws.ts: their common flags, pick a detection model folder, and run
+// `pinhole serve` on it in a child process on an ephemeral loopback port (so the load generator does not
+// share its event loop).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -35,6 +36,51 @@ export function noModelHelp(modelsDir: string, name?: string): string {
     `or train one (npx pinhole train yolov2 --help), then pass --models DIR [--model NAME].`,
   ].join('\n');
 }
+
+/** Flags of both serving benches for parseArgs (bench/run.ts passes --models, --model and --duration to each). */
+export const SERVING_OPTIONS = {
+  models: { type: 'string', default: 'models' },
+  model: { type: 'string' },
+  image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
+  duration: { type: 'string', default: '10' },
+  'max-batch': { type: 'string', default: '4' },
+  'batch-delay-ms': { type: 'string', default: '2' },
+  workers: { type: 'string' },
+} as const;
+
+export interface ServingFlags {
+  models: string;
+  model?: string;
+  image: string;
+  duration: string;
+  'max-batch': string;
+  'batch-delay-ms': string;
+  workers?: string;
+}
+
+export interface ServingSetup {
+  model: PickedModel;
+  image: Buffer;
+  /** seconds per measured run */
+  duration: number;
+  /** `pinhole serve` flags for startServerChild */
+  flags: string[];
+}
+
+/** The model to serve (none: the help on stderr and exit 1), the image to send and the server's flags. */
+export function servingSetup(o: ServingFlags): ServingSetup {
+  const model = pickDetector(o.models, o.model);
+  if (!model) {
+    console.error(noModelHelp(o.models, o.model));
+    process.exit(1);
+  }
+  const flags = ['--max-batch', o['max-batch'], '--batch-delay-ms', o['batch-delay-ms'], '--log-level', 'info'];
+  if (o.workers) flags.push('--workers', o.workers);
+  return { model, image: readFileSync(o.image), duration: Number(o.duration), flags };
+}
+
+/** The 1, 5 and 15 minute load averages: other work on the machine lowers every figure. */
+export const loadAverage = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 export interface ServerChild {
   url: string;

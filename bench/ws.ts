@@ -5,38 +5,21 @@
 //
 //   node --import tsx bench/ws.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
 //     [--duration 10] [--fps 30] [--streams 1,8] [--max-batch 4] [--batch-delay-ms 2] [--workers N]
-import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { counter, cpuSeconds, noModelHelp, pickDetector, startServerChild, threadsOf } from './server-child.ts';
+import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
-    models: { type: 'string', default: 'models' },
-    model: { type: 'string' },
-    image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
-    duration: { type: 'string', default: '10' },
+    ...SERVING_OPTIONS,
     fps: { type: 'string', default: '30' },
     streams: { type: 'string', default: '1,8' },
-    'max-batch': { type: 'string', default: '4' },
-    'batch-delay-ms': { type: 'string', default: '2' },
-    workers: { type: 'string' },
   },
 });
 
-const model = pickDetector(o.models, o.model);
-if (!model) {
-  console.error(noModelHelp(o.models, o.model));
-  process.exit(1);
-}
-const image = readFileSync(o.image);
-const duration = Number(o.duration);
+const { model, image, duration, flags } = servingSetup(o);
 const fps = Number(o.fps);
 const streamCounts = o.streams.split(',').map(Number);
-const flags = ['--max-batch', o['max-batch'], '--batch-delay-ms', o['batch-delay-ms'], '--log-level', 'info'];
-if (o.workers) flags.push('--workers', o.workers);
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
