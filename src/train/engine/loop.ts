@@ -183,7 +183,7 @@ export async function trainLoop(t: LoopTrainer, o: LoopOptions, resume?: ResumeI
       Object.assign(state, { ...after, seen: state.seen });
       const ips = ((state.step - startStep) * batch.targets.length) / Math.max(1e-3, (Date.now() - t0) / 1000);
       const extra = Object.entries(stats).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ');
-      bar?.update(state.step, { ep: state.epoch + 1, loss: ema.toFixed(3), extra, ips: ips.toFixed(1) });
+      bar?.update(state.step, { ep: Math.min(o.epochs, state.epoch + 1), loss: ema.toFixed(3), extra, ips: ips.toFixed(1) });
       if (!bar && (Date.now() - lastLog > 30_000 || state.step === stopAt || state.step - startStep <= 1)) {
         lastLog = Date.now();
         const left = ((stopAt - state.step) * (Date.now() - t0)) / Math.max(1, state.step - startStep) / 1000;
