@@ -45,6 +45,25 @@ function channelsLast(c: LayerCall): void {
   if (df !== undefined && df !== null && df !== 'channelsLast') fail(c, `dataFormat "${String(df)}" is not supported (only channelsLast)`);
 }
 
+/** The one input of a layer that works on images: 4-D, channels last (convs, pools, resizes, pads). */
+function imageInput(c: LayerCall): Value {
+  channelsLast(c);
+  const x = one(c);
+  need4d(c, x);
+  return x;
+}
+
+/** The bias weight of a conv or dense layer; undefined when useBias is off. */
+function biasWeight(c: LayerCall, W: ReturnType<typeof layerWeights>): { data: Float32Array } | undefined {
+  if (c.config.useBias === false) return undefined;
+  return W.get('bias') ?? fail(c, 'useBias is set but there is no bias weight');
+}
+
+/** The bias as a 1-D initializer. */
+function biasInput(c: LayerCall, bias: { data: Float32Array }): string {
+  return c.ctx.weight(`${c.layer.name}_B`, () => ({ data: bias.data, dims: [bias.data.length] }));
+}
+
 function out(c: LayerCall, name: string, layout: Value['layout'], k = 0, dtype: Value['dtype'] = 'float32'): Value {
   return { name, shape: c.outShapes[k], layout, dtype };
 }
@@ -129,9 +148,7 @@ function spatialPadAttrs(c: LayerCall, inShape: Shape, k: [number, number], s: [
 const identity: Converter = (c) => c.inputs.map((v, k) => ({ ...v, shape: c.outShapes[k] ?? v.shape }));
 
 function conv2d(c: LayerCall): Value[] {
-  channelsLast(c);
-  const x = one(c);
-  need4d(c, x);
+  const x = imageInput(c);
   const k = pair(c.config.kernelSize);
   const s = pair(c.config.strides ?? 1);
   const d = pair(c.config.dilationRate ?? 1);
@@ -139,10 +156,8 @@ function conv2d(c: LayerCall): Value[] {
   const kernel = W.get('kernel') ?? fail(c, 'no kernel weight');
   const inputs = [c.ctx.asNchw(x).name];
   inputs.push(c.ctx.weight(`${c.layer.name}_W`, () => permuteArray(kernel.data, kernel.shape, [3, 2, 0, 1])));
-  if (c.config.useBias !== false) {
-    const b = W.get('bias') ?? fail(c, 'useBias is set but there is no bias weight');
-    inputs.push(c.ctx.weight(`${c.layer.name}_B`, () => ({ data: b.data, dims: [b.data.length] })));
-  }
+  const bias = biasWeight(c, W);
+  if (bias) inputs.push(biasInput(c, bias));
   const y = c.ctx.g.node('Conv', inputs, {
     kernel_shape: attr.ints(k),
     strides: attr.ints(s),
@@ -153,9 +168,7 @@ function conv2d(c: LayerCall): Value[] {
 }
 
 function depthwiseConv2d(c: LayerCall): Value[] {
-  channelsLast(c);
-  const x = one(c);
-  need4d(c, x);
+  const x = imageInput(c);
   const k = pair(c.config.kernelSize);
   const s = pair(c.config.strides ?? 1);
   const d = pair(c.config.dilationRate ?? 1);
@@ -168,10 +181,8 @@ function depthwiseConv2d(c: LayerCall): Value[] {
     const p = permuteArray(kernel.data, kernel.shape, [2, 3, 0, 1]);
     return { data: p.data, dims: [cin * mult, 1, kh, kw] };
   }));
-  if (c.config.useBias !== false) {
-    const b = W.get('bias') ?? fail(c, 'useBias is set but there is no bias weight');
-    inputs.push(c.ctx.weight(`${c.layer.name}_B`, () => ({ data: b.data, dims: [b.data.length] })));
-  }
+  const bias = biasWeight(c, W);
+  if (bias) inputs.push(biasInput(c, bias));
   const y = c.ctx.g.node('Conv', inputs, {
     kernel_shape: attr.ints(k),
     strides: attr.ints(s),
@@ -183,9 +194,7 @@ function depthwiseConv2d(c: LayerCall): Value[] {
 }
 
 function conv2dTranspose(c: LayerCall): Value[] {
-  channelsLast(c);
-  const x = one(c);
-  need4d(c, x);
+  const x = imageInput(c);
   const k = pair(c.config.kernelSize);
   const s = pair(c.config.strides ?? 1);
   const d = pair(c.config.dilationRate ?? 1);
@@ -197,10 +206,8 @@ function conv2dTranspose(c: LayerCall): Value[] {
   const inputs = [c.ctx.asNchw(x).name];
   // tfjs kernel [kh, kw, out, in] -> ONNX ConvTranspose W [in, out, kh, kw]
   inputs.push(c.ctx.weight(`${c.layer.name}_W`, () => permuteArray(kernel.data, kernel.shape, [3, 2, 0, 1])));
-  if (c.config.useBias !== false) {
-    const b = W.get('bias') ?? fail(c, 'useBias is set but there is no bias weight');
-    inputs.push(c.ctx.weight(`${c.layer.name}_B`, () => ({ data: b.data, dims: [b.data.length] })));
-  }
+  const bias = biasWeight(c, W);
+  if (bias) inputs.push(biasInput(c, bias));
   // tfjs output size: same -> in*s, valid -> in*s + max(k-s, 0). As the gradient of a forward conv
   // over that size, the forward conv's padding is max(k-s,0) for 'same' (less at the start), 0 for
   // 'valid'; positions the forward conv never reads (k < s) are ONNX's output_padding.
@@ -227,7 +234,7 @@ function dense(c: LayerCall): Value[] {
   const W = layerWeights(c.layer);
   const kernel = W.get('kernel') ?? fail(c, 'no kernel weight');
   const [nin, nout] = kernel.shape;
-  const bias = c.config.useBias !== false ? (W.get('bias') ?? fail(c, 'useBias is set but there is no bias weight')) : undefined;
+  const bias = biasWeight(c, W);
   const { g } = c.ctx;
   let y: Value;
   if (x.shape.length === 4) {
@@ -236,16 +243,16 @@ function dense(c: LayerCall): Value[] {
       const p = permuteArray(kernel.data, kernel.shape, [1, 0]);
       return { data: p.data, dims: [nout, nin, 1, 1] };
     })];
-    if (bias) inputs.push(c.ctx.weight(`${c.layer.name}_B`, () => ({ data: bias.data, dims: [nout] })));
+    if (bias) inputs.push(biasInput(c, bias));
     y = out(c, g.node('Conv', inputs, { kernel_shape: attr.ints([1, 1]) }, c.layer.name), 'nchw');
   } else if (x.shape.length === 2) {
     const inputs = [x.name, c.ctx.weight(`${c.layer.name}_W`, () => ({ data: kernel.data, dims: kernel.shape }))];
-    if (bias) inputs.push(c.ctx.weight(`${c.layer.name}_B`, () => ({ data: bias.data, dims: [nout] })));
+    if (bias) inputs.push(biasInput(c, bias));
     y = out(c, g.node('Gemm', inputs, {}, c.layer.name), 'native');
   } else {
     const xn = c.ctx.asNative(x);
     let t = g.node('MatMul', [xn.name, c.ctx.weight(`${c.layer.name}_W`, () => ({ data: kernel.data, dims: kernel.shape }))], {}, `${c.layer.name}_mm`);
-    if (bias) t = g.node('Add', [t, c.ctx.weight(`${c.layer.name}_B`, () => ({ data: bias.data, dims: [nout] }))], {}, c.layer.name);
+    if (bias) t = g.node('Add', [t, biasInput(c, bias)], {}, c.layer.name);
     y = out(c, t, 'native');
   }
   return [applyActivation(c, y, c.config.activation)];
@@ -284,9 +291,7 @@ function batchNorm(c: LayerCall): Value[] {
 
 function pool(op: 'MaxPool' | 'AveragePool'): Converter {
   return (c) => {
-    channelsLast(c);
-    const x = one(c);
-    need4d(c, x);
+    const x = imageInput(c);
     const k = pair(c.config.poolSize);
     const s = pair(c.config.strides ?? c.config.poolSize);
     const attrs: Record<string, Attr> = {
@@ -302,9 +307,7 @@ function pool(op: 'MaxPool' | 'AveragePool'): Converter {
 
 function globalPool(op: 'GlobalAveragePool' | 'GlobalMaxPool'): Converter {
   return (c) => {
-    channelsLast(c);
-    const x = one(c);
-    need4d(c, x);
+    const x = imageInput(c);
     const { g } = c.ctx;
     const p = g.node(op, [c.ctx.asNchw(x).name], {}, `${c.layer.name}_pool`);
     if (c.outShapes[0].length === 4) return [out(c, p, 'nchw')]; // keepDims
@@ -360,9 +363,7 @@ function merge(op: 'Sum' | 'Mul' | 'Mean' | 'Max' | 'Min'): Converter {
 }
 
 function upSampling2d(c: LayerCall): Value[] {
-  channelsLast(c);
-  const x = one(c);
-  need4d(c, x);
+  const x = imageInput(c);
   const [sh, sw] = pair(c.config.size ?? 2);
   const interp = c.config.interpolation ?? 'nearest';
   const { g } = c.ctx;
@@ -377,18 +378,14 @@ function upSampling2d(c: LayerCall): Value[] {
 }
 
 function zeroPadding2d(c: LayerCall): Value[] {
-  channelsLast(c);
-  const x = one(c);
-  need4d(c, x);
+  const x = imageInput(c);
   const [[t, b], [l, r]] = c.config.padding as [[number, number], [number, number]];
   const pads = c.ctx.g.ints(`${c.layer.name}_pads`, [0, 0, t, l, 0, 0, b, r]);
   return [out(c, c.ctx.g.node('Pad', [c.ctx.asNchw(x).name, pads], { mode: attr.s('constant') }, c.layer.name), 'nchw')];
 }
 
 function cropping2d(c: LayerCall): Value[] {
-  channelsLast(c);
-  const x = one(c);
-  need4d(c, x);
+  const x = imageInput(c);
   const [[t, b], [l, r]] = c.config.cropping as [[number, number], [number, number]];
   const { g } = c.ctx;
   const big = 2 ** 31 - 1;
