@@ -22,7 +22,7 @@ function common(cmd: Command, kind: YoloKind): Command {
   cmd
     .option('--data <spec>', 'training detections: synth:SEED:COUNT, voc:DIR, coco:JSON:IMAGES, yolo:DIR, ...', kind === 'yolo9000' ? 'synth9k:1:12000' : 'synth:1:12000')
     .option('--val <spec>', 'held-out set evaluated (by pinhole eval) after training; its figures go into model.json', 'synth:999:500')
-    .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), kind === 'yolov2' ? 4 : 3)
+    .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), { yolov1: 3, yolov2: 4, yolo9000: 2 }[kind])
     .option('--batch <n>', 'detection images per step', intOption('--batch', 1, 1024), 8)
     .option('--size <px>', 'network input side (exported size)', intOption('--size', 32, 2048), 224)
     .option('--lr <rate>', 'Adam learning rate (after burn-in; cosine decay to 5%)', numberOption('--lr', 1e-7, 1), 1e-3)
