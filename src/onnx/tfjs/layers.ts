@@ -147,50 +147,45 @@ function spatialPadAttrs(c: LayerCall, inShape: Shape, k: [number, number], s: [
 
 const identity: Converter = (c) => c.inputs.map((v, k) => ({ ...v, shape: c.outShapes[k] ?? v.shape }));
 
-function conv2d(c: LayerCall): Value[] {
-  const x = imageInput(c);
+/**
+ * An ONNX Conv for Conv2D and DepthwiseConv2D (a Conv with one group per input channel): NCHW input,
+ * the kernel as ONNX lays it out, the bias if any, TF's padding, then the layer's activation.
+ */
+function convNode(c: LayerCall, x: Value, W: ReturnType<typeof layerWeights>, kernel: () => { data: Float32Array; dims: number[] }, group?: number): Value[] {
   const k = pair(c.config.kernelSize);
   const s = pair(c.config.strides ?? 1);
   const d = pair(c.config.dilationRate ?? 1);
-  const W = layerWeights(c.layer);
-  const kernel = W.get('kernel') ?? fail(c, 'no kernel weight');
-  const inputs = [c.ctx.asNchw(x).name];
-  inputs.push(c.ctx.weight(`${c.layer.name}_W`, () => permuteArray(kernel.data, kernel.shape, [3, 2, 0, 1])));
+  const inputs = [c.ctx.asNchw(x).name, c.ctx.weight(`${c.layer.name}_W`, kernel)];
   const bias = biasWeight(c, W);
   if (bias) inputs.push(biasInput(c, bias));
   const y = c.ctx.g.node('Conv', inputs, {
     kernel_shape: attr.ints(k),
     strides: attr.ints(s),
     dilations: attr.ints(d),
+    ...(group === undefined ? {} : { group: attr.i(group) }),
     ...spatialPadAttrs(c, c.inShapes[0], k, s, d),
   }, c.layer.name);
   return [applyActivation(c, out(c, y, 'nchw'), c.config.activation)];
 }
 
+function conv2d(c: LayerCall): Value[] {
+  const x = imageInput(c);
+  const W = layerWeights(c.layer);
+  const kernel = W.get('kernel') ?? fail(c, 'no kernel weight');
+  // [kh,kw,in,out] -> [out, in, kh, kw]
+  return convNode(c, x, W, () => permuteArray(kernel.data, kernel.shape, [3, 2, 0, 1]));
+}
+
 function depthwiseConv2d(c: LayerCall): Value[] {
   const x = imageInput(c);
-  const k = pair(c.config.kernelSize);
-  const s = pair(c.config.strides ?? 1);
-  const d = pair(c.config.dilationRate ?? 1);
   const W = layerWeights(c.layer);
   const kernel = W.get('depthwise_kernel') ?? fail(c, 'no depthwise_kernel weight');
   const [kh, kw, cin, mult] = kernel.shape;
-  const inputs = [c.ctx.asNchw(x).name];
   // [kh,kw,C,M] -> [C*M, 1, kh, kw]: output channel c*M+m belongs to group c, as in TF
-  inputs.push(c.ctx.weight(`${c.layer.name}_W`, () => {
+  return convNode(c, x, W, () => {
     const p = permuteArray(kernel.data, kernel.shape, [2, 3, 0, 1]);
     return { data: p.data, dims: [cin * mult, 1, kh, kw] };
-  }));
-  const bias = biasWeight(c, W);
-  if (bias) inputs.push(biasInput(c, bias));
-  const y = c.ctx.g.node('Conv', inputs, {
-    kernel_shape: attr.ints(k),
-    strides: attr.ints(s),
-    dilations: attr.ints(d),
-    group: attr.i(cin),
-    ...spatialPadAttrs(c, c.inShapes[0], k, s, d),
-  }, c.layer.name);
-  return [applyActivation(c, out(c, y, 'nchw'), c.config.activation)];
+  }, cin);
 }
 
 function conv2dTranspose(c: LayerCall): Value[] {
