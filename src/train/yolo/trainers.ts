@@ -152,7 +152,7 @@ export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
       step(batch, x) {
         const out = model.apply(x, { training: true }) as tf.Tensor2D;
         const t = v1Targets(cfg, out.dataSync(), batch.targets.map((b) => toTrain(b, s.detMap)));
-        return { loss: denseSquaredLoss(out, t), stats: { iou: t.stats.avgIou, rec: t.stats.recall } };
+        return { loss: denseSquaredLoss(out, t), stats: { iou: t.stats.avgIou, rec: t.stats.recall, cat: t.stats.avgCat } };
       },
     };
   }
@@ -164,7 +164,7 @@ export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
       const out = model.apply(x, { training: true }) as tf.Tensor4D;
       const [N, H, W] = out.shape;
       const t = regionTargets(cfg, out.dataSync(), N, H, W, batch.targets.map((b) => toTrain(b, s.detMap, s.clsMap)), seen);
-      return { loss: regionLoss(cfg, out, t), stats: { iou: t.stats.avgIou, rec: t.stats.recall, obj: t.stats.avgObj } };
+      return { loss: regionLoss(cfg, out, t), stats: { iou: t.stats.avgIou, rec: t.stats.recall, obj: t.stats.avgObj, cat: t.stats.avgCat } };
     },
   };
 }
