@@ -35,6 +35,15 @@ describe('pinhole train', () => {
     const again = await run([...args, '--resume']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/resumed yolov2 from .*ckpt-00000002: step 2\/2/);
+    // pinhole export: the same model folder straight from the checkpoint
+    const out2 = path.join(dir, 'exported');
+    const ex = await run(['export', path.join(out, 'checkpoints'), '--out', out2]);
+    expect(ex.code).toBe(0);
+    expect(ex.stdout).toMatch(/yolov2 at step 2, 8 images/);
+    expect(readFileSync(path.join(out2, 'model.onnx')).equals(readFileSync(path.join(out, 'model.onnx')))).toBe(true);
+    const bad = await run(['export', path.join(dir, 'nothing-here'), '--out', path.join(dir, 'x')]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^pinhole: no checkpoint in /);
   }, 240_000);
 
   it('reports bad usage with exit code 2 and one line', async () => {
