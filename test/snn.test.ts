@@ -144,3 +144,26 @@ describe('alpha dropout', () => {
     expect(() => new AlphaDropout({ rate: 1 })).toThrow(/rate/);
   });
 });
+
+describe('SNN layers in ONNX', () => {
+  it('SELU dense layers export as Selu nodes, alpha dropout as nothing, and ORT computes what tfjs computes', async () => {
+    const { exportLayersModelWithInfo } = await import('../src/onnx/tfjs/index.ts');
+    const { decodeModel } = await import('../src/onnx/graph.ts');
+    const ort = (await import('onnxruntime-node')).default;
+    const x = tf.input({ shape: [12] });
+    let h = seluDense(16, { seed: 1 }).apply(x) as tf.SymbolicTensor;
+    h = new AlphaDropout({ rate: 0.1, name: 'adrop' }).apply(h) as tf.SymbolicTensor;
+    h = seluDense(4, { seed: 2 }).apply(h) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: x, outputs: h });
+    const ex = exportLayersModelWithInfo(model, { inputNames: ['x'], outputNames: ['y'] });
+    const ops = decodeModel(ex.bytes).graph!.node!.map((n) => n.opType);
+    expect(ops.filter((o) => o === 'Selu')).toHaveLength(2);
+    expect(ops.some((o) => /Dropout/.test(o ?? ''))).toBe(false);
+    const input = tf.randomNormal([5, 12], 0, 1, 'float32', 3);
+    const want = (model.predict(input) as tf.Tensor).dataSync();
+    const s = await ort.InferenceSession.create(ex.bytes);
+    const got = (await s.run({ x: new ort.Tensor('float32', input.dataSync() as Float32Array, [5, 12]) })).y.data as Float32Array;
+    for (let i = 0; i < want.length; i++) expect(got[i]).toBeCloseTo(want[i], 5);
+    await s.release();
+  });
+});

@@ -11,9 +11,12 @@ export interface ToyNets {
   critic: tf.LayersModel;
 }
 
-/** MLP generator z -> 2 and critic 2 -> 1, leaky ReLU (no sigmoid: the JS-GAN applies it inside its loss). */
-export function toyNets(zDim: number, hidden: number, depth: number, seed: number): ToyNets {
-  const mlp = (inDim: number, out: number, name: string, s: number) => {
+/**
+ * MLP generator z -> 2 and critic 2 -> 1, leaky ReLU (no sigmoid: the JS-GAN applies it inside its
+ * loss). The critic may be shallower and wider than the generator (criticHidden/criticDepth).
+ */
+export function toyNets(zDim: number, hidden: number, depth: number, seed: number, criticHidden = hidden, criticDepth = depth): ToyNets {
+  const mlp = (inDim: number, out: number, name: string, s: number, hidden: number, depth: number) => {
     const layers: tf.layers.Layer[] = [];
     for (let i = 0; i < depth; i++) {
       layers.push(tf.layers.dense({
@@ -27,7 +30,7 @@ export function toyNets(zDim: number, hidden: number, depth: number, seed: numbe
     layers.push(tf.layers.dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: s + 99 }), name: `${name}_out` }));
     return tf.sequential({ layers, name });
   };
-  return { generator: mlp(zDim, 2, 'g', seed), critic: mlp(2, 1, 'd', seed + 1000) };
+  return { generator: mlp(zDim, 2, 'g', seed, hidden, depth), critic: mlp(2, 1, 'd', seed + 1000, criticHidden, criticDepth) };
 }
 
 export interface ToyRunOptions {
@@ -38,6 +41,9 @@ export interface ToyRunOptions {
   zDim?: number;
   hidden?: number;
   depth?: number;
+  /** critic width and depth (default: the generator's) */
+  criticHidden?: number;
+  criticDepth?: number;
   seed?: number;
   lr?: number;
   evalEvery?: number;
@@ -82,7 +88,7 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
   const spec = o.spec ?? RING8;
   const evalEvery = o.evalEvery ?? 250;
   const evalSamples = o.evalSamples ?? 2500;
-  const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed);
+  const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.criticHidden ?? o.hidden ?? 128, o.criticDepth ?? o.depth ?? 3);
   const cfg = objectiveConfig(o.objective, { lr: o.lr });
   const dVars = trainableVariables(nets.critic);
   const gVars = trainableVariables(nets.generator);
