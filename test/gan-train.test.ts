@@ -16,7 +16,7 @@ import { slicedWasserstein } from '../src/train/gan/swd.ts';
 import { DEFAULT_CONFIG, type StackGanConfig } from '../src/train/gan/stackgan/config.ts';
 import { servingModel, stackGanNets } from '../src/train/gan/stackgan/models.ts';
 import { trainStackGan } from '../src/train/gan/stackgan/train.ts';
-import { wganCritic, wganGenerator, WGAN_IMAGE_DEFAULTS } from '../src/train/gan/wgan-image.ts';
+import { trainWganImages, wganCritic, wganGenerator, WGAN_IMAGE_DEFAULTS } from '../src/train/gan/wgan-image.ts';
 import { exportLayersModelWithInfo } from '../src/onnx/tfjs/index.ts';
 
 let dir: string;
@@ -220,4 +220,28 @@ describe('StackGAN training run', () => {
     expect(m.judge.file).toBe('attribute-judge.onnx');
     await Promise.all([sa.release(), sb.release()]);
   }, 240_000);
+});
+
+describe('WGAN image training run', () => {
+  it('records W estimate and SWD, resumes, and writes a servable wgan folder with its curve', async () => {
+    const config = { ...WGAN_IMAGE_DEFAULTS, ngf: 16, ndf: 8, batch: 4, zDim: 8 };
+    const base = { seed: 4, pool: 32, iterations: 3, evalEvery: 1, ckptEvery: 1, config, name: 'w', log: () => {} };
+    const r1 = await trainWganImages({ ...base, out: join(dir, 'w'), runDir: join(dir, 'run-w'), resume: false, maxSteps: 2 });
+    expect(r1.stopped).toBe(true);
+    const r2 = await trainWganImages({ ...base, out: join(dir, 'w'), runDir: join(dir, 'run-w'), resume: true });
+    expect(r2.stopped).toBe(false);
+    const m = JSON.parse(await readFile(join(dir, 'w', 'model.json'), 'utf8'));
+    expect(m.kind).toBe('wgan');
+    expect(m.inputs.noise).toBe('z');
+    expect(m.training.history.map((h: { iteration: number }) => h.iteration)).toEqual([0, 1, 2, 3]);
+    expect(m.metrics.swd_real_floor).toBeLessThan(m.metrics.swd_initial);
+    const png = await readFile(join(dir, 'w', 'training-curve.png'));
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    const s = await ort.InferenceSession.create(join(dir, 'w', 'model.onnx'));
+    const out = await s.run({ z: new ort.Tensor('float32', new Float32Array(2 * 8).fill(0.5), [2, 8]) });
+    expect(out.image.dims).toEqual([2, 3, 32, 32]);
+    const px = out.image.data as Float32Array;
+    expect(px.every((v) => v >= -1 && v <= 1)).toBe(true);
+    await s.release();
+  }, 180_000);
 });
