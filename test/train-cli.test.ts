@@ -35,11 +35,16 @@ describe('pinhole train', () => {
     const again = await run([...args, '--resume']);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/resumed yolov2 from .*ckpt-00000002: step 2\/2/);
+    // --epochs typed with --resume extends the schedule from where the run stopped
+    const longer = await run([...args.map((a) => (a === '1' ? '2' : a)), '--resume']);
+    expect(longer.code).toBe(0);
+    expect(longer.stdout).toMatch(/--epochs 2 \(the run was started with 1\)/);
+    expect(validateManifest(JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'))).metrics).toMatchObject({ train_steps: 4 });
     // pinhole export: the same model folder straight from the checkpoint
     const out2 = path.join(dir, 'exported');
     const ex = await run(['export', path.join(out, 'checkpoints'), '--out', out2]);
     expect(ex.code).toBe(0);
-    expect(ex.stdout).toMatch(/yolov2 at step 2, 8 images/);
+    expect(ex.stdout).toMatch(/yolov2 at step 4, 16 images/);
     expect(readFileSync(path.join(out2, 'model.onnx')).equals(readFileSync(path.join(out, 'model.onnx')))).toBe(true);
     const bad = await run(['export', path.join(dir, 'nothing-here'), '--out', path.join(dir, 'x')]);
     expect(bad.code).toBe(1);

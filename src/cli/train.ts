@@ -13,9 +13,11 @@ export function register(program: Command): void {
     const cmd = train.command(t.name).description(t.description);
     t.options(cmd);
     cmd.requiredOption('--out <dir>', 'model folder to write (model.onnx + model.json)');
-    cmd.action(async (opts: Record<string, unknown>) => {
+    cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+      // which options the user typed (not defaults): a resumed run keeps its own options except these
+      const given = Object.keys(opts).filter((k) => self.getOptionValueSource(k) === 'cli');
       try {
-        await t.run(opts);
+        await t.run({ ...opts, given });
       } catch (e) {
         if (e instanceof DataSpecError) throw new UsageError(e.message);
         throw e;

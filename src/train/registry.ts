@@ -8,7 +8,8 @@ export interface TrainerEntry {
   description: string;
   /** adds this trainer's options to its subcommand (`--out` is added for every trainer) */
   options(cmd: Command): Command;
-  run(opts: Record<string, unknown>): Promise<void>;
+  /** parsed options; `given` lists the ones typed on the command line (the rest are defaults) */
+  run(opts: Record<string, unknown> & { given?: string[] }): Promise<void>;
 }
 
 const entries = new Map<string, TrainerEntry>();

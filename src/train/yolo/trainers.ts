@@ -49,6 +49,8 @@ export interface YoloTrainOptions {
   inProcess?: boolean;
   progress?: boolean;
   log?: (line: string) => void;
+  /** options typed on the command line; on --resume, `epochs` and `val` among them override the run's */
+  given?: string[];
 }
 
 export interface YoloState extends Record<string, unknown> {
@@ -191,9 +193,15 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
   const resume = o.resume ? await readResume(ckptDir) : undefined;
   if (o.resume && !resume) log(`--resume: no checkpoint in ${ckptDir} yet, starting fresh`);
   if (resume) {
-    // the run continues with the options it was started with; only the time box may change
-    const keep = { out: o.out, ckptDir: o.ckptDir, maxSteps: o.maxSteps, progress: o.progress, log: o.log, inProcess: o.inProcess, val: o.val ?? (resume.meta.options.val as string | undefined) };
+    // the run continues with the options it was started with, except where to write, the time box, and
+    // (when typed) a longer or shorter schedule (--epochs: the cosine decay is recomputed for the new
+    // length from the current step) or another held-out set
+    const given = new Set(o.given ?? []);
+    const keep: Partial<YoloTrainOptions> = { out: o.out, ckptDir: o.ckptDir, maxSteps: o.maxSteps, progress: o.progress, log: o.log, inProcess: o.inProcess, given: o.given };
+    if (given.has('epochs')) keep.epochs = o.epochs;
+    if (given.has('val')) keep.val = o.val;
     Object.assign(o, resume.meta.options, keep);
+    if (given.has('epochs') && o.epochs !== resume.meta.options.epochs) log(`--epochs ${o.epochs} (the run was started with ${String(resume.meta.options.epochs)})`);
   }
   const det = await openDataset(o.data);
   const state = resume ? (resume.meta.state as YoloState) : await freshState(kind, o, det);
@@ -206,6 +214,7 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
 
   const cliOptions = { ...o } as Record<string, unknown>;
   delete cliOptions.log;
+  delete cliOptions.given;
   const clsSize = state.clsMap && o.cls ? (await openClassification(o.cls)).size : undefined;
   const loop: LoopOptions = {
     epochs: o.epochs, batch: o.batch, clsBatch: clsSize ? o.clsBatch : undefined, sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
