@@ -15,14 +15,16 @@ export interface ToyNets {
  * MLP generator z -> 2 and critic 2 -> 1, leaky ReLU (no sigmoid: the JS-GAN applies it inside its
  * loss). The critic may be shallower and wider than the generator (criticHidden/criticDepth).
  */
-export function toyNets(zDim: number, hidden: number, depth: number, seed: number, criticHidden = hidden, criticDepth = depth): ToyNets {
-  const mlp = (inDim: number, out: number, name: string, s: number, hidden: number, depth: number) => {
+export function toyNets(zDim: number, hidden: number, depth: number, seed: number, criticHidden = hidden, criticDepth = depth,
+  criticBatchNorm = false): ToyNets {
+  const mlp = (inDim: number, out: number, name: string, s: number, hidden: number, depth: number, norm = false) => {
     const layers: tf.layers.Layer[] = [];
     for (let i = 0; i < depth; i++) {
       layers.push(tf.layers.dense({
-        units: hidden, inputShape: i === 0 ? [inDim] : undefined,
+        units: hidden, inputShape: i === 0 ? [inDim] : undefined, useBias: !norm,
         kernelInitializer: tf.initializers.heNormal({ seed: s + i }), name: `${name}_fc${i}`,
       }));
+      if (norm) layers.push(tf.layers.batchNormalization({ name: `${name}_bn${i}` }));
       // leaky: under weight clipping the biases outweigh the shrinking activations of deeper layers
       // and plain ReLU units of the critic die for good
       layers.push(tf.layers.leakyReLU({ alpha: 0.2, name: `${name}_act${i}` }));
@@ -30,7 +32,7 @@ export function toyNets(zDim: number, hidden: number, depth: number, seed: numbe
     layers.push(tf.layers.dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: s + 99 }), name: `${name}_out` }));
     return tf.sequential({ layers, name });
   };
-  return { generator: mlp(zDim, 2, 'g', seed, hidden, depth), critic: mlp(2, 1, 'd', seed + 1000, criticHidden, criticDepth) };
+  return { generator: mlp(zDim, 2, 'g', seed, hidden, depth), critic: mlp(2, 1, 'd', seed + 1000, criticHidden, criticDepth, criticBatchNorm) };
 }
 
 export interface ToyRunOptions {
@@ -44,6 +46,8 @@ export interface ToyRunOptions {
   /** critic width and depth (default: the generator's) */
   criticHidden?: number;
   criticDepth?: number;
+  /** batch norm in the critic's hidden layers (as the DCGAN critic of the WGAN paper) */
+  criticBatchNorm?: boolean;
   seed?: number;
   lr?: number;
   evalEvery?: number;
@@ -88,7 +92,7 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
   const spec = o.spec ?? RING8;
   const evalEvery = o.evalEvery ?? 250;
   const evalSamples = o.evalSamples ?? 2500;
-  const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.criticHidden ?? o.hidden ?? 128, o.criticDepth ?? o.depth ?? 3);
+  const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.criticHidden ?? o.hidden ?? 128, o.criticDepth ?? o.depth ?? 3, o.criticBatchNorm ?? false);
   const cfg = objectiveConfig(o.objective, { lr: o.lr });
   const dVars = trainableVariables(nets.critic);
   const gVars = trainableVariables(nets.generator);
@@ -124,16 +128,16 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
       const real = tf.tensor2d(sampleRing(batch, data, spec), [batch, 2]);
       const z = noise(batch, zDim, zr);
       lastCritic = criticStep(cfg, dVars, () => {
-        const fake = nets.generator.apply(z) as tf.Tensor;
-        const fr = nets.critic.apply(real) as tf.Tensor;
-        const ff = nets.critic.apply(fake) as tf.Tensor;
+        const fake = nets.generator.apply(z, { training: true }) as tf.Tensor;
+        const fr = nets.critic.apply(real, { training: true }) as tf.Tensor;
+        const ff = nets.critic.apply(fake, { training: true }) as tf.Tensor;
         return wgan ? wassersteinCriticLoss(fr, ff) : jsDiscriminatorLoss(fr, ff);
       });
       tf.dispose([real, z]);
     }
     const z = noise(batch, zDim, zr);
     step(cfg.generatorOptimizer, gVars, () => {
-      const ff = nets.critic.apply(nets.generator.apply(z) as tf.Tensor) as tf.Tensor;
+      const ff = nets.critic.apply(nets.generator.apply(z, { training: true }) as tf.Tensor, { training: true }) as tf.Tensor;
       return wgan ? wassersteinGeneratorLoss(ff) : jsGeneratorLoss(ff);
     });
     z.dispose();
