@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { intOption, numberOption } from '../../cli/errors.ts';
+import { intOption, numberOption, UsageError } from '../../cli/errors.ts';
 import { registerTrainer } from '../registry.ts';
 
 function defaultRunDir(out: string): string {
@@ -60,7 +60,8 @@ registerTrainer({
     .option('--ckpt-dir <dir>', 'checkpoints, logs and sample previews (default runs/<out name>)')
     .option('--ckpt-every <steps>', 'checkpoint interval', intOption('--ckpt-every', 1, 1e9), 250)
     .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
-    .option('--max-steps <n>', 'stop after N optimizer steps in this run (resume later)', intOption('--max-steps', 1, 1e12)),
+    .option('--max-steps <n>', 'stop after N optimizer steps in this run (resume later)', intOption('--max-steps', 1, 1e12))
+    .option('--redo <phases>', 'with --resume: stage2 (continue Stage-II to a larger --stage2-steps) and/or judge (train a fresh judge), comma list', redoList),
   async run(raw) {
     const [{ initBackend }, { trainStackGan }, { DEFAULT_CONFIG }] = await Promise.all([
       import('../backend.ts'), import('./stackgan/train.ts'), import('./stackgan/config.ts'),
@@ -78,6 +79,7 @@ registerTrainer({
         config: { ...DEFAULT_CONFIG, batch: raw.batch as number, lr: raw.lr as number },
         name: (raw.name as string | undefined) ?? path.basename(path.resolve(out)),
         maxSteps: raw.maxSteps as number | undefined,
+        redo: raw.redo as Array<'stage2' | 'judge'> | undefined,
         log: l.log, onProgress: l.progress,
       });
     } finally {
@@ -85,6 +87,13 @@ registerTrainer({
     }
   },
 });
+
+function redoList(raw: string): Array<'stage2' | 'judge'> {
+  const v = raw.split(',').map((s) => s.trim());
+  const bad = v.find((p) => p !== 'stage2' && p !== 'judge');
+  if (bad !== undefined) throw new UsageError(`--redo takes stage2 and/or judge, got "${bad}"`);
+  return v as Array<'stage2' | 'judge'>;
+}
 
 registerTrainer({
   name: 'wgan',
@@ -111,7 +120,7 @@ registerTrainer({
     const out = raw.out as string;
     const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
     const size = raw.size as number;
-    if (size % 16 !== 0) throw new (await import('../../cli/errors.ts')).UsageError(`--size must be a multiple of 16, got ${size}`);
+    if (size % 16 !== 0) throw new UsageError(`--size must be a multiple of 16, got ${size}`);
     const l = logger(runDir);
     try {
       await trainWganImages({

@@ -26,19 +26,27 @@ export function attributesOf(scene: CaptionScene): Attributes {
   return { colour, shape, position };
 }
 
-export function captionScene(seed: number, index: number, size: number): CaptionScene {
-  return synthCaptionScene(seed, index, { size, maxObjects: 1, classes: CAPTION_CLASS_IDS, colours: CAPTION_COLOURS });
+export function captionScene(seed: number, index: number, size: number, background?: readonly [number, number, number]): CaptionScene {
+  return synthCaptionScene(seed, index, { size, maxObjects: 1, classes: CAPTION_CLASS_IDS, colours: CAPTION_COLOURS, background });
+}
+
+/** A light background of random tone and tint (the judge must not depend on the exact grey). */
+function randomBackground(seed: number, index: number): [number, number, number] {
+  const rng = new Rng(seed, index, 0xb9);
+  const grey = rng.range(200, 255);
+  return [0, 1, 2].map(() => Math.max(0, Math.min(255, Math.round(grey + rng.range(-8, 8))))) as [number, number, number];
 }
 
 /**
  * `count` scenes of caption set `seed` whose combination is (split 'train') not held out or (split
  * 'heldout') held out, scanning scene indices from 0.
  */
-export function captionItems(seed: number, count: number, size: number, split: 'train' | 'heldout' | 'all'): CaptionItem[] {
+export function captionItems(seed: number, count: number, size: number, split: 'train' | 'heldout' | 'all',
+  opts: { randomBackground?: boolean } = {}): CaptionItem[] {
   const out: CaptionItem[] = [];
   for (let i = 0; out.length < count; i++) {
     if (i > count * 200 + 1000) throw new Error(`caption set ${seed}: too few ${split} scenes`);
-    const s = captionScene(seed, i, size);
+    const s = captionScene(seed, i, size, opts.randomBackground ? randomBackground(seed, i) : undefined);
     const attrs = attributesOf(s);
     if (split !== 'all' && isHeldOut(attrs) !== (split === 'heldout')) continue;
     out.push({ caption: s.caption, attrs, rgb: s.rgb });

@@ -50,8 +50,10 @@ export interface JudgeTrainOptions {
 }
 
 /**
- * Trains the judge on `items`; each image gets light pixel noise so that the judge does not rely on
- * the real scenes' perfectly flat colours (generated images are never that clean).
+ * Trains the judge on `items` (real scenes, rendered on random light backgrounds) with nuisance
+ * augmentations, so that it reads colour, shape and position and not the exact look of rendered
+ * scenes: pixel noise, brightness/contrast jitter, and blur (a box-filtered, re-enlarged copy, as an
+ * upsampled low-resolution image looks). It never sees a generated image.
  */
 export async function trainJudge(model: tf.LayersModel, items: CaptionItem[], size: number, o: JudgeTrainOptions, startStep = 0,
   optimizer: tf.Optimizer = tf.train.adam(o.lr ?? 1e-3)): Promise<tf.Optimizer> {
@@ -59,14 +61,18 @@ export async function trainJudge(model: tf.LayersModel, items: CaptionItem[], si
   for (let step = startStep; step < o.steps; step++) {
     const rng = new Rng(o.seed, step, 0x7a);
     const idx = Array.from({ length: o.batch }, () => Math.floor(rng.float() * items.length));
-    const x = imageTensor(idx.map((i) => items[i].rgb), size);
+    const raw = imageTensor(idx.map((i) => items[i].rgb), size);
+    const blurFactor = rng.pick([1, 1, 2, 4]);
+    const x = blurFactor === 1 ? raw : tf.tidy(() => tf.image.resizeBilinear(tf.avgPool(raw, blurFactor, blurFactor, 'valid'), [size, size]) as tf.Tensor4D);
     const noise = normalTensor(rng, x.shape);
     const sigma = rng.range(0, 0.15);
+    const gain = rng.range(0.85, 1.15);
+    const shift = rng.range(-0.1, 0.1);
     const cost = optimizer.minimize(() => {
-      const xn = tf.add(x, tf.mul(noise, sigma));
+      const xn = tf.clipByValue(tf.add(tf.add(tf.mul(x, gain), shift), tf.mul(noise, sigma)), -1, 1);
       return attributeLoss(model.apply(xn, { training: true }) as tf.Tensor[], idx.map((i) => items[i].attrs));
     }, true, vars);
-    tf.dispose([x, noise]);
+    tf.dispose(blurFactor === 1 ? [x, noise] : [raw, x, noise]);
     if ((step + 1) % 50 === 0) o.onStep?.(step + 1, cost!.dataSync()[0]);
     cost?.dispose();
     if (step % 10 === 0) await new Promise((r) => setImmediate(r));

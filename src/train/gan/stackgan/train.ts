@@ -46,6 +46,12 @@ export interface StackGanTrainOptions {
   name: string;
   /** stop after this many optimizer steps in this process (time-boxed runs; resume continues) */
   maxSteps?: number;
+  /**
+   * With resume: go back to these phases of a finished (or later-phase) run: 'stage2' continues
+   * Stage-II from the steps it had to the (larger) stage2Steps; 'judge' trains a fresh judge.
+   * The phases after them run again too (evaluation, export).
+   */
+  redo?: Array<'stage2' | 'judge'>;
   log: (line: string) => void;
   /** progress within the current phase */
   onProgress?: (phase: string, step: number, total: number, info: string) => void;
@@ -61,6 +67,8 @@ interface HistoryPoint {
 }
 
 interface TrainState {
+  /** steps each finished phase ran */
+  completed?: Partial<Record<Phase, number>>;
   vocabulary: string[];
   textAccuracy?: Record<string, number>;
   history: { stage1: HistoryPoint[]; stage2: HistoryPoint[] };
@@ -142,6 +150,24 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     phase = ck.meta.phase as Phase;
     step = ck.meta.step;
     o.log(`resumed from ${ck.dir}: phase ${phase}, step ${step}`);
+    const order: Phase[] = ['text', 'stage1', 'stage2', 'judge', 'done'];
+    const saved = ck.meta.options as Partial<StackGanTrainOptions>;
+    const completed = (p: 'stage2' | 'judge') => state.completed?.[p] ?? (p === 'stage2' ? saved.stage2Steps : saved.judgeSteps) ?? 0;
+    const redo = [...(o.redo ?? [])].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+    if (redo.length && order.indexOf(phase) > order.indexOf(redo[0])) {
+      if (redo.includes('judge')) {
+        // a fresh judge: new weights, new optimizer
+        const fresh = judgeModel(cfg.base * 4, o.seed + 1000);
+        judgeNet.setWeights(fresh.getWeights());
+        fresh.dispose();
+        opts.judge.dispose();
+        opts.judge = tf.train.adam(1e-3);
+        state.completed = { ...state.completed, judge: 0 };
+      }
+      phase = redo[0];
+      step = phase === 'stage2' ? completed('stage2') : 0;
+      o.log(`redoing from phase ${phase}, step ${step}`);
+    }
   }
   let budget = o.maxSteps ?? Infinity;
   let lastSave = Date.now();
@@ -155,9 +181,12 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     o.log(`checkpoint ${why}: ${where}`);
   };
   const next = async (p: Phase) => {
+    state.completed = { ...state.completed, [phase]: step };
     phase = p;
     step = 0;
-    await save(`entering ${p}`);
+    // a judge already trained to the requested steps is kept (it does not depend on the generators)
+    if (p === 'judge' && (state.completed?.judge ?? 0) >= o.judgeSteps) phase = 'done';
+    await save(`entering ${phase}`);
   };
 
   // fixed captions (held out of training) whose samples are saved as the run goes
@@ -296,7 +325,7 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
 
   // ---------------------------------------------------------------- (4) the judge
   if (phase === 'judge') {
-    const judgeItems = captionItems(o.seed + 1000, Math.max(2000, o.pool), cfg.base * 4, 'all');
+    const judgeItems = captionItems(o.seed + 1000, Math.max(2000, o.pool), cfg.base * 4, 'all', { randomBackground: true });
     const remaining = Math.min(o.judgeSteps, step + budget);
     await trainJudge(judgeNet, judgeItems, cfg.base * 4, {
       steps: remaining, batch: 32, seed: o.seed + 1000,
