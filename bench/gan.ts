@@ -34,19 +34,17 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function ring(): Promise<void> {
   const { initBackend } = await import('../src/train/backend.ts');
-  const { installTransposeFreeMatMul } = await import('../src/train/gan/wasm-matmul.ts');
   const { trainToy } = await import('../src/train/gan/toy.ts');
   const { ringCentres, RING8 } = await import('../src/train/gan/ring.ts');
   const { figureSvg, svgToPng } = await import('../src/train/gan/plot.ts');
   const { pearson } = await import('../src/train/gan/wgan-image.ts');
   const backend = await initBackend();
-  installTransposeFreeMatMul();
   const iterations = Number(o.iterations);
   const seed = Number(o.seed);
   const hidden = Number(o.hidden);
   const evalEvery = Number(o['eval-every']);
   console.log(`ring bench: 8 Gaussians on a ring (radius ${RING8.radius}, std ${RING8.std}), ${iterations} generator iterations, `
-    + `MLP 3x${hidden} ReLU for generator and critic, batch 64, seed ${seed}, tfjs ${backend}; load ${load()}`);
+    + `MLP 3x${hidden} leaky ReLU (.2) for generator and critic, batch 64, seed ${seed}, tfjs ${backend}; load ${load()}`);
   const results = [];
   for (const objective of ['wgan', 'jsgan'] as const) {
     const r = await trainToy({
@@ -141,7 +139,8 @@ async function serve(): Promise<void> {
     await session.release();
     row(`${name}: in-process ORT + PNG (no HTTP)`, local);
 
-    const server = await startServerChild({ name, dir, kind }, ['--log-level', 'warn']);
+    // info: startServerChild waits for the server's "serving ... at URL" line
+    const server = await startServerChild({ name, dir, kind }, ['--log-level', 'info']);
     try {
       const call = kind === 'stackgan'
         ? (i: number) => fetch(`${server.url}/v1/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name, text: texts[i % texts.length], seed: i }) })

@@ -3,7 +3,6 @@
 // the attribute judge shipped beside it; models/wgan-synth samples. Figures are recomputed here, not
 // read from model.json (which is checked to agree).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -16,11 +15,8 @@ import { isHeldOut, type Attributes } from '../src/train/gan/stackgan/config.ts'
 const MODELS = fileURLToPath(new URL('../models', import.meta.url));
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 let rt: Runtime;
-// TEMPORARY while the models train (they are committed to models/ when done; this guard then goes)
-const present = existsSync(join(MODELS, 'stackgan-synth', 'model.onnx')) && existsSync(join(MODELS, 'wgan-synth', 'model.onnx'));
-
 beforeAll(async () => {
-  if (present) rt = await Runtime.create({ modelsDir: MODELS, only: ['stackgan-synth', 'wgan-synth'], log: quiet });
+  rt = await Runtime.create({ modelsDir: MODELS, only: ['stackgan-synth', 'wgan-synth'], log: quiet });
 }, 120_000);
 afterAll(async () => {
   await rt?.close();
@@ -51,7 +47,7 @@ function laplacian(rgb: Buffer, w: number, h: number): number {
   return s / ((w - 2) * (h - 2));
 }
 
-describe.skipIf(!present)('models/stackgan-synth', () => {
+describe('models/stackgan-synth', () => {
   it('Stage-II images agree with held-out captions >= 70% (attribute judge), above Stage-I; model.json says the same', async () => {
     const manifest = JSON.parse(await readFile(join(MODELS, 'stackgan-synth', 'model.json'), 'utf8'));
     const judgeSession = await ort.InferenceSession.create(join(MODELS, 'stackgan-synth', manifest.judge.file));
@@ -116,7 +112,7 @@ describe.skipIf(!present)('models/stackgan-synth', () => {
   });
 });
 
-describe.skipIf(!present)('models/wgan-synth', () => {
+describe('models/wgan-synth', () => {
   it('samples 32x32 images (a 4x4 grid for n=16), deterministic per seed, varied across samples; training lowered the SWD', async () => {
     const a = await rt.sample('wgan-synth', { seed: 11, n: 16 });
     const b = await rt.sample('wgan-synth', { seed: 11, n: 16 });

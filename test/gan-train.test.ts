@@ -11,7 +11,6 @@ import { clipWeights, jsDiscriminatorLoss, jsGeneratorLoss, klNormal, wasserstei
 import { criticStep, objectiveConfig, trainableVariables } from '../src/train/gan/adversarial.ts';
 import { RING8, ringCentres, ringQuality, sampleRing } from '../src/train/gan/ring.ts';
 import { toyNets, trainToy } from '../src/train/gan/toy.ts';
-import { installTransposeFreeMatMul } from '../src/train/gan/wasm-matmul.ts';
 import { slicedWasserstein } from '../src/train/gan/swd.ts';
 import { DEFAULT_CONFIG, type StackGanConfig } from '../src/train/gan/stackgan/config.ts';
 import { servingModel, stackGanNets } from '../src/train/gan/stackgan/models.ts';
@@ -87,7 +86,6 @@ describe('8-Gaussian ring', () => {
   });
 
   it('a short JS-GAN run moves samples towards the modes (deterministic for a seed)', async () => {
-    installTransposeFreeMatMul();
     const a = await trainToy({ objective: 'jsgan', iterations: 300, hidden: 64, seed: 2, evalEvery: 100, evalSamples: 1000 });
     expect(a.history.map((h) => h.iteration)).toEqual([100, 200, 300]);
     const start = ringQuality((await trainToy({ objective: 'jsgan', iterations: 1, hidden: 64, seed: 2, evalEvery: 100, evalSamples: 1000 })).samples);
@@ -96,26 +94,6 @@ describe('8-Gaussian ring', () => {
     const b = await trainToy({ objective: 'jsgan', iterations: 300, hidden: 64, seed: 2, evalEvery: 100, evalSamples: 1000 });
     expect(Array.from(b.samples.slice(0, 20))).toEqual(Array.from(a.samples.slice(0, 20)));
   }, 120_000);
-});
-
-describe('transpose-free matmul on wasm', () => {
-  it('gives the same products and gradients as explicit transposes', () => {
-    installTransposeFreeMatMul();
-    const a = tf.randomNormal([5, 7], 0, 1, 'float32', 1);
-    const b = tf.randomNormal([5, 3], 0, 1, 'float32', 2);
-    const c = tf.randomNormal([4, 3], 0, 1, 'float32', 3);
-    const p = tf.randomNormal([4, 5], 0, 1, 'float32', 7);
-    const q = tf.randomNormal([7, 4], 0, 1, 'float32', 8);
-    const close = (x: tf.Tensor, y: tf.Tensor) => expect(val(tf.max(tf.abs(tf.sub(x, y))))).toBeLessThan(1e-5);
-    close(tf.matMul(a, b, true, false), tf.matMul(tf.transpose(a), b));
-    close(tf.matMul(b, c, false, true), tf.matMul(b, tf.transpose(c)));
-    close(tf.matMul(p, q, true, true), tf.matMul(tf.transpose(p), tf.transpose(q)));
-    const bias = tf.randomNormal([3], 0, 1, 'float32', 4);
-    close(tf.fused.matMul({ a, b, transposeA: true, bias, activation: 'relu' }), tf.relu(tf.add(tf.matMul(tf.transpose(a), b), bias)));
-    const batched = tf.randomNormal([2, 5, 7], 0, 1, 'float32', 5);
-    const other = tf.randomNormal([2, 5, 3], 0, 1, 'float32', 6);
-    close(tf.matMul(batched, other, true, false), tf.matMul(tf.transpose(batched, [0, 2, 1]), other));
-  });
 });
 
 describe('sliced Wasserstein distance', () => {

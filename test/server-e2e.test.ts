@@ -396,9 +396,38 @@ describe('pinhole serve (child process)', () => {
     const a = await run(['--models', '/nonexistent/models', '--port', '0']);
     expect(a.code).toBe(1);
     expect(a.err.trim().split('\n').filter((l) => l.startsWith('pinhole:'))).toHaveLength(1);
-    expect(a.err).toMatch(/models folder .* not found/);
+    expect(a.err).toMatch(/models folder \/nonexistent\/models not found: .*--models DIR/);
+    expect(a.err).not.toMatch(/\n\s+at /); // no stack
     const b = await run(['--port', 'abc']);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/--port/);
+  });
+
+  it('an empty models folder: serves nothing, live but not ready, says so in the log, exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinhole-empty-'));
+    const child = spawn(process.execPath, ['bin/pinhole.js', 'serve', '--models', dir, '--port', '0'],
+      { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      while (!/serving 0\/0 model\(s\) at (http:\S+)"/.test(out)) {
+        if (child.exitCode !== null) throw new Error(`serve exited: ${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const url = /serving 0\/0 model\(s\) at (http:\S+)"/.exec(out)![1];
+      expect(out).toMatch(/no model folders under .*: serving nothing, \/v2\/health\/ready answers 503/);
+      expect((await fetch(`${url}/v2/health/live`)).status).toBe(200);
+      expect((await fetch(`${url}/v2/health/ready`)).status).toBe(503);
+      const d = await fetch(`${url}/v1/detect`, { method: 'POST', body: DOG, headers: { 'content-type': 'image/jpeg' } });
+      expect(d.status).toBe(404);
+      expect(((await d.json()) as { error: { code: string } }).error.code).toBe('unknown_model');
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

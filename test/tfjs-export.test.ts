@@ -14,20 +14,27 @@ type ST = tf.SymbolicTensor;
 const L = tf.layers;
 const usedClasses = new Set<string>();
 
-/** Gives BatchNormalization layers non-trivial statistics so that they matter in the comparison. */
-function randomizeBatchNorms(model: tf.LayersModel, seed: number): void {
+/**
+ * Seeds every weight so that a run reproduces (tfjs initializers are unseeded): He-uniform kernels,
+ * small biases, and BatchNormalization statistics that are far from identity so that they matter.
+ */
+function seedWeights(model: tf.LayersModel, seed: number): void {
   const r = rng(seed);
   for (const layer of model.layers) {
-    if (layer.getClassName() !== 'BatchNormalization') continue;
-    layer.setWeights(layer.getWeights().map((w) => {
-      const n = w.size;
-      const name = layer.weights[layer.getWeights().indexOf(w)].name;
-      const vals = Float32Array.from({ length: n }, () => {
-        if (name.includes('moving_variance')) return 0.3 + 1.5 * r();
-        if (name.includes('gamma')) return 0.5 + r();
-        return (r() - 0.5) * 0.6;
+    const names = layer.weights.map((w) => w.name);
+    const isBn = layer.getClassName() === 'BatchNormalization';
+    layer.setWeights(layer.getWeights().map((w, i) => {
+      const name = names[i];
+      const fanIn = w.shape.length > 1 ? w.shape.slice(0, -1).reduce((a, b) => a * b, 1) : 1;
+      const scale = Math.sqrt(6 / fanIn);
+      const vals = Float32Array.from({ length: w.size }, () => {
+        if (isBn && name.includes('moving_variance')) return 0.3 + 1.5 * r();
+        if (isBn && name.includes('gamma')) return 0.5 + r();
+        if (isBn) return (r() - 0.5) * 0.6;
+        if (w.shape.length > 1) return (r() * 2 - 1) * scale;
+        return (r() - 0.5) * 0.2;
       });
-      return tf.tensor(vals, w.shape);
+      return tf.tensor(vals, w.shape, w.dtype);
     }));
   }
 }
@@ -112,7 +119,7 @@ describe('tfjs -> ONNX export equals tfjs predict', () => {
     cls = L.dropout({ rate: 0.5 }).apply(cls) as ST;
     cls = L.dense({ units: 7, activation: 'softmax', name: 'classes' }).apply(cls) as ST;
     const model = tf.model({ inputs: x, outputs: [det, cls], name: 'darknetish' });
-    randomizeBatchNorms(model, 1);
+    seedWeights(model, 1);
     const res = await compare(model, [image([2, 34, 46, 3], 11)]);
     for (const r of res) expect(r.maxAbs).toBeLessThan(1e-4);
     expect(res[0].maxRef).toBeGreaterThan(0.5); // realistic, non-degenerate magnitudes
@@ -181,7 +188,7 @@ describe('tfjs -> ONNX export equals tfjs predict', () => {
     const flat = L.flatten().apply(L.reshape({ targetShape: [48, 16] }).apply(img) as ST) as ST;
     const logits = L.dense({ units: 3, activation: 'logSoftmax' as 'linear' }).apply(flat) as ST;
     const model = tf.model({ inputs: [ids, z], outputs: [img, logits] });
-    randomizeBatchNorms(model, 2);
+    seedWeights(model, 2);
     const r = rng(3);
     const idFeed = tf.tensor(Float32Array.from({ length: 2 * 6 }, () => Math.floor(r() * 20)), [2, 6]);
     const zFeed = tf.randomNormal([2, 10], 0, 1, 'float32', 4);

@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tempDirs } from './helpers/tmp.ts';
 import { initBackend, tf } from '../src/train/backend.ts';
 import { fastBatchNorm } from '../src/train/engine/batchnorm.ts';
 import { installSwappedConvFilterGrad } from '../src/train/engine/fast-grads.ts';
@@ -12,19 +10,11 @@ import { buildYoloV2, type V2Arch } from '../src/train/yolo/models.ts';
 import { makeTrainer, type YoloState } from '../src/train/yolo/trainers.ts';
 
 const TINY: V2Arch = { backbone: [[8, 3], 'M', [8, 3], 'M', [16, 3], 'P', 'M', [16, 3], [16, 1]], passFilters: 4, headFilters: 16 };
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(path.join(tmpdir(), 'pinhole-train-'));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs('pinhole-train-');
 
 beforeAll(async () => {
   expect(await initBackend()).toBe('wasm');
   installSwappedConvFilterGrad();
-});
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 const state: YoloState = {

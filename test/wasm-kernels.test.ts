@@ -230,21 +230,25 @@ describe('other gradients the YOLO and GAN models need run on wasm and equal cpu
 
   it('matrix products with transpose flags (ours: explicit transpose, then the fast path) equal cpu', () => {
     const r = rng(14);
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
-      const a = uniform(3 * 7 * 5, r);
-      const b = uniform(3 * 5 * 4, r);
-      const bias = uniform(4, r);
-      const { wasm, cpu } = onBoth(() => {
-        const A = tf.tensor(a, ta ? [3, 5, 7] : [3, 7, 5]);
-        const B = tf.tensor(b, tb ? [3, 4, 5] : [3, 5, 4]);
-        return [
-          tf.matMul(A, B, ta, tb),
-          tf.fused.matMul({ a: A, b: B, transposeA: ta, transposeB: tb, bias: tf.tensor(bias, [4]), activation: 'relu' }),
-          // Dense-layer gradients take the transposed products
-          ...tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, ta, tb))))([A, B]),
-        ];
-      });
-      expectClose(wasm, cpu, `matMul tA=${ta} tB=${tb}`);
+    // batched (fused products unfused) and plain rank 2 (fused products keep the stock fused kernel)
+    for (const batch of [[3], []]) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const n = batch.length ? batch[0] : 1;
+        const a = uniform(n * 7 * 5, r);
+        const b = uniform(n * 5 * 4, r);
+        const bias = uniform(4, r);
+        const { wasm, cpu } = onBoth(() => {
+          const A = tf.tensor(a, [...batch, ...(ta ? [5, 7] : [7, 5])]);
+          const B = tf.tensor(b, [...batch, ...(tb ? [4, 5] : [5, 4])]);
+          return [
+            tf.matMul(A, B, ta, tb),
+            tf.fused.matMul({ a: A, b: B, transposeA: ta, transposeB: tb, bias: tf.tensor(bias, [4]), activation: 'relu' }),
+            // Dense-layer gradients take the transposed products
+            ...tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y, ta, tb))))([A, B]),
+          ];
+        });
+        expectClose(wasm, cpu, `matMul [${batch}] tA=${ta} tB=${tb}`);
+      }
     }
   });
 

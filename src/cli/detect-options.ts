@@ -1,6 +1,7 @@
-// Flags of the subcommands that run detection through the Runtime (`detect`, `eval`): the parsers,
-// with the ranges the runtime accepts, and the mapping to DetectParams. Help texts and defaults stay
-// with each command: `eval` ranks low-score detections on purpose, `detect` shows what the server would.
+// Flags of the subcommands that run models through the Runtime: `--ep` (serve, detect, eval, generate) and
+// the detection flags (detect, eval), parsed with the ranges the runtime accepts and mapped to DetectParams.
+// Help texts and defaults stay with each command: `eval` ranks low-score detections on purpose, `detect`
+// shows what the server would.
 import { parseEps } from '../runtime/ep.ts';
 import type { DetectParams } from '../runtime/types.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';

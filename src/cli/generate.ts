@@ -5,9 +5,9 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
-import { parseEps } from '../runtime/ep.ts';
 import { MAX_SAMPLES, MAX_SEED } from '../runtime/generate.ts';
 import { Runtime } from '../runtime/runtime.ts';
+import { epList } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
 
 interface GenerateCliOptions {
@@ -16,14 +16,6 @@ interface GenerateCliOptions {
   stage: number;
   n?: number;
   ep: string[];
-}
-
-function epList(raw: string): string[] {
-  try {
-    return parseEps(raw);
-  } catch (e) {
-    throw new UsageError(`--ep: ${(e as Error).message}`);
-  }
 }
 
 async function run(modelDir: string, text: string, o: GenerateCliOptions): Promise<void> {

@@ -4,12 +4,12 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseEps } from '../runtime/ep.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
 import { buildApp, DEFAULTS as APP_DEFAULTS } from '../server/app.ts';
 import { closeOnSignals, startServer } from '../server/lifecycle.ts';
 import { createMetrics } from '../server/metrics.ts';
+import { epList } from './detect-options.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';
 
 interface ServeOptions {
@@ -27,14 +27,6 @@ interface ServeOptions {
   watch?: boolean;
   logLevel: string;
   logRequests?: boolean;
-}
-
-function epList(raw: string): string[] {
-  try {
-    return parseEps(raw);
-  } catch (e) {
-    throw new UsageError(`--ep: ${(e as Error).message}`);
-  }
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -62,8 +54,13 @@ function deferredLogger(): RuntimeLogger & { attach(l: RuntimeLogger): void } {
 
 async function run(o: ServeOptions): Promise<void> {
   const modelsDir = resolve(o.models);
-  const isDir = await stat(modelsDir).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new Error(`models folder ${o.models} not found (make one with \`pinhole darknet CFG WEIGHTS --out ${o.models}/NAME\`)`);
+  // A missing folder is a mistake (wrong directory, a typo in --models), so it stops here; an empty one is a
+  // choice (models come later, e.g. with --watch), so that serves, not ready, with a warning.
+  const st = await stat(modelsDir).catch(() => undefined);
+  if (!st?.isDirectory()) {
+    throw new Error(`models folder ${modelsDir} ${st ? 'is not a folder' : 'not found'}: run from the checkout (it ships models/) or pass --models DIR; `
+      + `a model folder is made with \`pinhole darknet CFG WEIGHTS --out DIR/NAME\` or \`pinhole export CHECKPOINT --out DIR/NAME\``);
+  }
   const metrics = createMetrics();
   const log = deferredLogger();
   const runtime = await Runtime.create({
@@ -81,7 +78,10 @@ async function run(o: ServeOptions): Promise<void> {
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
   const ready = models.filter((m) => m.status === 'ready');
-  if (models.length === 0) app.log.warn(`no model folders under ${modelsDir}; import one with \`pinhole darknet CFG WEIGHTS --out ${o.models}/NAME\``);
+  if (models.length === 0) {
+    app.log.warn(`no model folders under ${modelsDir}: serving nothing, /v2/health/ready answers 503; add one with `
+      + `\`pinhole darknet CFG WEIGHTS --out ${o.models}/NAME\` (picked up with --watch, else restart)`);
+  }
   const t = runtime.threads;
   app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
     `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `

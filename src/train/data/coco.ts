@@ -2,8 +2,8 @@
 // remapped to contiguous indices in id order; crowd regions become ignored ("difficult") boxes.
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { checkIndex, isFile } from './files.ts';
-import { decodeRgb } from './image.ts';
+import { imageFileDataset } from './file-dataset.ts';
+import { isFile } from './files.ts';
 import type { DetectionDataset, GroundTruth } from './types.ts';
 
 interface CocoImage {
@@ -98,17 +98,7 @@ export async function openCoco(jsonPath: string, imageDir?: string, opts: CocoOp
   const paths = images.map((im) => join(dir!, im.file_name));
   if (images.length > 0 && !(await isFile(paths[0]))) throw new Error(`COCO image not found: ${paths[0]}`);
 
-  return {
-    names,
-    size: images.length,
-    get: async (i) => {
-      checkIndex(i, images.length);
-      const img = await decodeRgb(paths[i]);
-      return { id: String(images[i].id), ...img, boxes: byImage.get(images[i].id)!.map((b) => ({ ...b })) };
-    },
-    file: async (i) => {
-      checkIndex(i, images.length);
-      return new Uint8Array(await readFile(paths[i]));
-    },
-  };
+  return imageFileDataset({
+    names, paths, id: (i) => String(images[i].id), boxes: (i) => byImage.get(images[i].id)!.map((b) => ({ ...b })),
+  });
 }

@@ -2,8 +2,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
-import { checkIndex, isDir, isFile } from './files.ts';
-import { decodeRgb } from './image.ts';
+import { imageFileDataset } from './file-dataset.ts';
+import { isDir, isFile } from './files.ts';
 import type { DetectionDataset, GroundTruth } from './types.ts';
 
 /** darknet's data/voc.names order: models trained on VOC use these ids. */
@@ -143,17 +143,5 @@ export async function openVoc(dir: string, opts: VocOptions = {}): Promise<Detec
   );
   const boxes = anns.map((a) => a.objects.filter((o) => index.has(o.name)).map((o) => vocToBox(o, index.get(o.name)!)));
 
-  return {
-    names,
-    size: ids.length,
-    get: async (i) => {
-      checkIndex(i, ids.length);
-      const img = await decodeRgb(paths[i]);
-      return { id: ids[i], ...img, boxes: boxes[i].map((b) => ({ ...b })) };
-    },
-    file: async (i) => {
-      checkIndex(i, ids.length);
-      return new Uint8Array(await readFile(paths[i]));
-    },
-  };
+  return imageFileDataset({ names, paths, id: (i) => ids[i], boxes: (i) => boxes[i].map((b) => ({ ...b })) });
 }

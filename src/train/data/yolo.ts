@@ -4,8 +4,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, isAbsolute, join, relative, sep } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { checkIndex, isDir, isFile, listImages, parseNamesFile } from './files.ts';
-import { decodeRgb } from './image.ts';
+import { imageFileDataset } from './file-dataset.ts';
+import { isDir, isFile, listImages, parseNamesFile } from './files.ts';
 import type { DetectionDataset, GroundTruth } from './types.ts';
 
 export interface YoloLabel {
@@ -137,12 +137,11 @@ export async function openYolo(dir: string, opts: YoloOptions = {}): Promise<Det
   const remap = opts.names && found?.names ? found.names.map((n) => which.get(n)) : undefined;
   const fileClasses = found?.names.length ?? names.length;
 
-  return {
+  return imageFileDataset({
     names,
-    size: images.length,
-    get: async (i) => {
-      checkIndex(i, images.length);
-      const img = await decodeRgb(images[i]);
+    paths: images,
+    id: (i) => relative(dir, images[i]),
+    boxes: async (i, img) => {
       const lf = labels[i];
       const parsed = lf ? parseYoloLabels(await readFile(lf, 'utf8'), fileClasses, lf) : [];
       const boxes: GroundTruth[] = [];
@@ -151,12 +150,8 @@ export async function openYolo(dir: string, opts: YoloOptions = {}): Promise<Det
         if (cls === undefined) continue;
         boxes.push({ classId: cls, x1: l.x1 * img.width, y1: l.y1 * img.height, x2: l.x2 * img.width, y2: l.y2 * img.height });
       }
-      return { id: relative(dir, images[i]), ...img, boxes };
+      return boxes;
     },
-    file: async (i) => {
-      checkIndex(i, images.length);
-      return new Uint8Array(await readFile(images[i]));
-    },
-  };
+  });
 }
 

@@ -7,8 +7,8 @@ import { DEFAULT_AUGMENT, prepareImage, type AugmentOptions, type PlacedBox } fr
 import { stream } from './rng.ts';
 
 export interface SourceConfig {
-  /** detection dataset spec (openDataset) */
-  det: string;
+  /** detection dataset spec (openDataset); absent for classification-only training */
+  det?: string;
   /** classification dataset spec (openClassification), YOLO9000 joint training */
   cls?: string;
   mode: PreprocessMode;
@@ -45,12 +45,12 @@ export interface Batch {
 }
 
 export interface Sources {
-  det: DetectionDataset;
+  det?: DetectionDataset;
   cls?: ClassificationDataset;
 }
 
 export async function openSources(c: Pick<SourceConfig, 'det' | 'cls'>): Promise<Sources> {
-  return { det: await openDataset(c.det), cls: c.cls ? await openClassification(c.cls) : undefined };
+  return { det: c.det ? await openDataset(c.det) : undefined, cls: c.cls ? await openClassification(c.cls) : undefined };
 }
 
 export async function makeBatch(src: Sources, cfg: SourceConfig, req: BatchRequest): Promise<Batch> {
@@ -63,6 +63,7 @@ export async function makeBatch(src: Sources, cfg: SourceConfig, req: BatchReque
     const rng = cfg.augment ? stream(cfg.seed, 'aug', req.epoch, req.step, k) : undefined;
     const aug = cfg.augment ?? DEFAULT_AUGMENT;
     if (it.src === 'det') {
+      if (!src.det) throw new Error('batch asks for a detection image but no detection set is open');
       const s = await src.det.get(it.index);
       targets.push({ boxes: prepareImage(s.rgb, s.width, s.height, s.boxes, S, cfg.mode, pixels, k * S * S * 3, rng, aug) });
     } else {

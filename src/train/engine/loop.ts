@@ -27,7 +27,7 @@ export interface LoopTrainer {
 
 export interface LoopOptions {
   epochs: number;
-  /** detection images per batch */
+  /** detection images per batch (0: classification only, e.g. backbone pretraining) */
   batch: number;
   /** classification images per batch (YOLO9000 joint training) */
   clsBatch?: number;
@@ -63,8 +63,11 @@ export interface LoopResult extends LoopState {
   finished: boolean;
 }
 
-export function stepsPerEpoch(o: Pick<LoopOptions, 'batch' | 'detSize'>): number {
-  return Math.max(1, Math.floor(o.detSize / o.batch));
+/** An epoch is one pass over the detection set, or over the classification set when there is none. */
+export function stepsPerEpoch(o: Pick<LoopOptions, 'batch' | 'detSize' | 'clsBatch' | 'clsSize'>): number {
+  if (o.batch > 0) return Math.max(1, Math.floor(o.detSize / o.batch));
+  if (!o.clsBatch || !o.clsSize) throw new Error('a training loop needs detection or classification images per step');
+  return Math.max(1, Math.floor(o.clsSize / o.clsBatch));
 }
 
 /** learning rate at a step: darknet-style burn-in ((step/burnIn)^2 here), then cosine down to 5%. */
@@ -81,9 +84,11 @@ export function sizeAt(o: Pick<LoopOptions, 'sizes' | 'scaleEvery' | 'seed'>, st
 }
 
 function batchItems(o: LoopOptions, epoch: number, stepInEpoch: number): BatchItem[] {
-  const det = epochOrder(o.seed, epoch, o.detSize);
   const items: BatchItem[] = [];
-  for (let k = 0; k < o.batch; k++) items.push({ src: 'det', index: det[stepInEpoch * o.batch + k] });
+  if (o.batch > 0) {
+    const det = epochOrder(o.seed, epoch, o.detSize);
+    for (let k = 0; k < o.batch; k++) items.push({ src: 'det', index: det[stepInEpoch * o.batch + k] });
+  }
   if (o.clsBatch && o.clsSize) {
     // the classification set cycles on its own: position = images drawn so far
     const per = o.clsBatch;

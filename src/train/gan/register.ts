@@ -42,10 +42,46 @@ function logger(runDir: string): { log: (l: string) => void; progress: (phase: s
   };
 }
 
+/** Options of a run's folder and checkpoints, common to both trainers; `unit` is what they count. */
+function runOptions(cmd: Command, unit: { steps: string; ckptEvery: number; samples: string }): Command {
+  return cmd
+    .option('--name <name>', 'model name in model.json (default: the folder name)')
+    .option('--ckpt-dir <dir>', `checkpoints, logs and ${unit.samples} (default runs/<out name>)`)
+    .option('--ckpt-every <n>', `checkpoint interval (${unit.steps})`, intOption('--ckpt-every', 1, 1e9), unit.ckptEvery)
+    .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
+    .option('--max-steps <n>', `stop after N ${unit.steps} in this run (resume later)`, intOption('--max-steps', 1, 1e12));
+}
+
+interface Run {
+  out: string;
+  runDir: string;
+  name: string;
+  resume: boolean;
+  maxSteps: number | undefined;
+  ckptEvery: number;
+  log: (l: string) => void;
+  progress: (phase: string, s: number, total: number, info: string) => void;
+}
+
+/** Runs `train` with the run's folder, name and logger taken from the options of runOptions. */
+async function withRun(raw: Record<string, unknown>, train: (r: Run) => Promise<unknown>): Promise<void> {
+  const out = raw.out as string;
+  const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
+  const l = logger(runDir);
+  try {
+    await train({
+      out, runDir, name: (raw.name as string | undefined) ?? path.basename(path.resolve(out)), resume: raw.resume === true,
+      maxSteps: raw.maxSteps as number | undefined, ckptEvery: raw.ckptEvery as number, log: l.log, progress: l.progress,
+    });
+  } finally {
+    l.stop();
+  }
+}
+
 registerTrainer({
   name: 'stackgan',
   description: 'StackGAN (Zhang et al. 2017): SELU text encoder, conditioning augmentation, Stage-I 16x16 and Stage-II 64x64 GANs on caption scenes',
-  options: (cmd: Command) => cmd
+  options: (cmd: Command) => runOptions(cmd
     .option('--seed <n>', 'seed of data, weights order and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 6000)
     .option('--text-steps <n>', 'text encoder pre-training steps', intOption('--text-steps', 0, 1e9), 600)
@@ -56,35 +92,23 @@ registerTrainer({
     .option('--batch <n>', 'Stage-I batch', intOption('--batch', 1, 1024), 32)
     .option('--batch2 <n>', 'Stage-II batch', intOption('--batch2', 1, 1024), 16)
     .option('--lr <rate>', 'Adam learning rate (both stages, beta1 .5)', numberOption('--lr', 1e-7, 1), 2e-4)
-    .option('--name <name>', 'model name in model.json (default: the folder name)')
-    .option('--ckpt-dir <dir>', 'checkpoints, logs and sample previews (default runs/<out name>)')
-    .option('--ckpt-every <steps>', 'checkpoint interval', intOption('--ckpt-every', 1, 1e9), 250)
-    .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
-    .option('--max-steps <n>', 'stop after N optimizer steps in this run (resume later)', intOption('--max-steps', 1, 1e12))
+    .option('--joint-d-batch', 'run each discriminator on one joint batch of real, mismatched and generated images (shared batch-norm statistics) instead of once per group'),
+    { steps: 'optimizer steps', ckptEvery: 250, samples: 'sample previews' })
     .option('--redo <phases>', 'with --resume: stage2 (continue Stage-II to a larger --stage2-steps) and/or judge (train a fresh judge), comma list', redoList),
   async run(raw) {
     const [{ initBackend }, { trainStackGan }, { DEFAULT_CONFIG }] = await Promise.all([
       import('../backend.ts'), import('./stackgan/train.ts'), import('./stackgan/config.ts'),
     ]);
     await initBackend();
-    const out = raw.out as string;
-    const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
-    const l = logger(runDir);
-    try {
-      await trainStackGan({
-        out, runDir, seed: raw.seed as number, pool: raw.pool as number,
-        textSteps: raw.textSteps as number, stage1Steps: raw.stage1Steps as number, stage2Steps: raw.stage2Steps as number,
-        judgeSteps: raw.judgeSteps as number, evalCount: raw.eval as number, ckptEvery: raw.ckptEvery as number,
-        resume: raw.resume === true, batch2: raw.batch2 as number,
-        config: { ...DEFAULT_CONFIG, batch: raw.batch as number, lr: raw.lr as number },
-        name: (raw.name as string | undefined) ?? path.basename(path.resolve(out)),
-        maxSteps: raw.maxSteps as number | undefined,
-        redo: raw.redo as Array<'stage2' | 'judge'> | undefined,
-        log: l.log, onProgress: l.progress,
-      });
-    } finally {
-      l.stop();
-    }
+    await withRun(raw, (r) => trainStackGan({
+      out: r.out, runDir: r.runDir, name: r.name, resume: r.resume, maxSteps: r.maxSteps, ckptEvery: r.ckptEvery,
+      seed: raw.seed as number, pool: raw.pool as number,
+      textSteps: raw.textSteps as number, stage1Steps: raw.stage1Steps as number, stage2Steps: raw.stage2Steps as number,
+      judgeSteps: raw.judgeSteps as number, evalCount: raw.eval as number, batch2: raw.batch2 as number,
+      config: { ...DEFAULT_CONFIG, batch: raw.batch as number, lr: raw.lr as number, jointDBatch: raw.jointDBatch === true },
+      redo: raw.redo as Array<'stage2' | 'judge'> | undefined,
+      log: r.log, onProgress: r.progress,
+    }));
   },
 });
 
@@ -98,7 +122,7 @@ function redoList(raw: string): Array<'stage2' | 'judge'> {
 registerTrainer({
   name: 'wgan',
   description: 'WGAN (Arjovsky et al. 2017): weight clipping, RMSProp, n_critic 5; unconditional 32x32 generated scenes',
-  options: (cmd: Command) => cmd
+  options: (cmd: Command) => runOptions(cmd
     .option('--seed <n>', 'seed of data, weights and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 8000)
     .option('--iterations <n>', 'generator iterations', intOption('--iterations', 1, 1e9), 2000)
@@ -108,32 +132,19 @@ registerTrainer({
     .option('--lr <rate>', 'RMSProp learning rate', numberOption('--lr', 1e-7, 1), 5e-5)
     .option('--clip <c>', 'critic weight clipping bound', numberOption('--clip', 1e-6, 10), 0.01)
     .option('--n-critic <n>', 'critic updates per generator update', intOption('--n-critic', 1, 1000), 5)
-    .option('--eval-every <n>', 'record W estimate and SWD every N generator iterations', intOption('--eval-every', 1, 1e9), 100)
-    .option('--name <name>', 'model name in model.json (default: the folder name)')
-    .option('--ckpt-dir <dir>', 'checkpoints, logs and sample grids (default runs/<out name>)')
-    .option('--ckpt-every <n>', 'checkpoint interval (generator iterations)', intOption('--ckpt-every', 1, 1e9), 100)
-    .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
-    .option('--max-steps <n>', 'stop after N generator iterations in this run (resume later)', intOption('--max-steps', 1, 1e12)),
+    .option('--eval-every <n>', 'record W estimate and SWD every N generator iterations', intOption('--eval-every', 1, 1e9), 100),
+    { steps: 'generator iterations', ckptEvery: 100, samples: 'sample grids' }),
   async run(raw) {
     const [{ initBackend }, { trainWganImages, WGAN_IMAGE_DEFAULTS }] = await Promise.all([import('../backend.ts'), import('./wgan-image.ts')]);
-    await initBackend();
-    const out = raw.out as string;
-    const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
     const size = raw.size as number;
     if (size % 16 !== 0) throw new UsageError(`--size must be a multiple of 16, got ${size}`);
-    const l = logger(runDir);
-    try {
-      await trainWganImages({
-        out, runDir, seed: raw.seed as number, pool: raw.pool as number, iterations: raw.iterations as number,
-        evalEvery: raw.evalEvery as number, ckptEvery: raw.ckptEvery as number, resume: raw.resume === true,
-        config: { ...WGAN_IMAGE_DEFAULTS, size, zDim: raw.z as number, batch: raw.batch as number, lr: raw.lr as number,
-          clip: raw.clip as number, nCritic: raw.nCritic as number },
-        name: (raw.name as string | undefined) ?? path.basename(path.resolve(out)),
-        maxSteps: raw.maxSteps as number | undefined,
-        log: l.log, onProgress: (i, t, info) => l.progress('wgan', i, t, info),
-      });
-    } finally {
-      l.stop();
-    }
+    await initBackend();
+    await withRun(raw, (r) => trainWganImages({
+      out: r.out, runDir: r.runDir, name: r.name, resume: r.resume, maxSteps: r.maxSteps, ckptEvery: r.ckptEvery,
+      seed: raw.seed as number, pool: raw.pool as number, iterations: raw.iterations as number, evalEvery: raw.evalEvery as number,
+      config: { ...WGAN_IMAGE_DEFAULTS, size, zDim: raw.z as number, batch: raw.batch as number, lr: raw.lr as number,
+        clip: raw.clip as number, nCritic: raw.nCritic as number },
+      log: r.log, onProgress: (i, t, info) => r.progress('wgan', i, t, info),
+    }));
   },
 });

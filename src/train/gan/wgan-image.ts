@@ -13,13 +13,12 @@ import { writeModelFolder } from '../../onnx/tfjs/index.ts';
 import type { GanManifest } from '../../manifest.ts';
 import { encodePng, tile, toRgb } from '../../runtime/generate.ts';
 import { criticStep, objectiveConfig, step as optStep, trainableVariables } from './adversarial.ts';
-import { loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from './checkpoint.ts';
+import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from './checkpoint.ts';
 import { wassersteinCriticLoss, wassersteinGeneratorLoss } from './losses.ts';
 import { figureSvg, svgToPng } from './plot.ts';
 import { downsample, imageTensor, normalTensor } from './stackgan/data.ts';
 import { bn, upBlock } from './stackgan/models.ts';
 import { slicedWasserstein } from './swd.ts';
-import { installTransposeFreeMatMul } from './wasm-matmul.ts';
 import { InitSeeds } from './init-seeds.ts';
 
 type ST = tf.SymbolicTensor;
@@ -113,10 +112,9 @@ function tensorToSmall(x: tf.Tensor4D, size: number): Float32Array {
 }
 
 export async function trainWganImages(o: WganImageOptions): Promise<{ dir: string; metrics: Record<string, unknown>; stopped: boolean }> {
-  installTransposeFreeMatMul();
   const c = o.config;
   await mkdir(o.runDir, { recursive: true });
-  const ckptDir = path.join(o.runDir, 'checkpoints');
+  const ckptDir = checkpointDir(o.runDir);
   const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
   if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
   o.log(`rendering ${o.pool} training scenes and 500 held-out scenes (${c.size}px)...`);

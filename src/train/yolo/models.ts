@@ -42,7 +42,7 @@ export function archStride(items: readonly ArchItem[]): number {
   return items.reduce((s, i) => s * (i === 'M' ? 2 : i === 'P' ? 1 : (i[2] ?? 1)), 1);
 }
 
-interface Ctx {
+export interface Ctx {
   seed: number;
   n: number;
 }
@@ -57,7 +57,7 @@ function convBlock(x: tf.SymbolicTensor, filters: number, k: number, ctx: Ctx, s
   return tf.layers.leakyReLU({ name: `leaky${i}`, alpha: 0.1 }).apply(b) as tf.SymbolicTensor;
 }
 
-function backbone(x: tf.SymbolicTensor, items: readonly ArchItem[], ctx: Ctx): { out: tf.SymbolicTensor; pass?: tf.SymbolicTensor } {
+export function backbone(x: tf.SymbolicTensor, items: readonly ArchItem[], ctx: Ctx): { out: tf.SymbolicTensor; pass?: tf.SymbolicTensor } {
   let pass: tf.SymbolicTensor | undefined;
   let pools = 0;
   for (const it of items) {

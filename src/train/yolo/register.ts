@@ -33,6 +33,8 @@ function common(cmd: Command, kind: YoloKind): Command {
     .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
     .option('--max-steps <n>', 'stop after N steps in this run (resume later)', intOption('--max-steps', 1, 1e12))
     .option('--no-augment', 'no jitter, flips or colour distortion')
+    .option('--jitter <f>', 'aspect-ratio jitter (default 0.05 on synth data, whose classes differ by aspect; 0.2 otherwise)', numberOption('--jitter', 0, 0.5))
+    .option('--backbone <dir>', 'initialise the backbone from a `pinhole train backbone` run (pretrained classifier)')
     .option('--in-process', 'build batches on the main thread instead of a worker');
   if (kind === 'yolov1') {
     cmd.option('--side <S>', 'grid size S', intOption('--side', 1, 64), 7).option('--num <B>', 'boxes per cell B', intOption('--num', 1, 16), 2);
@@ -67,3 +69,26 @@ for (const kind of ['yolov1', 'yolov2', 'yolo9000'] as const) {
     },
   });
 }
+
+registerTrainer({
+  name: 'backbone',
+  description: 'the detectors\' backbone pretrained as a classifier (as the YOLO papers pretrain Darknet), for --backbone',
+  options: (cmd) => cmd
+    .option('--data <spec>', 'classification set (synthcls:SEED:COUNT[:SIZE] or DIR/<class>/<image>)', 'synthcls:3:40000:128')
+    .option('--val <spec>', 'held-out classification set whose top-1 accuracy is printed at the end', 'synthcls:998:1000:128')
+    .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), 2)
+    .option('--batch <n>', 'images per step', intOption('--batch', 1, 1024), 32)
+    .option('--sizes <list>', 'input sizes, multiples of 16, one picked every 10 steps', sizeList, [64, 96, 128])
+    .option('--lr <rate>', 'Adam learning rate (after burn-in; cosine decay to 5%)', numberOption('--lr', 1e-7, 1), 2e-3)
+    .option('--burn-in <steps>', 'learning-rate warm-up steps', intOption('--burn-in', 0, 1e9), 100)
+    .option('--seed <n>', 'seed of weights, data order and augmentation', intOption('--seed', 0, 2 ** 31 - 1), 1)
+    .option('--jitter <f>', 'aspect-ratio jitter', numberOption('--jitter', 0, 0.5), 0.05)
+    .option('--ckpt-every <steps>', 'checkpoint interval (also every 15 minutes)', intOption('--ckpt-every', 1, 1e9), 200)
+    .option('--resume', 'continue from the newest checkpoint in --out')
+    .option('--max-steps <n>', 'stop after N steps in this run (resume later)', intOption('--max-steps', 1, 1e12))
+    .option('--in-process', 'build batches on the main thread instead of a worker'),
+  async run(raw) {
+    const { trainBackbone } = await import('./backbone.ts');
+    await trainBackbone(raw as unknown as import('./backbone.ts').BackboneTrainOptions);
+  },
+});

@@ -46,6 +46,10 @@ export interface YoloTrainOptions {
   maxSteps?: number;
   tree?: string;
   augment: boolean;
+  /** aspect jitter of the augmentation (default: see defaultJitter) */
+  jitter?: number;
+  /** a `pinhole train backbone` run whose layers initialise the detector's backbone */
+  backbone?: string;
   inProcess?: boolean;
   progress?: boolean;
   log?: (line: string) => void;
@@ -135,6 +139,15 @@ async function freshState(kind: YoloKind, o: YoloTrainOptions, det: DetectionDat
   };
 }
 
+/**
+ * The generated scenes tell some classes apart by aspect ratio alone (circle / ellipse, square /
+ * rectangle, rhombus): darknet's 0.2 aspect jitter would stretch one into the other and teach wrong
+ * labels, so they get 0.05. Other data keeps darknet's 0.2.
+ */
+export function defaultJitter(data: string): number {
+  return /^synth(9k)?:/.test(data) ? 0.05 : 0.2;
+}
+
 const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
 
 function regionConfig(s: YoloState, tree?: TreeIndex): RegionLossConfig {
@@ -201,12 +214,20 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
     if (given.has('epochs')) keep.epochs = o.epochs;
     if (given.has('val')) keep.val = o.val;
     Object.assign(o, resume.meta.options, keep);
+    // runs checkpointed before --jitter existed trained with darknet's 0.2
+    o.jitter = (resume.meta.options as Partial<YoloTrainOptions>).jitter ?? 0.2;
     if (given.has('epochs') && o.epochs !== resume.meta.options.epochs) log(`--epochs ${o.epochs} (the run was started with ${String(resume.meta.options.epochs)})`);
   }
   const det = await openDataset(o.data);
   const state = resume ? (resume.meta.state as YoloState) : await freshState(kind, o, det);
   if (state.kind !== kind) throw new Error(`the checkpoint in ${ckptDir} is a ${state.kind} run, not ${kind}`);
   const model = buildModel(state, o.seed);
+  o.jitter ??= defaultJitter(o.data);
+  if (o.backbone && !resume) {
+    const { loadBackbone } = await import('./backbone.ts');
+    const b = await loadBackbone(model, o.backbone);
+    log(`${kind}: ${b.copied} weight tensors from the pretrained backbone ${b.from} (step ${b.step})`);
+  }
   const stride = kind === 'yolov1' ? undefined : archStride(V2_SYNTH.backbone);
   const sizes = kind === 'yolov1' ? [o.size] : (o.sizes ?? [o.size - 64, o.size - 32, o.size, o.size + 32]).filter((v) => v >= 2 * stride!);
   for (const s of sizes) if (stride && s % stride !== 0) throw new Error(`multi-scale size ${s} is not a multiple of ${stride}`);
@@ -219,7 +240,7 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
   const loop: LoopOptions = {
     epochs: o.epochs, batch: o.batch, clsBatch: clsSize ? o.clsBatch : undefined, sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
     ckptDir, ckptEvery: o.ckptEvery, maxSteps: o.maxSteps, detSize: det.size, clsSize,
-    source: { det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed, augment: o.augment ? DEFAULT_AUGMENT : null },
+    source: { det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed, augment: o.augment ? { ...DEFAULT_AUGMENT, jitter: o.jitter } : null },
     inProcessPipeline: o.inProcess, cliOptions, log, progress: o.progress,
   };
   log(`${kind}: ${stepsPerEpoch(loop)} steps/epoch x ${o.epochs} epochs, batch ${o.batch}${clsSize ? ` + ${o.clsBatch} classification` : ''}, checkpoints in ${ckptDir}`);

@@ -68,6 +68,14 @@ export interface StackGanConfig {
   lr: number;
   beta1: number;
   batch: number;
+  /**
+   * Run each discriminator once per update on real, mismatched and generated images together, so its
+   * batch norm normalises them with shared statistics. false: one pass per group, as the reference
+   * implementation does; that hides a batch-wide offset of the generated images from it (their too
+   * light background), but switching a trained Stage-II over to joint batches wrecked its images
+   * within 500 steps (a much stronger discriminator against the small generator), so it stays opt-in.
+   */
+  jointDBatch: boolean;
 }
 
 export const DEFAULT_CONFIG: StackGanConfig = {
@@ -87,4 +95,5 @@ export const DEFAULT_CONFIG: StackGanConfig = {
   lr: 2e-4,
   beta1: 0.5,
   batch: 32,
+  jointDBatch: false,
 };

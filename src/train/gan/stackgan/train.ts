@@ -13,14 +13,13 @@ import type { GanManifest } from '../../../manifest.ts';
 import { klNormal } from '../losses.ts';
 import { InitSeeds } from '../init-seeds.ts';
 import { setAlphaDropoutStep } from '../../snn/index.ts';
-import { loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from '../checkpoint.ts';
-import { installTransposeFreeMatMul } from '../wasm-matmul.ts';
+import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from '../checkpoint.ts';
 import { encodePng, tile, toRgb } from '../../../runtime/generate.ts';
 import {
   CAPTION_COLOURS, CAPTION_POSITIONS, CAPTION_SHAPES, DEFAULT_CONFIG, HELD_OUT_SHARE, allCombinations, isHeldOut,
   type Attributes, type StackGanConfig,
 } from './config.ts';
-import { captionBatch, captionItems, captionPool, disposeBatch, imageTensor, normalTensor, tokenTensor, type CaptionItem } from './data.ts';
+import { captionBatch, captionItems, captionPool, disposeBatch, imageTensor, normalTensor, tokenTensor, type CaptionBatch, type CaptionItem } from './data.ts';
 import { ATTRIBUTE_KEYS, agreement, attributeLoss, judge, judgeModel, sharpness, trainJudge, type Agreement } from './judge.ts';
 import { attributeHeads, servingModel, stackGanNets, type StackGanNets } from './models.ts';
 
@@ -73,6 +72,8 @@ interface TrainState {
   textAccuracy?: Record<string, number>;
   history: { stage1: HistoryPoint[]; stage2: HistoryPoint[] };
   seconds: number;
+  /** how the discriminator saw its groups, per GAN phase from a step on (runs before this record: one pass per group) */
+  discriminatorBatch?: Array<{ phase: 'stage1' | 'stage2'; from: number; joint: boolean }>;
 }
 
 export interface StackGanResult {
@@ -91,6 +92,33 @@ function bce(logits: tf.Tensor, label: 0 | 1): tf.Scalar {
  * in StackGAN's reference code. (Summed, lambda = 1 would cap what c carries about the caption at a
  * few nats, less than the ~6 nats a colour x shape x position caption holds.)
  */
+/**
+ * Discriminator losses of one matching-aware update (StackGAN: real image + its caption is real; real
+ * image + a mismatched caption and generated image + its caption are fake), and the generator's loss.
+ * With `joint`, every group goes through the discriminator in one batch. Its batch norm then sees real
+ * and generated images with the same statistics; group by group, each batch is centred on its own
+ * mean, so a shift common to all generated images (a background lighter than the real one, a colour
+ * cast, speckle energy) is normalised away before the discriminator could penalise it.
+ */
+function logitsOf(d: tf.LayersModel, groups: Array<[tf.Tensor, tf.Tensor]>, joint: boolean): tf.Tensor[] {
+  if (!joint) return groups.map(([img, phi]) => d.apply([img, phi], { training: true }) as tf.Tensor);
+  const img = tf.concat(groups.map((g) => g[0]), 0);
+  const phi = tf.concat(groups.map((g) => g[1]), 0);
+  const logits = d.apply([img, phi], { training: true }) as tf.Tensor;
+  return tf.split(logits, groups.map((g) => g[0].shape[0]), 0);
+}
+
+export function discriminatorLoss(d: tf.LayersModel, real: tf.Tensor, fake: tf.Tensor, phi: tf.Tensor, phiWrong: tf.Tensor, joint: boolean): tf.Scalar {
+  const [r, w, f] = logitsOf(d, [[real, phi], [real, phiWrong], [fake, phi]], joint);
+  return tf.add(bce(r, 1), tf.mul(0.5, tf.add(bce(w, 0), bce(f, 0)))) as tf.Scalar;
+}
+
+/** Non-saturating generator loss; jointly with the real images the discriminator's update saw. */
+export function generatorAdversarialLoss(d: tf.LayersModel, real: tf.Tensor, fake: tf.Tensor, phi: tf.Tensor, joint: boolean): tf.Scalar {
+  const logits = joint ? logitsOf(d, [[real, phi], [fake, phi]], true)[1] : d.apply([fake, phi], { training: true }) as tf.Tensor;
+  return bce(logits, 1);
+}
+
 function klSigma(mu: tf.Tensor, sigma: tf.Tensor): tf.Scalar {
   return klNormal(mu, tf.mul(2, tf.log(tf.add(sigma, 1e-6))), 'mean');
 }
@@ -113,11 +141,10 @@ export function textSpecFor(cfg: StackGanConfig, vocabulary: string[]): TextSpec
 }
 
 export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanResult> {
-  installTransposeFreeMatMul();
   const cfg = o.config;
   const t0 = Date.now();
   await mkdir(o.runDir, { recursive: true });
-  const ckptDir = path.join(o.runDir, 'checkpoints');
+  const ckptDir = checkpointDir(o.runDir);
   const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
   if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
 
@@ -237,90 +264,94 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     }
   }
 
-  // ---------------------------------------------------------------- (2) Stage-I
-  if (phase === 'stage1') {
-    const dv = vars(nets.d1);
-    const gv = vars(nets.g1, nets.ca1);
+  const joint = cfg.jointDBatch;
+  const noteBatching = (p: 'stage1' | 'stage2', total: number) => {
+    if (step >= total) return;
+    const record = (state.discriminatorBatch ??= []);
+    const last = record.filter((e) => e.phase === p).pop();
+    // steps run before this record existed were run group by group
+    const before = last?.joint ?? (step > 0 ? false : undefined);
+    if (!last && step > 0) record.push({ phase: p, from: 0, joint: false });
+    if (before !== joint) record.push({ phase: p, from: step, joint });
+  };
+
+  // Stage-I and Stage-II train alike: conditioning augmentation with its KL term, then one
+  // discriminator and one generator step per batch. They differ in image size, nets, batch and seed,
+  // and in what feeds the generator besides c: noise (Stage-I) or the frozen Stage-I image (Stage-II).
+  interface Stage {
+    phase: 'stage1' | 'stage2';
+    then: Phase;
+    total: number;
+    batch: number;
+    seed: number;
+    images: 'small' | 'large';
+    d: tf.LayersModel;
+    g: tf.LayersModel;
+    ca: tf.LayersModel;
+    optD: tf.Optimizer;
+    optG: tf.Optimizer;
+    /** computed once per batch and disposed after it */
+    below?: (phi: tf.Tensor, b: CaptionBatch) => tf.Tensor;
+    inputs: (c: tf.Tensor, b: CaptionBatch, below: tf.Tensor | undefined) => tf.Tensor[];
+  }
+  const trainStage = async (s: Stage) => {
+    noteBatching(s.phase, s.total);
+    const dv = vars(s.d);
+    const gv = vars(s.g, s.ca);
     let acc = { d: 0, g: 0, kl: 0, n: 0 };
-    for (; step < o.stage1Steps && budget > 0; step++, budget--) {
-      const b = captionBatch(pool, spec, cfg.batch, o.seed, step, cfg, { large: false, small: true });
+    for (; step < s.total && budget > 0; step++, budget--) {
+      const b = captionBatch(pool, spec, s.batch, s.seed, step, cfg, { large: s.images === 'large', small: s.images === 'small' });
+      const real = b[s.images];
       const phi = nets.text.predict(b.tokens) as tf.Tensor;
       const phiWrong = nets.text.predict(b.wrongTokens) as tf.Tensor;
-      const fake = tf.tidy(() => nets.g1.apply([(nets.ca1.apply([phi, b.eps], { training: true }) as tf.Tensor[])[0], b.z], { training: true }) as tf.Tensor);
-      const d = minimize(opts.d1, dv, () => {
-        const real = nets.d1.apply([b.small, phi], { training: true }) as tf.Tensor;
-        const wrong = nets.d1.apply([b.small, phiWrong], { training: true }) as tf.Tensor;
-        const fk = nets.d1.apply([fake, phi], { training: true }) as tf.Tensor;
-        return tf.add(bce(real, 1), tf.mul(0.5, tf.add(bce(wrong, 0), bce(fk, 0)))) as tf.Scalar;
-      });
+      const below = s.below?.(phi, b);
+      const generate = (c: tf.Tensor) => s.g.apply(s.inputs(c, b, below), { training: true }) as tf.Tensor;
+      const fake = tf.tidy(() => generate((s.ca.apply([phi, b.eps], { training: true }) as tf.Tensor[])[0]));
+      const d = minimize(s.optD, dv, () => discriminatorLoss(s.d, real, fake, phi, phiWrong, joint));
       let kl = 0;
-      const g = minimize(opts.g1, gv, () => {
-        const [c, mu, sigma] = nets.ca1.apply([phi, b.eps], { training: true }) as tf.Tensor[];
-        const f = nets.g1.apply([c, b.z], { training: true }) as tf.Tensor;
+      const g = minimize(s.optG, gv, () => {
+        const [c, mu, sigma] = s.ca.apply([phi, b.eps], { training: true }) as tf.Tensor[];
+        const f = generate(c);
         const k = klSigma(mu, sigma);
         kl = k.dataSync()[0];
-        return tf.add(bce(nets.d1.apply([f, phi], { training: true }) as tf.Tensor, 1), tf.mul(cfg.klWeight, k)) as tf.Scalar;
+        return tf.add(generatorAdversarialLoss(s.d, real, f, phi, joint), tf.mul(cfg.klWeight, k)) as tf.Scalar;
       });
-      tf.dispose([phi, phiWrong, fake]);
+      tf.dispose([phi, phiWrong, fake, ...(below ? [below] : [])]);
       disposeBatch(b);
       acc = { d: acc.d + d, g: acc.g + g, kl: acc.kl + kl, n: acc.n + 1 };
       if ((step + 1) % 25 === 0) {
         const p = { step: step + 1, dLoss: acc.d / acc.n, gLoss: acc.g / acc.n, kl: acc.kl / acc.n };
-        state.history.stage1.push(p);
+        state.history[s.phase].push(p);
         acc = { d: 0, g: 0, kl: 0, n: 0 };
-        o.onProgress?.('stage1', step + 1, o.stage1Steps, `D ${p.dLoss.toFixed(3)} G ${p.gLoss.toFixed(3)} KL ${p.kl.toFixed(3)}`);
+        o.onProgress?.(s.phase, step + 1, s.total, `D ${p.dLoss.toFixed(3)} G ${p.gLoss.toFixed(3)} KL ${p.kl.toFixed(3)}`);
       }
-      if ((step + 1) % o.ckptEvery === 0) { await savePreview(`stage1-${step + 1}`); step++; await save('periodic'); step--; }
+      if ((step + 1) % o.ckptEvery === 0) { await savePreview(`${s.phase}-${step + 1}`); step++; await save('periodic'); step--; }
       await yieldLoop();
     }
-    if (step >= o.stage1Steps) {
-      await savePreview('stage1-final');
-      await next('stage2');
+    if (step >= s.total) {
+      await savePreview(`${s.phase}-final`);
+      await next(s.then);
     }
+  };
+
+  // ---------------------------------------------------------------- (2) Stage-I
+  if (phase === 'stage1') {
+    await trainStage({
+      phase: 'stage1', then: 'stage2', total: o.stage1Steps, batch: cfg.batch, seed: o.seed, images: 'small',
+      d: nets.d1, g: nets.g1, ca: nets.ca1, optD: opts.d1, optG: opts.g1,
+      inputs: (c, b) => [c, b.z],
+    });
   }
 
   // ---------------------------------------------------------------- (3) Stage-II
   if (phase === 'stage2') {
-    const dv = vars(nets.d2);
-    const gv = vars(nets.g2, nets.ca2);
-    let acc = { d: 0, g: 0, kl: 0, n: 0 };
-    for (; step < o.stage2Steps && budget > 0; step++, budget--) {
-      const b = captionBatch(pool, spec, o.batch2, o.seed + 1, step, cfg, { large: true, small: false });
-      const phi = nets.text.predict(b.tokens) as tf.Tensor;
-      const phiWrong = nets.text.predict(b.wrongTokens) as tf.Tensor;
+    await trainStage({
+      phase: 'stage2', then: 'judge', total: o.stage2Steps, batch: o.batch2, seed: o.seed + 1, images: 'large',
+      d: nets.d2, g: nets.g2, ca: nets.ca2, optD: opts.d2, optG: opts.g2,
       // Stage-I is frozen: its image in inference mode, as the serving graph computes it
-      const img1 = tf.tidy(() => nets.g1.predict([(nets.ca1.predict([phi, b.eps]) as tf.Tensor[])[0], b.z]) as tf.Tensor);
-      const fake = tf.tidy(() => nets.g2.apply([img1, (nets.ca2.apply([phi, b.eps], { training: true }) as tf.Tensor[])[0]], { training: true }) as tf.Tensor);
-      const d = minimize(opts.d2, dv, () => {
-        const real = nets.d2.apply([b.large, phi], { training: true }) as tf.Tensor;
-        const wrong = nets.d2.apply([b.large, phiWrong], { training: true }) as tf.Tensor;
-        const fk = nets.d2.apply([fake, phi], { training: true }) as tf.Tensor;
-        return tf.add(bce(real, 1), tf.mul(0.5, tf.add(bce(wrong, 0), bce(fk, 0)))) as tf.Scalar;
-      });
-      let kl = 0;
-      const g = minimize(opts.g2, gv, () => {
-        const [c, mu, sigma] = nets.ca2.apply([phi, b.eps], { training: true }) as tf.Tensor[];
-        const f = nets.g2.apply([img1, c], { training: true }) as tf.Tensor;
-        const k = klSigma(mu, sigma);
-        kl = k.dataSync()[0];
-        return tf.add(bce(nets.d2.apply([f, phi], { training: true }) as tf.Tensor, 1), tf.mul(cfg.klWeight, k)) as tf.Scalar;
-      });
-      tf.dispose([phi, phiWrong, img1, fake]);
-      disposeBatch(b);
-      acc = { d: acc.d + d, g: acc.g + g, kl: acc.kl + kl, n: acc.n + 1 };
-      if ((step + 1) % 25 === 0) {
-        const p = { step: step + 1, dLoss: acc.d / acc.n, gLoss: acc.g / acc.n, kl: acc.kl / acc.n };
-        state.history.stage2.push(p);
-        acc = { d: 0, g: 0, kl: 0, n: 0 };
-        o.onProgress?.('stage2', step + 1, o.stage2Steps, `D ${p.dLoss.toFixed(3)} G ${p.gLoss.toFixed(3)} KL ${p.kl.toFixed(3)}`);
-      }
-      if ((step + 1) % o.ckptEvery === 0) { await savePreview(`stage2-${step + 1}`); step++; await save('periodic'); step--; }
-      await yieldLoop();
-    }
-    if (step >= o.stage2Steps) {
-      await savePreview('stage2-final');
-      await next('judge');
-    }
+      below: (phi, b) => tf.tidy(() => nets.g1.predict([(nets.ca1.predict([phi, b.eps]) as tf.Tensor[])[0], b.z]) as tf.Tensor),
+      inputs: (c, _b, img1) => [img1!, c],
+    });
   }
 
   // ---------------------------------------------------------------- (4) the judge
@@ -369,8 +400,9 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     },
     judge: { file: 'attribute-judge.onnx', input: judgeExport.inputs[0].name, outputs: judgeExport.outputs.map((x) => x.name), size: cfg.base * 4 },
     training: {
-      config: cfg, seed: o.seed, pool: o.pool, steps: { text: o.textSteps, stage1: o.stage1Steps, stage2: o.stage2Steps, judge: o.judgeSteps },
+      config: cfg, seed: o.seed, pool: o.pool, steps: stepsRun(o, state),
       batch2: o.batch2, seconds: Math.round(state.seconds + (Date.now() - lastSave) / 1000), history: state.history,
+      discriminatorBatch: state.discriminatorBatch,
     },
     metrics,
   };
@@ -425,6 +457,20 @@ function evaluate(o: StackGanTrainOptions, cfg: StackGanConfig, spec: TextSpec, 
       + 'position from each generated image; agreement = share of attributes matching the caption (mean over the three), '
       + '"all" = all three right. Stage-I images are upsampled bilinearly to 64x64 for the judge and the sharpness measure '
       + '(mean |4-neighbour Laplacian| of the grey image, 0-255 units).',
+  };
+}
+
+/**
+ * Steps each phase actually ran: a resumed run's options name only what this process was asked for
+ * (a run continued with a smaller default, or one that only redid the judge, would misreport them).
+ */
+function stepsRun(o: StackGanTrainOptions, state: TrainState): Record<'text' | 'stage1' | 'stage2' | 'judge', number> {
+  const lastStep = (h: HistoryPoint[]) => (h.length ? h[h.length - 1].step : 0);
+  return {
+    text: state.completed?.text ?? o.textSteps,
+    stage1: Math.max(state.completed?.stage1 ?? 0, lastStep(state.history.stage1)),
+    stage2: Math.max(state.completed?.stage2 ?? 0, lastStep(state.history.stage2)),
+    judge: state.completed?.judge ?? o.judgeSteps,
   };
 }
 
