@@ -1,11 +1,15 @@
 // GAN benchmarks, each printing its own figures (one run, ratios within the run):
 //
-//   node --import tsx bench/gan.ts ring [--iterations 4000] [--seed 1] [--hidden 256] [--out bench/results]
+//   node --import tsx bench/gan.ts ring [--iterations 4000] [--seed 1] [--hidden 256] [--eval-every 250] [--batch 64]
+//       [--rms-decay 0.9] [--scale 1] [--objectives wgan,jsgan] [--out bench/results]
 //     WGAN (critic without sigmoid, weights clipped to +-0.01, RMSProp 5e-5, n_critic 5) beside a
 //     standard JS-GAN (same generator and critic networks; sigmoid cross-entropy, non-saturating
 //     generator loss, Adam 2e-4/.5, one D step per G step) on the 8-Gaussian ring. Prints modes covered
 //     (of 8; a mode counts with >= 20 of 2500 samples within 3 std) and the share of good samples, and
-//     writes the critic-loss / sample-quality curves and final samples as one PNG.
+//     writes the critic-loss / sample-quality curves and final samples as one PNG (only when both
+//     objectives run). --scale s: the networks see the data divided by s and the generator's output is
+//     multiplied by s before measuring (input/output scaling, the same for both objectives; 1.4142 =
+//     unit std per coordinate). --rms-decay: the WGAN's RMSProp decay (PyTorch's reference: 0.99).
 //
 //   node --import tsx bench/gan.ts serve [--models models] [--requests 200]
 //     POST /v1/generate and GET /v1/sample latency (p50/p95, sequential requests, loopback) against
@@ -24,6 +28,10 @@ const { values: o, positionals } = parseArgs({
     seed: { type: 'string', default: '1' },
     hidden: { type: 'string', default: '256' },
     'eval-every': { type: 'string', default: '250' },
+    batch: { type: 'string', default: '64' },
+    'rms-decay': { type: 'string', default: '0.9' },
+    scale: { type: 'string', default: '1' },
+    objectives: { type: 'string', default: 'wgan,jsgan' },
     out: { type: 'string', default: 'bench/results' },
     models: { type: 'string', default: 'models' },
     requests: { type: 'string', default: '200' },
@@ -43,12 +51,17 @@ async function ring(): Promise<void> {
   const seed = Number(o.seed);
   const hidden = Number(o.hidden);
   const evalEvery = Number(o['eval-every']);
+  const batch = Number(o.batch);
+  const rmsDecay = Number(o['rms-decay']);
+  const scale = Number(o.scale);
+  const objectives = o.objectives!.split(',') as Array<'wgan' | 'jsgan'>;
   console.log(`ring bench: 8 Gaussians on a ring (radius ${RING8.radius}, std ${RING8.std}), ${iterations} generator iterations, `
-    + `MLP 3x${hidden} leaky ReLU (.2) for generator and critic, batch 64, seed ${seed}, tfjs ${backend}; load ${load()}`);
+    + `MLP 3x${hidden} leaky ReLU (.2) for generator and critic, batch ${batch}, WGAN RMSProp decay ${rmsDecay}, data / ${scale} for the networks, `
+    + `seed ${seed}, tfjs ${backend}; load ${load()}`);
   const results = [];
-  for (const objective of ['wgan', 'jsgan'] as const) {
+  for (const objective of objectives) {
     const r = await trainToy({
-      objective, iterations, seed, hidden, evalEvery,
+      objective, iterations, seed, hidden, evalEvery, batch, rmsDecay, scale,
       onRecord: (x) => process.stderr.write(`  ${objective} it ${x.iteration}: modes ${x.quality.modesCovered}/8, good ${(100 * x.quality.goodShare).toFixed(1)}%, `
         + `mean dist ${x.quality.meanDistance.toFixed(3)}, ${objective === 'wgan' ? 'W est' : 'D loss'} ${x.estimate.toExponential(3)}\n`),
     });
@@ -61,6 +74,7 @@ async function ring(): Promise<void> {
     console.log(`| ${r.objective === 'wgan' ? 'WGAN (clip .01, RMSProp 5e-5, n_critic 5)' : 'JS-GAN (Adam 2e-4, 1 D step)'} | ${r.final.modesCovered} | `
       + `${(100 * r.final.goodShare).toFixed(1)}% | ${r.final.meanDistance.toFixed(3)} | ${corr.toFixed(2)} | ${r.seconds.toFixed(0)} |`);
   }
+  if (results.length !== 2) return;
   const [w, j] = results;
   const pts = (r: typeof w, f: (h: (typeof w.history)[number]) => number) => r.history.map((h) => [h.iteration, f(h)] as [number, number]);
   const svg = figureSvg([

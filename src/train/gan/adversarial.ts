@@ -28,15 +28,16 @@ export interface ObjectiveConfig {
   generatorOptimizer: tf.Optimizer;
 }
 
-export function objectiveConfig(objective: GanObjective, over: Partial<{ lr: number; nCritic: number; clip: number }> = {}): ObjectiveConfig {
+export function objectiveConfig(objective: GanObjective, over: Partial<{ lr: number; nCritic: number; clip: number; rmsDecay: number }> = {}): ObjectiveConfig {
   if (objective === 'wgan') {
     const lr = over.lr ?? WGAN_DEFAULTS.lr;
+    const decay = over.rmsDecay ?? 0.9;
     return {
       objective,
       nCritic: over.nCritic ?? WGAN_DEFAULTS.nCritic,
       clip: over.clip ?? WGAN_DEFAULTS.clip,
-      criticOptimizer: tf.train.rmsprop(lr, 0.9, 0, RMSPROP_EPSILON),
-      generatorOptimizer: tf.train.rmsprop(lr, 0.9, 0, RMSPROP_EPSILON),
+      criticOptimizer: tf.train.rmsprop(lr, decay, 0, RMSPROP_EPSILON),
+      generatorOptimizer: tf.train.rmsprop(lr, decay, 0, RMSPROP_EPSILON),
     };
   }
   const lr = over.lr ?? JSGAN_DEFAULTS.lr;
@@ -53,9 +54,10 @@ export function trainableVariables(...models: tf.LayersModel[]): tf.Variable[] {
   return models.flatMap((m) => m.trainableWeights.map((w) => w.read() as tf.Variable));
 }
 
-/** One optimizer update of `vars` on `loss`; returns the loss value. */
-export function step(opt: tf.Optimizer, vars: tf.Variable[], loss: () => tf.Scalar): number {
-  const cost = opt.minimize(loss, true, vars);
+/** One optimizer update of `vars` on `loss`; returns the loss value (NaN with read = false: no sync). */
+export function step(opt: tf.Optimizer, vars: tf.Variable[], loss: () => tf.Scalar, read = true): number {
+  const cost = opt.minimize(loss, read, vars);
+  if (!read) return NaN;
   if (!cost) throw new Error('optimizer returned no cost');
   const v = cost.dataSync()[0];
   cost.dispose();
@@ -63,8 +65,8 @@ export function step(opt: tf.Optimizer, vars: tf.Variable[], loss: () => tf.Scal
 }
 
 /** A critic update followed, for WGAN, by the weight clipping that keeps it K-Lipschitz. */
-export function criticStep(cfg: ObjectiveConfig, vars: tf.Variable[], loss: () => tf.Scalar, clipVars: tf.Variable[] = vars): number {
-  const v = step(cfg.criticOptimizer, vars, loss);
+export function criticStep(cfg: ObjectiveConfig, vars: tf.Variable[], loss: () => tf.Scalar, clipVars: tf.Variable[] = vars, read = true): number {
+  const v = step(cfg.criticOptimizer, vars, loss, read);
   if (cfg.objective === 'wgan' && cfg.clip !== undefined) clipWeights(clipVars, cfg.clip);
   return v;
 }

@@ -46,14 +46,26 @@ export interface ToyRunOptions {
   /** critic width and depth (default: the generator's) */
   criticHidden?: number;
   criticDepth?: number;
-  /** batch norm in the critic's hidden layers (as the DCGAN critic of the WGAN paper) */
+  /**
+   * batch norm in the critic's hidden layers (as the DCGAN critic of the WGAN paper). Real and fake
+   * go through it as ONE batch: normalised separately (the reference implementation's two passes),
+   * every hidden unit's batch mean is its beta for either batch, so the mean of a (near-)linear critic
+   * is the same constant for real and fake and the critic loss has almost no gradient (a dead critic).
+   * Evaluation uses the moving statistics.
+   */
   criticBatchNorm?: boolean;
   seed?: number;
   lr?: number;
+  /** WGAN RMSProp decay (objectiveConfig's default when unset) */
+  rmsDecay?: number;
+  /** the networks see data / scale and the generator's output is multiplied by scale for measuring */
+  scale?: number;
   evalEvery?: number;
   evalSamples?: number;
   spec?: RingSpec;
   onRecord?: (r: ToyRecord) => void;
+  /** diagnostics: called at every record with the generator samples (measuring units) and the nets */
+  onSnapshot?: (iteration: number, samples: Float32Array, nets: ToyNets) => void;
 }
 
 export interface ToyRecord {
@@ -93,30 +105,34 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
   const evalEvery = o.evalEvery ?? 250;
   const evalSamples = o.evalSamples ?? 2500;
   const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.criticHidden ?? o.hidden ?? 128, o.criticDepth ?? o.depth ?? 3, o.criticBatchNorm ?? false);
-  const cfg = objectiveConfig(o.objective, { lr: o.lr });
+  const cfg = objectiveConfig(o.objective, { lr: o.lr, rmsDecay: o.rmsDecay });
+  const scale = o.scale ?? 1;
+  const ringData = (n: number, rng: Rng) => { const x = sampleRing(n, rng, spec); if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] /= scale; return x; };
   const dVars = trainableVariables(nets.critic);
   const gVars = trainableVariables(nets.generator);
   const data = new Rng(seed, 1);
   const zr = new Rng(seed, 2);
   const evalRng = new Rng(seed, 3);
   const wgan = o.objective === 'wgan';
+  const norm = o.criticBatchNorm ?? false;
   const history: ToyRecord[] = [];
   let lastCritic = NaN;
 
   const record = (iteration: number) => {
-    const real = tf.tensor2d(sampleRing(evalSamples, evalRng, spec), [evalSamples, 2]);
+    const real = tf.tensor2d(ringData(evalSamples, evalRng), [evalSamples, 2]);
     const z = noise(evalSamples, zDim, evalRng);
     const [samples, estimate] = tf.tidy(() => {
       const fake = nets.generator.apply(z) as tf.Tensor;
       const fr = nets.critic.apply(real) as tf.Tensor;
       const ff = nets.critic.apply(fake) as tf.Tensor;
       const est = wgan ? tf.sub(tf.mean(fr), tf.mean(ff)) : jsDiscriminatorLoss(fr, ff);
-      return [fake.dataSync() as Float32Array, est.dataSync()[0]] as const;
+      return [(fake.dataSync() as Float32Array).map((v) => v * scale), est.dataSync()[0]] as const;
     });
     tf.dispose([real, z]);
     const r: ToyRecord = { iteration, criticLoss: lastCritic, estimate, quality: ringQuality(samples, spec) };
     history.push(r);
     o.onRecord?.(r);
+    o.onSnapshot?.(iteration, samples, nets);
     return samples;
   };
 
@@ -125,21 +141,31 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
     // (Algorithm 1's reference implementation), so the generator sees a near-optimal critic.
     const nCritic = wgan && (it <= 25 || it % 500 === 0) ? 100 : cfg.nCritic;
     for (let k = 0; k < nCritic; k++) {
-      const real = tf.tensor2d(sampleRing(batch, data, spec), [batch, 2]);
+      const real = tf.tensor2d(ringData(batch, data), [batch, 2]);
       const z = noise(batch, zDim, zr);
-      lastCritic = criticStep(cfg, dVars, () => {
-        const fake = nets.generator.apply(z, { training: true }) as tf.Tensor;
-        const fr = nets.critic.apply(real, { training: true }) as tf.Tensor;
-        const ff = nets.critic.apply(fake, { training: true }) as tf.Tensor;
+      // the critic step differentiates only the critic: the fake batch is a constant to it
+      const fake = tf.tidy(() => nets.generator.apply(z, { training: true }) as tf.Tensor);
+      const read = k === nCritic - 1;
+      const v = criticStep(cfg, dVars, () => {
+        // one pass over [real; fake]: without batch norm the same function as two passes with half the
+        // kernel launches; with it, one set of batch statistics for both (see criticBatchNorm)
+        const [fr, ff] = tf.split(nets.critic.apply(tf.concat([real, fake]), { training: true }) as tf.Tensor, 2);
         return wgan ? wassersteinCriticLoss(fr, ff) : jsDiscriminatorLoss(fr, ff);
-      });
-      tf.dispose([real, z]);
+      }, dVars, read);
+      if (read) lastCritic = v;
+      tf.dispose([real, z, fake]);
     }
     const z = noise(batch, zDim, zr);
+    // with batch norm the generator's batch goes through the critic beside a real one, as in the critic step
+    const realG = norm ? tf.tensor2d(ringData(batch, data), [batch, 2]) : undefined;
     step(cfg.generatorOptimizer, gVars, () => {
-      const ff = nets.critic.apply(nets.generator.apply(z, { training: true }) as tf.Tensor, { training: true }) as tf.Tensor;
+      const fake = nets.generator.apply(z, { training: true }) as tf.Tensor;
+      const ff = realG
+        ? tf.split(nets.critic.apply(tf.concat([realG, fake]), { training: true }) as tf.Tensor, 2)[1]
+        : nets.critic.apply(fake, { training: true }) as tf.Tensor;
       return wgan ? wassersteinGeneratorLoss(ff) : jsGeneratorLoss(ff);
-    });
+    }, false);
+    realG?.dispose();
     z.dispose();
     if (it % evalEvery === 0 || it === o.iterations) record(it);
     if (it % 50 === 0) await new Promise((r) => setImmediate(r));
