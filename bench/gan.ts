@@ -29,7 +29,7 @@ const { values: o, positionals } = parseArgs({
     hidden: { type: 'string', default: '256' },
     'eval-every': { type: 'string', default: '250' },
     batch: { type: 'string', default: '64' },
-    'rms-decay': { type: 'string', default: '0.9' },
+    'rms-decay': { type: 'string' },
     scale: { type: 'string', default: '1' },
     objectives: { type: 'string', default: 'wgan,jsgan' },
     out: { type: 'string', default: 'bench/results' },
@@ -41,6 +41,12 @@ const what = positionals[0] ?? 'ring';
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function ring(): Promise<void> {
+  const objectives = o.objectives!.split(',') as Array<'wgan' | 'jsgan'>;
+  const unknown = objectives.filter((x) => x !== 'wgan' && x !== 'jsgan');
+  if (unknown.length) {
+    console.error(`--objectives: unknown ${unknown.join(', ')} (use wgan, jsgan)`);
+    process.exit(2);
+  }
   const { initBackend } = await import('../src/train/backend.ts');
   const { trainToy } = await import('../src/train/gan/toy.ts');
   const { ringCentres, RING8 } = await import('../src/train/gan/ring.ts');
@@ -52,9 +58,9 @@ async function ring(): Promise<void> {
   const hidden = Number(o.hidden);
   const evalEvery = Number(o['eval-every']);
   const batch = Number(o.batch);
-  const rmsDecay = Number(o['rms-decay']);
+  const { RMSPROP_DECAY } = await import('../src/train/gan/adversarial.ts');
+  const rmsDecay = o['rms-decay'] === undefined ? RMSPROP_DECAY : Number(o['rms-decay']);
   const scale = Number(o.scale);
-  const objectives = o.objectives!.split(',') as Array<'wgan' | 'jsgan'>;
   console.log(`ring bench: 8 Gaussians on a ring (radius ${RING8.radius}, std ${RING8.std}), ${iterations} generator iterations, `
     + `MLP 3x${hidden} leaky ReLU (.2) for generator and critic, batch ${batch}, WGAN RMSProp decay ${rmsDecay}, data / ${scale} for the networks, `
     + `seed ${seed}, tfjs ${backend}; load ${load()}`);

@@ -16,6 +16,8 @@ export const WGAN_DEFAULTS = { lr: 5e-5, clip: 0.01, nCritic: 5 } as const;
  * step. 1e-16 inside the root is the 1e-8 floor the reference (PyTorch) implementation has outside it.
  */
 export const RMSPROP_EPSILON = 1e-16;
+/** RMSProp's decay unless told otherwise: tfjs' default (the reference PyTorch implementation's alpha is 0.99). */
+export const RMSPROP_DECAY = 0.9;
 /** The usual DCGAN settings for the standard GAN (Adam 2e-4, beta1 .5). */
 export const JSGAN_DEFAULTS = { lr: 2e-4, beta1: 0.5, nCritic: 1 } as const;
 
@@ -31,7 +33,7 @@ export interface ObjectiveConfig {
 export function objectiveConfig(objective: GanObjective, over: Partial<{ lr: number; nCritic: number; clip: number; rmsDecay: number }> = {}): ObjectiveConfig {
   if (objective === 'wgan') {
     const lr = over.lr ?? WGAN_DEFAULTS.lr;
-    const decay = over.rmsDecay ?? 0.9;
+    const decay = over.rmsDecay ?? RMSPROP_DECAY;
     return {
       objective,
       nCritic: over.nCritic ?? WGAN_DEFAULTS.nCritic,
