@@ -1,7 +1,7 @@
 // GAN benchmarks, each printing its own figures (one run, ratios within the run):
 //
 //   node --import tsx bench/gan.ts ring [--iterations 4000] [--seed 1] [--hidden 256] [--eval-every 250] [--batch 64]
-//       [--rms-decay 0.9] [--scale 1] [--objectives wgan,jsgan] [--out bench/results]
+//       [--rms-decay 0.9] [--scale 1] [--lr-decay-from F] [--ema D] [--objectives wgan,jsgan] [--out bench/results]
 //     WGAN (critic without sigmoid, weights clipped to +-0.01, RMSProp 5e-5, n_critic 5) beside a
 //     standard JS-GAN (same generator and critic networks; sigmoid cross-entropy, non-saturating
 //     generator loss, Adam 2e-4/.5, one D step per G step) on the 8-Gaussian ring. Prints modes covered
@@ -10,6 +10,8 @@
 //     objectives run). --scale s: the networks see the data divided by s and the generator's output is
 //     multiplied by s before measuring (input/output scaling, the same for both objectives; 1.4142 =
 //     unit std per coordinate). --rms-decay: the WGAN's RMSProp decay (PyTorch's reference: 0.99).
+//     --lr-decay-from F: both objectives' learning rates fall linearly to 0 over the last (1 - F) of the
+//     run (default: constant). --ema D: also measure a moving average (decay D) of each generator's weights.
 //
 //   node --import tsx bench/gan.ts serve [--models models] [--requests 200]
 //     POST /v1/generate and GET /v1/sample latency (p50/p95, sequential requests, loopback) against
@@ -32,6 +34,8 @@ const { values: o, positionals } = parseArgs({
     'rms-decay': { type: 'string' },
     scale: { type: 'string', default: '1' },
     objectives: { type: 'string', default: 'wgan,jsgan' },
+    'lr-decay-from': { type: 'string' },
+    ema: { type: 'string' },
     out: { type: 'string', default: 'bench/results' },
     models: { type: 'string', default: 'models' },
     requests: { type: 'string', default: '200' },
@@ -61,15 +65,23 @@ async function ring(): Promise<void> {
   const { RMSPROP_DECAY } = await import('../src/train/gan/adversarial.ts');
   const rmsDecay = o['rms-decay'] === undefined ? RMSPROP_DECAY : Number(o['rms-decay']);
   const scale = Number(o.scale);
+  const lrDecayFrom = o['lr-decay-from'] === undefined ? undefined : Number(o['lr-decay-from']);
+  const emaDecay = o.ema === undefined ? undefined : Number(o.ema);
+  if ((lrDecayFrom !== undefined && !(lrDecayFrom >= 0 && lrDecayFrom <= 1)) || (emaDecay !== undefined && !(emaDecay >= 0 && emaDecay < 1))) {
+    console.error('--lr-decay-from takes a fraction in [0, 1], --ema a decay in [0, 1)');
+    process.exit(2);
+  }
   console.log(`ring bench: 8 Gaussians on a ring (radius ${RING8.radius}, std ${RING8.std}), ${iterations} generator iterations, `
     + `MLP 3x${hidden} leaky ReLU (.2) for generator and critic, batch ${batch}, WGAN RMSProp decay ${rmsDecay}, data / ${scale} for the networks, `
-    + `seed ${seed}, tfjs ${backend}; load ${load()}`);
+    + `${lrDecayFrom === undefined ? 'constant learning rates' : `learning rates falling linearly to 0 from ${lrDecayFrom} of the run`}`
+    + `${emaDecay === undefined ? '' : `, generator weight average (decay ${emaDecay}) measured too`}, seed ${seed}, tfjs ${backend}; load ${load()}`);
   const results = [];
   for (const objective of objectives) {
     const r = await trainToy({
-      objective, iterations, seed, hidden, evalEvery, batch, rmsDecay, scale,
+      objective, iterations, seed, hidden, evalEvery, batch, rmsDecay, scale, lrDecayFrom, emaDecay,
       onRecord: (x) => process.stderr.write(`  ${objective} it ${x.iteration}: modes ${x.quality.modesCovered}/8, good ${(100 * x.quality.goodShare).toFixed(1)}%, `
-        + `mean dist ${x.quality.meanDistance.toFixed(3)}, ${objective === 'wgan' ? 'W est' : 'D loss'} ${x.estimate.toExponential(3)}\n`),
+        + `mean dist ${x.quality.meanDistance.toFixed(3)}, ${objective === 'wgan' ? 'W est' : 'D loss'} ${x.estimate.toExponential(3)}`
+        + `${x.emaQuality ? `; average: modes ${x.emaQuality.modesCovered}/8, good ${(100 * x.emaQuality.goodShare).toFixed(1)}%, mean dist ${x.emaQuality.meanDistance.toFixed(3)}` : ''}\n`),
     });
     results.push(r);
   }
@@ -77,8 +89,10 @@ async function ring(): Promise<void> {
   console.log('|---|---|---|---|---|---|');
   for (const r of results) {
     const corr = pearson(r.history.map((h) => h.estimate), r.history.map((h) => h.quality.meanDistance));
-    console.log(`| ${r.objective === 'wgan' ? 'WGAN (clip .01, RMSProp 5e-5, n_critic 5)' : 'JS-GAN (Adam 2e-4, 1 D step)'} | ${r.final.modesCovered} | `
+    const name = r.objective === 'wgan' ? 'WGAN (clip .01, RMSProp 5e-5, n_critic 5)' : 'JS-GAN (Adam 2e-4, 1 D step)';
+    console.log(`| ${name} | ${r.final.modesCovered} | `
       + `${(100 * r.final.goodShare).toFixed(1)}% | ${r.final.meanDistance.toFixed(3)} | ${corr.toFixed(2)} | ${r.seconds.toFixed(0)} |`);
+    if (r.finalEma) console.log(`| ${name}, weight average ${emaDecay} | ${r.finalEma.modesCovered} | ${(100 * r.finalEma.goodShare).toFixed(1)}% | ${r.finalEma.meanDistance.toFixed(3)} | - | - |`);
   }
   if (results.length !== 2) return;
   const [w, j] = results;
@@ -106,7 +120,8 @@ async function ring(): Promise<void> {
   mkdirSync(o.out!, { recursive: true });
   const file = join(o.out!, 'gan-ring.png');
   writeFileSync(file, await svgToPng(svg));
-  writeFileSync(join(o.out!, 'gan-ring.json'), JSON.stringify({ seed, iterations, hidden, results: results.map((r) => ({ objective: r.objective, final: r.final, history: r.history, seconds: r.seconds })) }, null, 1));
+  writeFileSync(join(o.out!, 'gan-ring.json'), JSON.stringify({ seed, iterations, hidden, batch, rmsDecay, scale, lrDecayFrom, emaDecay,
+    results: results.map((r) => ({ objective: r.objective, final: r.final, finalEma: r.finalEma, history: r.history, seconds: r.seconds })) }, null, 1));
   console.log(`\nplot: ${file} (and the numbers in gan-ring.json); load ${load()}`);
 }
 

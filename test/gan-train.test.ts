@@ -10,7 +10,7 @@ import { Rng } from '../src/train/data/rng.ts';
 import { clipWeights, jsDiscriminatorLoss, jsGeneratorLoss, klNormal, wassersteinCriticLoss, wassersteinGeneratorLoss } from '../src/train/gan/losses.ts';
 import { criticStep, objectiveConfig, trainableVariables } from '../src/train/gan/adversarial.ts';
 import { RING8, ringCentres, ringQuality, sampleRing } from '../src/train/gan/ring.ts';
-import { toyNets, trainToy } from '../src/train/gan/toy.ts';
+import { lrFactor, toyNets, trainToy } from '../src/train/gan/toy.ts';
 import { slicedWasserstein } from '../src/train/gan/swd.ts';
 import { DEFAULT_CONFIG, type StackGanConfig } from '../src/train/gan/stackgan/config.ts';
 import { servingModel, stackGanNets } from '../src/train/gan/stackgan/models.ts';
@@ -93,6 +93,28 @@ describe('8-Gaussian ring', () => {
     expect(a.final.meanDistance).toBeLessThan(start.meanDistance * 0.9);
     const b = await trainToy({ objective: 'jsgan', iterations: 300, hidden: 64, seed: 2, evalEvery: 100, evalSamples: 1000 });
     expect(Array.from(b.samples.slice(0, 20))).toEqual(Array.from(a.samples.slice(0, 20)));
+  }, 120_000);
+
+  it('the learning-rate anneal is flat, then linear to 0 at the last iteration', () => {
+    expect(lrFactor(500, 1000)).toBe(1);
+    expect(lrFactor(600, 1000, 0.6)).toBe(1);
+    expect(lrFactor(800, 1000, 0.6)).toBeCloseTo(0.5, 12);
+    expect(lrFactor(1000, 1000, 0.6)).toBe(0);
+    expect(lrFactor(1, 1000, 0)).toBeCloseTo(0.999, 12);
+  });
+
+  it('the generator weight average: decay 0 is the generator itself, decay .9 lags it', async () => {
+    const run = (emaDecay: number, lrDecayFrom?: number) => trainToy({ objective: 'jsgan', iterations: 60, hidden: 32, seed: 4, evalEvery: 60, evalSamples: 500, emaDecay, lrDecayFrom });
+    const same = await run(0);
+    expect(Array.from(same.emaSamples!)).toEqual(Array.from(same.samples));
+    const lag = await run(0.9);
+    // same training (the average never feeds back), different samples
+    expect(Array.from(lag.samples.slice(0, 20))).toEqual(Array.from(same.samples.slice(0, 20)));
+    expect(Math.abs(lag.finalEma!.meanDistance - lag.final.meanDistance)).toBeGreaterThan(1e-4);
+    expect(lag.history[0].emaQuality).toBeDefined();
+    // the anneal changes the run (rates below the base after 30 of 60 iterations)
+    const annealed = await run(0, 0.5);
+    expect(Array.from(annealed.samples.slice(0, 20))).not.toEqual(Array.from(same.samples.slice(0, 20)));
   }, 120_000);
 });
 

@@ -60,6 +60,14 @@ export interface ToyRunOptions {
   rmsDecay?: number;
   /** the networks see data / scale and the generator's output is multiplied by scale for measuring */
   scale?: number;
+  /**
+   * from this fraction of the run on, both optimizers' learning rates fall linearly to 0 at the last
+   * iteration (unset: constant, as in the papers). RMSProp and Adam take steps of about the learning
+   * rate whatever the gradient's size, so at a constant rate the samples keep jittering round the modes.
+   */
+  lrDecayFrom?: number;
+  /** also keep an exponential moving average of the generator's weights (this decay) and measure it beside the raw generator */
+  emaDecay?: number;
   evalEvery?: number;
   evalSamples?: number;
   spec?: RingSpec;
@@ -75,6 +83,8 @@ export interface ToyRecord {
   /** WGAN: E f(real) - E f(fake) on a held-out batch (the Wasserstein estimate); JS-GAN: its D loss */
   estimate: number;
   quality: RingQuality;
+  /** the averaged generator's samples on the same noise (with emaDecay) */
+  emaQuality?: RingQuality;
 }
 
 export interface ToyResult {
@@ -83,6 +93,9 @@ export interface ToyResult {
   final: RingQuality;
   /** final generator samples [x0, y0, ...] */
   samples: Float32Array;
+  /** the averaged generator's, on the same noise (with emaDecay) */
+  finalEma?: RingQuality;
+  emaSamples?: Float32Array;
   seconds: number;
 }
 
@@ -96,6 +109,27 @@ export function sampleToy(nets: ToyNets, n: number, zDim: number, rng: Rng): Flo
   return tf.tidy(() => (nets.generator.apply(noise(n, zDim, rng)) as tf.Tensor).dataSync() as Float32Array).slice();
 }
 
+/** the learning-rate factor at a generator iteration (1-based) of a run with lrDecayFrom = from */
+export function lrFactor(it: number, iterations: number, from?: number): number {
+  if (from === undefined || from >= 1) return 1;
+  const start = Math.floor(from * iterations);
+  return it <= start ? 1 : Math.max(0, (iterations - it) / Math.max(1, iterations - start));
+}
+
+/** A second generator holding the exponential moving average of the first's weights. */
+function weightAverage(generator: tf.LayersModel, zDim: number, hidden: number, depth: number, seed: number, decay: number) {
+  const copy = toyNets(zDim, hidden, depth, seed, 1, 1);
+  copy.critic.dispose();
+  const avg = copy.generator;
+  avg.setWeights(generator.getWeights());
+  const src = trainableVariables(generator);
+  const dst = trainableVariables(avg);
+  return {
+    generator: avg,
+    update: () => tf.tidy(() => { for (let i = 0; i < src.length; i++) dst[i].assign(tf.add(tf.mul(dst[i], decay), tf.mul(src[i], 1 - decay))); }),
+  };
+}
+
 export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
   const t0 = performance.now();
   const batch = o.batch ?? 64;
@@ -106,6 +140,9 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
   const evalSamples = o.evalSamples ?? 2500;
   const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.criticHidden ?? o.hidden ?? 128, o.criticDepth ?? o.depth ?? 3, o.criticBatchNorm ?? false);
   const cfg = objectiveConfig(o.objective, { lr: o.lr, rmsDecay: o.rmsDecay });
+  // tfjs optimizers read their (protected) learningRate at every update, so the schedule sets it there
+  const rates = [cfg.criticOptimizer, cfg.generatorOptimizer].map((opt) => ({ opt: opt as unknown as { learningRate: number }, base: (opt as unknown as { learningRate: number }).learningRate }));
+  const ema = o.emaDecay === undefined ? undefined : weightAverage(nets.generator, zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.emaDecay);
   const scale = o.scale ?? 1;
   const ringData = (n: number, rng: Rng) => { const x = sampleRing(n, rng, spec); if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] /= scale; return x; };
   const dVars = trainableVariables(nets.critic);
@@ -128,15 +165,18 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
       const est = wgan ? tf.sub(tf.mean(fr), tf.mean(ff)) : jsDiscriminatorLoss(fr, ff);
       return [(fake.dataSync() as Float32Array).map((v) => v * scale), est.dataSync()[0]] as const;
     });
+    const avgSamples = ema && tf.tidy(() => ((ema.generator.apply(z) as tf.Tensor).dataSync() as Float32Array).map((v) => v * scale));
     tf.dispose([real, z]);
-    const r: ToyRecord = { iteration, criticLoss: lastCritic, estimate, quality: ringQuality(samples, spec) };
+    const r: ToyRecord = { iteration, criticLoss: lastCritic, estimate, quality: ringQuality(samples, spec), emaQuality: avgSamples && ringQuality(avgSamples, spec) };
     history.push(r);
     o.onRecord?.(r);
     o.onSnapshot?.(iteration, samples, nets);
-    return samples;
+    return { samples, avgSamples };
   };
 
   for (let it = 1; it <= o.iterations; it++) {
+    const f = lrFactor(it, o.iterations, o.lrDecayFrom);
+    for (const r of rates) r.opt.learningRate = r.base * f;
     // WGAN trains the critic harder for the first 25 and every 500th generator iteration
     // (Algorithm 1's reference implementation), so the generator sees a near-optimal critic.
     const nCritic = wgan && (it <= 25 || it % 500 === 0) ? 100 : cfg.nCritic;
@@ -167,15 +207,18 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
     }, false);
     realG?.dispose();
     z.dispose();
+    ema?.update();
     if (it % evalEvery === 0 || it === o.iterations) record(it);
     if (it % 50 === 0) await new Promise((r) => setImmediate(r));
   }
-  const samples = history.length ? record(o.iterations) : new Float32Array();
+  const { samples, avgSamples } = record(o.iterations);
   history.pop();
   const final = ringQuality(samples, spec);
   nets.generator.dispose();
+  ema?.generator.dispose();
   nets.critic.dispose();
   cfg.criticOptimizer.dispose();
   cfg.generatorOptimizer.dispose();
-  return { objective: o.objective, history, final, samples, seconds: (performance.now() - t0) / 1000 };
+  return { objective: o.objective, history, final, samples, finalEma: avgSamples && ringQuality(avgSamples, spec), emaSamples: avgSamples,
+    seconds: (performance.now() - t0) / 1000 };
 }
