@@ -13,6 +13,11 @@
 //     --lr-decay-from F: both objectives' learning rates fall linearly to 0 over the last (1 - F) of the
 //     run (default: constant). --ema D: also measure a moving average (decay D) of each generator's weights.
 //
+//     Each objective's result is saved in --out as gan-ring-<objective>.json when it finishes, so the two
+//     can run as two processes (--objectives wgan / --objectives jsgan, one core each);
+//   node --import tsx bench/gan.ts ring-plot [--out bench/results]
+//     then prints the table and draws the PNG from those two files.
+//
 //   node --import tsx bench/gan.ts serve [--models models] [--requests 200]
 //     POST /v1/generate and GET /v1/sample latency (p50/p95, sequential requests, loopback) against
 //     `pinhole serve` in a child process, for the shipped stackgan and wgan model folders; beside it
@@ -53,9 +58,7 @@ async function ring(): Promise<void> {
   }
   const { initBackend } = await import('../src/train/backend.ts');
   const { trainToy } = await import('../src/train/gan/toy.ts');
-  const { ringCentres, RING8 } = await import('../src/train/gan/ring.ts');
-  const { figureSvg, svgToPng } = await import('../src/train/gan/plot.ts');
-  const { pearson } = await import('../src/train/gan/wgan-image.ts');
+  const { RING8 } = await import('../src/train/gan/ring.ts');
   const backend = await initBackend();
   const iterations = Number(o.iterations);
   const seed = Number(o.seed);
@@ -75,7 +78,9 @@ async function ring(): Promise<void> {
     + `MLP 3x${hidden} leaky ReLU (.2) for generator and critic, batch ${batch}, WGAN RMSProp decay ${rmsDecay}, data / ${scale} for the networks, `
     + `${lrDecayFrom === undefined ? 'constant learning rates' : `learning rates falling linearly to 0 from ${lrDecayFrom} of the run`}`
     + `${emaDecay === undefined ? '' : `, generator weight average (decay ${emaDecay}) measured too`}, seed ${seed}, tfjs ${backend}; load ${load()}`);
-  const results = [];
+  const settings: RingSettings = { seed, iterations, hidden, batch, rmsDecay, scale, lrDecayFrom, emaDecay };
+  const results: SavedRing[] = [];
+  mkdirSync(o.out!, { recursive: true });
   for (const objective of objectives) {
     const r = await trainToy({
       objective, iterations, seed, hidden, evalEvery, batch, rmsDecay, scale, lrDecayFrom, emaDecay,
@@ -83,8 +88,41 @@ async function ring(): Promise<void> {
         + `mean dist ${x.quality.meanDistance.toFixed(3)}, ${objective === 'wgan' ? 'W est' : 'D loss'} ${x.estimate.toExponential(3)}`
         + `${x.emaQuality ? `; average: modes ${x.emaQuality.modesCovered}/8, good ${(100 * x.emaQuality.goodShare).toFixed(1)}%, mean dist ${x.emaQuality.meanDistance.toFixed(3)}` : ''}\n`),
     });
-    results.push(r);
+    // saved as soon as it is done: the objectives may run in separate processes (one per core) and
+    // `ring-plot` puts them together
+    const saved: SavedRing = { settings, objective, final: r.final, finalEma: r.finalEma, history: r.history, seconds: r.seconds,
+      samples: Array.from(r.samples), emaSamples: r.emaSamples && Array.from(r.emaSamples) };
+    writeFileSync(join(o.out!, `gan-ring-${objective}.json`), JSON.stringify(saved));
+    results.push(saved);
   }
+  await report(results);
+}
+
+interface RingSettings { seed: number; iterations: number; hidden: number; batch: number; rmsDecay: number; scale: number; lrDecayFrom?: number; emaDecay?: number }
+interface SavedRing {
+  settings: RingSettings;
+  objective: 'wgan' | 'jsgan';
+  final: import('../src/train/gan/ring.ts').RingQuality;
+  finalEma?: import('../src/train/gan/ring.ts').RingQuality;
+  history: import('../src/train/gan/toy.ts').ToyRecord[];
+  seconds: number;
+  samples: number[];
+  emaSamples?: number[];
+}
+
+/** `ring-plot`: the table and the figure from the per-objective files that `ring` wrote into --out. */
+async function ringPlot(): Promise<void> {
+  const read = (objective: string) => JSON.parse(readFileSync(join(o.out!, `gan-ring-${objective}.json`), 'utf8')) as SavedRing;
+  const results = [read('wgan'), read('jsgan')];
+  const [a, b] = results.map((r) => JSON.stringify({ ...r.settings, seed: 0 }));
+  if (a !== b) console.log(`note: the two runs differ in settings: ${a} vs ${b}`);
+  await report(results);
+}
+
+async function report(results: SavedRing[]): Promise<void> {
+  const { ringCentres } = await import('../src/train/gan/ring.ts');
+  const { figureSvg, svgToPng } = await import('../src/train/gan/plot.ts');
+  const { pearson } = await import('../src/train/gan/wgan-image.ts');
   console.log('\n| objective | modes covered (of 8) | good samples (within 3 std) | mean distance to nearest mode | corr(critic curve, mean distance) | seconds |');
   console.log('|---|---|---|---|---|---|');
   for (const r of results) {
@@ -92,11 +130,12 @@ async function ring(): Promise<void> {
     const name = r.objective === 'wgan' ? 'WGAN (clip .01, RMSProp 5e-5, n_critic 5)' : 'JS-GAN (Adam 2e-4, 1 D step)';
     console.log(`| ${name} | ${r.final.modesCovered} | `
       + `${(100 * r.final.goodShare).toFixed(1)}% | ${r.final.meanDistance.toFixed(3)} | ${corr.toFixed(2)} | ${r.seconds.toFixed(0)} |`);
-    if (r.finalEma) console.log(`| ${name}, weight average ${emaDecay} | ${r.finalEma.modesCovered} | ${(100 * r.finalEma.goodShare).toFixed(1)}% | ${r.finalEma.meanDistance.toFixed(3)} | - | - |`);
+    if (r.finalEma) console.log(`| ${name}, weight average ${r.settings.emaDecay} | ${r.finalEma.modesCovered} | ${(100 * r.finalEma.goodShare).toFixed(1)}% | ${r.finalEma.meanDistance.toFixed(3)} | - | - |`);
   }
-  if (results.length !== 2) return;
-  const [w, j] = results;
-  const pts = (r: typeof w, f: (h: (typeof w.history)[number]) => number) => r.history.map((h) => [h.iteration, f(h)] as [number, number]);
+  const w = results.find((r) => r.objective === 'wgan');
+  const j = results.find((r) => r.objective === 'jsgan');
+  if (!w || !j) return;
+  const pts = (r: SavedRing, f: (h: SavedRing['history'][number]) => number) => r.history.map((h) => [h.iteration, f(h)] as [number, number]);
   const svg = figureSvg([
     { kind: 'line', panel: {
       title: 'WGAN: critic estimate of W vs sample quality', xLabel: 'generator iteration', yLabel: 'E f(real) - E f(fake)', yRightLabel: 'share / distance',
@@ -114,13 +153,12 @@ async function ring(): Promise<void> {
         { label: 'modes covered / 8', colour: '#8e44ad', right: true, dashed: true, points: pts(j, (h) => h.quality.modesCovered / 8) },
         { label: 'mean distance to mode / 2', colour: '#2e86c1', right: true, points: pts(j, (h) => h.quality.meanDistance / 2) },
       ] } },
-    { kind: 'scatter', panel: { title: `WGAN samples: ${w.final.modesCovered}/8 modes, ${(100 * w.final.goodShare).toFixed(0)}% good`, points: w.samples, colour: '#c0392b', marks: ringCentres(), range: [-3, 3] } },
-    { kind: 'scatter', panel: { title: `JS-GAN samples: ${j.final.modesCovered}/8 modes, ${(100 * j.final.goodShare).toFixed(0)}% good`, points: j.samples, colour: '#2e86c1', marks: ringCentres(), range: [-3, 3] } },
+    { kind: 'scatter', panel: { title: `WGAN samples: ${w.final.modesCovered}/8 modes, ${(100 * w.final.goodShare).toFixed(0)}% good`, points: Float32Array.from(w.samples), colour: '#c0392b', marks: ringCentres(), range: [-3, 3] } },
+    { kind: 'scatter', panel: { title: `JS-GAN samples: ${j.final.modesCovered}/8 modes, ${(100 * j.final.goodShare).toFixed(0)}% good`, points: Float32Array.from(j.samples), colour: '#2e86c1', marks: ringCentres(), range: [-3, 3] } },
   ], 2, 560, 400);
-  mkdirSync(o.out!, { recursive: true });
   const file = join(o.out!, 'gan-ring.png');
   writeFileSync(file, await svgToPng(svg));
-  writeFileSync(join(o.out!, 'gan-ring.json'), JSON.stringify({ seed, iterations, hidden, batch, rmsDecay, scale, lrDecayFrom, emaDecay,
+  writeFileSync(join(o.out!, 'gan-ring.json'), JSON.stringify({ ...w.settings, jsganSettings: j.settings,
     results: results.map((r) => ({ objective: r.objective, final: r.final, finalEma: r.finalEma, history: r.history, seconds: r.seconds })) }, null, 1));
   console.log(`\nplot: ${file} (and the numbers in gan-ring.json); load ${load()}`);
 }
@@ -207,8 +245,9 @@ async function serve(): Promise<void> {
 }
 
 if (what === 'ring') await ring();
+else if (what === 'ring-plot') await ringPlot();
 else if (what === 'serve') await serve();
 else {
-  console.error(`unknown bench "${what}": use ring or serve`);
+  console.error(`unknown bench "${what}": use ring, ring-plot or serve`);
   process.exit(2);
 }
