@@ -136,6 +136,10 @@ async function report(results: SavedRing[]): Promise<void> {
   const j = results.find((r) => r.objective === 'jsgan');
   if (!w || !j) return;
   const pts = (r: SavedRing, f: (h: SavedRing['history'][number]) => number) => r.history.map((h) => [h.iteration, f(h)] as [number, number]);
+  const averageSeries = (r: SavedRing) => r.history[0]?.emaQuality ? [
+    { label: 'weight average: modes / 8', colour: '#d35400', right: true, dashed: true, points: pts(r, (h) => h.emaQuality!.modesCovered / 8) },
+    { label: 'weight average: good share', colour: '#16a085', right: true, dashed: true, points: pts(r, (h) => h.emaQuality!.goodShare) },
+  ] : [];
   const svg = figureSvg([
     { kind: 'line', panel: {
       title: 'WGAN: critic estimate of W vs sample quality', xLabel: 'generator iteration', yLabel: 'E f(real) - E f(fake)', yRightLabel: 'share / distance',
@@ -144,6 +148,7 @@ async function report(results: SavedRing[]): Promise<void> {
         { label: 'good samples share', colour: '#27ae60', right: true, points: pts(w, (h) => h.quality.goodShare) },
         { label: 'modes covered / 8', colour: '#8e44ad', right: true, dashed: true, points: pts(w, (h) => h.quality.modesCovered / 8) },
         { label: 'mean distance to mode / 2', colour: '#2e86c1', right: true, points: pts(w, (h) => h.quality.meanDistance / 2) },
+        ...averageSeries(w),
       ] } },
     { kind: 'line', panel: {
       title: 'JS-GAN (same networks): discriminator loss vs sample quality', xLabel: 'generator iteration', yLabel: 'discriminator loss', yRightLabel: 'share / distance',
@@ -152,9 +157,13 @@ async function report(results: SavedRing[]): Promise<void> {
         { label: 'good samples share', colour: '#27ae60', right: true, points: pts(j, (h) => h.quality.goodShare) },
         { label: 'modes covered / 8', colour: '#8e44ad', right: true, dashed: true, points: pts(j, (h) => h.quality.modesCovered / 8) },
         { label: 'mean distance to mode / 2', colour: '#2e86c1', right: true, points: pts(j, (h) => h.quality.meanDistance / 2) },
+        ...averageSeries(j),
       ] } },
     { kind: 'scatter', panel: { title: `WGAN samples: ${w.final.modesCovered}/8 modes, ${(100 * w.final.goodShare).toFixed(0)}% good`, points: Float32Array.from(w.samples), colour: '#c0392b', marks: ringCentres(), range: [-3, 3] } },
     { kind: 'scatter', panel: { title: `JS-GAN samples: ${j.final.modesCovered}/8 modes, ${(100 * j.final.goodShare).toFixed(0)}% good`, points: Float32Array.from(j.samples), colour: '#2e86c1', marks: ringCentres(), range: [-3, 3] } },
+    ...[w, j].filter((r) => r.emaSamples && r.finalEma).map((r) => ({ kind: 'scatter' as const, panel: {
+      title: `${r.objective === 'wgan' ? 'WGAN' : 'JS-GAN'}, weight average ${r.settings.emaDecay}: ${r.finalEma!.modesCovered}/8 modes, ${(100 * r.finalEma!.goodShare).toFixed(0)}% good`,
+      points: Float32Array.from(r.emaSamples!), colour: r.objective === 'wgan' ? '#922b21' : '#1a5276', marks: ringCentres(), range: [-3, 3] as [number, number] } })),
   ], 2, 560, 400);
   const file = join(o.out!, 'gan-ring.png');
   writeFileSync(file, await svgToPng(svg));
