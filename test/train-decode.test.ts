@@ -5,7 +5,6 @@ import { postprocess } from '../src/vision/postprocess.ts';
 import { regionTargets, REGION_DEFAULTS, type RegionLossConfig } from '../src/train/yolo/region-loss.ts';
 import { v1Targets, v1OutputSize, V1_DEFAULTS, type V1LossConfig } from '../src/train/yolo/v1-loss.ts';
 import { indexTree } from '../src/train/wordtree/tree.ts';
-import { cellLocalKernel } from '../src/train/yolo/models.ts';
 import type { TruthBox } from '../src/train/yolo/types.ts';
 
 const logit = (p: number) => Math.log(p / (1 - p));
@@ -96,32 +95,5 @@ describe('training targets decode to the ground truth with the serving decoder',
     const model = { input: { width: SIZE, height: SIZE }, preprocess: 'resize' as const, names: ['a', 'b', 'c'], side: 7, num: 2, sqrt: true, softmax: false };
     const [dets] = postprocess('yolov1', model, out, [1, D], [{ width: SIZE, height: SIZE }], { thresh: 0.5 });
     expectBoxes(dets, v1truths, (b) => b.cls);
-  });
-});
-
-describe("YOLOv1's cell-local start of the connected layer", () => {
-  it('links each output only to its own cell, in the layout the loss trains', () => {
-    const cfg: V1LossConfig = { side: 3, num: 2, classes: 4, ...V1_DEFAULTS };
-    const F = 5;
-    const D = v1OutputSize(cfg);
-    const kernel = cellLocalKernel(cfg.side, F, cfg.classes, cfg.num, 7);
-    expect(kernel.length).toBe(9 * F * D);
-    // a truth centred in cell (row 1, col 2) = cell 5: the loss's class and box entries of that cell
-    const t = v1Targets(cfg, new Float32Array(D), [{ boxes: [{ x: 0.8, y: 0.5, w: 0.2, h: 0.2, cls: 3 }] }]);
-    const classAndBox = [...t.weight.keys()].filter((j) => t.weight[j] > 0 && (j < 9 * cfg.classes || j >= 9 * (cfg.classes + cfg.num)));
-    expect(classAndBox.length).toBe(cfg.classes + 4);
-    for (const j of classAndBox) {
-      for (let cell = 0; cell < 9; cell++) {
-        const block = Array.from({ length: F }, (_, f) => kernel[(cell * F + f) * D + j]);
-        if (cell === 5) expect(block.every((v) => v !== 0)).toBe(true);
-        else expect(block.every((v) => v === 0)).toBe(true);
-      }
-    }
-    // and every output has exactly one cell's F weights
-    for (let j = 0; j < D; j++) {
-      let n = 0;
-      for (let i = 0; i < 9 * F; i++) if (kernel[i * D + j] !== 0) n++;
-      expect(n).toBe(F);
-    }
   });
 });

@@ -6,7 +6,6 @@ import { tf } from '../backend.ts';
 import { reorg } from '../layers/index.ts';
 import { fastBatchNorm } from '../engine/batchnorm.ts';
 import { stepSeededDropout } from '../engine/dropout.ts';
-import { stream } from '../engine/rng.ts';
 
 /**
  * Backbone description: 'M' = 2x2/2 maxpool, 'P' marks the passthrough source (YOLOv2), [filters, k] =
@@ -107,12 +106,6 @@ export interface V1Arch {
   /** units of the hidden fully connected layer (the paper's 4096); 0 = none, as yolov1-tiny */
   hidden: number;
   dropout: number;
-  /**
-   * start the (direct) connected layer as if it were a 1x1 convolution: every output reads only the
-   * reduced features of its own cell (Glorot-normal over fan-in `reduce`), all other weights 0. Still
-   * one fully connected layer, free to learn across cells; only where training starts differs.
-   */
-  cellLocalInit?: boolean;
 }
 
 /**
@@ -170,36 +163,7 @@ export function buildYoloV1(o: V1ModelOptions): tf.LayersModel {
     name: 'detection', units: o.side * o.side * (o.classes + 5 * o.num),
     kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed * 1000 + 902 }),
   }).apply(x) as tf.SymbolicTensor;
-  const model = tf.model({ inputs: input, outputs: y, name: 'yolov1' });
-  if (arch.cellLocalInit && arch.hidden === 0) {
-    const layer = model.getLayer('detection');
-    const kernel = cellLocalKernel(o.side, arch.reduce, o.classes, o.num, ctx.seed);
-    const outs = o.side * o.side * (o.classes + 5 * o.num);
-    const weights = [tf.tensor2d(kernel, [o.side * o.side * arch.reduce, outs]), tf.zeros([outs])];
-    layer.setWeights(weights);
-    tf.dispose(weights);
-  }
-  return model;
-}
-
-/**
- * The cell-local start of YOLOv1's connected layer (see V1Arch.cellLocalInit). Inputs are the flattened
- * [S, S, F] features (cell-major); outputs are darknet's layout: probs [S*S][C], conf [S*S][B], boxes [S*S][B][4].
- */
-export function cellLocalKernel(side: number, features: number, classes: number, num: number, seed: number): Float32Array {
-  const cells = side * side;
-  const outs = cells * (classes + 5 * num);
-  const w = new Float32Array(cells * features * outs);
-  const cellOf = (j: number) => j < cells * classes ? Math.floor(j / classes)
-    : j < cells * (classes + num) ? Math.floor((j - cells * classes) / num)
-      : Math.floor((j - cells * (classes + num)) / (4 * num));
-  const std = Math.sqrt(2 / (features + classes + 5 * num));
-  const rng = stream(seed, 'yolov1-cell-local');
-  for (let j = 0; j < outs; j++) {
-    const c = cellOf(j);
-    for (let f = 0; f < features; f++) w[(c * features + f) * outs + j] = std * rng.normal();
-  }
-  return w;
+  return tf.model({ inputs: input, outputs: y, name: 'yolov1' });
 }
 
 /** 2 x multiply-adds of one forward pass at the given input size (for the budget and the bench). */
