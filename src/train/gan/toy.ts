@@ -11,28 +11,30 @@ export interface ToyNets {
   critic: tf.LayersModel;
 }
 
+/** An MLP with leaky ReLU hidden layers (optionally batch-normalised) and a linear output. */
+function toyMlp(inDim: number, out: number, name: string, seed: number, hidden: number, depth: number, norm = false): tf.LayersModel {
+  const layers: tf.layers.Layer[] = [];
+  for (let i = 0; i < depth; i++) {
+    layers.push(tf.layers.dense({
+      units: hidden, inputShape: i === 0 ? [inDim] : undefined, useBias: !norm,
+      kernelInitializer: tf.initializers.heNormal({ seed: seed + i }), name: `${name}_fc${i}`,
+    }));
+    if (norm) layers.push(tf.layers.batchNormalization({ name: `${name}_bn${i}` }));
+    // leaky: under weight clipping the biases outweigh the shrinking activations of deeper layers
+    // and plain ReLU units of the critic die for good
+    layers.push(tf.layers.leakyReLU({ alpha: 0.2, name: `${name}_act${i}` }));
+  }
+  layers.push(tf.layers.dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 99 }), name: `${name}_out` }));
+  return tf.sequential({ layers, name });
+}
+
 /**
  * MLP generator z -> 2 and critic 2 -> 1, leaky ReLU (no sigmoid: the JS-GAN applies it inside its
  * loss). The critic may be shallower and wider than the generator (criticHidden/criticDepth).
  */
 export function toyNets(zDim: number, hidden: number, depth: number, seed: number, criticHidden = hidden, criticDepth = depth,
   criticBatchNorm = false): ToyNets {
-  const mlp = (inDim: number, out: number, name: string, s: number, hidden: number, depth: number, norm = false) => {
-    const layers: tf.layers.Layer[] = [];
-    for (let i = 0; i < depth; i++) {
-      layers.push(tf.layers.dense({
-        units: hidden, inputShape: i === 0 ? [inDim] : undefined, useBias: !norm,
-        kernelInitializer: tf.initializers.heNormal({ seed: s + i }), name: `${name}_fc${i}`,
-      }));
-      if (norm) layers.push(tf.layers.batchNormalization({ name: `${name}_bn${i}` }));
-      // leaky: under weight clipping the biases outweigh the shrinking activations of deeper layers
-      // and plain ReLU units of the critic die for good
-      layers.push(tf.layers.leakyReLU({ alpha: 0.2, name: `${name}_act${i}` }));
-    }
-    layers.push(tf.layers.dense({ units: out, kernelInitializer: tf.initializers.glorotUniform({ seed: s + 99 }), name: `${name}_out` }));
-    return tf.sequential({ layers, name });
-  };
-  return { generator: mlp(zDim, 2, 'g', seed, hidden, depth), critic: mlp(2, 1, 'd', seed + 1000, criticHidden, criticDepth, criticBatchNorm) };
+  return { generator: toyMlp(zDim, 2, 'g', seed, hidden, depth), critic: toyMlp(2, 1, 'd', seed + 1000, criticHidden, criticDepth, criticBatchNorm) };
 }
 
 export interface ToyRunOptions {
@@ -83,7 +85,7 @@ export interface ToyRecord {
   /** WGAN: E f(real) - E f(fake) on a held-out batch (the Wasserstein estimate); JS-GAN: its D loss */
   estimate: number;
   quality: RingQuality;
-  /** the averaged generator's samples on the same noise (with emaDecay) */
+  /** the same measures for the averaged generator, on the same noise (with emaDecay) */
   emaQuality?: RingQuality;
 }
 
@@ -117,10 +119,8 @@ export function lrFactor(it: number, iterations: number, from?: number): number 
 }
 
 /** A second generator holding the exponential moving average of the first's weights. */
-function weightAverage(generator: tf.LayersModel, zDim: number, hidden: number, depth: number, seed: number, decay: number) {
-  const copy = toyNets(zDim, hidden, depth, seed, 1, 1);
-  copy.critic.dispose();
-  const avg = copy.generator;
+function weightAverage(generator: tf.LayersModel, zDim: number, hidden: number, depth: number, decay: number) {
+  const avg = toyMlp(zDim, 2, 'g_avg', 0, hidden, depth);
   avg.setWeights(generator.getWeights());
   const src = trainableVariables(generator);
   const dst = trainableVariables(avg);
@@ -138,11 +138,13 @@ export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
   const spec = o.spec ?? RING8;
   const evalEvery = o.evalEvery ?? 250;
   const evalSamples = o.evalSamples ?? 2500;
-  const nets = toyNets(zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.criticHidden ?? o.hidden ?? 128, o.criticDepth ?? o.depth ?? 3, o.criticBatchNorm ?? false);
+  const hidden = o.hidden ?? 128;
+  const depth = o.depth ?? 3;
+  const nets = toyNets(zDim, hidden, depth, seed, o.criticHidden ?? hidden, o.criticDepth ?? depth, o.criticBatchNorm ?? false);
   const cfg = objectiveConfig(o.objective, { lr: o.lr, rmsDecay: o.rmsDecay });
   // tfjs optimizers read their (protected) learningRate at every update, so the schedule sets it there
   const rates = [cfg.criticOptimizer, cfg.generatorOptimizer].map((opt) => ({ opt: opt as unknown as { learningRate: number }, base: (opt as unknown as { learningRate: number }).learningRate }));
-  const ema = o.emaDecay === undefined ? undefined : weightAverage(nets.generator, zDim, o.hidden ?? 128, o.depth ?? 3, seed, o.emaDecay);
+  const ema = o.emaDecay === undefined ? undefined : weightAverage(nets.generator, zDim, hidden, depth, o.emaDecay);
   const scale = o.scale ?? 1;
   const ringData = (n: number, rng: Rng) => { const x = sampleRing(n, rng, spec); if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] /= scale; return x; };
   const dVars = trainableVariables(nets.critic);
