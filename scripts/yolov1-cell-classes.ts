@@ -8,10 +8,14 @@ import { loadCheckpoint, restoreWeights } from '../src/train/engine/checkpoint.t
 import { buildModel, type YoloState } from '../src/train/yolo/trainers.ts';
 import { makeBatch, openSources } from '../src/train/engine/batches.ts';
 import { cellTruths } from '../src/train/yolo/v1-loss.ts';
-await initBackend();
 const dir = process.argv[2];
 const r = await readResume(dir);
-if (!r) throw new Error(`no checkpoint in ${dir}`);
+if (!r) {
+  // said before the wasm backend starts: its module turns any later uncaught error into a dump of itself
+  console.error(`no checkpoint in ${dir}`);
+  process.exit(2);
+}
+await initBackend();
 const ck = await loadCheckpoint(r.path);
 const st = r.meta.state as YoloState;
 if (st.kind !== 'yolov1') throw new Error(`${dir} holds a ${st.kind} run, not yolov1`);
