@@ -3,20 +3,21 @@
 //   node --import tsx scripts/yolov1-cell-classes.ts training/yolov1
 // (training/README.md quotes it: the mAP of an early run is ~0 and says nothing about the classes).
 import { initBackend, tf } from '../src/train/backend.ts';
-import { readResume } from '../src/train/engine/loop.ts';
-import { loadCheckpoint, restoreWeights } from '../src/train/engine/checkpoint.ts';
+import { findCheckpoint, loadCheckpoint, restoreWeights } from '../src/train/engine/checkpoint.ts';
 import { buildModel, type YoloState } from '../src/train/yolo/trainers.ts';
 import { makeBatch, openSources } from '../src/train/engine/batches.ts';
 import { cellTruths } from '../src/train/yolo/v1-loss.ts';
 const dir = process.argv[2];
-const r = await readResume(dir);
-if (!r) {
+const found = await findCheckpoint(dir);
+if (!found) {
   // said before the wasm backend starts: its module turns any later uncaught error into a dump of itself
   console.error(`no checkpoint in ${dir}`);
   process.exit(2);
 }
 await initBackend();
-const ck = await loadCheckpoint(r.path);
+// loading makes tensors: only once the backend is up
+const ck = await loadCheckpoint(found);
+const r = { meta: ck.meta };
 const st = r.meta.state as YoloState;
 if (st.kind !== 'yolov1') throw new Error(`${dir} holds a ${st.kind} run, not yolov1`);
 const model = buildModel(st, 1);

@@ -46,6 +46,18 @@ describe('pinhole train', () => {
     expect(ex.code).toBe(0);
     expect(ex.stdout).toMatch(/yolov2 at step 4, 16 images/);
     expect(readFileSync(path.join(out2, 'model.onnx')).equals(readFileSync(path.join(out, 'model.onnx')))).toBe(true);
+    // YOLOv2 is fully convolutional: the same weights export at another input size
+    const out3 = path.join(dir, 'exported-96');
+    const big = await run(['export', path.join(out, 'checkpoints'), '--out', out3, '--size', '96', '--val', 'synth:998:4:64']);
+    expect(big.stderr).toBe('');
+    expect(big.code).toBe(0);
+    expect(big.stdout).toMatch(/yolov2 on synth:998:4:64: mAP@0\.5 \d/);
+    const m96 = validateManifest(JSON.parse(readFileSync(path.join(out3, 'model.json'), 'utf8')));
+    expect(m96.input).toMatchObject({ width: 96, height: 96 });
+    expect((m96 as { anchors?: number[] }).anchors).toEqual((m as { anchors?: number[] }).anchors);
+    const odd = await run(['export', path.join(out, 'checkpoints'), '--out', path.join(dir, 'x'), '--size', '100']);
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toMatch(/^pinhole: --size 100 is not a multiple of the network stride 16\n$/);
     const bad = await run(['export', path.join(dir, 'nothing-here'), '--out', path.join(dir, 'x')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^pinhole: no checkpoint in /);

@@ -2,7 +2,7 @@
 // one ckpt-* folder in it) to a servable model folder, e.g. to serve a run that is still going.
 import type { Command } from 'commander';
 import { DataSpecError, parseDataSpec } from '../train/data/open.ts';
-import { UsageError } from './errors.ts';
+import { intOption, UsageError } from './errors.ts';
 
 export function register(program: Command): void {
   program
@@ -11,7 +11,8 @@ export function register(program: Command): void {
     .argument('<checkpoint>', 'checkpoint folder of a training run (--ckpt-dir), or one ckpt-* folder in it')
     .requiredOption('--out <dir>', 'model folder to write')
     .option('--val <spec>', 'also evaluate on this dataset (pinhole eval) and record the figures in model.json')
-    .action(async (ckpt: string, o: { out: string; val?: string }) => {
+    .option('--size <px>', 'input side of the exported model (yolov2/yolo9000, a multiple of 16; default: the training size)', intOption('--size', 32, 2048))
+    .action(async (ckpt: string, o: { out: string; val?: string; size?: number }) => {
       if (o.val) {
         try {
           parseDataSpec(o.val);
@@ -20,8 +21,13 @@ export function register(program: Command): void {
           throw e;
         }
       }
+      if (o.size !== undefined) {
+        const { archStride, V2_SYNTH } = await import('../train/yolo/models.ts');
+        const stride = archStride(V2_SYNTH.backbone);
+        if (o.size % stride !== 0) throw new UsageError(`--size ${o.size} is not a multiple of the network stride ${stride}`);
+      }
       const { exportCheckpoint } = await import('../train/yolo/trainers.ts');
       const log = (l: string) => process.stdout.write(l + '\n');
-      if (!(await exportCheckpoint(ckpt, o.out, o.val, log))) throw new Error(`${ckpt} is not a checkpoint of a detector this command can export`);
+      if (!(await exportCheckpoint(ckpt, o.out, o.val, log, o.size))) throw new Error(`${ckpt} is not a checkpoint of a detector this command can export`);
     });
 }

@@ -4,6 +4,7 @@
 // shipped model must run in <= 15 ms per image in ONNX Runtime.
 import { tf } from '../backend.ts';
 import { reorg } from '../layers/index.ts';
+import { sharedCellHead } from '../layers/shared-cell-head.ts';
 import { fastBatchNorm } from '../engine/batchnorm.ts';
 import { stepSeededDropout } from '../engine/dropout.ts';
 
@@ -106,6 +107,14 @@ export interface V1Arch {
   /** units of the hidden fully connected layer (the paper's 4096); 0 = none, as yolov1-tiny */
   hidden: number;
   dropout: number;
+  /**
+   * train the connected layer together with a 1x1 head shared by all cells (SharedCellHead), folded into
+   * the connected layer at export; the connected layer then starts at zero and learns what the shared
+   * head cannot (context from other cells)
+   */
+  sharedHead: boolean;
+  /** with sharedHead: factor on the connected layer's output while training (its rate multiplier) */
+  denseScale: number;
 }
 
 /**
@@ -128,6 +137,8 @@ export const V1_SYNTH: V1Arch = {
   reduce: 64,
   hidden: 0,
   dropout: 0,
+  sharedHead: true,
+  denseScale: 0.02,
 };
 
 export interface V1ModelOptions {
@@ -137,6 +148,8 @@ export interface V1ModelOptions {
   classes: number;
   arch?: V1Arch;
   seed?: number;
+  /** the exported form: the connected layer alone (a shared head, if any, folded into it) */
+  inference?: boolean;
 }
 
 /**
@@ -150,8 +163,9 @@ export function buildYoloV1(o: V1ModelOptions): tf.LayersModel {
   let x = backbone(input, arch.backbone, ctx).out;
   const stride = archStride(arch.backbone);
   if (o.size % stride !== 0) throw new Error(`yolov1 input ${o.size} is not a multiple of the backbone stride ${stride}`);
-  x = convBlock(x, arch.reduce, 1, ctx);
-  x = tf.layers.flatten({ name: 'flatten' }).apply(x) as tf.SymbolicTensor;
+  const cells = convBlock(x, arch.reduce, 1, ctx);
+  const shared = arch.sharedHead && !o.inference;
+  x = tf.layers.flatten({ name: 'flatten' }).apply(cells) as tf.SymbolicTensor;
   if (arch.hidden > 0) {
     x = tf.layers.dense({
       name: 'fc1', units: arch.hidden, kernelInitializer: tf.initializers.heNormal({ seed: ctx.seed * 1000 + 901 }),
@@ -159,10 +173,14 @@ export function buildYoloV1(o: V1ModelOptions): tf.LayersModel {
     x = tf.layers.leakyReLU({ name: 'fc1_leaky', alpha: 0.1 }).apply(x) as tf.SymbolicTensor;
     if (arch.dropout > 0) x = stepSeededDropout({ name: 'dropout', rate: arch.dropout, seed: ctx.seed }).apply(x) as tf.SymbolicTensor;
   }
-  const y = tf.layers.dense({
+  let y = tf.layers.dense({
     name: 'detection', units: o.side * o.side * (o.classes + 5 * o.num),
-    kernelInitializer: tf.initializers.glorotUniform({ seed: ctx.seed * 1000 + 902 }),
+    kernelInitializer: shared ? 'zeros' : tf.initializers.glorotUniform({ seed: ctx.seed * 1000 + 902 }),
   }).apply(x) as tf.SymbolicTensor;
+  if (shared) {
+    if (arch.hidden > 0) throw new Error('yolov1: a shared cell head needs the connected layer to read the cells directly (hidden 0)');
+    y = sharedCellHead({ name: 'detection_shared', side: o.side, classes: o.classes, num: o.num, seed: ctx.seed * 1000 + 903, denseScale: arch.denseScale }).apply([cells, y]) as tf.SymbolicTensor;
+  }
   return tf.model({ inputs: input, outputs: y, name: 'yolov1' });
 }
 

@@ -18,6 +18,7 @@ import { findCheckpoint, loadCheckpoint, restoreWeights } from '../engine/checkp
 import { buildWordTree } from '../wordtree/build.ts';
 import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
 import { kmeansAnchors } from './anchors.ts';
+import { foldSharedCellHead, SharedCellHead } from '../layers/shared-cell-head.ts';
 import { archStride, buildYoloV1, buildYoloV2, countFlops, V1_SYNTH, V2_SYNTH } from './models.ts';
 import { REGION_DEFAULTS, regionLoss, regionTargets, type RegionLossConfig } from './region-loss.ts';
 import type { TrainTarget } from './types.ts';
@@ -154,9 +155,35 @@ function regionConfig(s: YoloState, tree?: TreeIndex): RegionLossConfig {
   return { num: s.num, classes: s.names.length, anchors: s.anchors!, ...REGION_DEFAULTS, tree };
 }
 
+/**
+ * The model of a run: the training form, or with `size` the exported form at that fixed input size
+ * (YOLOv1: its shared cell head folded into the connected layer, see foldInto).
+ */
 export function buildModel(s: Pick<YoloState, 'kind' | 'size' | 'side' | 'num' | 'names'>, seed: number, size?: number): tf.LayersModel {
-  if (s.kind === 'yolov1') return buildYoloV1({ size: s.size, side: s.side!, num: s.num, classes: s.names.length, seed });
+  if (s.kind === 'yolov1') return buildYoloV1({ size: s.size, side: s.side!, num: s.num, classes: s.names.length, seed, inference: size !== undefined });
   return buildYoloV2({ num: s.num, classes: s.names.length, seed, size });
+}
+
+/** Copies a training model's weights into its exported form (buildModel with a size). */
+export function foldInto(s: Pick<YoloState, 'side' | 'num' | 'names'>, trained: tf.LayersModel, fixed: tf.LayersModel): void {
+  const byName = new Map(trained.weights.map((w) => [w.originalName, w]));
+  const read = (name: string) => {
+    const w = byName.get(name);
+    if (!w) throw new Error(`export: the trained model has no weight ${name}`);
+    return w.read().dataSync() as Float32Array;
+  };
+  const layer = trained.layers.find((l) => l instanceof SharedCellHead) as SharedCellHead | undefined;
+  const head = layer
+    ? foldSharedCellHead({ side: s.side!, classes: s.names.length, num: s.num, denseScale: layer.denseScale },
+      { kernel: read('detection/kernel'), bias: read('detection/bias') },
+      { kernel: read('detection_shared/kernel'), bias: read('detection_shared/bias') })
+    : undefined;
+  for (const w of fixed.weights) {
+    const v = head && w.originalName === 'detection/kernel' ? head.kernel : head && w.originalName === 'detection/bias' ? head.bias : read(w.originalName);
+    const t = tf.tensor(v, w.shape as number[]);
+    w.write(t);
+    t.dispose();
+  }
 }
 
 export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
@@ -254,8 +281,8 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
 
 export async function exportAndEvaluate(state: YoloState, model: tf.LayersModel, o: YoloTrainOptions, r: { step: number; seen: number }): Promise<void> {
   const log = o.log!;
-  const fixed = state.kind === 'yolov1' ? model : buildModel(state, o.seed, state.size);
-  if (fixed !== model) fixed.setWeights(model.getWeights());
+  const fixed = buildModel(state, o.seed, state.size);
+  foldInto(state, model, fixed);
   await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
   const name = path.basename(path.resolve(o.out));
   const written = await writeModelFolder(o.out, fixed, manifestOf(state, name, o, r), { files: tfjsWeightFiles(state, fixed) });
@@ -325,13 +352,19 @@ function synthSeed(spec: string): number | undefined {
  * `pinhole export CHECKPOINT --out DIR`: the model folder of a (possibly unfinished) YOLO run, from its
  * newest checkpoint; evaluated on `val` when given.
  */
-export async function exportCheckpoint(ckpt: string, out: string, val: string | undefined, log: (l: string) => void): Promise<boolean> {
+export async function exportCheckpoint(ckpt: string, out: string, val: string | undefined, log: (l: string) => void, size?: number): Promise<boolean> {
   const p = await findCheckpoint(ckpt);
   if (!p) throw new Error(`no checkpoint in ${ckpt}`);
   await initBackend();
   const { meta, weights } = await loadCheckpoint(p);
   if (!['yolov1', 'yolov2', 'yolo9000'].includes(meta.trainer)) return false;
-  const state = meta.state as YoloState;
+  const trained = meta.state as YoloState;
+  if (size !== undefined && trained.kind === 'yolov1') throw new Error('--size: a yolov1 model has a fixed input size (its connected layer); only yolov2/yolo9000 export at another size');
+  const stride = archStride(V2_SYNTH.backbone);
+  if (size !== undefined && size % stride !== 0) throw new Error(`--size ${size} is not a multiple of the network stride ${stride}`);
+  // YOLOv2 is fully convolutional: the same weights export at any multiple of the stride (the paper's
+  // speed/accuracy trade-off by input resolution); anchors are in grid cells, so they carry over
+  const state: YoloState = size !== undefined ? { ...trained, size } : trained;
   const o = { ...(meta.options as unknown as YoloTrainOptions), out, val, log };
   const model = buildModel(state, o.seed);
   restoreWeights(model, meta, weights);
