@@ -213,7 +213,7 @@ export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
 
 function manifestOf(s: YoloState, name: string, o: YoloTrainOptions, result: { step: number; seen: number }): Manifest {
   const input = { width: s.size, height: s.size, channels: 3, layout: 'NCHW' as const };
-  const description = `${s.kind} trained by pinhole on ${o.data}${o.cls ? ` + ${o.cls}` : ''}: ${result.step} steps, ${result.seen} images, seed ${o.seed}${s.size !== o.size ? `; exported at ${s.size} px (training base size ${o.size})` : ''}`;
+  const description = `${s.kind} trained by pinhole on ${o.data}${o.cls ? ` + ${o.cls}` : ''}${o.backbone ? ` from the backbone pretrained in ${o.backbone}` : ''}: ${result.step} steps, ${result.seen} images, seed ${o.seed}${s.size !== o.size ? `; exported at ${s.size} px (training base size ${o.size})` : ''}`;
   if (s.kind === 'yolov1') {
     return { name, kind: 'yolov1', input, preprocess: 'resize', names: s.names, source: 'pinhole-train', side: s.side!, num: s.num, sqrt: true, softmax: false, nms: 0.4, description };
   }
