@@ -17,8 +17,7 @@ if (!found) {
 await initBackend();
 // loading makes tensors: only once the backend is up
 const ck = await loadCheckpoint(found);
-const r = { meta: ck.meta };
-const st = r.meta.state as YoloState;
+const st = ck.meta.state as YoloState;
 if (st.kind !== 'yolov1') throw new Error(`${dir} holds a ${st.kind} run, not yolov1`);
 const model = buildModel(st, 1);
 restoreWeights(model, ck.meta, ck.weights);
@@ -41,5 +40,5 @@ for (const det of ['synth:1:12000', 'synth:999:500']) {
       }
     });
   }
-  console.log(`${dir} step ${r.meta.step} ${det}: class argmax at truth cells ${(hit / n).toFixed(3)} (${n} cells), mean score of the true class ${(pSum / n).toFixed(3)}`);
+  console.log(`${dir} step ${ck.meta.step} ${det}: class argmax at truth cells ${(hit / n).toFixed(3)} (${n} cells), mean score of the true class ${(pSum / n).toFixed(3)}`);
 }
