@@ -40,11 +40,19 @@ describe('pinhole train', () => {
     expect(longer.code).toBe(0);
     expect(longer.stdout).toMatch(/--epochs 2 \(the run was started with 1\)/);
     expect(validateManifest(JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'))).metrics).toMatchObject({ train_steps: 4 });
+    // --sizes typed with --resume: the remaining steps train at other sizes, and later resumes keep them
+    const sized = await run([...args.map((a) => (a === '1' ? '3' : a === '64' ? '96' : a)).filter((a, i, all) => all[i - 1] !== '--size' && a !== '--size'), '--resume']);
+    expect(sized.stderr).toBe('');
+    expect(sized.code).toBe(0);
+    expect(sized.stdout).toMatch(/--sizes 96 \(the run was started with 64\)/);
+    expect(sized.stdout).toMatch(/sizes 96\b/);
+    const kept = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'ckpt-00000006', 'meta.json'), 'utf8')) as { options: { sizes: number[] } };
+    expect(kept.options.sizes).toEqual([96]);
     // pinhole export: the same model folder straight from the checkpoint
     const out2 = path.join(dir, 'exported');
     const ex = await run(['export', path.join(out, 'checkpoints'), '--out', out2]);
     expect(ex.code).toBe(0);
-    expect(ex.stdout).toMatch(/yolov2 at step 4, 16 images/);
+    expect(ex.stdout).toMatch(/yolov2 at step 6, 24 images/);
     expect(readFileSync(path.join(out2, 'model.onnx')).equals(readFileSync(path.join(out, 'model.onnx')))).toBe(true);
     // YOLOv2 is fully convolutional: the same weights export at another input size
     const out3 = path.join(dir, 'exported-96');

@@ -40,7 +40,7 @@ function common(cmd: Command, kind: YoloKind): Command {
     cmd.option('--side <S>', 'grid size S', intOption('--side', 1, 64), 7).option('--num <B>', 'boxes per cell B', intOption('--num', 1, 16), 2);
   } else {
     cmd.option('--num <k>', 'anchors (k-means clusters)', intOption('--num', 1, 16), 5)
-      .option('--sizes <list>', 'multi-scale input sizes, multiples of 32 (default size-64,size-32,size,size+32)', sizeList);
+      .option('--sizes <list>', 'multi-scale input sizes, multiples of 32 (default size-64,size-32,size,size+32); with --resume, the rest of the run trains at these', sizeList);
   }
   if (kind === 'yolo9000') {
     cmd.option('--cls <spec>', 'classification set with finer labels (synthcls:SEED:COUNT or DIR/<class>/<image>)', 'synthcls:2:12000')

@@ -235,15 +235,19 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
   if (resume) {
     // the run continues with the options it was started with, except where to write, the time box, and
     // (when typed) a longer or shorter schedule (--epochs: the cosine decay is recomputed for the new
-    // length from the current step) or another held-out set
+    // length from the current step), other multi-scale sizes (--sizes: the late, low-rate steps at a
+    // higher resolution, as YOLOv2 ends its classifier training at 448) or another held-out set
     const given = new Set(o.given ?? []);
     const keep: Partial<YoloTrainOptions> = { out: o.out, ckptDir: o.ckptDir, maxSteps: o.maxSteps, progress: o.progress, log: o.log, inProcess: o.inProcess, given: o.given };
     if (given.has('epochs')) keep.epochs = o.epochs;
     if (given.has('val')) keep.val = o.val;
+    if (given.has('sizes') && kind !== 'yolov1') keep.sizes = o.sizes;
     Object.assign(o, resume.meta.options, keep);
     // runs checkpointed before --jitter existed trained with darknet's 0.2
     o.jitter = (resume.meta.options as Partial<YoloTrainOptions>).jitter ?? 0.2;
     if (given.has('epochs') && o.epochs !== resume.meta.options.epochs) log(`--epochs ${o.epochs} (the run was started with ${String(resume.meta.options.epochs)})`);
+    const before = (resume.meta.options as Partial<YoloTrainOptions>).sizes;
+    if (keep.sizes && keep.sizes.join() !== before?.join()) log(`--sizes ${keep.sizes.join(',')} (the run was started with ${before ? before.join(',') : 'the default sizes'})`);
   }
   const det = await openDataset(o.data);
   const state = resume ? (resume.meta.state as YoloState) : await freshState(kind, o, det);
