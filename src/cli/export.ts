@@ -22,9 +22,9 @@ export function register(program: Command): void {
         }
       }
       if (o.size !== undefined) {
-        const { archStride, V2_SYNTH } = await import('../train/yolo/models.ts');
-        const stride = archStride(V2_SYNTH.backbone);
-        if (o.size % stride !== 0) throw new UsageError(`--size ${o.size} is not a multiple of the network stride ${stride}`);
+        const { exportSizeProblem } = await import('../train/yolo/models.ts');
+        const problem = exportSizeProblem(o.size);
+        if (problem) throw new UsageError(problem);
       }
       const { exportCheckpoint } = await import('../train/yolo/trainers.ts');
       const log = (l: string) => process.stdout.write(l + '\n');

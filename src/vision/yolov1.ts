@@ -23,6 +23,12 @@ export function detectionOutputsPerImage(l: DetectionLayer): number {
   return l.side * l.side * (l.classes + 5 * l.num);
 }
 
+/** Where darknet's confidence and box blocks start in one image's output (the class probs start at 0). */
+export function detectionBlocks(l: Pick<DetectionLayer, 'side' | 'num' | 'classes'>): { conf: number; boxes: number } {
+  const cells = l.side * l.side;
+  return { conf: cells * l.classes, boxes: cells * (l.classes + l.num) };
+}
+
 /**
  * Candidates per image, boxes relative to each original image (frames[b]). `output` holds N images
  * back to back; dims is the ORT output shape, any shape whose product is N * side*side*(C+5B).
@@ -38,6 +44,7 @@ export function decodeDetection(
   const cells = side * side;
   const th = f(thresh);
   const invSide = f(1 / side);
+  const blocks = detectionBlocks(l);
   const probs = l.softmax ? new Float32Array(cells * classes) : null;
   const res: Candidates[] = [];
   for (let b = 0; b < n; b++) {
@@ -51,8 +58,8 @@ export function decodeDetection(
       cp = probs;
       cpBase = 0;
     }
-    const confBase = base + cells * classes;
-    const boxBase = base + cells * (classes + num);
+    const confBase = base + blocks.conf;
+    const boxBase = base + blocks.boxes;
     for (let i = 0; i < cells; i++) {
       const row = Math.trunc(i / side);
       const col = i % side;

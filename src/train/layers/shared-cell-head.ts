@@ -11,6 +11,7 @@
 // otherwise add noise to every output faster than the shared head can learn the classes (the scale is
 // the connected layer's learning-rate multiplier; it is folded into the kernel at export too).
 import { tf } from '../backend.ts';
+import { detectionBlocks } from '../../vision/yolov1.ts';
 
 export interface SharedCellHeadArgs {
   side: number;
@@ -24,10 +25,10 @@ export interface SharedCellHeadArgs {
 
 /** Where channel `ch` of cell `cell` lands in the detection layer's flat output. */
 export function detectionIndex(side: number, classes: number, num: number, cell: number, ch: number): number {
-  const S2 = side * side;
   if (ch < classes) return cell * classes + ch;
-  if (ch < classes + num) return S2 * classes + cell * num + (ch - classes);
-  return S2 * (classes + num) + cell * 4 * num + (ch - classes - num);
+  const blocks = detectionBlocks({ side, classes, num });
+  if (ch < classes + num) return blocks.conf + cell * num + (ch - classes);
+  return blocks.boxes + cell * 4 * num + (ch - classes - num);
 }
 
 /** inputs [features NHWC [N,S,S,F], connected-layer output [N, S²(C+5B)]] -> their sum with the shared head. */

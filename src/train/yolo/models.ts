@@ -43,6 +43,12 @@ export function archStride(items: readonly ArchItem[]): number {
   return items.reduce((s, i) => s * (i === 'M' ? 2 : i === 'P' ? 1 : (i[2] ?? 1)), 1);
 }
 
+/** Why a YOLOv2/YOLO9000 model cannot be exported at input side `size`, or undefined when it can. */
+export function exportSizeProblem(size: number, arch: V2Arch = V2_SYNTH): string | undefined {
+  const stride = archStride(arch.backbone);
+  return size % stride === 0 ? undefined : `--size ${size} is not a multiple of the network stride ${stride}`;
+}
+
 export interface Ctx {
   seed: number;
   n: number;

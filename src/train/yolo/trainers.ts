@@ -19,7 +19,7 @@ import { buildWordTree } from '../wordtree/build.ts';
 import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
 import { kmeansAnchors } from './anchors.ts';
 import { foldSharedCellHead, SharedCellHead } from '../layers/shared-cell-head.ts';
-import { archStride, buildYoloV1, buildYoloV2, countFlops, V1_SYNTH, V2_SYNTH } from './models.ts';
+import { archStride, buildYoloV1, buildYoloV2, countFlops, exportSizeProblem, V1_SYNTH, V2_SYNTH } from './models.ts';
 import { REGION_DEFAULTS, regionLoss, regionTargets, type RegionLossConfig } from './region-loss.ts';
 import type { TrainTarget } from './types.ts';
 import { V1_DEFAULTS, denseSquaredLoss, v1Targets, type V1LossConfig } from './v1-loss.ts';
@@ -364,8 +364,8 @@ export async function exportCheckpoint(ckpt: string, out: string, val: string | 
   if (!['yolov1', 'yolov2', 'yolo9000'].includes(meta.trainer)) return false;
   const trained = meta.state as YoloState;
   if (size !== undefined && trained.kind === 'yolov1') throw new Error('--size: a yolov1 model has a fixed input size (its connected layer); only yolov2/yolo9000 export at another size');
-  const stride = archStride(V2_SYNTH.backbone);
-  if (size !== undefined && size % stride !== 0) throw new Error(`--size ${size} is not a multiple of the network stride ${stride}`);
+  const problem = size !== undefined ? exportSizeProblem(size) : undefined;
+  if (problem) throw new Error(problem);
   // YOLOv2 is fully convolutional: the same weights export at any multiple of the stride (the paper's
   // speed/accuracy trade-off by input resolution); anchors are in grid cells, so they carry over
   const state: YoloState = size !== undefined ? { ...trained, size } : trained;

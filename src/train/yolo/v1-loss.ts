@@ -5,6 +5,7 @@
 // here from the current predictions (which predictor is "responsible" depends on them).
 import { tf } from '../backend.ts';
 import { boxIou, boxRmse, type CBox } from './box.ts';
+import { detectionBlocks } from '../../vision/yolov1.ts';
 import type { LossStats, TrainTarget, TruthBox } from './types.ts';
 
 export interface V1LossConfig {
@@ -55,8 +56,7 @@ export function v1Targets(cfg: V1LossConfig, out: ArrayLike<number>, batch: read
   if (out.length !== N * D) throw new Error(`yolov1 loss: output has ${out.length} values, expected ${N} x ${D}`);
   const target = new Float32Array(N * D);
   const weight = new Float32Array(N * D);
-  const confBase = S2 * C;
-  const boxBase = S2 * C + S2 * B;
+  const { conf: confBase, boxes: boxBase } = detectionBlocks(cfg);
   let iouSum = 0, recall = 0, objSum = 0, noobjSum = 0, catSum = 0, count = 0;
   for (let n = 0; n < N; n++) {
     const o = n * D;
