@@ -57,13 +57,22 @@ describe('backbone pretraining (pinhole train backbone)', () => {
     expect(v2.getLayer('region').getWeights()[0].shape[3]).toBe(2 * 8);
   }, 240_000);
 
-  it('refuses a checkpoint that is not a backbone', async () => {
+  it('takes YOLOv1\'s convolutional layers from a YOLOv2 run, and refuses other checkpoints', async () => {
     const out = tmp();
     const { saveCheckpoint } = await import('../src/train/engine/checkpoint.ts');
     const m = buildYoloV2({ num: 1, classes: 1, seed: 1 });
     const opt = tf.train.adam(1e-3);
     await saveCheckpoint(out, { trainer: 'yolov2', step: 1, epoch: 0, stepInEpoch: 1, seen: 1, seed: 1, options: {}, state: {} }, m, opt);
-    await expect(loadBackbone(buildYoloV2({ num: 1, classes: 1, seed: 2 }), out)).rejects.toThrow(/not a backbone/);
+    const v1 = buildYoloV1({ size: 64, side: 2, num: 1, classes: 3, seed: 9 });
+    expect(same(v1.getLayer('conv12').getWeights()[0], m.getLayer('conv12').getWeights()[0])).toBeGreaterThan(1e-3);
+    const r = await loadBackbone(v1, out);
+    expect(r).toMatchObject({ copied: 12 * 5, trainer: 'yolov2', step: 1 });
+    expect(same(v1.getLayer('conv12').getWeights()[0], m.getLayer('conv12').getWeights()[0])).toBe(0);
+    // YOLOv2's passthrough 1x1 (conv13) has another shape than YOLOv1's reduction: not copied
+    expect(v1.getLayer('conv13').getWeights()[0].shape).not.toEqual(m.getLayer('conv13').getWeights()[0].shape);
+    const other = tmp();
+    await saveCheckpoint(other, { trainer: 'yolo9000', step: 1, epoch: 0, stepInEpoch: 1, seen: 1, seed: 1, options: {}, state: {} }, m, opt);
+    await expect(loadBackbone(buildYoloV2({ num: 1, classes: 1, seed: 2 }), other)).rejects.toThrow(/a yolo9000 checkpoint, not a backbone or yolov2 run/);
     await expect(loadBackbone(m, path.join(out, 'missing'))).rejects.toThrow(/no checkpoint/);
   });
 

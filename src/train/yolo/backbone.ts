@@ -107,13 +107,16 @@ export async function trainBackbone(o: BackboneTrainOptions): Promise<void> {
 /**
  * Copies the pretrained backbone's layers into a detector: every weight of a layer named like a
  * backbone layer (conv<i>, bn<i>) whose name and shape match. Returns how many tensors were copied.
+ * The source is a `pinhole train backbone` run or a YOLOv2 run: YOLOv1's convolutional layers are
+ * YOLOv2's first twelve, so a trained YOLOv2 is a detection-pretrained backbone for it (YOLOv2's
+ * passthrough and head layers have other shapes and are left out).
  */
-export async function loadBackbone(model: tf.LayersModel, dir: string): Promise<{ copied: number; from: string; step: number }> {
+export async function loadBackbone(model: tf.LayersModel, dir: string): Promise<{ copied: number; from: string; step: number; trainer: string }> {
   const p = await findCheckpoint(dir);
   if (!p) throw new Error(`--backbone ${dir}: no checkpoint found`);
   const { meta, weights, optimizer } = await loadCheckpoint(p);
   tf.dispose(optimizer.map((o) => o.tensor));
-  if (meta.trainer !== 'backbone') throw new Error(`--backbone ${dir}: a ${meta.trainer} checkpoint, not a backbone`);
+  if (meta.trainer !== 'backbone' && meta.trainer !== 'yolov2') throw new Error(`--backbone ${dir}: a ${meta.trainer} checkpoint, not a backbone or yolov2 run`);
   const byName = new Map(meta.weights.map((e, i) => [e.name, { shape: e.shape, data: weights[i] }]));
   let copied = 0;
   for (const w of model.weights) {
@@ -126,5 +129,5 @@ export async function loadBackbone(model: tf.LayersModel, dir: string): Promise<
     copied++;
   }
   if (copied === 0) throw new Error(`--backbone ${dir}: no layer of the model matches the backbone's`);
-  return { copied, from: path.resolve(p), step: meta.step };
+  return { copied, from: path.resolve(p), step: meta.step, trainer: meta.trainer };
 }

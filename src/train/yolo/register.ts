@@ -34,7 +34,7 @@ function common(cmd: Command, kind: YoloKind): Command {
     .option('--max-steps <n>', 'stop after N steps in this run (resume later)', intOption('--max-steps', 1, 1e12))
     .option('--no-augment', 'no jitter, flips or colour distortion')
     .option('--jitter <f>', 'aspect-ratio jitter (default 0.05 on synth data, whose classes differ by aspect; 0.2 otherwise)', numberOption('--jitter', 0, 0.5))
-    .option('--backbone <dir>', 'initialise the backbone from a `pinhole train backbone` run (pretrained classifier)')
+    .option('--backbone <dir>', 'initialise the backbone from a `pinhole train backbone` run (pretrained classifier) or a yolov2 run (its convolutional layers)')
     .option('--in-process', 'build batches on the main thread instead of a worker');
   if (kind === 'yolov1') {
     cmd.option('--side <S>', 'grid size S', intOption('--side', 1, 64), 7).option('--num <B>', 'boxes per cell B', intOption('--num', 1, 16), 2);

@@ -257,7 +257,7 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
   if (o.backbone && !resume) {
     const { loadBackbone } = await import('./backbone.ts');
     const b = await loadBackbone(model, o.backbone);
-    log(`${kind}: ${b.copied} weight tensors from the pretrained backbone ${b.from} (step ${b.step})`);
+    log(`${kind}: ${b.copied} weight tensors from the ${b.trainer === 'backbone' ? 'pretrained backbone' : `${b.trainer} run`} ${b.from} (step ${b.step})`);
   }
   const stride = kind === 'yolov1' ? undefined : archStride(V2_SYNTH.backbone);
   const sizes = kind === 'yolov1' ? [o.size] : (o.sizes ?? [o.size - 64, o.size - 32, o.size, o.size + 32]).filter((v) => v >= 2 * stride!);
