@@ -40,14 +40,16 @@ describe('pinhole train', () => {
     expect(longer.code).toBe(0);
     expect(longer.stdout).toMatch(/--epochs 2 \(the run was started with 1\)/);
     expect(validateManifest(JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'))).metrics).toMatchObject({ train_steps: 4 });
-    // --sizes typed with --resume: the remaining steps train at other sizes, and later resumes keep them
-    const sized = await run([...args.map((a) => (a === '1' ? '3' : a === '64' ? '96' : a)).filter((a, i, all) => all[i - 1] !== '--size' && a !== '--size'), '--resume']);
+    // --sizes (and --lr) typed with --resume: the remaining steps train at other sizes (and from another
+    // base rate), and later resumes keep them
+    const sized = await run([...args.map((a) => (a === '1' ? '3' : a === '64' ? '96' : a)).filter((a, i, all) => all[i - 1] !== '--size' && a !== '--size'), '--resume', '--lr', '0.0004']);
     expect(sized.stderr).toBe('');
     expect(sized.code).toBe(0);
     expect(sized.stdout).toMatch(/--sizes 96 \(the run was started with 64\)/);
     expect(sized.stdout).toMatch(/sizes 96\b/);
-    const kept = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'ckpt-00000006', 'meta.json'), 'utf8')) as { options: { sizes: number[] } };
-    expect(kept.options.sizes).toEqual([96]);
+    expect(sized.stdout).toMatch(/--lr 0\.0004 \(the run was started with 0\.001\)/);
+    const kept = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'ckpt-00000006', 'meta.json'), 'utf8')) as { options: { sizes: number[]; lr: number } };
+    expect(kept.options).toMatchObject({ sizes: [96], lr: 0.0004 });
     // pinhole export: the same model folder straight from the checkpoint
     const out2 = path.join(dir, 'exported');
     const ex = await run(['export', path.join(out, 'checkpoints'), '--out', out2]);

@@ -25,7 +25,7 @@ function common(cmd: Command, kind: YoloKind): Command {
     .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), { yolov1: 3, yolov2: 4, yolo9000: 2 }[kind])
     .option('--batch <n>', 'detection images per step', intOption('--batch', 1, 1024), 8)
     .option('--size <px>', 'network input side (exported size)', intOption('--size', 32, 2048), 224)
-    .option('--lr <rate>', 'Adam learning rate (after burn-in; cosine decay to 5%)', numberOption('--lr', 1e-7, 1), 1e-3)
+    .option('--lr <rate>', 'Adam learning rate (after burn-in; cosine decay to 5%; with --resume: a warm restart from this rate)', numberOption('--lr', 1e-7, 1), 1e-3)
     .option('--burn-in <steps>', 'learning-rate warm-up steps', intOption('--burn-in', 0, 1e9), 100)
     .option('--seed <n>', 'seed of weights, data order, augmentation, multi-scale sizes', intOption('--seed', 0, 2 ** 31 - 1), 1)
     .option('--ckpt-dir <dir>', 'checkpoint folder (default OUT/checkpoints)')

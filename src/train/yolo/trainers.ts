@@ -19,7 +19,7 @@ import { buildWordTree } from '../wordtree/build.ts';
 import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
 import { kmeansAnchors } from './anchors.ts';
 import { foldSharedCellHead, SharedCellHead } from '../layers/shared-cell-head.ts';
-import { archStride, buildYoloV1, buildYoloV2, countFlops, exportSizeProblem, V1_SYNTH, V2_SYNTH } from './models.ts';
+import { archStride, buildYoloV1, buildYoloV2, countFlops, exportSizeProblem, V1_BACKBONE_POOLED, V1_SYNTH, V2_SYNTH, type ArchItem } from './models.ts';
 import { REGION_DEFAULTS, regionLoss, regionTargets, type RegionLossConfig } from './region-loss.ts';
 import type { TrainTarget } from './types.ts';
 import { V1_DEFAULTS, denseSquaredLoss, v1Targets, type V1LossConfig } from './v1-loss.ts';
@@ -71,6 +71,8 @@ export interface YoloState extends Record<string, unknown> {
   size: number;
   side?: number;
   num: number;
+  /** YOLOv1: its convolutional layers (absent in runs checkpointed before they changed: V1_BACKBONE_POOLED) */
+  backbone?: ArchItem[];
 }
 
 const toTrain = (t: BatchTarget, map: number[], clsMap?: number[]): TrainTarget => ({
@@ -94,7 +96,7 @@ async function freshState(kind: YoloKind, o: YoloTrainOptions, det: DetectionDat
   const stride = archStride(kind === 'yolov1' ? V1_SYNTH.backbone : V2_SYNTH.backbone);
   if (o.size % stride !== 0) throw new Error(`--size ${o.size} must be a multiple of ${stride}`);
   if (kind === 'yolov1') {
-    return { kind, names: [...det.names], detMap: det.names.map((_, i) => i), size: o.size, side: o.side, num: o.num };
+    return { kind, names: [...det.names], detMap: det.names.map((_, i) => i), size: o.size, side: o.side, num: o.num, backbone: V1_SYNTH.backbone };
   }
   const shapes = await boxShapes(det, 1500);
   const grid = o.size / stride;
@@ -159,8 +161,11 @@ function regionConfig(s: YoloState, tree?: TreeIndex): RegionLossConfig {
  * The model of a run: the training form, or with `size` the exported form at that fixed input size
  * (YOLOv1: its shared cell head folded into the connected layer, see foldInto).
  */
-export function buildModel(s: Pick<YoloState, 'kind' | 'size' | 'side' | 'num' | 'names'>, seed: number, size?: number): tf.LayersModel {
-  if (s.kind === 'yolov1') return buildYoloV1({ size: s.size, side: s.side!, num: s.num, classes: s.names.length, seed, inference: size !== undefined });
+export function buildModel(s: Pick<YoloState, 'kind' | 'size' | 'side' | 'num' | 'names' | 'backbone'>, seed: number, size?: number): tf.LayersModel {
+  if (s.kind === 'yolov1') {
+    const arch = { ...V1_SYNTH, backbone: s.backbone ?? V1_BACKBONE_POOLED };
+    return buildYoloV1({ size: s.size, side: s.side!, num: s.num, classes: s.names.length, seed, arch, inference: size !== undefined });
+  }
   return buildYoloV2({ num: s.num, classes: s.names.length, seed, size });
 }
 
@@ -236,16 +241,19 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
     // the run continues with the options it was started with, except where to write, the time box, and
     // (when typed) a longer or shorter schedule (--epochs: the cosine decay is recomputed for the new
     // length from the current step), other multi-scale sizes (--sizes: the late, low-rate steps at a
-    // higher resolution, as YOLOv2 ends its classifier training at 448) or another held-out set
+    // higher resolution, as YOLOv2 ends its classifier training at 448), a new base rate (--lr: a warm
+    // restart when a finished run is lengthened) or another held-out set
     const given = new Set(o.given ?? []);
     const keep: Partial<YoloTrainOptions> = { out: o.out, ckptDir: o.ckptDir, maxSteps: o.maxSteps, progress: o.progress, log: o.log, inProcess: o.inProcess, given: o.given };
     if (given.has('epochs')) keep.epochs = o.epochs;
+    if (given.has('lr')) keep.lr = o.lr;
     if (given.has('val')) keep.val = o.val;
     if (given.has('sizes') && kind !== 'yolov1') keep.sizes = o.sizes;
     Object.assign(o, resume.meta.options, keep);
     // runs checkpointed before --jitter existed trained with darknet's 0.2
     o.jitter = (resume.meta.options as Partial<YoloTrainOptions>).jitter ?? 0.2;
     if (given.has('epochs') && o.epochs !== resume.meta.options.epochs) log(`--epochs ${o.epochs} (the run was started with ${String(resume.meta.options.epochs)})`);
+    if (given.has('lr') && o.lr !== resume.meta.options.lr) log(`--lr ${o.lr} (the run was started with ${String(resume.meta.options.lr)})`);
     const before = (resume.meta.options as Partial<YoloTrainOptions>).sizes;
     if (keep.sizes && keep.sizes.join() !== before?.join()) log(`--sizes ${keep.sizes.join(',')} (the run was started with ${before ? before.join(',') : 'the default sizes'})`);
   }
@@ -320,18 +328,18 @@ function tfjsWeightFiles(state: YoloState, model: tf.LayersModel): Record<string
     all.set(w.data, o);
     o += w.data.length;
   }
-  const spec = { kind: state.kind, size: state.size, side: state.side, num: state.num, classes: state.names.length, weights: ws.map(({ name, shape }) => ({ name, shape })) };
+  const spec = { kind: state.kind, size: state.size, side: state.side, num: state.num, classes: state.names.length, backbone: state.backbone, weights: ws.map(({ name, shape }) => ({ name, shape })) };
   return { [TFJS_WEIGHTS.json]: JSON.stringify(spec) + '\n', [TFJS_WEIGHTS.bin]: new Uint8Array(all.buffer) };
 }
 
 /** Rebuilds the tfjs model of an exported folder (fixed input size) from its shipped weights. */
 export async function loadTfjsModel(dir: string): Promise<tf.LayersModel> {
   const spec = JSON.parse(await readFile(path.join(dir, TFJS_WEIGHTS.json), 'utf8')) as {
-    kind: YoloKind; size: number; side?: number; num: number; classes: number; weights: { name: string; shape: number[] }[];
+    kind: YoloKind; size: number; side?: number; num: number; classes: number; backbone?: ArchItem[]; weights: { name: string; shape: number[] }[];
   };
   const buf = await readFile(path.join(dir, TFJS_WEIGHTS.bin));
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  const model = buildModel({ kind: spec.kind, size: spec.size, side: spec.side, num: spec.num, names: Array.from({ length: spec.classes }, (_, i) => String(i)) }, 1, spec.size);
+  const model = buildModel({ kind: spec.kind, size: spec.size, side: spec.side, num: spec.num, backbone: spec.backbone, names: Array.from({ length: spec.classes }, (_, i) => String(i)) }, 1, spec.size);
   if (model.weights.length !== spec.weights.length) throw new Error(`${dir}: ${spec.weights.length} weight tensors for a model with ${model.weights.length}`);
   let o = 0;
   const vals = spec.weights.map((e) => {
