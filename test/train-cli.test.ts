@@ -73,12 +73,42 @@ describe('pinhole train', () => {
     expect(bad.stderr).toMatch(/^pinhole: no checkpoint in /);
   }, 240_000);
 
+  it('trains a tiny yolo9000 jointly, a fractional schedule, and resumes it under the other classification pick', async () => {
+    const out = path.join(dir, 'tiny-9k');
+    const args = ['train', 'yolo9000', '--data', 'synth9k:3:8:64', '--cls', 'synthcls:2:8:64', '--val', 'synth:998:4:64', '--size', '64',
+      '--sizes', '64', '--batch', '4', '--cls-batch', '2', '--num', '2', '--out', out];
+    const r = await run([...args, '--epochs', '1.5']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/2 steps\/epoch x 1\.5 epochs = 3 steps, batch 4 \+ 2 classification \(picked by objectness, scale 0\.2-1\.25\)/);
+    expect(r.stdout).toMatch(/classification-only classes mAP@0\.5 \d/);
+    const meta = (step: number) => JSON.parse(readFileSync(path.join(out, 'checkpoints', `ckpt-0000000${step}`, 'meta.json'), 'utf8')) as { options: Record<string, unknown> };
+    expect(meta(3).options).toMatchObject({ clsPick: 'objectness', clsScale: [0.2, 1.25], epochs: 1.5 });
+    const m = validateManifest(JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8')));
+    expect(m.kind).toBe('yolo9000');
+    expect(m.metrics).toMatchObject({ train_steps: 3, cls_data: 'synthcls:2:8:64' });
+    const again = await run([...args, '--resume', '--epochs', '3', '--cls-pick', 'probability', '--cls-scale', '0.5,1']);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/--cls-pick probability \(the run had objectness\)/);
+    expect(again.stdout).toMatch(/--cls-scale 0\.5,1 \(the run had 0\.2,1\.25\)/);
+    expect(again.stdout).toMatch(/resumed yolo9000 from .*ckpt-00000003: step 3\/6/);
+    expect(meta(6).options).toMatchObject({ clsPick: 'probability', clsScale: [0.5, 1], epochs: 3 });
+    // a resume that types nothing keeps the run's choices
+    const kept = await run([...args, '--resume', '--epochs', '3.5']);
+    expect(kept.code).toBe(0);
+    expect(kept.stdout).toMatch(/picked by probability, scale 0\.5-1\)/);
+  }, 240_000);
+
   it('reports bad usage with exit code 2 and one line', async () => {
     for (const args of [
       ['train', 'yolov2', '--out', path.join(dir, 'x'), '--epochs', '0'],
       ['train', 'yolov2', '--out', path.join(dir, 'x'), '--data', 'nosuch:1:2'],
       ['train', 'yolov1', '--epochs', '1'],
       ['train', 'yolov2', '--out', path.join(dir, 'x'), '--sizes', '64,abc'],
+      ['train', 'yolo9000', '--out', path.join(dir, 'x'), '--cls-pick', 'nearest'],
+      ['train', 'yolo9000', '--out', path.join(dir, 'x'), '--cls-scale', '1,0.5'],
+      ['train', 'yolov2', '--out', path.join(dir, 'x'), '--data', 'synth:3:8:64', '--epochs', '0.001'],
     ]) {
       const r = await run(args);
       expect(r.code).toBe(2);

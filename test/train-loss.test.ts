@@ -181,4 +181,19 @@ describe('YOLO9000 tree loss', () => {
     const t2 = regionTargets(cfg, out, 1, 1, 2, [{ boxes: [], label: 3 }], 0);
     expect(Array.from(t2.clsW.subarray(0, 5))).toEqual([1, 1, 0, 1, 0]);
   });
+
+  it('with clsPick objectness, trains the label at the box the detector reports, whatever its class scores', () => {
+    // predictor 0: objectness sigmoid(3) = .95, P(3) small; predictor 1: sigmoid(2) = .88, P(3) large
+    const out = new Float32Array([
+      0, 0, 0, 0, 3, /* */ 0, 0, 0, -3, 3,
+      0, 0, 0, 0, 2, /* */ 0, 0, 0, 3, -3,
+    ]);
+    const at = (t: ReturnType<typeof regionTargets>) => [t.clsW.subarray(0, 5).some((v) => v > 0), t.clsW.subarray(5, 10).some((v) => v > 0)];
+    expect(at(regionTargets(cfg, out, 1, 1, 2, [{ boxes: [], label: 3 }], 0))).toEqual([false, true]); // default: the paper's rule
+    expect(at(regionTargets({ ...cfg, clsPick: 'probability' }, out, 1, 1, 2, [{ boxes: [], label: 3 }], 0))).toEqual([false, true]);
+    const t = regionTargets({ ...cfg, clsPick: 'objectness' }, out, 1, 1, 2, [{ boxes: [], label: 3 }], 0);
+    expect(at(t)).toEqual([true, false]);
+    expect(Array.from(t.clsW.subarray(0, 5))).toEqual([1, 1, 0, 1, 0]);
+    expect(Array.from(t.boxW).every((v) => v === 0)).toBe(true);
+  });
 });

@@ -14,6 +14,11 @@ export interface SourceConfig {
   mode: PreprocessMode;
   seed: number;
   augment: AugmentOptions | null;
+  /**
+   * scale range of classification images instead of augment.scale: placed smaller, their object has the
+   * sizes the detection scenes' objects have, so the small anchors learn the fine labels too
+   */
+  clsScale?: [number, number];
 }
 
 export interface BatchItem {
@@ -58,10 +63,11 @@ export async function makeBatch(src: Sources, cfg: SourceConfig, req: BatchReque
   const S = req.size;
   const pixels = new Float32Array(n * S * S * 3);
   const targets: BatchTarget[] = [];
+  const aug = cfg.augment ?? DEFAULT_AUGMENT;
+  const clsAug = cfg.clsScale ? { ...aug, scale: cfg.clsScale } : aug;
   for (let k = 0; k < n; k++) {
     const it = req.items[k];
     const rng = cfg.augment ? stream(cfg.seed, 'aug', req.epoch, req.step, k) : undefined;
-    const aug = cfg.augment ?? DEFAULT_AUGMENT;
     if (it.src === 'det') {
       if (!src.det) throw new Error('batch asks for a detection image but no detection set is open');
       const s = await src.det.get(it.index);
@@ -69,7 +75,7 @@ export async function makeBatch(src: Sources, cfg: SourceConfig, req: BatchReque
     } else {
       if (!src.cls) throw new Error('batch asks for a classification image but no classification set is open');
       const s = await src.cls.get(it.index);
-      prepareImage(s.rgb, s.width, s.height, [], S, cfg.mode, pixels, k * S * S * 3, rng, aug);
+      prepareImage(s.rgb, s.width, s.height, [], S, cfg.mode, pixels, k * S * S * 3, rng, clsAug);
       targets.push({ boxes: [], label: s.label });
     }
   }

@@ -70,6 +70,11 @@ export function stepsPerEpoch(o: Pick<LoopOptions, 'batch' | 'detSize' | 'clsBat
   return Math.max(1, Math.floor(o.clsSize / o.clsBatch));
 }
 
+/** The whole schedule's steps: `epochs` may be fractional, so a run can end inside a time box. */
+export function totalSteps(o: Pick<LoopOptions, 'epochs' | 'batch' | 'detSize' | 'clsBatch' | 'clsSize'>): number {
+  return Math.round(stepsPerEpoch(o) * o.epochs);
+}
+
 /** learning rate at a step: darknet-style burn-in ((step/burnIn)^2 here), then cosine down to 5%. */
 export function learningRate(o: Pick<LoopOptions, 'lr' | 'burnIn'>, step: number, total: number): number {
   const warm = o.burnIn > 0 ? Math.min(1, ((step + 1) / o.burnIn) ** 2) : 1;
@@ -118,7 +123,7 @@ export async function readResume(ckptDir: string): Promise<ResumeInfo | undefine
 export async function trainLoop(t: LoopTrainer, o: LoopOptions, resume?: ResumeInfo): Promise<LoopResult> {
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const spe = stepsPerEpoch(o);
-  const total = spe * o.epochs;
+  const total = totalSteps(o);
   const state: LoopState = { step: 0, epoch: 0, stepInEpoch: 0, seen: 0 };
   const optimizer = tf.train.adam(o.lr);
   if (resume) {
@@ -188,11 +193,11 @@ export async function trainLoop(t: LoopTrainer, o: LoopOptions, resume?: ResumeI
       Object.assign(state, { ...after, seen: state.seen });
       const ips = ((state.step - startStep) * batch.targets.length) / Math.max(1e-3, (Date.now() - t0) / 1000);
       const extra = Object.entries(stats).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ');
-      bar?.update(state.step, { ep: Math.min(o.epochs, state.epoch + 1), loss: ema.toFixed(3), extra, ips: ips.toFixed(1) });
+      bar?.update(state.step, { ep: Math.min(Math.ceil(o.epochs), state.epoch + 1), loss: ema.toFixed(3), extra, ips: ips.toFixed(1) });
       if (!bar && (Date.now() - lastLog > 30_000 || state.step === stopAt || state.step - startStep <= 1)) {
         lastLog = Date.now();
         const left = ((stopAt - state.step) * (Date.now() - t0)) / Math.max(1, state.step - startStep) / 1000;
-        log(`${t.name} step ${state.step}/${total} epoch ${Math.min(o.epochs, state.epoch + 1)}/${o.epochs} size ${batch.size} loss ${ema.toFixed(4)} ${extra} lr ${learningRate(o, state.step, total).toExponential(2)} ${ips.toFixed(2)} img/s ETA ${fmtTime(left)}`);
+        log(`${t.name} step ${state.step}/${total} epoch ${Math.min(Math.ceil(o.epochs), state.epoch + 1)}/${o.epochs} size ${batch.size} loss ${ema.toFixed(4)} ${extra} lr ${learningRate(o, state.step, total).toExponential(2)} ${ips.toFixed(2)} img/s ETA ${fmtTime(left)}`);
       }
       if (state.step % o.ckptEvery === 0 || Date.now() - lastSave > 15 * 60_000) {
         lastSave = Date.now();

@@ -8,7 +8,7 @@
 import { tf } from '../backend.ts';
 import { boxIou, shapeIou, type CBox } from './box.ts';
 import { pathToRoot, type TreeIndex } from '../wordtree/tree.ts';
-import type { LossStats, TrainTarget } from './types.ts';
+import type { ClsPick, LossStats, TrainTarget } from './types.ts';
 
 export interface RegionLossConfig {
   num: number;
@@ -25,6 +25,8 @@ export interface RegionLossConfig {
   /** images seen before which every predictor is also pulled towards its anchor (darknet: 12800) */
   warmupImages: number;
   tree?: TreeIndex;
+  /** YOLO9000 classification images (default 'probability', the paper's rule) */
+  clsPick?: ClsPick;
 }
 
 /** yolo-voc.cfg's region settings. */
@@ -88,13 +90,14 @@ export function regionTargets(cfg: RegionLossConfig, out: ArrayLike<number>, N: 
   for (let n = 0; n < N; n++) {
     const sample = batch[n];
     if (sample.label !== undefined && sample.boxes.length === 0) {
-      // YOLO9000 classification image: only the class loss, at the predictor that gives the label the
-      // highest probability (objectness x hierarchical class probability), as darknet does.
+      // YOLO9000 classification image: only the class loss, at one predictor (see clsPick)
+      const byObjectness = cfg.clsPick === 'objectness';
       let best = -1;
       let bestP = -1;
       for (let j = 0; j < H; j++) for (let i = 0; i < W; i++) for (let a = 0; a < A; a++) {
         const p = at(n, j, i, a);
-        const pr = sigmoid(raw(p, 4)) * classProbability(cfg, out, p * E + 5, sample.label);
+        const obj = sigmoid(raw(p, 4));
+        const pr = byObjectness ? obj : obj * classProbability(cfg, out, p * E + 5, sample.label);
         if (pr > bestP) {
           bestP = pr;
           best = p;

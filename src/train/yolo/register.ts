@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { intOption, numberOption, UsageError } from '../../cli/errors.ts';
 import { registerTrainer } from '../registry.ts';
 import type { YoloKind, YoloTrainOptions } from './trainers.ts';
+import { CLS_PICKS, type ClsPick } from './types.ts';
 
 function sizeList(raw: string): number[] {
   const v = raw.split(',').map((s) => Number(s.trim()));
@@ -10,6 +11,19 @@ function sizeList(raw: string): number[] {
     throw new UsageError(`--sizes must be a comma list of integers in [32, 2048], got "${raw}"`);
   }
   return v;
+}
+
+function clsPick(raw: string): ClsPick {
+  if (!(CLS_PICKS as readonly string[]).includes(raw)) throw new UsageError(`--cls-pick must be one of ${CLS_PICKS.join(', ')}, got "${raw}"`);
+  return raw as ClsPick;
+}
+
+function scaleRange(raw: string): [number, number] {
+  const v = raw.split(',').map((s) => Number(s.trim()));
+  if (v.length !== 2 || v.some((n) => !Number.isFinite(n) || n <= 0 || n > 4) || v[0] > v[1]) {
+    throw new UsageError(`--cls-scale must be two numbers lo,hi with 0 < lo <= hi <= 4, got "${raw}"`);
+  }
+  return [v[0], v[1]];
 }
 
 const DESCRIPTIONS: Record<YoloKind, string> = {
@@ -22,7 +36,7 @@ function common(cmd: Command, kind: YoloKind): Command {
   cmd
     .option('--data <spec>', 'training detections: synth:SEED:COUNT, voc:DIR, coco:JSON:IMAGES, yolo:DIR, ...', kind === 'yolo9000' ? 'synth9k:1:12000' : 'synth:1:12000')
     .option('--val <spec>', 'held-out set evaluated (by pinhole eval) after training; its figures go into model.json', 'synth:999:500')
-    .option('--epochs <n>', 'passes over --data', intOption('--epochs', 1, 100_000), { yolov1: 3, yolov2: 4, yolo9000: 2 }[kind])
+    .option('--epochs <n>', 'passes over --data (a fraction ends the schedule inside an epoch)', numberOption('--epochs', 1e-9, 100_000), { yolov1: 3, yolov2: 4, yolo9000: 2 }[kind])
     .option('--batch <n>', 'detection images per step', intOption('--batch', 1, 1024), 8)
     .option('--size <px>', 'network input side (exported size)', intOption('--size', 32, 2048), 224)
     .option('--lr <rate>', 'Adam learning rate (after burn-in; cosine decay to 5%; with --resume: a warm restart from this rate)', numberOption('--lr', 1e-7, 1), 1e-3)
@@ -45,6 +59,8 @@ function common(cmd: Command, kind: YoloKind): Command {
   if (kind === 'yolo9000') {
     cmd.option('--cls <spec>', 'classification set with finer labels (synthcls:SEED:COUNT or DIR/<class>/<image>)', 'synthcls:2:12000')
       .option('--cls-batch <n>', 'classification images per step', intOption('--cls-batch', 1, 1024), 4)
+      .option('--cls-pick <rule>', `predictor that learns a classification image's label: objectness (the box the detector reports) or probability (the paper's: highest objectness x class probability)`, clsPick, 'objectness')
+      .option('--cls-scale <lo,hi>', 'scale range of the classification images in the input (smaller than the detection images\' .75-1.25: their one object then has the scenes\' object sizes)', scaleRange, [0.2, 1.25])
       .option('--tree <file>', 'WordTree in darknet 9k.tree format (default: grown from WordNet for the synth classes)');
   }
   return cmd;

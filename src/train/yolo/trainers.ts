@@ -13,7 +13,8 @@ import { DEFAULT_AUGMENT } from '../engine/augment.ts';
 import type { BatchTarget } from '../engine/batches.ts';
 import { runPinholeEval, writeMetrics } from '../engine/evaluate.ts';
 import { installSwappedConvFilterGrad } from '../engine/fast-grads.ts';
-import { readResume, stepsPerEpoch, trainLoop, type LoopOptions, type LoopTrainer } from '../engine/loop.ts';
+import { readResume, stepsPerEpoch, totalSteps, trainLoop, type LoopOptions, type LoopTrainer } from '../engine/loop.ts';
+import { UsageError } from '../../cli/errors.ts';
 import { findCheckpoint, loadCheckpoint, restoreWeights } from '../engine/checkpoint.ts';
 import { buildWordTree } from '../wordtree/build.ts';
 import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
@@ -21,7 +22,7 @@ import { kmeansAnchors } from './anchors.ts';
 import { foldSharedCellHead, SharedCellHead } from '../layers/shared-cell-head.ts';
 import { archStride, buildYoloV1, buildYoloV2, countFlops, exportSizeProblem, V1_BACKBONE_POOLED, V1_SYNTH, V2_SYNTH, type ArchItem } from './models.ts';
 import { REGION_DEFAULTS, regionLoss, regionTargets, type RegionLossConfig } from './region-loss.ts';
-import type { TrainTarget } from './types.ts';
+import type { ClsPick, TrainTarget } from './types.ts';
 import { V1_DEFAULTS, denseSquaredLoss, v1Targets, type V1LossConfig } from './v1-loss.ts';
 
 export type YoloKind = 'yolov1' | 'yolov2' | 'yolo9000';
@@ -46,6 +47,10 @@ export interface YoloTrainOptions {
   resume?: boolean;
   maxSteps?: number;
   tree?: string;
+  /** YOLO9000: which predictor learns a classification image's label (RegionLossConfig.clsPick) */
+  clsPick?: ClsPick;
+  /** YOLO9000: scale range of the classification images' placement (SourceConfig.clsScale) */
+  clsScale?: [number, number];
   augment: boolean;
   /** aspect jitter of the augmentation (default: see defaultJitter) */
   jitter?: number;
@@ -153,8 +158,8 @@ export function defaultJitter(data: string): number {
 
 const round4 = (v: number) => Math.round(v * 1e4) / 1e4;
 
-function regionConfig(s: YoloState, tree?: TreeIndex): RegionLossConfig {
-  return { num: s.num, classes: s.names.length, anchors: s.anchors!, ...REGION_DEFAULTS, tree };
+function regionConfig(s: YoloState, tree?: TreeIndex, clsPick?: ClsPick): RegionLossConfig {
+  return { num: s.num, classes: s.names.length, anchors: s.anchors!, ...REGION_DEFAULTS, tree, clsPick };
 }
 
 /**
@@ -191,7 +196,7 @@ export function foldInto(s: Pick<YoloState, 'side' | 'num' | 'names'>, trained: 
   }
 }
 
-export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
+export function makeTrainer(s: YoloState, model: tf.LayersModel, clsPick?: ClsPick): LoopTrainer {
   if (s.kind === 'yolov1') {
     const cfg: V1LossConfig = { side: s.side!, num: s.num, classes: s.names.length, ...V1_DEFAULTS };
     return {
@@ -204,7 +209,7 @@ export function makeTrainer(s: YoloState, model: tf.LayersModel): LoopTrainer {
     };
   }
   const tree = s.tree ? indexTree(s.tree.parents, s.tree.labels) : undefined;
-  const cfg = regionConfig(s, tree);
+  const cfg = regionConfig(s, tree, clsPick);
   return {
     name: s.kind, model, state: s,
     step(batch, x, seen) {
@@ -249,6 +254,18 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
     if (given.has('lr')) keep.lr = o.lr;
     if (given.has('val')) keep.val = o.val;
     if (given.has('sizes') && kind !== 'yolov1') keep.sizes = o.sizes;
+    const ran = resume.meta.options as Partial<YoloTrainOptions>;
+    if (kind === 'yolo9000') {
+      // runs checkpointed before these options existed trained with the paper's pick, at the detection
+      // images' scale; typed, they change the rest of the run
+      keep.clsPick = given.has('clsPick') ? o.clsPick : ran.clsPick ?? 'probability';
+      keep.clsScale = given.has('clsScale') ? o.clsScale : ran.clsScale;
+      if (given.has('clsBatch')) keep.clsBatch = o.clsBatch;
+      const had = { clsPick: ran.clsPick ?? 'probability', clsScale: ran.clsScale ?? 'the detection scale', clsBatch: ran.clsBatch };
+      for (const k of ['clsPick', 'clsScale', 'clsBatch'] as const) {
+        if (given.has(k) && String(o[k]) !== String(had[k])) log(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${String(o[k])} (the run had ${String(had[k])})`);
+      }
+    }
     Object.assign(o, resume.meta.options, keep);
     // runs checkpointed before --jitter existed trained with darknet's 0.2
     o.jitter = (resume.meta.options as Partial<YoloTrainOptions>).jitter ?? 0.2;
@@ -279,11 +296,16 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
   const loop: LoopOptions = {
     epochs: o.epochs, batch: o.batch, clsBatch: clsSize ? o.clsBatch : undefined, sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
     ckptDir, ckptEvery: o.ckptEvery, maxSteps: o.maxSteps, detSize: det.size, clsSize,
-    source: { det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed, augment: o.augment ? { ...DEFAULT_AUGMENT, jitter: o.jitter } : null },
+    source: {
+      det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed,
+      augment: o.augment ? { ...DEFAULT_AUGMENT, jitter: o.jitter } : null, clsScale: clsSize ? o.clsScale : undefined,
+    },
     inProcessPipeline: o.inProcess, cliOptions, log, progress: o.progress,
   };
-  log(`${kind}: ${stepsPerEpoch(loop)} steps/epoch x ${o.epochs} epochs, batch ${o.batch}${clsSize ? ` + ${o.clsBatch} classification` : ''}, checkpoints in ${ckptDir}`);
-  const r = await trainLoop(makeTrainer(state, model), loop, resume);
+  if (totalSteps(loop) < 1) throw new UsageError(`--epochs ${o.epochs} is less than one step (${stepsPerEpoch(loop)} steps per epoch)`);
+  const clsNote = clsSize ? ` + ${o.clsBatch} classification (picked by ${o.clsPick ?? 'probability'}, scale ${o.clsScale?.join('-') ?? 'as detection'})` : '';
+  log(`${kind}: ${stepsPerEpoch(loop)} steps/epoch x ${o.epochs} epochs = ${totalSteps(loop)} steps, batch ${o.batch}${clsNote}, checkpoints in ${ckptDir}`);
+  const r = await trainLoop(makeTrainer(state, model, o.clsPick), loop, resume);
   if (!r.finished) {
     log(`${kind}: stopped at step ${r.step} (--max-steps); resume with --resume --ckpt-dir ${ckptDir}`);
     return;

@@ -10,6 +10,14 @@ export interface TruthBox {
   cls: number;
 }
 
+/**
+ * Which predictor learns a YOLO9000 classification image's label: 'probability' (the paper's and
+ * darknet's rule: the one giving the label the highest objectness x class probability) or 'objectness'
+ * (the one the detector itself would report: highest objectness, whatever it now says of the class).
+ */
+export type ClsPick = 'objectness' | 'probability';
+export const CLS_PICKS: readonly ClsPick[] = ['objectness', 'probability'];
+
 /** One image of a batch: detection boxes, or for YOLO9000's classification images only a label. */
 export interface TrainTarget {
   boxes: TruthBox[];
