@@ -258,17 +258,15 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
     if (kind === 'yolo9000') {
       // runs checkpointed before these options existed trained with the paper's pick, at the detection
       // images' scale; typed, they change the rest of the run
-      keep.clsPick = given.has('clsPick') ? o.clsPick : ran.clsPick ?? 'probability';
-      keep.clsScale = given.has('clsScale') ? o.clsScale : ran.clsScale;
-      if (given.has('clsBatch')) keep.clsBatch = o.clsBatch;
-      const had = { clsPick: ran.clsPick ?? 'probability', clsScale: ran.clsScale ?? 'the detection scale', clsBatch: ran.clsBatch };
+      const had = { clsPick: ran.clsPick ?? 'probability', clsScale: ran.clsScale, clsBatch: ran.clsBatch };
       for (const k of ['clsPick', 'clsScale', 'clsBatch'] as const) {
-        if (given.has(k) && String(o[k]) !== String(had[k])) log(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${String(o[k])} (the run had ${String(had[k])})`);
+        Object.assign(keep, { [k]: given.has(k) ? o[k] : had[k] });
+        if (given.has(k) && String(o[k]) !== String(had[k])) log(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${String(o[k])} (the run had ${String(had[k] ?? 'the detection scale')})`);
       }
     }
     Object.assign(o, resume.meta.options, keep);
     // runs checkpointed before --jitter existed trained with darknet's 0.2
-    o.jitter = (resume.meta.options as Partial<YoloTrainOptions>).jitter ?? 0.2;
+    o.jitter = ran.jitter ?? 0.2;
     if (given.has('epochs') && o.epochs !== resume.meta.options.epochs) log(`--epochs ${o.epochs} (the run was started with ${String(resume.meta.options.epochs)})`);
     if (given.has('lr') && o.lr !== resume.meta.options.lr) log(`--lr ${o.lr} (the run was started with ${String(resume.meta.options.lr)})`);
     const before = (resume.meta.options as Partial<YoloTrainOptions>).sizes;
