@@ -57,6 +57,12 @@ export interface WordTreeSpec {
 
 export interface Yolo9000Manifest extends Omit<YoloV2Manifest, 'kind'> {
   kind: 'yolo9000';
+  /**
+   * Hierarchy threshold default for this model (darknet's .5 otherwise). A trained tree model may carry
+   * the value chosen on its validation set: at .5 darknet's descent, which counts ancestors twice,
+   * stops deep leaves at their parents.
+   */
+  hier?: number;
   /** inline tree, or a file in the model folder in darknet's 9k.tree format. */
   tree: WordTreeSpec | string;
 }
@@ -92,6 +98,11 @@ export function validateManifest(m: unknown): Manifest {
   need(Array.isArray(o.names) && o.names.every((n) => typeof n === 'string'), 'model.json: "names" must be an array of strings');
   need(o.source === 'darknet' || o.source === 'pinhole-train', 'model.json: "source" must be darknet or pinhole-train');
   const names = o.names as string[];
+  for (const k of ['nms', 'hier'] as const) {
+    need(o[k] === undefined || (typeof o[k] === 'number' && (o[k] as number) >= 0 && (o[k] as number) <= 1),
+      `model.json: "${k}" must be a number in [0, 1]`);
+  }
+  need(o.hier === undefined || o.kind === 'yolo9000', 'model.json: "hier" applies to yolo9000 models only');
   if (o.kind === 'yolov1') {
     need(isPosInt(o.side) && isPosInt(o.num), 'model.json: yolov1 needs positive integer "side" and "num"');
     need(typeof o.sqrt === 'boolean' && typeof o.softmax === 'boolean', 'model.json: yolov1 needs boolean "sqrt" and "softmax"');

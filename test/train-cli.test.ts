@@ -68,6 +68,9 @@ describe('pinhole train', () => {
     const odd = await run(['export', path.join(out, 'checkpoints'), '--out', path.join(dir, 'x'), '--size', '100']);
     expect(odd.code).toBe(2);
     expect(odd.stderr).toMatch(/^pinhole: --size 100 is not a multiple of the network stride 16\n$/);
+    const treeless = await run(['export', path.join(out, 'checkpoints'), '--out', path.join(dir, 'x'), '--hier', '0.2']);
+    expect(treeless.code).toBe(1);
+    expect(treeless.stderr).toMatch(/^pinhole: --hier: a yolov2 model has no WordTree/);
     const bad = await run(['export', path.join(dir, 'nothing-here'), '--out', path.join(dir, 'x')]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^pinhole: no checkpoint in /);
@@ -98,6 +101,13 @@ describe('pinhole train', () => {
     const kept = await run([...args, '--resume', '--epochs', '3.5']);
     expect(kept.code).toBe(0);
     expect(kept.stdout).toMatch(/picked by probability, scale 0\.5-1\)/);
+    // export with the model's own hierarchy threshold: written to model.json, used by pinhole eval
+    const withHier = path.join(dir, 'tiny-9k-hier');
+    const ex = await run(['export', path.join(out, 'checkpoints'), '--out', withHier, '--hier', '0.2', '--val', 'synth:998:4:64']);
+    expect(ex.stderr).toBe('');
+    expect(ex.code).toBe(0);
+    const mh = validateManifest(JSON.parse(readFileSync(path.join(withHier, 'model.json'), 'utf8')));
+    expect(mh).toMatchObject({ kind: 'yolo9000', hier: 0.2, metrics: { hier: 0.2 } });
   }, 240_000);
 
   it('reports bad usage with exit code 2 and one line', async () => {

@@ -88,7 +88,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
     .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', threshOption)
     .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', nmsOption)
-    .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default .5)', hierOption)
+    .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default: the model\'s, else .5)', hierOption)
     .option('--max-det <k>', 'at most K detections per image, best first', maxDetOption(1_000_000))
     .option('--classes <ids>', 'keep only these class ids (comma list)', classList)
     .option('--agnostic', 'class-agnostic NMS')

@@ -96,7 +96,7 @@ export function register(program: Command): void {
     .option('--json', 'print {"map50":..,"map":..,"per_class":{name: AP@0.5}} on one line')
     .option('--thresh <t>', 'score threshold for detections entering the ranking (low, as darknet\'s valid)', threshOption, 0.005)
     .option('--nms <n>', 'NMS IoU threshold (default: the model\'s)', nmsOption)
-    .option('--hier <h>', 'YOLO9000 hierarchy threshold (default .5)', hierOption)
+    .option('--hier <h>', 'YOLO9000 hierarchy threshold (default: the model\'s, else .5)', hierOption)
     .option('--max-det <k>', 'detections kept per image (as COCO)', maxDetOption(100_000), 100)
     .option('--limit <n>', 'evaluate the first N images only', intOption('--limit', 1, Number.MAX_SAFE_INTEGER))
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])

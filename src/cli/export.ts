@@ -1,7 +1,8 @@
-// `pinhole export CHECKPOINT --out DIR [--val SPEC]`: a training checkpoint (a run's checkpoint folder or
+// `pinhole export CHECKPOINT --out DIR [--val SPEC] [--size PX] [--hier H]`: a training checkpoint (a run's checkpoint folder or
 // one ckpt-* folder in it) to a servable model folder, e.g. to serve a run that is still going.
 import type { Command } from 'commander';
 import { DataSpecError, parseDataSpec } from '../train/data/open.ts';
+import { hierOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
 
 export function register(program: Command): void {
@@ -12,7 +13,8 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'model folder to write')
     .option('--val <spec>', 'also evaluate on this dataset (pinhole eval) and record the figures in model.json')
     .option('--size <px>', 'input side of the exported model (yolov2/yolo9000, a multiple of 16; default: the training size)', intOption('--size', 32, 2048))
-    .action(async (ckpt: string, o: { out: string; val?: string; size?: number }) => {
+    .option('--hier <h>', 'yolo9000: the model\'s default hierarchy threshold, written to model.json (darknet\'s .5 otherwise)', hierOption)
+    .action(async (ckpt: string, o: { out: string; val?: string; size?: number; hier?: number }) => {
       if (o.val) {
         try {
           parseDataSpec(o.val);
@@ -28,6 +30,6 @@ export function register(program: Command): void {
       }
       const { exportCheckpoint } = await import('../train/yolo/trainers.ts');
       const log = (l: string) => process.stdout.write(l + '\n');
-      if (!(await exportCheckpoint(ckpt, o.out, o.val, log, o.size))) throw new Error(`${ckpt} is not a checkpoint of a detector this command can export`);
+      if (!(await exportCheckpoint(ckpt, o, log))) throw new Error(`${ckpt} is not a checkpoint of a detector this command can export`);
     });
 }

@@ -13,7 +13,7 @@ export const detectQuerySchema = {
     model: { type: 'string', minLength: 1, maxLength: 200, description: 'model name (default: the first ready detector)' },
     thresh: unit('score threshold, default .25'),
     nms: unit('NMS IoU threshold, default per model'),
-    hier: unit('YOLO9000 hierarchy threshold, default .5'),
+    hier: unit('YOLO9000 hierarchy threshold; default: the model\'s (model.json "hier"), else .5'),
     max_det: { type: 'integer', minimum: 1, maximum: 100000, description: 'at most this many detections, best first' },
     classes: { type: 'string', pattern: '^\\s*\\d+(\\s*,\\s*\\d+)*\\s*$', description: 'comma list of class ids to keep' },
     agnostic: { type: 'boolean', description: 'class-agnostic NMS' },

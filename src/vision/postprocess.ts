@@ -16,7 +16,8 @@ import { decodeDetection } from './yolov1.ts';
 /**
  * Defaults. thresh .25 rather than darknet `detector test`'s .24: the round figure is what users
  * type and what the docs quote; the difference only admits/removes boxes scoring in (.24, .25].
- * nms: the model's own value, else darknet's (`yolo test` .4 for YOLOv1, `detector test` .45).
+ * nms: the model's own value, else darknet's (`yolo test` .4 for YOLOv1, `detector test` .45); hier
+ * likewise the model's own, else darknet's .5.
  */
 export const DEFAULT_THRESH = 0.25;
 export const DEFAULT_HIER = 0.5;
@@ -29,6 +30,8 @@ export interface DetectorModelLike {
   preprocess: PreprocessMode;
   names: readonly string[];
   nms?: number;
+  /** yolo9000: the model's hierarchy threshold default */
+  hier?: number;
   side?: number;
   num?: number;
   sqrt?: boolean;
@@ -54,11 +57,11 @@ export interface ResolvedParams {
   maxDet: number;
 }
 
-export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms'>, p: DetectParams = {}): ResolvedParams {
+export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms' | 'hier'>, p: DetectParams = {}): ResolvedParams {
   const r = {
     thresh: p.thresh ?? DEFAULT_THRESH,
     nms: p.nms ?? model.nms ?? (kind === 'yolov1' ? DEFAULT_NMS_V1 : DEFAULT_NMS_REGION),
-    hier: p.hier ?? DEFAULT_HIER,
+    hier: p.hier ?? model.hier ?? DEFAULT_HIER,
     maxDet: p.maxDet ?? DEFAULT_MAX_DET,
   };
   checkThresh(r.thresh, 'thresh');

@@ -47,6 +47,8 @@ export interface YoloTrainOptions {
   resume?: boolean;
   maxSteps?: number;
   tree?: string;
+  /** YOLO9000 export: the model's default hierarchy threshold, written to model.json (see Yolo9000Manifest.hier) */
+  hier?: number;
   /** YOLO9000: which predictor learns a classification image's label (RegionLossConfig.clsPick) */
   clsPick?: ClsPick;
   /** YOLO9000: scale range of the classification images' placement (SourceConfig.clsScale) */
@@ -229,7 +231,7 @@ function manifestOf(s: YoloState, name: string, o: YoloTrainOptions, result: { s
   }
   const common = { name, input, preprocess: 'letterbox' as const, names: s.names, source: 'pinhole-train' as const, num: s.num, anchors: s.anchors!, coords: 4, softmax: true, nms: 0.45, description };
   if (s.kind === 'yolov2') return { ...common, kind: 'yolov2' };
-  return { ...common, kind: 'yolo9000', tree: s.tree! };
+  return { ...common, kind: 'yolo9000', tree: s.tree!, ...(o.hier !== undefined ? { hier: o.hier } : {}) };
 }
 
 /** The whole command: train (or resume), export the model folder, evaluate it, write the metrics. */
@@ -327,6 +329,7 @@ export async function exportAndEvaluate(state: YoloState, model: tf.LayersModel,
     eval_seed: synthSeed(o.val), measured_by: `pinhole eval ${name} --data ${o.val}`,
     train_data: o.data, train_seed: synthSeed(o.data), train_images: r.seen, train_steps: r.step,
   };
+  if (o.hier !== undefined) metrics.hier = o.hier;
   if (state.clsOnly?.length) {
     const aps = state.clsOnly.map((n) => ev.per_class[n]).filter((v) => v !== undefined);
     metrics.classification_only_classes = state.clsOnly;
@@ -379,25 +382,36 @@ function synthSeed(spec: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+export interface ExportOptions {
+  out: string;
+  /** evaluate on this dataset and record the figures */
+  val?: string;
+  /** input side (yolov2/yolo9000) */
+  size?: number;
+  /** yolo9000: default hierarchy threshold written to model.json */
+  hier?: number;
+}
 
 /**
  * `pinhole export CHECKPOINT --out DIR`: the model folder of a (possibly unfinished) YOLO run, from its
  * newest checkpoint; evaluated on `val` when given.
  */
-export async function exportCheckpoint(ckpt: string, out: string, val: string | undefined, log: (l: string) => void, size?: number): Promise<boolean> {
+export async function exportCheckpoint(ckpt: string, e: ExportOptions, log: (l: string) => void): Promise<boolean> {
   const p = await findCheckpoint(ckpt);
   if (!p) throw new Error(`no checkpoint in ${ckpt}`);
   await initBackend();
   const { meta, weights } = await loadCheckpoint(p);
   if (!['yolov1', 'yolov2', 'yolo9000'].includes(meta.trainer)) return false;
   const trained = meta.state as YoloState;
+  const { size, hier } = e;
   if (size !== undefined && trained.kind === 'yolov1') throw new Error('--size: a yolov1 model has a fixed input size (its connected layer); only yolov2/yolo9000 export at another size');
+  if (hier !== undefined && trained.kind !== 'yolo9000') throw new Error(`--hier: a ${trained.kind} model has no WordTree; only yolo9000 takes a hierarchy threshold`);
   const problem = size !== undefined ? exportSizeProblem(size) : undefined;
   if (problem) throw new Error(problem);
   // YOLOv2 is fully convolutional: the same weights export at any multiple of the stride (the paper's
   // speed/accuracy trade-off by input resolution); anchors are in grid cells, so they carry over
   const state: YoloState = size !== undefined ? { ...trained, size } : trained;
-  const o = { ...(meta.options as unknown as YoloTrainOptions), out, val, log };
+  const o = { ...(meta.options as unknown as YoloTrainOptions), out: e.out, val: e.val, hier, log };
   const model = buildModel(state, o.seed);
   restoreWeights(model, meta, weights);
   log(`${p}: ${meta.trainer} at step ${meta.step}, ${meta.seen} images`);
