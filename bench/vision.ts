@@ -131,7 +131,7 @@ const voc = Array.from({ length: 20 }, (_, i) => `c${i}`);
   report('yolo9000 17x17x3x9418, 8 images one by one: per image', { med: single.med / 8, p90: single.p90 / 8 });
   report('yolo9000 17x17x3x9418 batch 8 in one call: decode+NMS', time(() => postprocess('yolo9000', model, out8, [8, 3 * E, 17, 17], ims), 50));
   const frames = ims.map((s) => boxFrame('letterbox', s, 544, 544));
-  const cands = decodeRegionTree(out8, [8, 3 * E, 17, 17], { num: 3, anchors: model.anchors }, tree, frames, 0.25, 0.5);
+  const cands = decodeRegionTree(out8, [8, 3 * E, 17, 17], { num: 3, anchors: model.anchors }, tree, frames, 0.25, { mode: 'top', hier: 0.5 });
   report('yolo9000 batch 8: nmsBatch alone', time(() => nmsBatch(cands, { nms: 0.45 })),
     `${cands.reduce((a, c) => a + c.count, 0)} candidate entries`);
 }

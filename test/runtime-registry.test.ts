@@ -108,6 +108,7 @@ describe('model registry: every folder in isolation', () => {
     expect(await errCode(rt.detect('good', image, { thresh: 1.5 }))).toBe('bad_parameter');
     expect(await errCode(rt.detect('good', image, { nms: -0.1 }))).toBe('bad_parameter');
     expect(await errCode(rt.detect('good', image, { hier: Number.NaN }))).toBe('bad_parameter');
+    expect(await errCode(rt.detect('good', image, { treeScores: 'all' as 'top' }))).toBe('bad_parameter');
     expect(await errCode(rt.detect('good', image, { maxDet: 0 }))).toBe('bad_parameter');
     expect(await errCode(rt.detect('good', image, { maxDet: 2.5 }))).toBe('bad_parameter');
     expect(await errCode(rt.detect('good', image, { classes: [3] }))).toBe('bad_parameter');

@@ -79,11 +79,11 @@ describe('POST /v1/detect', () => {
 
   it('passes the query parameters to the runtime, mapped to DetectParams, with a deadline', async () => {
     const before = Date.now();
-    const r = await detect(png, 'image/png', '?model=tree&thresh=0.3&nms=0.5&hier=0.6&max_det=7&classes=2,%200,9&agnostic=true');
+    const r = await detect(png, 'image/png', '?model=tree&thresh=0.3&nms=0.5&hier=0.6&max_det=7&classes=2,%200,9&agnostic=true&tree_scores=classes');
     expect(r.statusCode, r.body).toBe(200);
     const c = rt.calls.at(-1)!;
     expect(c.model).toBe('tree');
-    expect(c.params).toEqual({ thresh: 0.3, nms: 0.5, hier: 0.6, maxDet: 7, classes: [2, 0, 9], agnostic: true });
+    expect(c.params).toEqual({ thresh: 0.3, nms: 0.5, hier: 0.6, maxDet: 7, classes: [2, 0, 9], agnostic: true, treeScores: 'classes' });
     expect(c.opts!.deadlineMs!).toBeGreaterThan(before);
     // no model named: the first ready detector
     await detect(png, 'image/png');
@@ -96,6 +96,7 @@ describe('POST /v1/detect', () => {
       ['?thresh=2', /thresh/],
       ['?thresh=abc', /thresh/],
       ['?nms=-0.1', /nms/],
+      ['?tree_scores=all', /tree_scores/],
       ['?max_det=0', /max_det/],
       ['?max_det=1.5', /max_det/],
       ['?classes=a,b', /classes/],

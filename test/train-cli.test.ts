@@ -107,7 +107,16 @@ describe('pinhole train', () => {
     expect(ex.stderr).toBe('');
     expect(ex.code).toBe(0);
     const mh = validateManifest(JSON.parse(readFileSync(path.join(withHier, 'model.json'), 'utf8')));
-    expect(mh).toMatchObject({ kind: 'yolo9000', hier: 0.2, metrics: { hier: 0.2 } });
+    expect(mh).toMatchObject({ kind: 'yolo9000', hier: 0.2, metrics: { hier: 0.2, tree_scores: 'classes' } });
+    // pinhole eval scores each class at every box by default; --tree-scores top is the server's answer
+    const byClass = await run(['eval', withHier, '--data', 'synth:998:4:64']);
+    expect(byClass.code).toBe(0);
+    expect(byClass.stdout).toMatch(/boxes scored by class \(objectness x path probability\)/);
+    const byTop = await run(['eval', withHier, '--data', 'synth:998:4:64', '--tree-scores', 'top']);
+    expect(byTop.stdout).toMatch(/boxes scored by top node \(hier 0\.2\)/);
+    const badMode = await run(['eval', withHier, '--data', 'synth:998:4:64', '--tree-scores', 'all']);
+    expect(badMode.code).toBe(2);
+    expect(badMode.stderr).toMatch(/^pinhole: --tree-scores must be one of top, classes, got "all"\n$/);
   }, 240_000);
 
   it('reports bad usage with exit code 2 and one line', async () => {

@@ -444,7 +444,7 @@ describe('fast paths equal the dense darknet computation', () => {
     const frames = sizes.map((s) => boxFrame('letterbox', s, 128, 128));
     let total = 0;
     for (const thresh of [0.2, 0.5]) for (const hier of [0.1, 0.5, 0.8]) {
-      const cands = decodeRegionTree(out, [2, num * (5 + classes), H, W], { num, anchors }, tree, frames, thresh, hier);
+      const cands = decodeRegionTree(out, [2, num * (5 + classes), H, W], { num, anchors }, tree, frames, thresh, { mode: 'top', hier });
       const kept = nmsBatch(cands, { nms: 0.45 });
       for (let b = 0; b < 2; b++) {
         const dense = denseRegion(out.subarray(b * per, (b + 1) * per), num, classes, H, W, anchors, thresh, frames[b], true, tree, hier);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import type { DetectionResponse, DetectParams } from '../runtime/types.ts';
-import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption } from './detect-options.ts';
+import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
 
 interface DetectCliOptions extends DetectParams {
@@ -89,6 +89,7 @@ export function register(program: Command): void {
     .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', threshOption)
     .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', nmsOption)
     .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default: the model\'s, else .5)', hierOption)
+    .option('--tree-scores <mode>', 'YOLO9000: top (one node per box, darknet detector test) or classes (every leaf scored, darknet valid)', treeScoresOption)
     .option('--max-det <k>', 'at most K detections per image, best first', maxDetOption(1_000_000))
     .option('--classes <ids>', 'keep only these class ids (comma list)', classList)
     .option('--agnostic', 'class-agnostic NMS')

@@ -12,7 +12,7 @@ import type { DetectParams } from '../runtime/types.ts';
 import { evaluateDetector } from '../train/data/evaluate.ts';
 import { DataSpecError, openDataset } from '../train/data/open.ts';
 import { evalJson } from '../vision/map.ts';
-import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption } from './detect-options.ts';
+import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
 
 // thresh and max-det have defaults here (ranking wants low-score detections, COCO keeps 100)
@@ -46,9 +46,16 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
     if (!info || info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info?.error ?? 'not found'}`);
     const params = detectParams(o);
     const total = Math.min(ds.size, o.limit ?? ds.size);
-    bar?.start(total, 0);
     // the runtime loaded and validated this manifest already: reading it again cannot fail differently
-    const modelNames = (await readManifest(dir)).names;
+    const manifest = await readManifest(dir);
+    const modelNames = manifest.names;
+    if (manifest.kind === 'yolo9000') {
+      // mAP ranks each class's own score: score the dataset's classes at every box (darknet's valid
+      // with a map); `top` reports what the server answers by default
+      params.treeScores ??= 'classes';
+      if (params.treeScores === 'classes') params.classes = ds.names.map((n) => modelNames.indexOf(n)).filter((i) => i >= 0);
+    }
+    bar?.start(total, 0);
     const result = await evaluateDetector(
       ds,
       async (bytes) => {
@@ -72,7 +79,7 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
     }
     const m = result.metrics;
     const lines = [
-      `${name} on ${o.data}: ${result.images} images, ${result.objects} objects`,
+      `${name} on ${o.data}: ${result.images} images, ${result.objects} objects${params.treeScores ? `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${params.hier ?? (manifest as { hier?: number }).hier ?? 0.5})`}` : ''}`,
       `mAP@0.5 (VOC, all-point)   ${f3(m.map50)}`,
       `mAP@[.5:.95] (COCO)        ${f3(m.map)}`,
       `mAP@0.75 (COCO)            ${f3(m.map75)}`,
@@ -96,7 +103,8 @@ export function register(program: Command): void {
     .option('--json', 'print {"map50":..,"map":..,"per_class":{name: AP@0.5}} on one line')
     .option('--thresh <t>', 'score threshold for detections entering the ranking (low, as darknet\'s valid)', threshOption, 0.005)
     .option('--nms <n>', 'NMS IoU threshold (default: the model\'s)', nmsOption)
-    .option('--hier <h>', 'YOLO9000 hierarchy threshold (default: the model\'s, else .5)', hierOption)
+    .option('--tree-scores <mode>', 'YOLO9000: classes (default; each dataset class scored objectness x path probability at every box, as darknet\'s valid with a class map and the YOLO9000 paper\'s mAP) or top (one node per box, as darknet\'s detector test)', treeScoresOption)
+    .option('--hier <h>', 'YOLO9000 hierarchy threshold for --tree-scores top (default: the model\'s, else .5)', hierOption)
     .option('--max-det <k>', 'detections kept per image (as COCO)', maxDetOption(100_000), 100)
     .option('--limit <n>', 'evaluate the first N images only', intOption('--limit', 1, Number.MAX_SAFE_INTEGER))
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])

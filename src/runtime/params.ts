@@ -1,7 +1,7 @@
 // DetectParams from any caller (HTTP query, CLI flags, code) checked against the model before any work
 // is done: a bad value is the caller's mistake (400 bad_parameter), never a failure deep in a worker.
 import { PinholeError } from '../errors.ts';
-import type { DetectParams } from './types.ts';
+import { TREE_SCORES, type DetectParams } from './types.ts';
 
 function bad(msg: string): PinholeError {
   return new PinholeError('bad_parameter', msg);
@@ -34,6 +34,10 @@ export function validateDetectParams(p: DetectParams | undefined, classes: numbe
       if (!Number.isInteger(c) || c < 0 || c >= classes) throw bad(`classes: ${JSON.stringify(c)} is not a class id of this model (0..${classes - 1})`);
     }
     out.classes = [...new Set(p.classes)].sort((a, b) => a - b);
+  }
+  if (p.treeScores !== undefined) {
+    if (!TREE_SCORES.includes(p.treeScores)) throw bad(`tree_scores must be one of ${TREE_SCORES.join(', ')}, got ${JSON.stringify(p.treeScores)}`);
+    out.treeScores = p.treeScores;
   }
   if (p.agnostic !== undefined) {
     if (typeof p.agnostic !== 'boolean') throw bad(`agnostic must be true or false, got ${JSON.stringify(p.agnostic)}`);

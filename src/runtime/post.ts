@@ -13,7 +13,7 @@ export function isDetector(m: Manifest): m is Manifest & { kind: DetectorKind } 
 }
 
 function key(p: DetectParams): string {
-  return JSON.stringify([p.thresh, p.nms, p.hier, p.maxDet, p.classes, p.agnostic]);
+  return JSON.stringify([p.thresh, p.nms, p.hier, p.maxDet, p.classes, p.agnostic, p.treeScores]);
 }
 
 export function postprocessBatch(m: Manifest, output: Float32Array, dims: readonly number[],

@@ -1,13 +1,22 @@
 // The runtime's public surface, as used by src/server and the CLI. Shapes of responses follow SPEC.md.
 import type { InputSpec, ModelKind } from '../manifest.ts';
 
+/** YOLO9000 box scoring: darknet's `detector test` (top) or its `valid` with a class map (classes); see TreeScoring */
+export type TreeScores = 'top' | 'classes';
+export const TREE_SCORES: readonly TreeScores[] = ['top', 'classes'];
+
 export interface DetectParams {
   /** score threshold (darknet: objectness*class prob > thresh); default .25 */
   thresh?: number;
   /** NMS IoU threshold; default per model (.45 region, .4 yolov1) */
   nms?: number;
-  /** yolo9000 hierarchy threshold; default .5 */
+  /** yolo9000 hierarchy threshold; default the model's, else .5 */
   hier?: number;
+  /**
+   * yolo9000: 'top' (default) reports one node per box scored by objectness; 'classes' scores every node
+   * in `classes` (every leaf if none) by objectness * path probability, as for mAP
+   */
+  treeScores?: TreeScores;
   /** at most this many detections, best first */
   maxDet?: number;
   /** keep only these class ids */

@@ -1,7 +1,7 @@
 // Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
 // the mapping to the runtime's DetectParams. Checks that need the model (class ids) happen here too.
 import { PinholeError } from '../errors.ts';
-import type { DetectParams, ModelInfo } from '../runtime/types.ts';
+import type { DetectParams, ModelInfo, TreeScores } from '../runtime/types.ts';
 import type { ServerRuntime } from './contract.ts';
 
 const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
@@ -17,6 +17,10 @@ export const detectQuerySchema = {
     max_det: { type: 'integer', minimum: 1, maximum: 100000, description: 'at most this many detections, best first' },
     classes: { type: 'string', pattern: '^\\s*\\d+(\\s*,\\s*\\d+)*\\s*$', description: 'comma list of class ids to keep' },
     agnostic: { type: 'boolean', description: 'class-agnostic NMS' },
+    tree_scores: {
+      type: 'string', enum: ['top', 'classes'],
+      description: 'YOLO9000: top (default) = one WordTree node per box scored by objectness; classes = every listed class (every leaf without classes) scored objectness x path probability',
+    },
   },
 } as const;
 
@@ -37,6 +41,7 @@ export interface DetectQuery {
   max_det?: number;
   classes?: string;
   agnostic?: boolean;
+  tree_scores?: TreeScores;
 }
 
 export const DETECTOR_KINDS = new Set(['yolov1', 'yolov2', 'yolo9000']);
@@ -65,6 +70,7 @@ export function toDetectParams(q: DetectQuery, info: ModelInfo): DetectParams {
   if (q.hier !== undefined) p.hier = q.hier;
   if (q.max_det !== undefined) p.maxDet = q.max_det;
   if (q.agnostic !== undefined) p.agnostic = q.agnostic;
+  if (q.tree_scores !== undefined) p.treeScores = q.tree_scores;
   if (q.classes !== undefined) {
     const ids = [...new Set(q.classes.split(',').map((s) => Number(s.trim())))];
     const n = info.classes;

@@ -3,7 +3,7 @@
 // runtime calls; everything below it is pure.
 
 import type { DetectorKind, WordTreeSpec } from '../manifest.ts';
-import type { Detection, DetectParams } from '../runtime/types.ts';
+import type { Detection, DetectParams, TreeScores } from '../runtime/types.ts';
 import { PinholeError } from '../errors.ts';
 import type { Candidates } from './candidates.ts';
 import { checkThresh } from './checks.ts';
@@ -55,6 +55,7 @@ export interface ResolvedParams {
   nms: number;
   hier: number;
   maxDet: number;
+  treeScores: TreeScores;
 }
 
 export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms' | 'hier'>, p: DetectParams = {}): ResolvedParams {
@@ -63,6 +64,7 @@ export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike,
     nms: p.nms ?? model.nms ?? (kind === 'yolov1' ? DEFAULT_NMS_V1 : DEFAULT_NMS_REGION),
     hier: p.hier ?? model.hier ?? DEFAULT_HIER,
     maxDet: p.maxDet ?? DEFAULT_MAX_DET,
+    treeScores: p.treeScores ?? 'top',
   };
   checkThresh(r.thresh, 'thresh');
   checkThresh(r.nms, 'nms');
@@ -88,6 +90,19 @@ export function modelTree(model: Pick<DetectorModelLike, 'tree'>): WordTree {
   return tree;
 }
 
+const leavesCache = new WeakMap<WordTree, number[]>();
+
+/** The tree's leaves: the nodes scored per class when no class list is given. */
+function treeLeaves(tree: WordTree): number[] {
+  let l = leavesCache.get(tree);
+  if (!l) {
+    l = [];
+    for (let j = 0; j < tree.n; j++) if (tree.child[j] < 0) l.push(j);
+    leavesCache.set(tree, l);
+  }
+  return l;
+}
+
 function need<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`model is missing "${what}"`);
   return v;
@@ -96,7 +111,7 @@ function need<T>(v: T | undefined, what: string): T {
 /** Decode only: candidates per image (boxes relative to the original images), before NMS. */
 export function decodeCandidates(
   kind: DetectorKind, model: DetectorModelLike, output: Float32Array, dims: readonly number[],
-  imageSizes: readonly ImageSize[], r: Pick<ResolvedParams, 'thresh' | 'hier'>,
+  imageSizes: readonly ImageSize[], r: Pick<ResolvedParams, 'thresh' | 'hier' | 'treeScores'>, classes?: readonly number[],
 ): Candidates[] {
   const frames = imageSizes.map((s) => boxFrame(model.preprocess, s, model.input.width, model.input.height));
   switch (kind) {
@@ -115,7 +130,7 @@ export function decodeCandidates(
       if (tree.n !== model.names.length) throw new Error(`tree has ${tree.n} nodes but the model has ${model.names.length} names`);
       return decodeRegionTree(output, dims, {
         num: need(model.num, 'num'), anchors: need(model.anchors, 'anchors'), background: model.background, coords: model.coords,
-      }, tree, frames, r.thresh, r.hier);
+      }, tree, frames, r.thresh, r.treeScores === 'classes' ? { mode: 'classes', nodes: classes ?? treeLeaves(tree) } : { mode: 'top', hier: r.hier });
     }
     default:
       throw new Error(`not a detector kind: ${String(kind)}`);
@@ -139,7 +154,7 @@ export function postprocess(
       }
     }
   }
-  const cands = decodeCandidates(kind, model, output, dims, imageSizes, r);
+  const cands = decodeCandidates(kind, model, output, dims, imageSizes, r, params.classes);
   const kept = nmsBatch(cands, {
     nms: r.nms, agnostic: params.agnostic, classes: params.classes, maxDet: r.maxDet, preNmsTopK: params.preNmsTopK,
   });

@@ -8,7 +8,7 @@ import { logistic, softmaxStrided } from './activations.ts';
 import { emptyCandidates, pushCandidate, type Candidates } from './candidates.ts';
 import type { BoxFrame } from './letterbox.ts';
 import { checkBatch, checkThresh } from './checks.ts';
-import { topPredictionLazy, type WordTree } from './wordtree.ts';
+import { hierarchyPredictions, topPredictionLazy, treeSoftmax, type WordTree } from './wordtree.ts';
 
 const f = Math.fround;
 
@@ -102,23 +102,30 @@ export function decodeRegion(
 }
 
 /**
- * YOLO9000 candidates per image: for every (anchor, cell) with objectness > thresh, the single node
- * hierarchy_top_prediction picks (tree softmax, path products, hier threshold), reported with the
- * objectness alone as its probability (darknet does not multiply the class probability in).
+ * How a YOLO9000 box is scored, as darknet does it in its two code paths:
+ * - top (`detector test`): the single node hierarchy_top_prediction picks (tree softmax, path products,
+ *   hier threshold), reported with the objectness alone as its probability;
+ * - classes (`detector valid` with a class map, how the YOLO9000 paper measured detection mAP): every
+ *   listed node scored objectness * its path probability, kept when above thresh.
  */
+export type TreeScoring = { mode: 'top'; hier: number } | { mode: 'classes'; nodes: readonly number[] };
+
+/** YOLO9000 candidates per image, boxes as decodeRegion's, classes by `scoring`. */
 export function decodeRegionTree(
   output: Float32Array, dims: readonly number[], l: Omit<RegionLayer, 'classes' | 'softmax'>, tree: WordTree,
-  frames: readonly BoxFrame[], thresh: number, hier: number,
+  frames: readonly BoxFrame[], thresh: number, scoring: TreeScoring,
 ): Candidates[] {
   const layer: RegionLayer = { ...l, classes: tree.n, softmax: true };
   const { n: batch, h: H, w: W, entries: E, per } = regionShape(output, dims, layer, frames.length, 'yolo9000 region');
   checkThresh(thresh, 'thresh');
-  checkThresh(hier, 'hier');
+  if (scoring.mode === 'top') checkThresh(scoring.hier, 'hier');
+  else for (const j of scoring.nodes) if (!Number.isInteger(j) || j < 0 || j >= tree.n) throw new Error(`yolo9000 region: node ${j} is not in the tree (0..${tree.n - 1})`);
   const th = f(thresh);
-  const hier32 = f(hier);
+  const hier32 = scoring.mode === 'top' ? f(scoring.hier) : 0;
   const HW = H * W;
   const bg = l.background ? 1 : 0;
   const scratch = new Float32Array(tree.maxGroupSize);
+  const probs = scoring.mode === 'classes' ? new Float32Array(tree.n) : undefined;
   const anchors = Float32Array.from(l.anchors);
   const res: Candidates[] = [];
   for (let b = 0; b < batch; b++) {
@@ -130,14 +137,24 @@ export function decodeRegionTree(
       for (let i = 0; i < HW; i++) {
         const scale = bg ? 1 : logistic(output[ab + 4 * HW + i]);
         if (!(scale > th)) continue;
-        const node = topPredictionLazy(output, ab + (5 - bg) * HW + i, HW, tree, hier32, scratch);
         const row = Math.trunc(i / W), col = i - row * W;
         const x = f(f(col + logistic(output[ab + i])) / W);
         const y = f(f(row + logistic(output[ab + HW + i])) / H);
         const w = f((Math.exp(output[ab + 2 * HW + i]) * anchors[2 * a]) / W);
         const h = f((Math.exp(output[ab + 3 * HW + i]) * anchors[2 * a + 1]) / H);
-        pushCandidate(out, f((x - fr.offX) / fr.scaleX), f((y - fr.offY) / fr.scaleY),
-          f(w * fr.invScaleX), f(h * fr.invScaleY), node, scale, a * HW + i);
+        const cx = f((x - fr.offX) / fr.scaleX), cy = f((y - fr.offY) / fr.scaleY);
+        const bw = f(w * fr.invScaleX), bh = f(h * fr.invScaleY);
+        const cls = ab + (5 - bg) * HW + i;
+        if (scoring.mode === 'top') {
+          pushCandidate(out, cx, cy, bw, bh, topPredictionLazy(output, cls, HW, tree, hier32, scratch), scale, a * HW + i);
+          continue;
+        }
+        treeSoftmax(output, cls, HW, tree, probs!);
+        hierarchyPredictions(probs!, tree);
+        for (const j of scoring.nodes) {
+          const p = f(scale * probs![j]);
+          if (p > th) pushCandidate(out, cx, cy, bw, bh, j, p, a * HW + i);
+        }
       }
     }
     res.push(out);

@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gaussian } from './random.ts';
 
@@ -322,4 +323,15 @@ export function writeRandomWeights(
   }
   writeFileSync(path, buf);
   return buf.byteLength;
+}
+
+/**
+ * darknet's YOLO9000 per-class scoring (get_region_detections with a class map, as `detector valid`)
+ * on the same weights and network input as an oracle run: test/helpers/dk_map.py. Boxes after
+ * do_nms_sort, `class` = tree node.
+ */
+export async function runDarknetMap(r: OracleResult, nodes: readonly number[], thresh: number, nms: number): Promise<OracleBox[]> {
+  const script = fileURLToPath(new URL('dk_map.py', import.meta.url));
+  const out = await python([script, r.cfg, r.weights, join(r.dumpDir, 'input.f32'), String(thresh), String(nms), nodes.join(',')], `dk_map.py ${r.cfg}`);
+  return (JSON.parse(out) as { boxes: OracleBox[] }).boxes;
 }

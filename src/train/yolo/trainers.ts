@@ -329,6 +329,8 @@ export async function exportAndEvaluate(state: YoloState, model: tf.LayersModel,
     eval_seed: synthSeed(o.val), measured_by: `pinhole eval ${name} --data ${o.val}`,
     train_data: o.data, train_seed: synthSeed(o.data), train_images: r.seen, train_steps: r.step,
   };
+  // pinhole eval's default for a tree model: each class scored at every box (darknet's valid with a map)
+  if (state.kind === 'yolo9000') metrics.tree_scores = 'classes';
   if (o.hier !== undefined) metrics.hier = o.hier;
   if (state.clsOnly?.length) {
     const aps = state.clsOnly.map((n) => ev.per_class[n]).filter((v) => v !== undefined);
