@@ -12,6 +12,7 @@ import type { DetectParams } from '../runtime/types.ts';
 import { evaluateDetector } from '../train/data/evaluate.ts';
 import { DataSpecError, openDataset } from '../train/data/open.ts';
 import { evalJson } from '../vision/map.ts';
+import { resolveParams } from '../vision/postprocess.ts';
 import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
 
@@ -49,11 +50,13 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
     // the runtime loaded and validated this manifest already: reading it again cannot fail differently
     const manifest = await readManifest(dir);
     const modelNames = manifest.names;
+    let scoring = '';
     if (manifest.kind === 'yolo9000') {
       // mAP ranks each class's own score: score the dataset's classes at every box (darknet's valid
       // with a map); `top` reports what the server answers by default
       params.treeScores ??= 'classes';
       if (params.treeScores === 'classes') params.classes = ds.names.map((n) => modelNames.indexOf(n)).filter((i) => i >= 0);
+      scoring = `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${resolveParams(manifest.kind, manifest, params).hier})`}`;
     }
     bar?.start(total, 0);
     const result = await evaluateDetector(
@@ -79,7 +82,7 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
     }
     const m = result.metrics;
     const lines = [
-      `${name} on ${o.data}: ${result.images} images, ${result.objects} objects${params.treeScores ? `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${params.hier ?? (manifest as { hier?: number }).hier ?? 0.5})`}` : ''}`,
+      `${name} on ${o.data}: ${result.images} images, ${result.objects} objects${scoring}`,
       `mAP@0.5 (VOC, all-point)   ${f3(m.map50)}`,
       `mAP@[.5:.95] (COCO)        ${f3(m.map)}`,
       `mAP@0.75 (COCO)            ${f3(m.map75)}`,

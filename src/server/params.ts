@@ -1,7 +1,7 @@
 // Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
 // the mapping to the runtime's DetectParams. Checks that need the model (class ids) happen here too.
 import { PinholeError } from '../errors.ts';
-import type { DetectParams, ModelInfo, TreeScores } from '../runtime/types.ts';
+import { TREE_SCORES, type DetectParams, type ModelInfo, type TreeScores } from '../runtime/types.ts';
 import type { ServerRuntime } from './contract.ts';
 
 const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
@@ -18,7 +18,7 @@ export const detectQuerySchema = {
     classes: { type: 'string', pattern: '^\\s*\\d+(\\s*,\\s*\\d+)*\\s*$', description: 'comma list of class ids to keep' },
     agnostic: { type: 'boolean', description: 'class-agnostic NMS' },
     tree_scores: {
-      type: 'string', enum: ['top', 'classes'],
+      type: 'string', enum: TREE_SCORES,
       description: 'YOLO9000: top (default) = one WordTree node per box scored by objectness; classes = every listed class (every leaf without classes) scored objectness x path probability',
     },
   },

@@ -149,7 +149,7 @@ export function decodeRegionTree(
           pushCandidate(out, cx, cy, bw, bh, topPredictionLazy(output, cls, HW, tree, hier32, scratch), scale, a * HW + i);
           continue;
         }
-        treeSoftmax(output, cls, HW, tree, probs!);
+        treeSoftmax(output, cls, HW, tree, probs!, scratch);
         hierarchyPredictions(probs!, tree);
         for (const j of scoring.nodes) {
           const p = f(scale * probs![j]);

@@ -103,10 +103,13 @@ function groupExp(src: Float32Array, base: number, stride: number, off: number, 
 
 /**
  * Full tree softmax of one (anchor, cell): every sibling group softmaxed independently.
- * src[base + node*stride] -> dst[node].
+ * src[base + node*stride] -> dst[node]. A caller looping over boxes passes `scratch`
+ * (tree.maxGroupSize floats) so nothing is allocated per box.
  */
-export function treeSoftmax(src: Float32Array, base: number, stride: number, tree: WordTree, dst: Float32Array): void {
-  const scratch = new Float32Array(tree.maxGroupSize);
+export function treeSoftmax(
+  src: Float32Array, base: number, stride: number, tree: WordTree, dst: Float32Array,
+  scratch: Float32Array = new Float32Array(tree.maxGroupSize),
+): void {
   for (let g = 0; g < tree.groups; g++) {
     const off = tree.groupOffset[g], size = tree.groupSize[g];
     const sum = groupExp(src, base, stride, off, size, scratch);
