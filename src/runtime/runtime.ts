@@ -13,6 +13,7 @@ import { listModelFolders, readModelFolder } from './folder.ts';
 import { validateDetectParams } from './params.ts';
 import { isDetector } from './post.ts';
 import { preprocess } from './preprocess.ts';
+import type { RawImage } from './raw-image.ts';
 import type {
   DetectionResponse, DetectOptions, DetectParams, ModelInfo, ModelSignature, ModelStatus, RawTensor, RuntimeLogger,
   RuntimeObserver, RuntimeOptions,
@@ -211,7 +212,7 @@ export class Runtime {
    * Detects objects in one encoded image. Errors are PinholeErrors: unknown_model, model_not_ready,
    * bad_parameter, bad_image, too_large, overloaded (with retryAfter), timeout.
    */
-  async detect(model: string, image: Uint8Array, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
+  async detect(model: string, image: Uint8Array | RawImage, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
     const t0 = performance.now();
     const lane = this.lane(model);
     const m = lane.v.manifest;

@@ -4,6 +4,7 @@ import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
 import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
+import { RENDER_QUERY, sendAnnotated } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -29,7 +30,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       summary: 'Detect objects in one image',
       description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
       tags: ['detection'],
-      querystring: detectQuerySchema,
+      querystring: { ...detectQuerySchema, properties: { ...detectQuerySchema.properties, render: RENDER_QUERY } },
       body: {
         content: {
           'image/jpeg': raw,
@@ -63,12 +64,13 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       // The response's 'close' fires exactly once, whether it finished or the client went away.
       reply.raw.once('close', () => { inFlight--; });
     },
-  }, async (req) => {
-    const q = req.query as DetectQuery;
+  }, async (req, reply) => {
+    const q = req.query as DetectQuery & { render?: boolean };
     const info = resolveDetector(runtime, q.model);
     req.pinholeModel = info.name;
     const params = toDetectParams(q, info);
     const bytes = await imageBytes(req, bodyLimit);
-    return runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    return q.render ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }
