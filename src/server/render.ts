@@ -6,9 +6,16 @@ import { annotate, formatOf, pickFormat } from '../runtime/annotate.ts';
 import type { DetectionResponse } from '../runtime/types.ts';
 
 export const RENDER_QUERY = {
-  type: 'boolean',
+  type: 'string',
+  enum: ['1', 'true', '0', 'false'],
   description: 'true/1: answer the image with boxes, labels and scores drawn (image/png or image/jpeg: the Accept header, else the input\'s format) instead of JSON',
 } as const;
+
+export type RenderFlag = '1' | 'true' | '0' | 'false';
+
+export function wantsRender(flag: RenderFlag | undefined): boolean {
+  return flag === '1' || flag === 'true';
+}
 
 export async function sendAnnotated(reply: FastifyReply, image: Uint8Array, r: DetectionResponse, accept: string | undefined): Promise<FastifyReply> {
   const format = pickFormat(accept, await formatOf(image));

@@ -4,7 +4,7 @@ import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
 import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
-import { RENDER_QUERY, sendAnnotated } from '../render.ts';
+import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -65,12 +65,12 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       reply.raw.once('close', () => { inFlight--; });
     },
   }, async (req, reply) => {
-    const q = req.query as DetectQuery & { render?: boolean };
+    const q = req.query as DetectQuery & { render?: RenderFlag };
     const info = resolveDetector(runtime, q.model);
     req.pinholeModel = info.name;
     const params = toDetectParams(q, info);
     const bytes = await imageBytes(req, bodyLimit);
     const r = await runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
-    return q.render ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
+    return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }
