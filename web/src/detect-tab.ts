@@ -26,7 +26,7 @@ async function run(image: Blob): Promise<void> {
     ]);
     const total = performance.now() - t0;
     show(canvas, bitmap, r);
-    json.textContent = JSON.stringify(r, null, 1);
+    json.textContent = compactJson(r);
     const t = r.timing_ms;
     timing.textContent = `${r.detections.length} object(s) in ${r.image.width}x${r.image.height}; server: decode ${fmt(t.decode)} ms, `
       + `queue ${fmt(t.queue)} ms, infer ${fmt(t.infer)} ms, post ${fmt(t.post)} ms; round trip ${fmt(total)} ms`;
@@ -39,9 +39,18 @@ async function run(image: Blob): Promise<void> {
   }
 }
 
+/** The answer as sent, one detection per line. */
+function compactJson(r: DetectionResponse): string {
+  const { detections, ...rest } = r;
+  const head = JSON.stringify(rest, null, 1).replace(/\n}$/, '');
+  return `${head},\n "detections": [${detections.map((d) => `\n  ${JSON.stringify(d)}`).join(',')}\n ]\n}`;
+}
+
 function show(canvas: HTMLCanvasElement, bitmap: ImageBitmap, r: DetectionResponse): void {
-  // the canvas keeps the picture's own resolution up to 1280 px (CSS shrinks it on a phone)
-  const scale = Math.min(1, 1280 / Math.max(bitmap.width, bitmap.height));
+  // drawn at 640-1280 px on the long side whatever the picture's size (CSS fits it to the screen), so
+  // labels stay legible on a small scene and a 4K photo does not cost a 4K canvas
+  const long = Math.max(bitmap.width, bitmap.height);
+  const scale = Math.min(1280, Math.max(640, long)) / long;
   canvas.width = Math.round(bitmap.width * scale);
   canvas.height = Math.round(bitmap.height * scale);
   const ctx = canvas.getContext('2d')!;

@@ -63,11 +63,11 @@ class LiveSession {
     const now = performance.now();
     this.results++;
     // results come in frame order; every frame between two answers was replaced while waiting (dropped)
+    const t = this.sentAt.get(r.frame);
+    if (t !== undefined) this.latencies.push(now - t);
     for (let f = this.lastAnswered + 1; f < r.frame; f++) this.mark(false, f);
     this.mark(true, r.frame);
     this.lastAnswered = r.frame;
-    const t = this.sentAt.get(r.frame);
-    if (t !== undefined) this.latencies.push(now - t);
     if (this.latencies.length > 20) this.latencies.shift();
     this.resultTimes.push(now);
     while (this.resultTimes.length && now - this.resultTimes[0] > 3000) this.resultTimes.shift();
