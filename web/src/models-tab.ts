@@ -9,7 +9,9 @@ let timer = 0;
 let prev: { at: number; per: Map<string, ModelFigures> } | undefined;
 
 function row(k: string, v: string, cls = ''): string {
-  return `<tr><td>${esc(k)}</td><td class="${cls}">${esc(v)}</td></tr>`;
+  // long notes (how a figure was measured) stay one line; the whole text is in the tooltip
+  const shown = v.length > 60 ? `${v.slice(0, 57)}...` : v;
+  return `<tr><td>${esc(k)}</td><td class="${cls}" title="${esc(v)}">${esc(shown)}</td></tr>`;
 }
 
 function esc(s: string): string {
