@@ -16,6 +16,13 @@ import { classColour } from '../src/vision/palette.ts';
 import { hasChromium, launchChromium, type Launched } from './helpers/browser.ts';
 import { clipFrames, hasFfmpeg, writeClip } from './helpers/clip.ts';
 
+// The callbacks given to page.evaluate run in the page; the test's own program has no DOM types (Node's fetch
+// types clash with them), so the page's globals are declared loosely here, for this file only.
+declare const document: any;
+declare const window: any;
+type HTMLCanvasElement = any;
+type HTMLImageElement = any;
+
 const ready = hasChromium() && hasFfmpeg();
 const SHOTS = 'test-results/console';
 const MODELS = ['yolov2-synth', 'stackgan-synth', 'wgan-synth'];
