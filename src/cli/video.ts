@@ -26,6 +26,8 @@ export interface VideoSummary {
   detections: number;
   seconds: number;
   fps: number;
+  /** mean ms the runtime spent turning a frame into the network input (timing_ms.decode) */
+  decodeMs: number;
   info: VideoInfo;
   jsonl?: string;
 }
@@ -55,7 +57,7 @@ export async function detectVideo(rt: Runtime, model: string, file: string, para
   const encDone = enc ? finished(enc, `encoding ${o.save}`) : Promise.resolve();
   const jsonl: WriteStream | undefined = o.save ? createWriteStream(jsonlPath(o.save)) : undefined;
   const t0 = performance.now();
-  let n = 0, total = 0;
+  let n = 0, total = 0, decodeMs = 0;
   const inFlight: Array<Promise<{ r: FrameResult; pixels?: Buffer }>> = [];
   const emit = async (): Promise<void> => {
     const { r, pixels } = await inFlight.shift()!;
@@ -69,7 +71,7 @@ export async function detectVideo(rt: Runtime, model: string, file: string, para
     for await (const data of frames(dec.stdout, size)) {
       const frame = n++;
       const raw = { data, width: info.width, height: info.height, channels: 3 as const };
-      inFlight.push(rt.detect(model, raw, params).then(async (res) => ({
+      inFlight.push(rt.detect(model, raw, params).then(async (res) => (decodeMs += res.timing_ms.decode, {
         r: { frame, time: Math.round((frame / info.fps) * 1e6) / 1e6, detections: res.detections },
         pixels: enc ? await annotateRaw(raw, res.detections) : undefined,
       })));
@@ -88,5 +90,5 @@ export async function detectVideo(rt: Runtime, model: string, file: string, para
     if (jsonl) { jsonl.end(); await once(jsonl, 'close'); }
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { frames: n, detections: total, seconds, fps: n / seconds, info, jsonl: jsonl ? jsonlPath(o.save!) : undefined };
+  return { frames: n, detections: total, seconds, fps: n / seconds, decodeMs: n ? decodeMs / n : 0, info, jsonl: jsonl ? jsonlPath(o.save!) : undefined };
 }
