@@ -39,11 +39,14 @@ async function run(image: Blob): Promise<void> {
   }
 }
 
-/** The answer as sent, one detection per line. */
+// fractions to 3 decimals for reading; the answer itself carries full float precision
+const short = (_k: string, v: unknown) => (typeof v === 'number' && !Number.isInteger(v) ? Math.round(v * 1000) / 1000 : v);
+
+/** The answer, one detection per line. */
 function compactJson(r: DetectionResponse): string {
   const { detections, ...rest } = r;
-  const head = JSON.stringify(rest, null, 1).replace(/\n}$/, '');
-  return `${head},\n "detections": [${detections.map((d) => `\n  ${JSON.stringify(d)}`).join(',')}\n ]\n}`;
+  const head = JSON.stringify(rest, short).replace(/}$/, '');
+  return `${head},\n "detections": [${detections.map((d) => `\n  ${JSON.stringify(d, short)}`).join(',')}\n ]}`;
 }
 
 function show(canvas: HTMLCanvasElement, bitmap: ImageBitmap, r: DetectionResponse): void {
