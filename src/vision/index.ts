@@ -1,4 +1,5 @@
 // Public surface of src/vision: pure decode, WordTree, NMS and letterbox geometry (no I/O).
+export * from './types.ts';
 export * from './letterbox.ts';
 export * from './candidates.ts';
 export * from './wordtree.ts';

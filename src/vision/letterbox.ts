@@ -2,14 +2,13 @@
 // network-relative boxes back to the original image. The runtime fills pixels (sharp); this module
 // only decides where they go, with darknet's integer and float32 arithmetic so boxes match it.
 
+import type { ImageSize } from './types.ts';
+
 const f = Math.fround;
 
 export type PreprocessMode = 'letterbox' | 'resize';
 
-export interface ImageSize {
-  width: number;
-  height: number;
-}
+export type { ImageSize } from './types.ts';
 
 /** Where the scaled image sits inside the network input. */
 export interface PasteGeometry {

@@ -3,11 +3,11 @@
 // runtime calls; everything below it is pure.
 
 import type { DetectorKind, WordTreeSpec } from '../manifest.ts';
-import type { Detection, DetectParams, TreeScores } from '../runtime/types.ts';
+import type { Detection, DetectParams, ImageSize, ResolvedParams } from './types.ts';
 import { PinholeError } from '../errors.ts';
 import type { Candidates } from './candidates.ts';
 import { checkThresh } from './checks.ts';
-import { boxFrame, toPixelCorners, type ImageSize, type PreprocessMode } from './letterbox.ts';
+import { boxFrame, toPixelCorners, type PreprocessMode } from './letterbox.ts';
 import { DEFAULT_MAX_DET, nmsBatch } from './nms.ts';
 import { decodeRegion, decodeRegionTree } from './region.ts';
 import { buildWordTree, treePath, type WordTree } from './wordtree.ts';
@@ -50,15 +50,7 @@ export interface PostprocessParams extends DetectParams {
   clip?: boolean;
 }
 
-export interface ResolvedParams {
-  thresh: number;
-  nms: number;
-  hier: number;
-  maxDet: number;
-  treeScores: TreeScores;
-}
-
-export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms' | 'hier'>, p: DetectParams = {}): ResolvedParams {
+export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms' | 'hier'>, p: DetectParams = {}): Pick<ResolvedParams, 'thresh' | 'nms' | 'hier' | 'maxDet' | 'treeScores'> {
   const r = {
     thresh: p.thresh ?? DEFAULT_THRESH,
     nms: p.nms ?? model.nms ?? (kind === 'yolov1' ? DEFAULT_NMS_V1 : DEFAULT_NMS_REGION),
