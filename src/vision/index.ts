@@ -6,5 +6,6 @@ export * from './wordtree.ts';
 export * from './yolov1.ts';
 export * from './region.ts';
 export * from './nms.ts';
+export * from './params.ts';
 export * from './postprocess.ts';
 export { logistic, softmaxStrided } from './activations.ts';
