@@ -103,10 +103,10 @@ export interface RuntimeOptions {
   log?: RuntimeLogger;
 }
 
-/** KServe v2 tensor description: datatype FP32/INT64/INT32/UINT8/BOOL, -1 for a dynamic dimension. */
+/** A model input or output: ONNX Runtime's type name (float32, int64, ...), -1 for a dynamic dimension. */
 export interface TensorSignature {
   name: string;
-  datatype: string;
+  type: string;
   shape: number[];
 }
 

@@ -12,9 +12,19 @@ export interface KServeOptions {
   accepting: () => boolean;
 }
 
+// The Open Inference Protocol's datatype names live here; the runtime speaks ONNX Runtime's type names.
 type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
 const TO_RAW: Record<V2Type, RawTensor['type']> = { BOOL: 'bool', UINT8: 'uint8', INT32: 'int32', INT64: 'int64', FP32: 'float32' };
 const FROM_RAW: Record<RawTensor['type'], V2Type> = { bool: 'BOOL', uint8: 'UINT8', int32: 'INT32', int64: 'INT64', float32: 'FP32' };
+/** Every ORT type a model's metadata may name (tensors of the last four are listed, not served). */
+const DATATYPE: Record<string, string> = { ...FROM_RAW, float16: 'FP16', float64: 'FP64', int8: 'INT8', string: 'BYTES' };
+
+interface V2TensorMetadata { name: string; datatype: string; shape: number[] }
+
+function v2Metadata(sig: ModelSignature): { inputs: V2TensorMetadata[]; outputs: V2TensorMetadata[] } {
+  const conv = (t: TensorSignature): V2TensorMetadata => ({ name: t.name, datatype: DATATYPE[t.type] ?? t.type.toUpperCase(), shape: t.shape });
+  return { inputs: sig.inputs.map(conv), outputs: sig.outputs.map(conv) };
+}
 const MAX_ELEMENTS = 1 << 26;
 
 interface V2Input { name: string; shape: number[]; datatype: V2Type; data: unknown[] }
@@ -74,7 +84,7 @@ function fromRawTensor(name: string, t: RawTensor) {
 /** Metadata when the runtime offers no signature: the image input as model.json describes it. */
 function fallbackSignature(info: ModelInfo): ModelSignature {
   const inputs: TensorSignature[] = info.input
-    ? [{ name: 'input', datatype: 'FP32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
+    ? [{ name: 'input', type: 'float32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
     : [];
   return { inputs, outputs: [] };
 }
@@ -131,7 +141,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     const info = knownModel(runtime, name);
     req.pinholeModel = name;
     const sig = (info.status === 'ready' ? await runtime.signature?.(name) : undefined) ?? fallbackSignature(info);
-    return { name, versions: ['1'], platform: 'onnxruntime_onnx', inputs: sig.inputs, outputs: sig.outputs };
+    return { name, versions: ['1'], platform: 'onnxruntime_onnx', ...v2Metadata(sig) };
   });
 
   app.get('/v2/models/:name/ready', {
