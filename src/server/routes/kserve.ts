@@ -102,6 +102,39 @@ function readyModel(runtime: ServerRuntime, name: string): ModelInfo {
   return info;
 }
 
+/** One KServe v2 infer request: JSON tensors checked against the model's signature, run, answered as JSON. */
+async function infer(runtime: ServerRuntime, name: string, body: V2Request) {
+  const inputs: Record<string, RawTensor> = {};
+  for (const t of body.inputs) {
+    if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
+    inputs[t.name] = toRawTensor(t);
+  }
+  const sig = await runtime.signature?.(name);
+  if (sig) {
+    const want = sig.inputs.map((s) => s.name);
+    const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
+    if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
+    const missing = want.filter((k) => !inputs[k]);
+    if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
+  }
+  const requested = body.outputs?.map((o) => o.name);
+  if (sig && requested) {
+    const have = sig.outputs.map((o) => o.name);
+    const unknown = requested.filter((r) => !have.includes(r));
+    if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
+  }
+  const out = await runtime.infer(name, inputs);
+  const names = requested ?? Object.keys(out);
+  const missing = names.filter((n) => !out[n]);
+  if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+  return {
+    model_name: name,
+    model_version: '1',
+    ...(body.id !== undefined ? { id: body.id } : {}),
+    outputs: names.map((n) => fromRawTensor(n, out[n])),
+  };
+}
+
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
 const readySchema = (key: 'live' | 'ready') => ({ type: 'object', properties: { [key]: { type: 'boolean' } } });
 
@@ -176,35 +209,6 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     const { name } = req.params as { name: string };
     readyModel(runtime, name);
     req.pinholeModel = name;
-    const body = req.body as V2Request;
-    const inputs: Record<string, RawTensor> = {};
-    for (const t of body.inputs) {
-      if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
-      inputs[t.name] = toRawTensor(t);
-    }
-    const sig = await runtime.signature?.(name);
-    if (sig) {
-      const want = sig.inputs.map((s) => s.name);
-      const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
-      if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
-      const missing = want.filter((k) => !inputs[k]);
-      if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
-    }
-    const requested = body.outputs?.map((o) => o.name);
-    if (sig && requested) {
-      const have = sig.outputs.map((o) => o.name);
-      const unknown = requested.filter((r) => !have.includes(r));
-      if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
-    }
-    const out = await runtime.infer(name, inputs);
-    const names = requested ?? Object.keys(out);
-    const missing = names.filter((n) => !out[n]);
-    if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
-    return {
-      model_name: name,
-      model_version: '1',
-      ...(body.id !== undefined ? { id: body.id } : {}),
-      outputs: names.map((n) => fromRawTensor(n, out[n])),
-    };
+    return infer(runtime, name, req.body as V2Request);
   });
 }
