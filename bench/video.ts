@@ -51,7 +51,7 @@ const sink = new Writable({ write(_c, _e, cb) { cb(); } });
 interface Run { fps: number; decodeMs: number }
 
 async function viaVideo(): Promise<Run> {
-  const s = await detectVideo(rt, name, video, {}, { window }, sink);
+  const s = await detectVideo(rt, rt.resolveDetect(name), video, { window }, sink);
   if (s.frames !== n) throw new Error(`video path saw ${s.frames} frames, expected ${n}`);
   return { fps: s.fps, decodeMs: s.decodeMs };
 }

@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
-import { Runtime } from '../runtime/runtime.ts';
+import { Runtime, type DetectPlan } from '../runtime/runtime.ts';
 import type { DetectionResponse, DetectParams } from '../runtime/types.ts';
 import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
@@ -27,6 +27,16 @@ function classList(raw: string): number[] {
 }
 
 const fmt = (v: number) => v.toFixed(1);
+
+/** A flag the model refuses (a class id it does not have, ...) is bad usage: exit 2. */
+function resolveFlags(rt: Runtime, name: string, params: DetectParams): DetectPlan {
+  try {
+    return rt.resolveDetect(name, params);
+  } catch (e) {
+    if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 function human(file: string, r: DetectionResponse): string {
   const lines = [`${file}: ${r.image.width}x${r.image.height}, ${r.detections.length} object${r.detections.length === 1 ? '' : 's'}`
@@ -55,10 +65,9 @@ async function run(modelDir: string, args: string[], o: DetectCliOptions): Promi
   try {
     const info = rt.model(name)!;
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);
-    const params = detectParams(o);
-    const bad = o.classes?.find((c) => c >= (info.classes ?? 0));
-    if (bad !== undefined) throw new UsageError(`--classes: ${bad} is not a class id of ${name} (0..${(info.classes ?? 0) - 1})`);
-    if (videos.length) await runVideos(rt, name, videos, params, { save: o.save, json: o.json, images: images.length });
+    // flags are checked for syntax by commander; against the model, once, by the runtime's door
+    const plan = resolveFlags(rt, name, detectParams(o));
+    if (videos.length) await runVideos(rt, plan, videos, { save: o.save, json: o.json, images: images.length });
     const saver = o.save && images.length ? new AnnotatedWriter(o.save) : undefined;
     let stdin: Promise<Buffer> | undefined;
     // every image goes in at once: the batcher groups them, exactly as concurrent HTTP requests
@@ -66,9 +75,8 @@ async function run(modelDir: string, args: string[], o: DetectCliOptions): Promi
       const bytes = await imageBytes(inp, () => (stdin ??= readStdin()));
       let r;
       try {
-        r = await rt.detect(name, bytes, params);
+        r = await rt.runDetect(plan, bytes);
       } catch (e) {
-        if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
         throw new Error(`${inp.name}: ${(e as Error).message}`);
       }
       if (saver) await saver.write(inp.name, bytes, r);

@@ -1,7 +1,6 @@
 // The video half of `pinhole detect`: where each annotated video goes and the line printed for it.
 import { basename, extname, join } from 'node:path';
-import type { Runtime } from '../runtime/runtime.ts';
-import type { DetectParams } from '../runtime/types.ts';
+import type { DetectPlan, Runtime } from '../runtime/runtime.ts';
 import { UsageError } from './errors.ts';
 import { VIDEO_EXTS, type Input } from './inputs.ts';
 import { detectVideo } from './video.ts';
@@ -30,10 +29,10 @@ export function videoTargets(videos: ReadonlyArray<Input & { kind: 'video' }>, o
   });
 }
 
-export async function runVideos(rt: Runtime, model: string, videos: ReadonlyArray<Input & { kind: 'video' }>, params: DetectParams, o: VideoCliOptions): Promise<void> {
+export async function runVideos(rt: Runtime, plan: DetectPlan, videos: ReadonlyArray<Input & { kind: 'video' }>, o: VideoCliOptions): Promise<void> {
   const targets = videoTargets(videos, o);
   for (const [i, v] of videos.entries()) {
-    const s = await detectVideo(rt, model, v.path, params, { save: targets[i], json: o.json }, process.stdout);
+    const s = await detectVideo(rt, plan, v.path, { save: targets[i], json: o.json }, process.stdout);
     const wrote = targets[i] ? `; wrote ${targets[i]} and ${s.jsonl}` : '';
     // with --json stdout carries only the JSON lines
     (o.json ? process.stderr : process.stdout).write(`${v.name}: ${s.frames} frames ${s.info.width}x${s.info.height}, `

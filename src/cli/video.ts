@@ -1,5 +1,5 @@
 // `pinhole detect MODEL clip.mp4 [--save out.mp4]`: every frame, decoded by ffmpeg to RGB, goes to the
-// runtime as pixels (runtime.detect with a RawImage) through the same batcher as images and HTTP requests;
+// runtime as pixels (runtime.runDetect with a RawImage) through the same batcher as images and HTTP requests;
 // a window of frames is in flight at once so batches form, and results are written in frame order: the
 // annotated video (ffmpeg encode) and JSON lines {frame, time, detections}.
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -8,8 +8,8 @@ import { dirname } from 'node:path';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { annotateRaw } from '../runtime/annotate.ts';
-import type { Runtime } from '../runtime/runtime.ts';
-import type { Detection, DetectParams } from '../runtime/types.ts';
+import type { DetectPlan, Runtime } from '../runtime/runtime.ts';
+import type { Detection } from '../runtime/types.ts';
 import { decoder, encoder, finished, frames, probe, requireFfmpeg, type VideoInfo } from './ffmpeg.ts';
 
 export interface VideoOptions {
@@ -46,11 +46,12 @@ export function jsonlPath(video: string): string {
   return video.replace(/\.[^./\\]+$/, '') + '.jsonl';
 }
 
-export async function detectVideo(rt: Runtime, model: string, file: string, params: DetectParams, o: VideoOptions, out: Writable): Promise<VideoSummary> {
+/** Detects every frame of `file` with the plan's model and parameters (resolved once, by the caller). */
+export async function detectVideo(rt: Runtime, plan: DetectPlan, file: string, o: VideoOptions, out: Writable): Promise<VideoSummary> {
   requireFfmpeg();
   const info = probe(file);
   const size = info.width * info.height * 3;
-  const window = o.window ?? 2 * (rt.model(model)?.maxBatch ?? 4);
+  const window = o.window ?? 2 * (rt.model(plan.model)?.maxBatch ?? 4);
   const dec = decoder(file);
   const decDone = finished(dec, `decoding ${file}`);
   const enc = o.save ? (await mkdir(dirname(o.save), { recursive: true }), encoder(o.save, info)) : undefined;
@@ -71,7 +72,7 @@ export async function detectVideo(rt: Runtime, model: string, file: string, para
     for await (const data of frames(dec.stdout, size)) {
       const frame = n++;
       const raw = { data, width: info.width, height: info.height, channels: 3 as const };
-      inFlight.push(rt.detect(model, raw, params).then(async (res) => (decodeMs += res.timing_ms.decode, {
+      inFlight.push(rt.runDetect(plan, raw).then(async (res) => (decodeMs += res.timing_ms.decode, {
         r: { frame, time: Math.round((frame / info.fps) * 1e6) / 1e6, detections: res.detections },
         pixels: enc ? await annotateRaw(raw, res.detections) : undefined,
       })));

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
-import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
+import { detectQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
 import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
@@ -66,11 +66,10 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
     },
   }, async (req, reply) => {
     const q = req.query as DetectQuery & { render?: RenderFlag };
-    const info = resolveDetector(runtime, q.model);
-    req.pinholeModel = info.name;
-    const params = toDetectParams(q, info);
+    const plan = runtime.resolveDetect(q.model, toDetectParams(q));
+    req.pinholeModel = plan.model;
     const bytes = await imageBytes(req, bodyLimit);
-    const r = await runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
     return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }
