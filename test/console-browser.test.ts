@@ -4,9 +4,9 @@
 // shows results, fps and a dropped counter, the Generate tab shows StackGAN and WGAN images, the Models tab
 // lists every model with live Prometheus figures. Screenshots go to test-results/console/ (gitignored).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { Runtime, type RuntimeLogger } from '../src/runtime/index.ts';
 import { buildApp } from '../src/server/app.ts';
@@ -25,7 +25,7 @@ type HTMLImageElement = any;
 
 const ready = hasChromium() && hasFfmpeg();
 const SHOTS = 'test-results/console';
-const MODELS = ['yolov2-synth', 'stackgan-synth', 'wgan-synth'];
+const MODELS = ['yolov2-synth', 'yolo9000-synth', 'stackgan-synth', 'wgan-synth'];
 const quiet: RuntimeLogger = { info() {}, warn() {}, error() {} };
 
 let tmp: string;
@@ -42,8 +42,14 @@ describe.skipIf(!ready)('web console in Chromium', () => {
     const clip = { frames: 30, fps: 10, hold: 5, width: 320, height: 240 };
     const y4m = join(tmp, 'scenes.y4m');
     await writeClip(y4m, clipFrames(clip), clip);
+    await writeClip(join(tmp, 'scenes.webm'), clipFrames(clip), clip);
+    // the shipped models, and one broken folder the Models tab must show with its error
+    const models = join(tmp, 'models');
+    mkdirSync(join(models, 'broken'), { recursive: true });
+    writeFileSync(join(models, 'broken', 'model.json'), '{"name": "broken"');
+    for (const m of MODELS) symlinkSync(resolve('models', m), join(models, m), 'dir');
     const metrics = createMetrics();
-    const runtime = await Runtime.create({ modelsDir: 'models', only: MODELS, observer: metrics.observer, log: quiet });
+    const runtime = await Runtime.create({ modelsDir: models, observer: metrics.observer, log: quiet });
     const app = await buildApp({ runtime, metrics });
     server = await startServer({ app, runtime, host: '127.0.0.1', port: 0 });
     browser = await launchChromium({ fakeVideo: y4m });
@@ -117,6 +123,29 @@ describe.skipIf(!ready)('web console in Chromium', () => {
     await page.screenshot({ path: `${SHOTS}/detect.png` });
   });
 
+  it('Detect: hovering a YOLO9000 box shows its WordTree path', async () => {
+    const api = await (await fetch(`${server.url}/v1/detect?model=yolo9000-synth`, {
+      method: 'POST', body: readFileSync('examples/shapes.png'), headers: { 'content-type': 'image/png' },
+    })).json() as { detections: Array<{ path: string[] }> };
+    await page.selectOption('#detect-model', 'yolo9000-synth');
+    // a changed model re-runs the last image
+    await page.waitForFunction(() => (document.getElementById('detect-json')!.textContent ?? '').includes('yolo9000-synth'));
+    await page.waitForSelector('#detect-canvas[data-state="done"]');
+    const drawn = JSON.parse((await page.getAttribute('#detect-canvas', 'data-boxes'))!) as Array<Drawn & { path: string[] }>;
+    expect(drawn.length).toBe(api.detections.length);
+    // the smallest box: nothing drawn is nested inside it, so the hover picks it
+    const b = drawn.reduce((x, y) => (y.w * y.h < x.w * x.h ? y : x));
+    const canvas = (await page.$('#detect-canvas'))!;
+    const rect = (await canvas.boundingBox())!;
+    const k = rect.width / Number(await page.evaluate(() => (document.getElementById('detect-canvas') as HTMLCanvasElement).width));
+    await page.mouse.move(rect.x + (b.x + b.w / 2) * k, rect.y + (b.y + b.h / 2) * k);
+    await page.waitForSelector('#detect-hover:not([hidden])');
+    const tip = await page.textContent('#detect-hover');
+    expect(b.path.length).toBeGreaterThan(1);
+    expect(tip).toContain(b.path.join(' > '));
+    expect(api.detections.map((d) => d.path.join(' > '))).toContain(b.path.join(' > '));
+  });
+
   it('Live: the fake camera streams over /v1/stream with results, fps > 0 and a dropped counter', async () => {
     await page.click('nav [data-tab="live"]');
     await page.selectOption('#live-model', 'yolov2-synth');
@@ -136,6 +165,13 @@ describe.skipIf(!ready)('web console in Chromium', () => {
     // the server's dropped count is what it replaced: results + dropped never exceed what was sent
     expect(Number(stats.results) + Number(stats.dropped)).toBeLessThanOrEqual(Number(stats.sent));
     await page.screenshot({ path: `${SHOTS}/live.png` });
+    await page.click('#live-stop');
+  });
+
+  it('Live: a local video file streams too', async () => {
+    await page.setInputFiles('#live-file', join(tmp, 'scenes.webm'));
+    await page.waitForFunction(() => Number(document.getElementById('live-results')!.textContent) >= 5, null, { timeout: 60_000 });
+    expect(parseFloat((await page.textContent('#live-fps-out'))!)).toBeGreaterThan(0);
     await page.click('#live-stop');
   });
 
@@ -160,7 +196,10 @@ describe.skipIf(!ready)('web console in Chromium', () => {
 
   it('Models: every model with status and provider, and live Prometheus figures', async () => {
     await page.click('nav [data-tab="models"]');
-    await page.waitForFunction((n) => document.querySelectorAll('#models-list .card').length === n, MODELS.length);
+    await page.waitForFunction((n) => document.querySelectorAll('#models-list .card').length === n, MODELS.length + 1);
+    const broken = await page.textContent('#models-list .card[data-model="broken"]');
+    expect(broken).toMatch(/error/);
+    expect(broken).toMatch(/model\.json/);
     // two refreshes apart, so images/s is a measured rate
     await page.waitForFunction(() => /images\/s\s*[\d.]+/.test(document.querySelector('#models-list .card[data-model="yolov2-synth"]')?.textContent ?? ''), null, { timeout: 15_000 });
     const card = await page.textContent('#models-list .card[data-model="yolov2-synth"]');
