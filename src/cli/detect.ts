@@ -100,7 +100,7 @@ async function run(modelDir: string, args: string[], o: DetectCliOptions): Promi
 export function register(program: Command): void {
   program
     .command('detect')
-    .description('detect objects in image files with a model folder (same pipeline as the server)')
+    .description('detect objects in images (files, folders, globs, stdin) or videos with a model folder (same pipeline as the server)')
     .argument('<model_dir>', 'model folder (model.json + model.onnx)')
     .argument('<inputs...>', 'image files (JPEG, PNG, WebP, ...), folders, globs ("imgs/*.jpg"), - (an image on stdin) or video files (ffmpeg)')
     .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', threshOption)
