@@ -187,7 +187,8 @@ export class Runtime {
   }
 
   /**
-   * The door, second half: decodes one encoded image into the plan's job and queues it. Errors are
+   * The door, second half: decodes one encoded image (or takes decoded pixels, a video frame) into the
+   * plan's job and queues it. Errors are
    * PinholeErrors: bad_image, too_large, overloaded (with retryAfter), timeout, model_not_ready.
    */
   async runDetect(resolved: DetectPlan, image: Uint8Array | RawImage, opts: DetectOptions = {}): Promise<DetectionResponse> {
@@ -216,7 +217,7 @@ export class Runtime {
     });
   }
 
-  /** Both halves of the door at once: detects objects in one encoded image. */
+  /** Both halves of the door at once: detects objects in one encoded image or decoded frame. */
   detect(model: string | undefined, image: Uint8Array | RawImage, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
     try {
       return this.runDetect(this.resolveDetect(model, params), image, opts);
