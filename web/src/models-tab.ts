@@ -9,8 +9,8 @@ let timer = 0;
 let prev: { at: number; per: Map<string, ModelFigures> } | undefined;
 
 function row(k: string, v: string, cls = ''): string {
-  // long notes (how a figure was measured) stay one line; the whole text is in the tooltip
-  const shown = v.length > 60 ? `${v.slice(0, 57)}...` : v;
+  // long notes (how a figure was measured) stay short, the whole text in the tooltip; an error is shown whole
+  const shown = v.length > 60 && cls !== 'error' ? `${v.slice(0, 57)}...` : v;
   return `<tr><td>${esc(k)}</td><td class="${cls}" title="${esc(v)}">${esc(shown)}</td></tr>`;
 }
 
