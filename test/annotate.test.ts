@@ -2,7 +2,7 @@
 // entry (same detections as the encoded image), POST /v1/detect?render=1, and `pinhole detect` on folders,
 // globs and stdin with --save, and on a video (frames in = frames out, detections where the shapes are).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +180,24 @@ describe.skipIf(!hasFfmpeg())('pinhole detect on a video', () => {
     expect(blank).toHaveLength(4);
     for (const l of blank) expect(l.detections).toEqual([]);
     expect(withShapes.filter((l) => l.detections.length > 0).length).toBe(withShapes.length);
+  });
+
+  it('reads a video recorded with a quarter turn (a phone\'s rotation metadata) upright', async () => {
+    const file = join(tmp, 'rotated.mp4');
+    const r0 = spawnSync('ffmpeg', ['-v', 'error', '-y', '-i', join(tmp, 'clip.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', file]);
+    expect(r0.status).toBe(0);
+    const out = join(tmp, 'rotated-out.mp4');
+    const r = await pinhole(['detect', MODEL, file, '--save', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/24 frames 240x320/);
+    expect(countFrames(out)).toBe(24);
+    const dims = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+    expect(dims.stdout.trim()).toBe('240,320');
+    const lines = readFileSync(join(tmp, 'rotated-out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const frames = clipFrames(clip);
+    // sideways frames read at the wrong stride would be noise: the shapes are still found, the blanks stay empty
+    expect(lines.filter((l, i) => frames[i].shapes > 0 && l.detections.length > 0).length).toBe(20);
+    expect(lines.filter((l, i) => frames[i].shapes === 0 && l.detections.length === 0).length).toBe(4);
   });
 
   it('without ffmpeg on PATH: one line saying how to install it', async () => {

@@ -20,16 +20,28 @@ export interface VideoInfo {
   rate: string;
 }
 
+interface ProbedStream {
+  width: number;
+  height: number;
+  r_frame_rate?: string;
+  avg_frame_rate?: string;
+  side_data_list?: Array<{ rotation?: number }>;
+  tags?: { rotate?: string };
+}
+
 export function probe(file: string): VideoInfo {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,r_frame_rate,avg_frame_rate',
-    '-of', 'json', file], { encoding: 'utf8' });
+  const r = spawnSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
+    'stream=width,height,r_frame_rate,avg_frame_rate:stream_side_data=rotation:stream_tags=rotate', '-of', 'json', file], { encoding: 'utf8' });
   if (r.error) throw new Error(INSTALL_HINT);
-  const s = r.status === 0 ? (JSON.parse(r.stdout) as { streams?: Array<Record<string, string | number>> }).streams?.[0] : undefined;
+  const s = r.status === 0 ? (JSON.parse(r.stdout) as { streams?: ProbedStream[] }).streams?.[0] : undefined;
   if (!s) throw new Error(`${file}: not a video ffmpeg can read${r.stderr ? ` (${r.stderr.trim().split('\n')[0]})` : ''}`);
   const rate = String(s.avg_frame_rate && s.avg_frame_rate !== '0/0' ? s.avg_frame_rate : s.r_frame_rate);
   const [num, den] = rate.split('/').map(Number);
   const fps = den ? num / den : num;
-  return { width: Number(s.width), height: Number(s.height), fps: Number.isFinite(fps) && fps > 0 ? fps : 25, rate: Number.isFinite(fps) && fps > 0 ? rate : '25' };
+  // ffmpeg applies the rotation a phone records (display matrix) when decoding: a quarter turn swaps the sides
+  const turn = Math.abs(Number(s.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? s.tags?.rotate ?? 0)) % 180;
+  const [width, height] = turn === 90 ? [Number(s.height), Number(s.width)] : [Number(s.width), Number(s.height)];
+  return { width, height, fps: Number.isFinite(fps) && fps > 0 ? fps : 25, rate: Number.isFinite(fps) && fps > 0 ? rate : '25' };
 }
 
 /** ffmpeg decoding the first video stream of `file` to rgb24 frames on stdout. */
