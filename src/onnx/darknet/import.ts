@@ -1,6 +1,7 @@
 // Darknet network + weights -> ONNX graph. The graph ends at the tensor darknet feeds into its final
 // [region]/[detection] layer (the oracle's `pre`): decoding is the vision module's job, so the model stays
 // the same for any threshold, hier_thresh or NMS setting.
+import { LEAKY_ALPHA } from '../../vision/activations.ts';
 import { GraphBuilder, attr, type Dim } from '../graph.ts';
 import type {
   Activation, ConnectedLayer, ConvLayer, DarknetNet, DetectionLayer, Dims, Layer, LocalLayer, MaxPoolLayer,
@@ -92,7 +93,7 @@ class Emitter {
     const g = this.g;
     switch (a) {
       case 'linear': return x;
-      case 'leaky': return g.node('LeakyRelu', [x], { alpha: attr.f(0.1) }, `${hint}_leaky`);
+      case 'leaky': return g.node('LeakyRelu', [x], { alpha: attr.f(LEAKY_ALPHA) }, `${hint}_leaky`);
       case 'relie': return g.node('LeakyRelu', [x], { alpha: attr.f(0.01) }, `${hint}_relie`);
       case 'relu': return g.node('Relu', [x], {}, `${hint}_relu`);
       case 'logistic': return g.node('Sigmoid', [x], {}, `${hint}_logistic`);

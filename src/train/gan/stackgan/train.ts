@@ -7,14 +7,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from '../../backend.ts';
 import { Rng } from '../../data/rng.ts';
-import { buildVocabulary, type TextSpec } from '../../../runtime/text.ts';
+import { buildVocabulary, type TextSpec } from '../../../vision/text.ts';
 import { exportLayersModelWithInfo, writeModelFolder } from '../../../onnx/tfjs/index.ts';
 import type { GanManifest } from '../../../manifest.ts';
 import { klNormal } from '../losses.ts';
 import { InitSeeds } from '../init-seeds.ts';
 import { setAlphaDropoutStep } from '../../snn/index.ts';
 import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from '../checkpoint.ts';
-import { encodePng, tile, toRgb } from '../../../runtime/generate.ts';
+import { tile, toRgb } from '../../../vision/generated-images.ts';
+import { encodePng } from '../../data/image.ts';
 import {
   CAPTION_COLOURS, CAPTION_POSITIONS, CAPTION_SHAPES, DEFAULT_CONFIG, HELD_OUT_SHARE, allCombinations, isHeldOut,
   type Attributes, type StackGanConfig,
