@@ -52,8 +52,8 @@ describe('migrateYoloOptions', () => {
     expect(old).toMatchObject({ jitter: 0.2, clsPick: 'probability' });
     expect(Object.hasOwn(old, 'clsScale') && old.clsScale === undefined).toBe(true);
     // and so a resume that does not type them keeps them, instead of today's defaults
-    const o = resumedOptions({ out: 'x', clsPick: 'objectness' as const, clsScale: [0.2, 1.25] as [number, number], jitter: 0.05 },
-      [], old, { arch: [], session: ['out'] }, () => {});
+    const cli = { out: 'x', clsPick: 'objectness', clsScale: [0.2, 1.25] as [number, number] | undefined, jitter: 0.05 };
+    const o = resumedOptions(cli, [], old as Partial<typeof cli>, { arch: [], session: ['out'] }, () => {});
     expect(o).toEqual({ out: 'x', data: 'synth9k:1:12000', epochs: 8, clsPick: 'probability', clsScale: undefined, jitter: 0.2 });
   });
 
