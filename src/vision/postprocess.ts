@@ -7,7 +7,7 @@ import type { Detection, DetectParams, TreeScores } from '../runtime/types.ts';
 import { PinholeError } from '../errors.ts';
 import type { Candidates } from './candidates.ts';
 import { checkThresh } from './checks.ts';
-import { boxFrame, toPixelCorners, type ImageSize, type PreprocessMode } from './letterbox.ts';
+import { boxFrame, toPixelCorners, type ImageSize, type PadPosition, type PreprocessMode } from './letterbox.ts';
 import { DEFAULT_MAX_DET, nmsBatch } from './nms.ts';
 import { decodeRegion, decodeRegionTree } from './region.ts';
 import { buildWordTree, treePath, type WordTree } from './wordtree.ts';
@@ -28,7 +28,11 @@ export const DEFAULT_NMS_REGION = 0.45;
 export interface DetectorModelLike {
   input: { width: number; height: number };
   preprocess: PreprocessMode;
+  /** pad-square: where the image sits in its square */
+  pad?: PadPosition;
   names: readonly string[];
+  /** the model's own score threshold default */
+  thresh?: number;
   nms?: number;
   /** yolo9000: the model's hierarchy threshold default */
   hier?: number;
@@ -39,6 +43,8 @@ export interface DetectorModelLike {
   anchors?: readonly number[];
   coords?: number;
   background?: boolean;
+  /** false: region output without class entries (one class, scored by objectness) */
+  class_scores?: boolean;
   /** yolo9000: a built WordTree or {parents}; a file name must be read and parsed by the caller */
   tree?: WordTree | WordTreeSpec | string;
 }
@@ -58,9 +64,9 @@ export interface ResolvedParams {
   treeScores: TreeScores;
 }
 
-export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms' | 'hier'>, p: DetectParams = {}): ResolvedParams {
+export function resolveParams(kind: DetectorKind, model: Pick<DetectorModelLike, 'nms' | 'hier' | 'thresh'>, p: DetectParams = {}): ResolvedParams {
   const r = {
-    thresh: p.thresh ?? DEFAULT_THRESH,
+    thresh: p.thresh ?? model.thresh ?? DEFAULT_THRESH,
     nms: p.nms ?? model.nms ?? (kind === 'yolov1' ? DEFAULT_NMS_V1 : DEFAULT_NMS_REGION),
     hier: p.hier ?? model.hier ?? DEFAULT_HIER,
     maxDet: p.maxDet ?? DEFAULT_MAX_DET,
@@ -113,7 +119,7 @@ export function decodeCandidates(
   kind: DetectorKind, model: DetectorModelLike, output: Float32Array, dims: readonly number[],
   imageSizes: readonly ImageSize[], r: Pick<ResolvedParams, 'thresh' | 'hier' | 'treeScores'>, classes?: readonly number[],
 ): Candidates[] {
-  const frames = imageSizes.map((s) => boxFrame(model.preprocess, s, model.input.width, model.input.height));
+  const frames = imageSizes.map((s) => boxFrame(model.preprocess, s, model.input.width, model.input.height, model.pad));
   switch (kind) {
     case 'yolov1':
       return decodeDetection(output, dims, {
@@ -124,6 +130,7 @@ export function decodeCandidates(
       return decodeRegion(output, dims, {
         num: need(model.num, 'num'), anchors: need(model.anchors, 'anchors'), classes: model.names.length,
         softmax: need(model.softmax, 'softmax'), background: model.background, coords: model.coords,
+        classScores: model.class_scores,
       }, frames, r.thresh);
     case 'yolo9000': {
       const tree = modelTree(model);

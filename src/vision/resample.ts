@@ -1,0 +1,88 @@
+// Point-sampled bilinear resampling with TensorFlow's legacy coordinates (resize_bilinear with
+// align_corners=false, half_pixel_centers=false: source = destination * in/out, no antialiasing),
+// straight from decoded 8-bit pixels into a normalised planar network input. Models trained and run
+// through tf.image.resizeBilinear (face-api) see exactly these values; no libvips kernel produces them
+// (its reducers antialias, and its affine transform extends edges with black and rounds to 8 bits).
+
+const f = Math.fround;
+
+/** The source picture as the sampler sees it: the image placed on a larger canvas of one pad value. */
+export interface SampleSource {
+  /** interleaved 8-bit pixels, `channels` per pixel, rows of `width` */
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+  /** canvas the image sits on (>= the image), and the image's top-left corner in it */
+  canvasW: number;
+  canvasH: number;
+  left: number;
+  top: number;
+  /** value of the canvas outside the image, in pixel units */
+  padValue: number;
+}
+
+/** Where the samples go: a planar C*H*W input, a rectangle of it, and the per-channel normalisation. */
+export interface SampleTarget {
+  out: Float32Array;
+  /** network input size (plane layout) */
+  netW: number;
+  netH: number;
+  /** destination rectangle inside the input, the size the canvas is resized to */
+  dx: number;
+  dy: number;
+  outW: number;
+  outH: number;
+  /** normalised = (value - mean[c]) / std[c] */
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+/** For each destination coordinate: the two source coordinates and the weight of the second. */
+function axis(outN: number, inN: number): { lo: Int32Array; hi: Int32Array; w: Float32Array } {
+  const lo = new Int32Array(outN), hi = new Int32Array(outN), w = new Float32Array(outN);
+  const scale = f(inN / outN);
+  for (let i = 0; i < outN; i++) {
+    const src = f(i * scale);
+    const l = Math.floor(src);
+    lo[i] = l;
+    hi[i] = Math.min(inN - 1, Math.ceil(src));
+    w[i] = f(src - l);
+  }
+  return { lo, hi, w };
+}
+
+/**
+ * Resamples the canvas (image + padding) to outW x outH at (dx, dy) of the planar input, in float32
+ * arithmetic in TensorFlow's order: top = tl + (tr - tl) * xw, bottom likewise, top + (bottom - top) * yw.
+ */
+export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
+  const { pixels, width, height, channels: C, canvasW, canvasH, left, top } = src;
+  if (pixels.length < width * height * C) throw new RangeError(`resample: ${pixels.length} bytes for a ${width}x${height}x${C} image`);
+  if (dst.dx + dst.outW > dst.netW || dst.dy + dst.outH > dst.netH) throw new RangeError('resample: destination outside the input');
+  const xs = axis(dst.outW, canvasW), ys = axis(dst.outH, canvasH);
+  const pad = f(src.padValue);
+  const plane = dst.netW * dst.netH;
+  // canvas column -> byte offset of that pixel in its row, or -1 for padding
+  const colOff = (x: number) => (x >= left && x < left + width ? (x - left) * C : -1);
+  const xlo = Int32Array.from(xs.lo, colOff), xhi = Int32Array.from(xs.hi, colOff);
+  const rowOff = (y: number) => (y >= top && y < top + height ? (y - top) * width * C : -1);
+  for (let c = 0; c < C; c++) {
+    const mean = f(dst.mean[c]), std = f(dst.std[c]);
+    const base = c * plane;
+    const at = (row: number, col: number) => (row < 0 || col < 0 ? pad : pixels[row + col + c]);
+    for (let y = 0; y < dst.outH; y++) {
+      const r0 = rowOff(ys.lo[y]), r1 = rowOff(ys.hi[y]);
+      const yw = ys.w[y];
+      const o = base + (y + dst.dy) * dst.netW + dst.dx;
+      for (let x = 0; x < dst.outW; x++) {
+        const c0 = xlo[x], c1 = xhi[x], xw = xs.w[x];
+        const tl = at(r0, c0), tr = at(r0, c1), bl = at(r1, c0), br = at(r1, c1);
+        const t = f(tl + f(f(tr - tl) * xw));
+        const b = f(bl + f(f(br - bl) * xw));
+        const v = f(t + f(f(b - t) * yw));
+        dst.out[o + x] = f(f(v - mean) / std);
+      }
+    }
+  }
+}
