@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { Engine } from './engine.ts';
 import { readModelFolder } from './folder.ts';
 import { isDetector } from './post.ts';
-import { preprocess, type Preprocessed } from './preprocess.ts';
+import { pixelLayout, preprocess, type Preprocessed } from './preprocess.ts';
 import type { DetectParams, RuntimeLogger } from './types.ts';
 
 export interface CeilingOptions {
@@ -64,7 +64,7 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
     let decoded = 0;
     const decodeOne = async (): Promise<Preprocessed> => {
       const t0 = performance.now();
-      const p = await preprocess(o.images[next++ % o.images.length], m.input, m.preprocess, { maxInputPixels: o.maxInputPixels });
+      const p = await preprocess(o.images[next++ % o.images.length], m.input, pixelLayout(m), { maxInputPixels: o.maxInputPixels });
       decodeMs += performance.now() - t0;
       decoded++;
       return p;

@@ -12,7 +12,7 @@ import { checkGanManifest, generateImage, sampleImages, type GeneratedImage, typ
 import { listModelFolders, readModelFolder } from './folder.ts';
 import { validateDetectParams } from './params.ts';
 import { isDetector } from './post.ts';
-import { preprocess } from './preprocess.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
 import type {
   DetectionResponse, DetectOptions, DetectParams, ModelInfo, ModelSignature, ModelStatus, RawTensor, RuntimeLogger,
   RuntimeObserver, RuntimeOptions,
@@ -224,7 +224,7 @@ export class Runtime {
     try {
       let pre;
       try {
-        pre = await preprocess(image, m.input, m.preprocess, { maxInputPixels: this.o.maxInputPixels });
+        pre = await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.o.maxInputPixels });
       } catch (e) {
         this.batcher.unreserve(lane);
         throw e;
