@@ -43,6 +43,13 @@ function expectShape(t: Map<string, Tensor>, name: string, want: number[]): void
   }
 }
 
+/** A block's width: its bias length (a 1-D tensor is hard to get wrong), else its filter's last axis. */
+function outChannelsOf(t: Map<string, Tensor>, block: string, filter: string): number {
+  const b = shapeOf(t, `${block}/bias`);
+  if (b?.length === 1) return b[0];
+  return shapeOf(t, `${block}/${filter}`)?.[3] ?? 0;
+}
+
 /**
  * Recognises the architecture from the weight names and checks every shape against it. Anything that
  * is not face-api's separable TinyYolov2 (SSD MobileNet, the landmark or recognition nets, the old
@@ -63,7 +70,7 @@ export function recogniseArch(t: Map<string, Tensor>): FaceApiArch {
     const name = `conv${k}`;
     if (k >= 6 && !isSep(name)) break;
     if (k === 0 && firstPlain) {
-      const cout = shapeOf(t, 'conv0/filters')![3];
+      const cout = outChannelsOf(t, name, 'filters');
       expectShape(t, 'conv0/filters', [3, 3, cin, cout]);
       expectShape(t, 'conv0/bias', [cout]);
       blocks.push({ name, kind: 'conv', cin, cout });
@@ -71,14 +78,14 @@ export function recogniseArch(t: Map<string, Tensor>): FaceApiArch {
       continue;
     }
     expectShape(t, `${name}/depthwise_filter`, [3, 3, cin, 1]);
-    const cout = shapeOf(t, `${name}/pointwise_filter`)?.[3] ?? 0;
+    const cout = outChannelsOf(t, name, 'pointwise_filter');
     expectShape(t, `${name}/pointwise_filter`, [1, 1, cin, cout]);
     expectShape(t, `${name}/bias`, [cout]);
     blocks.push({ name, kind: 'separable', cin, cout });
     cin = cout;
   }
   if (blocks.length === 7) throw new FaceApiError('conv6 is missing but conv7 is present');
-  const outChannels = shapeOf(t, 'conv8/filters')?.[3] ?? 0;
+  const outChannels = outChannelsOf(t, 'conv8', 'filters');
   expectShape(t, 'conv8/filters', [1, 1, cin, outChannels]);
   expectShape(t, 'conv8/bias', [outChannels]);
   if (outChannels !== 25) {

@@ -15,7 +15,8 @@ export interface Quantization {
 export interface WeightSpec {
   name: string;
   shape: number[];
-  dtype: 'float32';
+  /** int32 tensors are not weights of this family, but other face-api nets (SSD) carry them */
+  dtype: 'float32' | 'int32';
   quantization?: Quantization;
 }
 
@@ -35,7 +36,7 @@ export interface LoadedWeights {
   tensors: Map<string, Tensor>;
 }
 
-const BYTES = { float32: 4, uint8: 1, uint16: 2, float16: 2 } as const;
+const BYTES = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2 } as const;
 
 /** face-api's model folder holds one manifest per network; the detector's is taken from a folder. */
 export const DEFAULT_MANIFEST = 'tiny_face_detector_model-weights_manifest.json';
@@ -82,7 +83,7 @@ function parseGroups(file: string, text: string): WeightsGroup[] {
 function checkSpec(file: string, w: WeightSpec): void {
   if (!w || typeof w.name !== 'string') fail(file, 'a weight without a name');
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(file, `${w.name}: bad shape`);
-  if (w.dtype !== 'float32') fail(file, `${w.name}: dtype ${String(w.dtype)} (only float32 weights are networks' weights)`);
+  if (w.dtype !== 'float32' && w.dtype !== 'int32') fail(file, `${w.name}: dtype ${String(w.dtype)} is not float32 or int32`);
   const q = w.quantization;
   if (q === undefined) return;
   if (q.dtype !== 'uint8' && q.dtype !== 'uint16' && q.dtype !== 'float16') fail(file, `${w.name}: quantization dtype ${String(q.dtype)} is not uint8, uint16 or float16`);
@@ -99,7 +100,9 @@ function half(h: number): number {
 function decode(w: WeightSpec, buf: Buffer, off: number, n: number): Float32Array {
   const out = new Float32Array(n);
   const q = w.quantization;
-  if (!q) {
+  if (!q && w.dtype === 'int32') {
+    for (let i = 0; i < n; i++) out[i] = buf.readInt32LE(off + 4 * i);
+  } else if (!q) {
     for (let i = 0; i < n; i++) out[i] = buf.readFloatLE(off + 4 * i);
   } else if (q.dtype === 'uint8') {
     for (let i = 0; i < n; i++) out[i] = buf[off + i] * q.scale! + q.min!;
