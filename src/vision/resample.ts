@@ -67,21 +67,24 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   const colOff = (x: number) => (x >= left && x < left + width ? (x - left) * C : -1);
   const xlo = Int32Array.from(xs.lo, colOff), xhi = Int32Array.from(xs.hi, colOff);
   const rowOff = (y: number) => (y >= top && y < top + height ? (y - top) * width * C : -1);
-  for (let c = 0; c < C; c++) {
-    const mean = f(dst.mean[c]), std = f(dst.std[c]);
-    const base = c * plane;
-    const at = (row: number, col: number) => (row < 0 || col < 0 ? pad : pixels[row + col + c]);
-    for (let y = 0; y < dst.outH; y++) {
-      const r0 = rowOff(ys.lo[y]), r1 = rowOff(ys.hi[y]);
-      const yw = ys.w[y];
-      const o = base + (y + dst.dy) * dst.netW + dst.dx;
-      for (let x = 0; x < dst.outW; x++) {
-        const c0 = xlo[x], c1 = xhi[x], xw = xs.w[x];
-        const tl = at(r0, c0), tr = at(r0, c1), bl = at(r1, c0), br = at(r1, c1);
+  const mean = Float32Array.from({ length: C }, (_, c) => dst.mean[c]);
+  const std = Float32Array.from({ length: C }, (_, c) => dst.std[c]);
+  for (let y = 0; y < dst.outH; y++) {
+    const r0 = rowOff(ys.lo[y]), r1 = rowOff(ys.hi[y]);
+    const yw = ys.w[y];
+    const o = (y + dst.dy) * dst.netW + dst.dx;
+    for (let x = 0; x < dst.outW; x++) {
+      const c0 = xlo[x], c1 = xhi[x], xw = xs.w[x];
+      for (let c = 0; c < C; c++) {
+        // a negative offset is padding (rows and columns are either wholly image or wholly pad)
+        const tl = r0 < 0 || c0 < 0 ? pad : pixels[r0 + c0 + c];
+        const tr = r0 < 0 || c1 < 0 ? pad : pixels[r0 + c1 + c];
+        const bl = r1 < 0 || c0 < 0 ? pad : pixels[r1 + c0 + c];
+        const br = r1 < 0 || c1 < 0 ? pad : pixels[r1 + c1 + c];
         const t = f(tl + f(f(tr - tl) * xw));
         const b = f(bl + f(f(br - bl) * xw));
         const v = f(t + f(f(b - t) * yw));
-        dst.out[o + x] = f(f(v - mean) / std);
+        dst.out[c * plane + o + x] = f(f(v - mean[c]) / std[c]);
       }
     }
   }
