@@ -73,18 +73,25 @@ describe('bilinear-tf resampling', () => {
     await tf.setBackend('wasm');
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
-    const W = 37, H = 23, side = 37;
+    const W = 37, H = 23, CW = 45, CH = 37, L = 3, T = 9;
     const px = rgb(W, H, () => [rnd(), rnd(), rnd()]);
-    for (const out of [16, 29, 80]) {
-      // the reference: the canvas built explicitly (pad 9 above, 5 below, value 40), then resized by tf
-      const canvas = new Float32Array(side * side * 3).fill(40);
-      for (let y = 0; y < H; y++) for (let x = 0; x < W * 3; x++) canvas[(y + 9) * side * 3 + x] = px[y * W * 3 + x];
-      const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(canvas, [1, side, side, 3]), [out, out], false, false).dataSync());
-      const o = new Float32Array(3 * out * out);
-      resampleBilinear({ pixels: px, width: W, height: H, channels: 3, canvasW: side, canvasH: side, left: 0, top: 9, padValue: 40 },
-        { out: o, netW: out, netH: out, dx: 0, dy: 0, outW: out, outH: out, mean: [0, 0, 0], std: [1, 1, 1] });
+    for (const [ow, oh] of [[16, 16], [29, 13], [80, 64], [45, 37]]) {
+      // the reference: the canvas built explicitly (image at (3, 9), pad value 40 around it), then resized by tf
+      const canvas = new Float32Array(CW * CH * 3).fill(40);
+      for (let y = 0; y < H; y++) for (let x = 0; x < W * 3; x++) canvas[(y + T) * CW * 3 + L * 3 + x] = px[y * W * 3 + x];
+      const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(canvas, [1, CH, CW, 3]), [oh, ow], false, false).dataSync());
+      // into a larger input at (2, 1), normalised, as a letterbox paste would
+      const netW = ow + 3, netH = oh + 2;
+      const o = new Float32Array(3 * netW * netH);
+      resampleBilinear({ pixels: px, width: W, height: H, channels: 3, canvasW: CW, canvasH: CH, left: L, top: T, padValue: 40 },
+        { out: o, netW, netH, dx: 2, dy: 1, outW: ow, outH: oh, mean: [10, 20, 30], std: [2, 4, 8] });
       let d = 0;
-      for (let c = 0; c < 3; c++) for (let i = 0; i < out * out; i++) d = Math.max(d, Math.abs(o[c * out * out + i] - ref[i * 3 + c]));
+      const mean = [10, 20, 30], std = [2, 4, 8];
+      for (let c = 0; c < 3; c++) for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) {
+        const got = o[c * netW * netH + (y + 1) * netW + x + 2] * std[c] + mean[c];
+        d = Math.max(d, Math.abs(got - ref[(y * ow + x) * 3 + c]));
+      }
+      const side = `${CW}x${CH}`, out = `${ow}x${oh}`;
       expect(d, `${side} -> ${out}`).toBeLessThan(1e-4);
     }
   });

@@ -69,22 +69,66 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   const rowOff = (y: number) => (y >= top && y < top + height ? (y - top) * width * C : -1);
   const mean = Float32Array.from({ length: C }, (_, c) => dst.mean[c]);
   const std = Float32Array.from({ length: C }, (_, c) => dst.std[c]);
+  const out = dst.out;
+  // one row of horizontally interpolated values per source row used, reused while consecutive
+  // output rows share it (upscaling); a padding row is the pad value throughout
+  const rowA = new Float32Array(dst.outW * C), rowB = new Float32Array(dst.outW * C);
+  let rowAIs = -2, rowBIs = -2;
+  // columns whose two taps are both image pixels: the branch-free stretch of every row
+  let xa = 0;
+  while (xa < dst.outW && (xlo[xa] < 0 || xhi[xa] < 0)) xa++;
+  let xb = xa;
+  while (xb < dst.outW && xlo[xb] >= 0 && xhi[xb] >= 0) xb++;
+  const xw = xs.w;
+  const horizontal = (r: number, buf: Float32Array) => {
+    if (r < 0) {
+      buf.fill(pad);
+      return;
+    }
+    const edge = (x: number) => {
+      const c0 = xlo[x], c1 = xhi[x];
+      for (let c = 0; c < C; c++) {
+        const l = c0 < 0 ? pad : pixels[r + c0 + c];
+        const rr = c1 < 0 ? pad : pixels[r + c1 + c];
+        buf[x * C + c] = f(l + f(f(rr - l) * xw[x]));
+      }
+    };
+    for (let x = 0; x < xa; x++) edge(x);
+    if (C === 3) {
+      for (let x = xa, k = xa * 3; x < xb; x++, k += 3) {
+        const p0 = r + xlo[x], p1 = r + xhi[x], w = xw[x];
+        const l0 = pixels[p0], l1 = pixels[p0 + 1], l2 = pixels[p0 + 2];
+        buf[k] = f(l0 + f(f(pixels[p1] - l0) * w));
+        buf[k + 1] = f(l1 + f(f(pixels[p1 + 1] - l1) * w));
+        buf[k + 2] = f(l2 + f(f(pixels[p1 + 2] - l2) * w));
+      }
+    } else {
+      for (let x = xa; x < xb; x++) edge(x);
+    }
+    for (let x = xb; x < dst.outW; x++) edge(x);
+  };
   for (let y = 0; y < dst.outH; y++) {
     const r0 = rowOff(ys.lo[y]), r1 = rowOff(ys.hi[y]);
+    const ky0 = r0 < 0 ? -1 : ys.lo[y], ky1 = r1 < 0 ? -1 : ys.hi[y];
+    // top row in rowA, bottom in rowB; the old bottom row is copied up when it is the new top
+    if (rowAIs !== ky0) {
+      if (rowBIs === ky0) rowA.set(rowB);
+      else horizontal(r0, rowA);
+      rowAIs = ky0;
+    }
+    if (rowBIs !== ky1) {
+      if (ky1 === ky0) rowB.set(rowA);
+      else horizontal(r1, rowB);
+      rowBIs = ky1;
+    }
     const yw = ys.w[y];
     const o = (y + dst.dy) * dst.netW + dst.dx;
-    for (let x = 0; x < dst.outW; x++) {
-      const c0 = xlo[x], c1 = xhi[x], xw = xs.w[x];
-      for (let c = 0; c < C; c++) {
-        // a negative offset is padding (rows and columns are either wholly image or wholly pad)
-        const tl = r0 < 0 || c0 < 0 ? pad : pixels[r0 + c0 + c];
-        const tr = r0 < 0 || c1 < 0 ? pad : pixels[r0 + c1 + c];
-        const bl = r1 < 0 || c0 < 0 ? pad : pixels[r1 + c0 + c];
-        const br = r1 < 0 || c1 < 0 ? pad : pixels[r1 + c1 + c];
-        const t = f(tl + f(f(tr - tl) * xw));
-        const b = f(bl + f(f(br - bl) * xw));
-        const v = f(t + f(f(b - t) * yw));
-        dst.out[c * plane + o + x] = f(f(v - mean[c]) / std[c]);
+    for (let c = 0; c < C; c++) {
+      const m = mean[c], sd = std[c], base = c * plane + o;
+      for (let x = 0, k = c; x < dst.outW; x++, k += C) {
+        const t = rowA[k];
+        const v = f(t + f(f(rowB[k] - t) * yw));
+        out[base + x] = f(f(v - m) / sd);
       }
     }
   }
