@@ -141,7 +141,7 @@ describe('region output without class entries', () => {
     expect(Array.from(c.box.subarray(0, 4))).toEqual([0.25, 0.5, 0.5, 1].map(Math.fround));
     expect(() => decodeRegion(out, [1, 6, 1, 2], { num: 1, anchors: [1, 1], classes: 1, softmax: false, classScores: false }, [boxFrame('resize', { width: 10, height: 10 }, 2, 1)], 0.25)).toThrow(/num\*5/);
     const model = { ...base, input: { width: 2, height: 1 }, preprocess: 'resize' as const, class_scores: false, thresh: 0.5 };
-    expect(resolveParams('yolov2', model).thresh).toBe(0.5);
+    expect(resolveParams({ ...model, kind: 'yolov2' }).thresh).toBe(0.5);
     const [dets] = postprocess('yolov2', model, out, [1, 5, 1, 2], [{ width: 10, height: 10 }]);
     expect(dets.map((d) => d.class)).toEqual(['face']);
     expect(postprocess('yolov2', model, out, [1, 5, 1, 2], [{ width: 10, height: 10 }], { thresh: 0.2 })[0]).toHaveLength(2);

@@ -4,7 +4,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
-import { pasteGeometry, squarePad, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
+import { pasteGeometry, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
 
 // One libvips thread per image: parallelism comes from concurrent requests on the libuv pool, and
@@ -111,7 +111,7 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, layout: Pre
   }
   const C = spec.channels, H = spec.height, W = spec.width;
   if (C !== 3 && C !== 1) throw new Error(`input with ${C} channels is not supported (model.json input.channels)`);
-  const g = pasteGeometry(mode, width, height, W, H);
+  const g = pasteGeometry(mode, width, height, W, H, L.pad);
   if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
     const data = await sampled(img, { width, height }, spec, L, g);
     return { data, width, height, geometry: g };
@@ -175,7 +175,7 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
 async function sampled(img: Sharp, im: { width: number; height: number }, spec: InputSpec, L: PixelLayout,
   g: PasteGeometry): Promise<Float32Array> {
   const C = spec.channels, W = spec.width, H = spec.height;
-  const sq = L.mode === 'pad-square' ? squarePad(im.width, im.height, L.pad) : undefined;
+  const sq = g.square;
   const padValue = L.padValue ?? 0;
   const out = new Float32Array(C * W * H);
   if (L.resample === 'bilinear-tf') {

@@ -1,17 +1,16 @@
 // Geometry of the two ways an image becomes a network input, and the inverse map that brings
 // network-relative boxes back to the original image. The runtime fills pixels (sharp); this module
 // only decides where they go, with darknet's integer and float32 arithmetic so boxes match it.
+
 import type { PadPosition, PreprocessKind } from '../manifest.ts';
+import type { ImageSize } from './types.ts';
 
 const f = Math.fround;
 
 export type PreprocessMode = PreprocessKind;
 export type { PadPosition };
 
-export interface ImageSize {
-  width: number;
-  height: number;
-}
+export type { ImageSize } from './types.ts';
 
 /** Where the scaled image sits inside the network input. */
 export interface PasteGeometry {
@@ -25,6 +24,8 @@ export interface PasteGeometry {
   dy: number;
   /** value of the canvas outside the image (darknet fills with .5 after /255 scaling) */
   fill: number;
+  /** pad-square: the square the image was padded to (at its own resolution) before the resize */
+  square?: SquarePad;
 }
 
 function checkSize(what: string, w: number, h: number): void {
@@ -88,7 +89,8 @@ export function squarePad(imW: number, imH: number, pos: PadPosition = 'top-left
 }
 
 /** pad-square's network input is the resized square: it covers the whole canvas. */
-export function pasteGeometry(mode: PreprocessMode, imW: number, imH: number, netW: number, netH: number): PasteGeometry {
+export function pasteGeometry(mode: PreprocessMode, imW: number, imH: number, netW: number, netH: number, pad?: PadPosition): PasteGeometry {
+  if (mode === 'pad-square') return { ...resizeGeometry(imW, imH, netW, netH), square: squarePad(imW, imH, pad) };
   return mode === 'letterbox' ? letterboxGeometry(imW, imH, netW, netH) : resizeGeometry(imW, imH, netW, netH);
 }
 
@@ -111,16 +113,17 @@ export interface BoxFrame {
   imH: number;
 }
 
-export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH: number, pad?: PadPosition): BoxFrame {
-  if (mode === 'pad-square') return squareFrame(im, pad);
-  const g = pasteGeometry(mode, im.width, im.height, netW, netH);
+/** The inverse map of an image placed by `g` (the geometry preprocessing used: computed once per image). */
+export function frameOf(g: PasteGeometry, im: ImageSize): BoxFrame {
+  if (g.square) return squareFrame(g.square, im);
+  const { netW, netH, newW, newH } = g;
   return {
-    offX: (netW - g.newW) / 2 / netW,
-    offY: (netH - g.newH) / 2 / netH,
-    scaleX: f(g.newW / netW),
-    scaleY: f(g.newH / netH),
-    invScaleX: f(netW / g.newW),
-    invScaleY: f(netH / g.newH),
+    offX: (netW - newW) / 2 / netW,
+    offY: (netH - newH) / 2 / netH,
+    scaleX: f(newW / netW),
+    scaleY: f(newH / netH),
+    invScaleX: f(netW / newW),
+    invScaleY: f(netH / newH),
     imW: im.width,
     imH: im.height,
   };
@@ -131,8 +134,7 @@ export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH
  * network input. The exact fractions, where face-api rounds the scaled image size to whole network
  * pixels (computeReshapedDimensions): a box differs from its by under half a network pixel.
  */
-function squareFrame(im: ImageSize, pad?: PadPosition): BoxFrame {
-  const s = squarePad(im.width, im.height, pad);
+function squareFrame(s: SquarePad, im: ImageSize): BoxFrame {
   return {
     offX: s.left / s.side,
     offY: s.top / s.side,
@@ -143,6 +145,10 @@ function squareFrame(im: ImageSize, pad?: PadPosition): BoxFrame {
     imW: im.width,
     imH: im.height,
   };
+}
+
+export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH: number, pad?: PadPosition): BoxFrame {
+  return frameOf(pasteGeometry(mode, im.width, im.height, netW, netH, pad), im);
 }
 
 /**
