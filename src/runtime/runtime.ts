@@ -15,7 +15,7 @@ import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
 import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
 import { detectJob, imageSize } from './job.ts';
-import { preprocess } from './preprocess.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { Sessions, type LoadedModel } from './sessions.ts';
 import type {
@@ -198,7 +198,7 @@ export class Runtime {
       const m = serving.model.manifest;
       let job;
       try {
-        job = detectJob(await preprocess(image, m.input, m.preprocess, { maxInputPixels: this.options.maxInputPixels }), plan.params);
+        job = detectJob(await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }), plan.params);
       } catch (e) {
         ticket.cancel();
         throw e;
