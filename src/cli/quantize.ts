@@ -56,7 +56,7 @@ async function calibrationFiles(spec: string, limit: number | undefined): Promis
 }
 
 function keepFloatOption(raw: string): string {
-  if (raw === '') throw new UsageError('--keep-float must be last, none, or a comma list of node names');
+  if (raw.split(',').some((s) => s.trim() === '')) throw new UsageError(`--keep-float must be none or a comma list of first, last and node names, got "${raw}"`);
   return raw;
 }
 
@@ -93,7 +93,7 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
   const images: Float32Array[] = [];
   for (let i = 0; i < calib.count; i++) images.push((await preprocess(await calib.file(i), manifest.input, manifest.preprocess)).data);
   const input = manifest.onnx?.input ?? 'image';
-  const keepFloat = o.keepFloat === 'last' || o.keepFloat === 'none' ? o.keepFloat : o.keepFloat.split(',').map((s) => s.trim());
+  const keepFloat = o.keepFloat === 'none' ? [] : o.keepFloat.split(',').map((s) => s.trim());
   const q = await quantizeModel(await readFile(path.join(src, 'model.onnx')), {
     input, inputDims: [manifest.input.channels, manifest.input.height, manifest.input.width], calibration: images,
     method: o.method, percentile: o.percentile, activations: o.activations, keepFloat,
@@ -169,10 +169,10 @@ export function register(program: Command): void {
     .requiredOption('--calib <spec>', 'calibration images: a --data spec (synth:SEED:COUNT, voc:DIR, ...) or a folder of images; use a seed neither trained on nor held out')
     .requiredOption('--out <dir>', 'model folder to write (an existing model folder there is replaced)')
     .option('--limit <n>', 'use the first N calibration images only', intOption('--limit', 1, 100_000))
-    .option('--method <m>', `activation range calibration: ${CALIBRATION_METHODS.join(', ')}`, methodOption, 'percentile')
+    .option('--method <m>', `activation range calibration: ${CALIBRATION_METHODS.join(', ')}`, methodOption, 'minmax')
     .option('--percentile <p>', 'percentile kept at each end of every activation (--method percentile)', numberOption('--percentile', 90, 100), 99.99)
     .option('--activations <t>', 'activation type: uint8 (x86: the u8 x s8 VNNI kernels) or int8', activationsOption, 'uint8')
-    .option('--keep-float <nodes>', 'layers left in float32: last (the layers producing the outputs), none, or node names', keepFloatOption, 'last')
+    .option('--keep-float <list>', 'layers left in float32: a comma list of first (the layers reading the image), last (the layers producing the outputs) and node names, or none', keepFloatOption, 'first,last')
     .option('--val <spec>', 'evaluate on this dataset (default: the float model\'s metrics.eval_data, else synth:999:500)')
     .option('--no-eval', 'skip the evaluation')
     .allowExcessArguments(false)

@@ -18,8 +18,12 @@ export interface QuantizeOptions {
   method: CalibrationMethod;
   percentile?: number;
   activations: ActivationType;
-  /** 'last': the Conv/Gemm layers that produce the graph outputs stay float32; or node names */
-  keepFloat: 'last' | 'none' | readonly string[];
+  /**
+   * Layers left in float32, by node name, or 'first' (the Conv/Gemm layers reading the graph input: three
+   * input channels make a poor int8 GEMM, and the image is the tensor whose rounding costs the most) and
+   * 'last' (the layers producing the graph outputs: their logits feed the decoder directly).
+   */
+  keepFloat: readonly string[];
 }
 
 export interface QuantizeResult {
@@ -28,6 +32,12 @@ export interface QuantizeResult {
   quantizedNodes: number;
   activations: number;
   keptFloat: string[];
+}
+
+/** Conv/Gemm nodes that read a graph input. */
+export function inputLayers(g: Graph): string[] {
+  const inputs = new Set((g.input ?? []).map((i) => i.name!));
+  return (g.node ?? []).filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && inputs.has(n.input![0])).map((n) => n.name!);
 }
 
 /** Conv/Gemm nodes whose output reaches a graph output through pass-through nodes only. */
@@ -47,7 +57,9 @@ export async function quantizeModel(bytes: Uint8Array, o: QuantizeOptions): Prom
   const g = model.graph as Graph;
   if (!(g.input ?? []).some((i) => i.name === o.input)) throw new Error(`the model has no input named ${o.input}`);
   const folded = foldBatchNorms(g);
-  const keep = new Set(o.keepFloat === 'last' ? outputLayers(g) : o.keepFloat === 'none' ? [] : o.keepFloat);
+  const keep = new Set(o.keepFloat.flatMap((k) => (k === 'first' ? inputLayers(g) : k === 'last' ? outputLayers(g) : [k])));
+  const known = new Set((g.node ?? []).map((n) => n.name));
+  for (const k of keep) if (!known.has(k)) throw new Error(`--keep-float: the model has no node named ${k}`);
   const plan = planQuantization(g, keep);
   const ranges = await calibrateRanges(model, o.input, o.inputDims, plan.calibrate, o.calibration, {
     method: o.method, percentile: o.percentile, exact: new Set([o.input]),

@@ -62,7 +62,7 @@ export function activationQParams(r: Range, type: ActivationType): QParams {
   const lo = Math.min(r.min, 0), hi = Math.max(r.max, 0);
   if (hi - lo < 1e-12) return { scale: 1, zeroPoint: type === 'uint8' ? 0 : 0 };
   const scale = (hi - lo) / (qmax - qmin);
-  const zeroPoint = Math.min(qmax, Math.max(qmin, Math.round(qmin - lo / scale)));
+  const zeroPoint = Math.min(qmax, Math.max(qmin, Math.round(qmin - lo / scale))) || 0; // never -0
   return { scale, zeroPoint };
 }
 
