@@ -169,7 +169,7 @@ export function register(program: Command): void {
     .requiredOption('--calib <spec>', 'calibration images: a --data spec (synth:SEED:COUNT, voc:DIR, ...) or a folder of images; use a seed neither trained on nor held out')
     .requiredOption('--out <dir>', 'model folder to write (an existing model folder there is replaced)')
     .option('--limit <n>', 'use the first N calibration images only', intOption('--limit', 1, 100_000))
-    .option('--method <m>', `activation range calibration: ${CALIBRATION_METHODS.join(', ')}`, methodOption, 'minmax')
+    .option('--method <m>', `activation range calibration: ${CALIBRATION_METHODS.join(', ')}`, methodOption, 'percentile')
     .option('--percentile <p>', 'percentile kept at each end of every activation (--method percentile)', numberOption('--percentile', 90, 100), 99.99)
     .option('--activations <t>', 'activation type: uint8 (x86: the u8 x s8 VNNI kernels) or int8', activationsOption, 'uint8')
     .option('--keep-float <list>', 'layers left in float32: a comma list of first (the layers reading the image), last (the layers producing the outputs) and node names, or none', keepFloatOption, 'first,last')
