@@ -212,34 +212,6 @@ describe('quantizeModel on a small detector', () => {
   });
 });
 
-describe('a Gemm head (YOLOv1)', () => {
-  it("'last' gives it int8 weights per output column and a float output, fused by ORT into QGemm", async () => {
-    const r = rng(9);
-    const g = new GraphBuilder('gemm-head');
-    const x = g.input('image', ['N', 3, 32, 32]);
-    const w = g.initializer('w', uniform(8 * 27, r, 0.3), [8, 3, 3, 3]);
-    const c = g.node('LeakyRelu', [g.node('Conv', [x, w], { kernel_shape: attr.ints([3, 3]), strides: attr.ints([4, 4]), pads: attr.ints([1, 1, 1, 1]) })], { alpha: attr.f(0.1) });
-    const f = g.node('Flatten', [c], { axis: attr.i(1) });
-    const k = 8 * 8 * 8;
-    const head = g.node('Gemm', [f, g.initializer('gw', uniform(k * 30, r, Math.sqrt(3 / k)), [k, 30]), g.initializer('gb', uniform(30, r, 0.1), [30])]);
-    g.output(head, 'detection', ['N', 30]);
-    const bytes = g.toModel();
-    const inputs = held().map((im) => im.slice(0, 3 * 32 * 32));
-    const q = await quantizeModel(bytes, { input: 'image', inputDims: [3, 32, 32], calibration: inputs, method: 'minmax', activations: 'uint8', keepFloat: ['last'] });
-    const m = decodeModel(q.bytes).graph!;
-    const gemm = m.node!.find((n) => n.opType === 'Gemm')!;
-    const dq = m.node!.find((n) => n.output![0] === gemm.input![1])!;
-    expect(dq.opType).toBe('DequantizeLinear');
-    expect(Number(dq.attribute!.find((a) => a.name === 'axis')!.i)).toBe(1);
-    expect(m.initializer!.find((t) => t.name === dq.input![1])!.dims!.map(Number)).toEqual([30]);
-    expect(m.node!.filter((n) => n.input!.includes(gemm.output![0])).map((n) => n.opType)).toEqual(['Identity']);
-    const file = join(root, 'gemm-optimized.onnx');
-    const s = await ort.InferenceSession.create(q.bytes, { graphOptimizationLevel: 'extended', optimizedModelFilePath: file });
-    await s.release();
-    expect(decodeModel(readFileSync(file)).graph!.node!.map((n) => n.opType)).toContain('QGemm');
-  });
-});
-
 describe('pinhole quantize', () => {
   let models: string;
   beforeAll(() => {
