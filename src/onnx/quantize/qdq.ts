@@ -24,15 +24,12 @@ export interface QuantPlan {
 }
 
 /**
- * Which nodes and tensors to quantize. `keepFloat` names nodes whose output stays float32. A Conv among
- * them keeps its float weights too (ORT has no int8 convolution with a float output), a Gemm gets int8
- * weights and a float output (QGemm computes in int8 and writes float). Their activation inputs are still
- * dequantized from int8 where the producer is quantized.
+ * Which nodes and tensors to quantize. `keepFloat` names nodes left in float32 (their float weights kept;
+ * their activation inputs are still dequantized from int8 where the producer is quantized).
  */
 export function planQuantization(g: Graph, keepFloat: ReadonlySet<string>): QuantPlan {
   const ix = indexGraph(g);
-  const floatOut = (n: Node) => keepFloat.has(n.name!);
-  const nodes = new Set((g.node ?? []).filter((n) => (COMPUTE.has(n.opType!) || PASS.has(n.opType!)) && (!floatOut(n) || n.opType === 'Gemm')));
+  const nodes = new Set((g.node ?? []).filter((n) => (COMPUTE.has(n.opType!) || PASS.has(n.opType!)) && !keepFloat.has(n.name!)));
   const graphInputs = new Set((g.input ?? []).map((i) => i.name!));
   const isActivation = (t: string) => !!t && !ix.inits.has(t) && (graphInputs.has(t) || ix.producer.has(t));
   const tensors = new Map<string, string>();
@@ -48,7 +45,7 @@ export function planQuantization(g: Graph, keepFloat: ReadonlySet<string>): Quan
     }
     const acts = n.opType === 'Conv' || n.opType === 'Gemm' ? [n.input![0]] : (n.input ?? []).filter(isActivation);
     for (const t of acts) if (isActivation(t) && !tensors.has(t) && !ix.outputs.has(t)) tensors.set(t, t);
-    if (!ix.outputs.has(out) && !floatOut(n)) tensors.set(out, out);
+    if (!ix.outputs.has(out)) tensors.set(out, out);
   }
   const calibrate = [...new Set(tensors.values())];
   return { nodes, tensors, calibrate };
@@ -179,6 +176,6 @@ export function insertQdq(g: Graph, plan: QuantPlan, ranges: ReadonlyMap<string,
   return {
     quantizedNodes: plan.nodes.size,
     activations: qp.size,
-    keptFloat: all.filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && (!plan.nodes.has(n) || !qp.has(n.output![0]))).map((n) => `${n.name!}${plan.nodes.has(n) ? ' (int8 weights, float output)' : ''}`),
+    keptFloat: all.filter((n) => !plan.nodes.has(n) && (n.opType === 'Conv' || n.opType === 'Gemm')).map((n) => n.name!),
   };
 }
