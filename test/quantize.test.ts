@@ -2,7 +2,7 @@
 // int8 weights, int32 biases), that ONNX Runtime fuses it into int8 kernels, that its output stays close
 // to the float model's on real, runtime-preprocessed images, and the command's usage errors.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -268,3 +268,31 @@ describe('pinhole quantize', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('shipped int8 folders', () => {
+  const shipped = ['yolov1-synth', 'yolov2-synth', 'yolo9000-synth'].filter((m) => existsSync(join('models', `${m}-int8`, 'model.json')));
+  for (const m of shipped) {
+    it(`models/${m}-int8: int8, scored on its float folder's held-out set, within 0.01 mAP@0.5 of it`, () => {
+      const q = JSON.parse(readFileSync(join('models', `${m}-int8`, 'model.json'), 'utf8'));
+      const f = JSON.parse(readFileSync(join('models', m, 'model.json'), 'utf8'));
+      expect(q.precision).toBe('int8');
+      expect(q.quantization.from).toBe(m);
+      expect(q.quantization.calibration_data).not.toMatch(/^synth\w*:(1|2|3|999):/); // neither trained on nor held out
+      expect(q.metrics.eval_data).toBe(f.metrics.eval_data);
+      expect(q.metrics.fp32_map50).toBe(f.metrics.map50);
+      expect(q.metrics.map50).toBeGreaterThanOrEqual(f.metrics.map50 - 0.01);
+      const ops = decodeModel(readFileSync(join('models', `${m}-int8`, 'model.onnx'))).graph!.node!.map((n) => n.opType);
+      expect(ops).toContain('QuantizeLinear');
+    });
+  }
+
+  it('yolov2-synth-int8 finds what yolov2-synth finds on examples/shapes.png (pinhole detect)', async () => {
+    const run = async (m: string) => {
+      const r = await pinhole('detect', join('models', m), 'examples/shapes.png', '--json', '--thresh', '0.5');
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.stdout).detections as Array<{ class: string }>).map((d) => d.class).sort();
+    };
+    expect(await run('yolov2-synth-int8')).toEqual(await run('yolov2-synth'));
+  });
+});
+
