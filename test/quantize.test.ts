@@ -251,6 +251,7 @@ describe('pinhole quantize', () => {
     ['bad --calib spec', () => ['quantize', join(models, 'det'), '--calib', 'synth:x:4', '--out', join(root, 'x')], /--calib: bad dataset spec/],
     ['bad --percentile', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(root, 'x'), '--percentile', '101'], /--percentile/],
     ['bad --activations', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(root, 'x'), '--activations', 'fp16'], /--activations/],
+    ['--out the source folder', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(models, 'det')], /--out must be a new folder/],
     ['a generator folder', () => ['quantize', 'models/wgan-synth', '--calib', 'synth:997:4', '--out', join(root, 'x')], /quantize takes detectors/],
   ];
   for (const [what, args, msg] of usage) {

@@ -84,6 +84,7 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
   const src = path.resolve(modelDir);
   if (!(await isDir(src))) throw new Error(`no model folder at ${modelDir}`);
   if (o.val) try { parseDataSpec(o.val); } catch (e) { if (e instanceof DataSpecError) throw new UsageError(`--val: ${e.message}`); throw e; }
+  if (path.resolve(o.out) === src) throw new UsageError('--out must be a new folder, not the float model itself');
   const manifest = await readManifest(src);
   if (!DETECTORS.has(manifest.kind)) throw new UsageError(`${modelDir} is a ${manifest.kind} model; quantize takes detectors (yolov1, yolov2, yolo9000)`);
   if ((manifest as { precision?: string }).precision === 'int8') throw new UsageError(`${modelDir} is already int8`);
