@@ -44,8 +44,10 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'pinhole-peer-'));
 /** A models folder holding only `name` (Pinhole serves every folder it is given). */
 function only(name: string): string {
   const d = path.join(scratch, name);
-  mkdirSync(d);
-  symlinkSync(path.join(dn.modelsDir, name), path.join(d, name));
+  if (!existsSync(d)) {
+    mkdirSync(d);
+    symlinkSync(path.join(dn.modelsDir, name), path.join(d, name));
+  }
   return d;
 }
 const node = (args: string[], port: number) => spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
