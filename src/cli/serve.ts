@@ -21,6 +21,8 @@ interface ServeOptions {
   batchDelayMs?: number;
   queueLimit?: number;
   workers?: number;
+  threads?: number;
+  soloThreads?: number;
   bodyLimitMb: number;
   maxInFlight: number;
   timeoutMs: number;
@@ -65,7 +67,7 @@ async function run(o: ServeOptions): Promise<void> {
   const log = deferredLogger();
   const runtime = await Runtime.create({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
-    workers: o.workers, watch: o.watch, observer: metrics.observer, log,
+    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, watch: o.watch, observer: metrics.observer, log,
   });
   const app = await buildApp({
     runtime, metrics,
@@ -83,9 +85,10 @@ async function run(o: ServeOptions): Promise<void> {
       + `\`pinhole darknet CFG WEIGHTS --out ${o.models}/NAME\` (picked up with --watch, else restart)`);
   }
   const t = runtime.threads;
+  const solo = t.soloThreads ? ` (a lone request: ${t.soloThreads} thread(s))` : '';
   app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
     `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
-    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s), execution providers asked: ${o.ep.join(',')}`);
+    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`);
   let server;
   try {
     server = await startServer({ app, runtime, host: o.host, port: o.port ?? envPort() });
@@ -105,10 +108,12 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST || '127.0.0.1')
     .option('--port <port>', 'port to listen on, 0 for any free one (default: env PORT, else 8080)', intOption('--port', 0, 65535))
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
-    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 4)', intOption('--max-batch', 1, 256))
+    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 1 on CPU, 4 on CUDA)', intOption('--max-batch', 1, 256))
     .option('--batch-delay-ms <ms>', 'how long a lone request waits for company (default 2)', numberOption('--batch-delay-ms', 0, 1000))
     .option('--queue-limit <n>', 'requests waiting per model before 503 (default 64)', intOption('--queue-limit', 1, 100000))
-    .option('--workers <n>', 'inference worker threads (default: from the core count)', intOption('--workers', 1, 256))
+    .option('--workers <n>', 'inference worker threads (default: one per core, at most 4)', intOption('--workers', 1, 256))
+    .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
+    .option('--solo-threads <n>', 'ONNX Runtime threads for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'detect requests admitted at once before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
     .option('--timeout-ms <ms>', 'a request still queued after this long gets 503', intOption('--timeout-ms', 1, 3_600_000), APP_DEFAULTS.requestTimeoutMs)

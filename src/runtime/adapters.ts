@@ -25,8 +25,9 @@ export function adaptersFor(sessions: Sessions, model: LoadedModel, isDetector: 
   if (!isDetector) return { inference };
   const detection: Adapter<DetectJob, Detection[]> = {
     maxBatch: model.maxBatch,
-    async run(worker, jobs) {
-      const r = await sessions.runDetect(worker, model, jobs);
+    solo: model.solo,
+    async run(worker, jobs, solo) {
+      const r = await sessions.runDetect(worker, model, jobs, solo);
       return { results: r.detections, inferMs: r.inferMs, postMs: r.postMs };
     },
   };

@@ -5,6 +5,9 @@
 // a full batch or its head has waited batchDelayMs. While every worker is busy jobs simply accumulate,
 // so under load batches fill without any added delay. What a job is (an image to detect, raw tensors,
 // ...) is the adapter's business.
+// A job alone (no batch running, nothing else queued) on an adapter with a solo mode runs solo on
+// worker 0: with every core (see sessions.ts threadPlan), and nothing else starts until it is done, so
+// its threads have the cores to themselves; a job arriving meanwhile waits for that (short) run.
 import { PinholeError } from '../errors.ts';
 import type { RuntimeObserver } from './types.ts';
 
@@ -18,8 +21,10 @@ export interface BatcherOptions {
 export interface Adapter<J, R> {
   /** largest batch it takes (1: every job runs alone, without waiting for company) */
   readonly maxBatch: number;
-  /** one result per job, in order */
-  run(worker: number, jobs: J[]): Promise<{ results: R[]; inferMs: number; postMs: number }>;
+  /** it can run a lone job solo (on worker 0, with every core) */
+  readonly solo?: boolean;
+  /** one result per job, in order; `solo` only when the adapter has the mode and worker is 0 */
+  run(worker: number, jobs: J[], solo?: boolean): Promise<{ results: R[]; inferMs: number; postMs: number }>;
 }
 
 export interface JobTiming {
@@ -75,6 +80,8 @@ export interface ModelQueue {
 export class Batcher {
   private readonly queues = new Set<ModelQueue>();
   private readonly busy: boolean[];
+  /** a solo batch is running: no other worker starts anything */
+  private soloRunning = false;
   private wake: NodeJS.Timeout | null = null;
   private wakeAt = Infinity;
   /** when set (closing), every queued job is dispatched at once, without waiting for a batch to fill */
@@ -214,6 +221,7 @@ export class Batcher {
   }
 
   private freeWorker(): number {
+    if (this.soloRunning) return -1;
     for (let i = 0; i < this.busy.length; i++) if (!this.busy[i] && this.workerReady(i)) return i;
     return -1;
   }
@@ -239,22 +247,25 @@ export class Batcher {
 
   private dispatch(w: number, queue: ModelQueue, now: number): void {
     const batch = this.take(queue);
+    const solo = w === 0 && batch.length === 1 && batch[0].adapter.solo === true && !this.busy.some(Boolean) && this.queued() === 0;
     for (const it of batch) {
       if (it.timer) clearTimeout(it.timer);
       it.state = 'running';
     }
     this.reportDepth(queue);
     this.busy[w] = true;
+    this.soloRunning = solo;
     queue.running++;
     const queueMs = batch.map((it) => now - it.enqueuedAt);
     const done = (): void => {
       for (const it of batch) it.state = 'done';
       this.busy[w] = false;
+      if (solo) this.soloRunning = false;
       queue.running--;
       this.checkDrained(queue);
       this.pump();
     };
-    batch[0].adapter.run(w, batch.map((it) => it.job)).then((r) => {
+    batch[0].adapter.run(w, batch.map((it) => it.job), solo || undefined).then((r) => {
       const per = r.inferMs / batch.length;
       queue.msPerJob = queue.msPerJob ? 0.8 * queue.msPerJob + 0.2 * per : per;
       this.observer.onBatch?.({ model: queue.model, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: r.inferMs / 1000 });
@@ -268,6 +279,13 @@ export class Batcher {
       for (const it of batch) it.reject(err);
       done();
     });
+  }
+
+  /** jobs waiting in every queue, and requests admitted that will queue one (still decoding) */
+  private queued(): number {
+    let n = 0;
+    for (const q of this.queues) n += q.jobs.length + q.admitted;
+    return n;
   }
 
   /** Live queues, queued and running batches per model (queues > 1 while a replaced model drains). */

@@ -23,6 +23,8 @@ export interface LoadRequest {
   eps: EpName[];
   /** with a yolo9000 tree file already read and inlined */
   manifest: Manifest;
+  /** > 0: also create a solo session with this many ORT threads (CPU only), for lone requests */
+  soloThreads?: number;
 }
 
 export interface LoadReply {
@@ -30,6 +32,8 @@ export interface LoadReply {
   failed: EpAttempt[];
   inputs: TensorMeta[];
   outputs: TensorMeta[];
+  /** a solo session was created */
+  solo: boolean;
 }
 
 export interface WarmRequest {
@@ -45,6 +49,8 @@ export interface DetectRequest {
   modelId: number;
   /** the batch, one resolved job per image (tensors transferred) */
   jobs: readonly DetectJob[];
+  /** run on the solo session (falls back to the worker's own when it has none) */
+  solo?: boolean;
 }
 
 export interface DetectReply {
@@ -72,6 +78,9 @@ export interface ReleaseRequest {
 }
 
 export type WorkerRequest = LoadRequest | WarmRequest | DetectRequest | InferRequest | ReleaseRequest;
+
+/** A request as the caller writes it: the pool numbers it. */
+export type WorkerCall = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 export interface SerializedError {
   message: string;

@@ -35,7 +35,8 @@ export interface RegistryOptions {
   modelsDir: string;
   /** serve only these folders of modelsDir */
   only?: readonly string[];
-  maxBatch: number;
+  /** undefined: by execution provider (Sessions.load) */
+  maxBatch: number | undefined;
   warmup: boolean;
 }
 

@@ -18,12 +18,13 @@ import { detectJob, imageSize } from './job.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
 import type { RawImage } from './raw-image.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
-import { Sessions, type LoadedModel } from './sessions.ts';
+import { ACCEL_MAX_BATCH, Sessions, type LoadedModel, type ThreadPlan } from './sessions.ts';
 import type {
   DetectionResponse, DetectOptions, ModelInfo, ModelSignature, RawTensor, RuntimeLogger, RuntimeOptions,
 } from './types.ts';
 
-export const DEFAULTS = { maxBatch: 4, batchDelayMs: 2, queueLimit: 64 } as const;
+/** maxBatch: on an accelerator (CUDA); on CPU the default is 1 (sessions.ts CPU_MAX_BATCH). */
+export const DEFAULTS = { maxBatch: ACCEL_MAX_BATCH, batchDelayMs: 2, queueLimit: 64 } as const;
 
 /** A detect request resolved by the door: which model, and its parameters checked and completed. */
 export interface DetectPlan {
@@ -48,6 +49,7 @@ function checkOptions(o: RuntimeOptions): void {
   int(o.queueLimit, 'queueLimit', 1);
   int(o.workers, 'workers', 1);
   int(o.intraOpThreads, 'intraOpThreads', 1);
+  int(o.soloThreads, 'soloThreads', 0);
   int(o.maxInputPixels, 'maxInputPixels', 1);
   if (o.batchDelayMs !== undefined && !(Number.isFinite(o.batchDelayMs) && o.batchDelayMs >= 0)) {
     throw new Error(`batchDelayMs must be a number >= 0, got ${o.batchDelayMs}`);
@@ -75,7 +77,7 @@ export class Runtime {
       queueLimit: options.queueLimit ?? DEFAULTS.queueLimit,
     }, observer);
     this.registry = new ModelRegistry({
-      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch ?? DEFAULTS.maxBatch, warmup: options.warmup !== false,
+      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch, warmup: options.warmup !== false,
     }, sessions, this.batcher, observer, log);
     sessions.pool.onReady = () => this.batcher.pump();
   }
@@ -90,7 +92,9 @@ export class Runtime {
       if (missing.length) throw new Error(`no model folder ${missing.map((n) => join(o.modelsDir, n)).join(', ')}`);
       names = [...o.only];
     }
-    const sessions = await Sessions.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
+    const sessions = await Sessions.start({
+      eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, log,
+    });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);
     await Promise.all(names.map((n) => rt.registry.reload(n)));
@@ -98,7 +102,7 @@ export class Runtime {
     return rt;
   }
 
-  get threads(): { workers: number; intraOpThreads: number } {
+  get threads(): ThreadPlan {
     return { ...this.sessions.plan };
   }
 

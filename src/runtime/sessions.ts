@@ -6,31 +6,44 @@ import { isDetector, type Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
 import type { DetectJob } from './job.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
-import type { DetectReply, InferReply, LoadReply, TensorMeta } from './protocol.ts';
+import type { DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
 import type { RawTensor } from './types.ts';
 
 export interface ThreadPlan {
   workers: number;
   intraOpThreads: number;
+  /**
+   * ORT threads of worker 0's second, "solo" session, run when a lone request has every core to
+   * itself (nothing else running or queued); 0 when there is none (a single worker already has them).
+   */
+  soloThreads: number;
 }
 
 /**
  * Default thread budget: one single-threaded worker per core (workers x intra-op threads = cores;
- * with more than 4 cores, 4 workers sharing them).
+ * with more than 4 cores, 4 workers sharing them), and a solo session with a thread per core for a
+ * request that arrives alone.
  * Measured with bench/runtime-threads.ts (the ceiling pipeline: sharp decode + ORT + NMS on a
  * yolov2-tiny-voc-shaped model and dog.jpg): on a quiet machine 2 workers x 1 thread and 1 x 2 give
  * the same images/s, but decoding runs concurrently with inference, and a multi-threaded session
  * stalls at every intra-op barrier when one of its threads loses its core (its partner spins):
  * under load 1 x 2 fell to 60-80 % of 2 x 1. One thread per session has no barrier to stall on.
- * The price is latency when idle (one image runs on one core, not two): pass workers: 1 for that.
+ * When idle, though, one image on one core is twice as slow as it needs to be: the solo session
+ * takes that case (the batcher runs nothing beside it), so one request in flight gets all the cores.
  */
-export function threadPlan(workers?: number, intraOpThreads?: number): ThreadPlan {
+export function threadPlan(workers?: number, intraOpThreads?: number, soloThreads?: number): ThreadPlan {
   const cores = Math.max(1, availableParallelism());
   // past 4 workers more session copies cost memory (each holds the weights) for little gain
   const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : Math.min(cores, 4))));
   const t = Math.max(1, Math.floor(intraOpThreads ?? cores / w));
-  return { workers: w, intraOpThreads: t };
+  const solo = Math.max(0, Math.floor(soloThreads ?? (t < cores ? cores : 0)));
+  return { workers: w, intraOpThreads: t, soloThreads: solo > t ? solo : 0 };
 }
+
+/** Largest batch on CPU unless asked: batching bought no images/s there and cost RSS (bench/README). */
+export const CPU_MAX_BATCH = 1;
+/** Largest batch elsewhere (CUDA) unless asked. */
+export const ACCEL_MAX_BATCH = 4;
 
 /**
  * Batch sizes to run once at load. A new shape costs ORT one slower run (allocation planning), so
@@ -57,12 +70,16 @@ export interface LoadedModel {
   outputs: TensorMeta[];
   /** largest batch this model runs (the graph may fix the batch dimension) */
   maxBatch: number;
+  /** worker 0 holds a solo session for it (CPU, and the plan has one) */
+  solo: boolean;
 }
 
 export interface SessionsOptions {
   eps?: string | readonly string[];
   workers?: number;
   intraOpThreads?: number;
+  /** threads of the solo session (see ThreadPlan); 0 for none */
+  soloThreads?: number;
   spinning?: boolean;
   log: PoolLog & { info(msg: string): void };
 }
@@ -98,7 +115,7 @@ export class Sessions {
 
   static async start(o: SessionsOptions): Promise<Sessions> {
     const eps = parseEps(o.eps ?? ['cpu']);
-    const plan = threadPlan(o.workers, o.intraOpThreads);
+    const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
     const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning }, o.log);
     return new Sessions(pool, plan, eps, o.log);
   }
@@ -107,11 +124,15 @@ export class Sessions {
     return this.plan.workers;
   }
 
-  /** Creates the model's session in every worker and warms it at each batch size the batcher will use. */
-  async load(name: string, dir: string, manifest: Manifest, bytes: Uint8Array, maxBatch: number, warm: boolean): Promise<LoadedModel> {
+  /**
+   * Creates the model's session in every worker (and the solo session in worker 0) and warms it at
+   * batch 1 before it serves; larger batches are warmed after, while it serves. `maxBatch` undefined:
+   * CPU_MAX_BATCH on CPU, ACCEL_MAX_BATCH on an accelerator.
+   */
+  async load(name: string, dir: string, manifest: Manifest, bytes: Uint8Array, maxBatch: number | undefined, warm: boolean): Promise<LoadedModel> {
     const id = this.nextId++;
     const settled = await Promise.allSettled(
-      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, { op: 'load', modelId: id, bytes, eps: this.eps, manifest })),
+      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, bytes, manifest))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     try {
@@ -121,12 +142,18 @@ export class Sessions {
       for (const f of r.failed) this.log.warn(`model ${name}: execution provider ${f.ep} unavailable (${f.error}); falling back`);
       if (replies.some((x) => x.ep !== r.ep)) this.log.warn(`model ${name}: workers ended up on different providers (${replies.map((x) => x.ep).join(', ')})`);
       const fixedBatch = checkInputShape(manifest, r.inputs);
+      const asked = maxBatch ?? (r.ep === 'cpu' ? CPU_MAX_BATCH : ACCEL_MAX_BATCH);
       const model: LoadedModel = {
         id, name, dir, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
-        maxBatch: Math.max(1, Math.min(maxBatch, fixedBatch ?? maxBatch)),
+        maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), solo: r.solo,
       };
-      if (warm) await this.warm(model);
-      this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s))`);
+      if (warm) {
+        await this.warm(model, [1]);
+        const rest = warmBatches(model.maxBatch).filter((b) => b > 1);
+        if (rest.length) void this.warm(model, rest).catch((e) => this.log.warn(`model ${name}: warm-up of larger batches failed (${(e as Error).message})`));
+      }
+      const solo = r.solo ? `, ${this.plan.soloThreads} thread(s) for a lone request` : '';
+      this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
       return model;
     } catch (e) {
       await this.releaseId(id);
@@ -134,8 +161,11 @@ export class Sessions {
     }
   }
 
-  private async warm(model: LoadedModel, only?: number): Promise<void> {
-    const batches = warmBatches(model.maxBatch);
+  private loadRequest(worker: number, modelId: number, bytes: Uint8Array, manifest: Manifest): WorkerCall {
+    return { op: 'load', modelId, bytes, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0 };
+  }
+
+  private async warm(model: LoadedModel, batches: number[], only?: number): Promise<void> {
     const notes = only !== undefined
       ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches })]
       : await this.pool.all<string | null>({ op: 'warm', modelId: model.id, batches });
@@ -145,8 +175,8 @@ export class Sessions {
 
   /** Loads a live model into a restarted worker. */
   async reloadInto(worker: number, model: LoadedModel, bytes: Uint8Array, warm: boolean): Promise<void> {
-    await this.pool.call<LoadReply>(worker, { op: 'load', modelId: model.id, bytes, eps: this.eps, manifest: model.manifest });
-    if (warm) await this.warm(model, worker);
+    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, bytes, model.manifest));
+    if (warm) await this.warm(model, warmBatches(model.maxBatch), worker);
   }
 
   private async releaseId(modelId: number): Promise<void> {
@@ -157,9 +187,12 @@ export class Sessions {
     return this.releaseId(model.id);
   }
 
-  /** A batch of detection jobs on one worker; the image tensors are transferred, not copied. */
-  runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[]): Promise<DetectReply> {
-    return this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
+  /**
+   * A batch of detection jobs on one worker; the image tensors are transferred, not copied. `solo`: on
+   * worker 0's solo session (the caller runs nothing beside it).
+   */
+  runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[], solo = false): Promise<DetectReply> {
+    return this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs, solo }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
   }
 
   runInfer(worker: number, model: LoadedModel, inputs: Record<string, RawTensor>): Promise<InferReply> {

@@ -81,7 +81,7 @@ export interface RuntimeOptions {
   only?: readonly string[];
   /** execution providers in order of preference, e.g. "cuda,cpu"; default cpu */
   eps?: string | readonly string[];
-  /** largest batch the dynamic batcher forms (default 4) */
+  /** largest batch the dynamic batcher forms (default: 1 on CPU, where batching bought nothing, 4 on CUDA) */
   maxBatch?: number;
   /** how long a lone request waits for company while a worker is free (default 2 ms) */
   batchDelayMs?: number;
@@ -91,6 +91,8 @@ export interface RuntimeOptions {
   workers?: number;
   /** ORT intra-op threads per worker (default: cores / workers) */
   intraOpThreads?: number;
+  /** ORT threads of the solo session that runs a lone request on CPU (default: cores when workers have fewer; 0: none) */
+  soloThreads?: number;
   /** let ORT's idle intra-op threads spin (ORT default true); false yields cores to decoding */
   intraOpSpinning?: boolean;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */

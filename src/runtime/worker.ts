@@ -21,6 +21,8 @@ ort.env.logLevel = 'fatal';
 
 interface Loaded {
   session: ort.InferenceSession;
+  /** the same model with more threads, for a request that has every core to itself */
+  solo?: ort.InferenceSession;
   manifest: Manifest;
   /** detectors: the decoding set-up, built once at load */
   layout?: DetectorLayout;
@@ -46,6 +48,12 @@ function get(modelId: number): Loaded {
   return s;
 }
 
+/** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
+async function soloSession(bytes: Uint8Array, ep: string, threads: number): Promise<ort.InferenceSession | undefined> {
+  if (ep !== 'cpu' || !(threads > init.intraOpThreads)) return undefined;
+  return (await createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false })).session;
+}
+
 async function load(m: LoadRequest): Promise<LoadReply> {
   // ORT only takes bytes in a plain ArrayBuffer: copy out of the shared one (transient, per worker)
   const bytes = m.bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(m.bytes) : m.bytes;
@@ -53,16 +61,13 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
+  let layout: DetectorLayout | undefined;
+  let solo: ort.InferenceSession | undefined;
   try {
     if (!session.inputNames.includes(inputName)) throw new Error(`model.onnx has no input "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
     if (!session.outputNames.includes(outputName)) throw new Error(`model.onnx has no output "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
-  } catch (e) {
-    await session.release();
-    throw e;
-  }
-  let layout: DetectorLayout | undefined;
-  try {
     layout = isDetector(man) ? detectorLayout(man.kind, man) : undefined;
+    if (layout) solo = await soloSession(bytes, ep, m.soloThreads ?? 0);
   } catch (e) {
     await session.release();
     throw e;
@@ -71,9 +76,9 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   // a reload racing a worker restart may load the same model twice: keep one session
   await release(m.modelId);
   sessions.set(m.modelId, {
-    session, manifest: man, layout, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null,
+    session, solo, manifest: man, layout, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null,
   });
-  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) };
+  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined };
 }
 
 function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {
@@ -93,9 +98,10 @@ function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {
   return new ort.Tensor('float32', data, [n, channels, height, width]);
 }
 
-async function runDetect(s: Loaded, images: Float32Array[]) {
+async function runDetect(s: Loaded, images: Float32Array[], solo = false) {
   const t0 = performance.now();
-  const out = await s.session.run({ [s.inputName]: batchTensor(s, images) }, [s.outputName]);
+  const session = (solo && s.solo) || s.session;
+  const out = await session.run({ [s.inputName]: batchTensor(s, images) }, [s.outputName]);
   const t = out[s.outputName];
   return { data: t.data as Float32Array, dims: [...t.dims], ms: performance.now() - t0 };
 }
@@ -104,7 +110,7 @@ async function runDetect(s: Loaded, images: Float32Array[]) {
 async function detectBatch(m: DetectRequest): Promise<DetectReply> {
   const s = get(m.modelId);
   if (!s.layout) throw new Error(`model kind ${s.manifest.kind} has no detection output`);
-  const r = await runDetect(s, m.jobs.map((j) => j.tensor));
+  const r = await runDetect(s, m.jobs.map((j) => j.tensor), m.solo);
   const t1 = performance.now();
   const detections = decodeJobs(s.layout, r.data, r.dims, m.jobs);
   return { detections, inferMs: r.ms, postMs: performance.now() - t1 };
@@ -132,6 +138,8 @@ async function warm(m: WarmRequest): Promise<string | null> {
     for (const b of m.batches) {
       const images = Array.from({ length: b }, () => new Float32Array(s.chw).fill(0.5));
       const r = await runDetect(s, images);
+      // the solo session only ever runs lone requests
+      if (s.solo && b === 1) await runDetect(s, images, true);
       // Also runs the decoder once: an output whose shape disagrees with model.json fails here, at
       // load time, instead of on every request.
       decodeJobs(s.layout, r.data, r.dims, images.map(() => job));
@@ -174,7 +182,7 @@ async function infer(m: InferRequest): Promise<InferReply> {
 async function release(modelId: number): Promise<null> {
   const s = sessions.get(modelId);
   sessions.delete(modelId);
-  if (s) await s.session.release();
+  if (s) await Promise.all([s.session.release(), s.solo?.release()]);
   return null;
 }
 
