@@ -1,14 +1,24 @@
-// One line per subcommand module; each exports `register(program)`.
+// One entry per subcommand: its name and the module that registers it (`register(program)`). Modules are
+// loaded on demand: `pinhole serve` imports the server, not tfjs and the trainers (cold start).
 import type { Command } from 'commander';
-import { register as darknet } from './darknet.ts';
-import { register as faceapi } from './faceapi.ts';
-import { register as detect } from './detect.ts';
-import { register as evaluate } from './eval.ts';
-import { register as generate } from './generate.ts';
-import { register as serve } from './serve.ts';
-import { register as train } from './train.ts';
-import { register as exportCkpt } from './export.ts';
-import { register as bench } from './bench.ts';
-import { register as quantize } from './quantize.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, faceapi, detect, evaluate, generate, serve, train, exportCkpt, bench, quantize];
+type Registers = () => Promise<{ register(program: Command): void }>;
+
+export const commands: Record<string, Registers> = {
+  darknet: () => import('./darknet.ts'),
+  faceapi: () => import('./faceapi.ts'),
+  detect: () => import('./detect.ts'),
+  eval: () => import('./eval.ts'),
+  generate: () => import('./generate.ts'),
+  serve: () => import('./serve.ts'),
+  train: () => import('./train.ts'),
+  export: () => import('./export.ts'),
+  bench: () => import('./bench.ts'),
+  quantize: () => import('./quantize.ts'),
+};
+
+/** The modules to load for these arguments: the named subcommand's alone, else all (help, typos). */
+export function commandsFor(argv: readonly string[]): Registers[] {
+  const name = argv[2];
+  return name !== undefined && Object.hasOwn(commands, name) ? [commands[name]] : Object.values(commands);
+}

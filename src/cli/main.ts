@@ -2,7 +2,7 @@
 // with exit code 2 for bad usage and 1 for failures (SPEC.md).
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UsageError } from './errors.ts';
-import { commands } from './commands.ts';
+import { commandsFor } from './commands.ts';
 
 const program = new Command('pinhole')
   .description('Pinhole: real-time object detection and image generation inference server')
@@ -11,7 +11,7 @@ const program = new Command('pinhole')
   .exitOverride()
   .configureOutput({ writeErr: (s) => { if (!/^error:/.test(s)) process.stderr.write(s); } });
 
-for (const register of commands) register(program);
+for (const mod of await Promise.all(commandsFor(process.argv).map((load) => load()))) mod.register(program);
 
 function fail(code: number, message: string): never {
   process.stderr.write(`pinhole: ${message.replace(/\s+/g, ' ').trim()}\n`);

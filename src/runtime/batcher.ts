@@ -268,7 +268,7 @@ export class Batcher {
     batch[0].adapter.run(w, batch.map((it) => it.job), solo || undefined).then((r) => {
       const per = r.inferMs / batch.length;
       queue.msPerJob = queue.msPerJob ? 0.8 * queue.msPerJob + 0.2 * per : per;
-      this.observer.onBatch?.({ model: queue.model, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: r.inferMs / 1000 });
+      this.observer.onBatch?.({ model: queue.model, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: r.inferMs / 1000, solo });
       batch.forEach((it, i) => it.resolve({
         result: r.results[i],
         timing: { queueMs: queueMs[i], inferMs: r.inferMs, postMs: r.postMs, batchSize: batch.length },

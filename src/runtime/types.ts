@@ -52,6 +52,8 @@ export interface BatchEvent {
   queueSeconds: number[];
   /** seconds the batch took in ORT */
   inferSeconds: number;
+  /** it ran alone on the solo session (every core) */
+  solo?: boolean;
 }
 
 /** Hooks the server uses for metrics; the runtime calls them, never imports prom-client. */

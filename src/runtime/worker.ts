@@ -32,6 +32,18 @@ interface Loaded {
   inputs: TensorMeta[];
   /** reused across batches: a batch is assembled once, in place, in this buffer */
   batchBuf: Float32Array | null;
+  /**
+   * Runs on this model take turns: a warm-up of larger batches goes on after the model serves, and
+   * must neither share batchBuf with a request's batch nor split the cores with it.
+   */
+  turn: Promise<unknown>;
+}
+
+/** Runs `work` once every earlier run of the model is done. */
+function inTurn<T>(s: Loaded, work: () => Promise<T>): Promise<T> {
+  const p = s.turn.then(work);
+  s.turn = p.catch(() => {});
+  return p;
 }
 
 const sessions = new Map<number, Loaded>();
@@ -77,6 +89,7 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   await release(m.modelId);
   sessions.set(m.modelId, {
     session, solo, manifest: man, layout, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null,
+    turn: Promise.resolve(),
   });
   return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined };
 }
@@ -110,7 +123,7 @@ async function runDetect(s: Loaded, images: Float32Array[], solo = false) {
 async function detectBatch(m: DetectRequest): Promise<DetectReply> {
   const s = get(m.modelId);
   if (!s.layout) throw new Error(`model kind ${s.manifest.kind} has no detection output`);
-  const r = await runDetect(s, m.jobs.map((j) => j.tensor), m.solo);
+  const r = await inTurn(s, () => runDetect(s, m.jobs.map((j) => j.tensor), m.solo));
   const t1 = performance.now();
   const detections = decodeJobs(s.layout, r.data, r.dims, m.jobs);
   return { detections, inferMs: r.ms, postMs: performance.now() - t1 };
@@ -137,9 +150,11 @@ async function warm(m: WarmRequest): Promise<string | null> {
     const job = { frame: boxFrame(s.manifest.preprocess, { width, height }, width, height), params: resolveParams(s.manifest) };
     for (const b of m.batches) {
       const images = Array.from({ length: b }, () => new Float32Array(s.chw).fill(0.5));
-      const r = await runDetect(s, images);
-      // the solo session only ever runs lone requests
-      if (s.solo && b === 1) await runDetect(s, images, true);
+      const r = await inTurn(s, async () => {
+        // the solo session only ever runs lone requests
+        if (s.solo && b === 1) await runDetect(s, images, true);
+        return runDetect(s, images);
+      });
       // Also runs the decoder once: an output whose shape disagrees with model.json fails here, at
       // load time, instead of on every request.
       decodeJobs(s.layout, r.data, r.dims, images.map(() => job));
@@ -157,7 +172,7 @@ async function warm(m: WarmRequest): Promise<string | null> {
         if (!t) return `input ${inp.name} of type ${inp.type}: not warmed`;
         feeds[inp.name] = t;
       }
-      await s.session.run(feeds);
+      await inTurn(s, () => s.session.run(feeds));
     }
   } catch (e) {
     return firstLine(e);
@@ -170,7 +185,7 @@ async function infer(m: InferRequest): Promise<InferReply> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(m.inputs)) feeds[name] = new ort.Tensor(t.type, t.data as never, t.dims);
   const t0 = performance.now();
-  const out = await s.session.run(feeds);
+  const out = await inTurn(s, () => s.session.run(feeds));
   const inferMs = performance.now() - t0;
   const outputs: Record<string, RawTensor> = {};
   for (const [name, t] of Object.entries(out)) {

@@ -1,0 +1,92 @@
+// The thread budget that fits the load (issue 20): a lone request runs on worker 0's solo session with
+// every core and nothing beside it; concurrent requests run on the single-threaded workers; CPU does not
+// batch unless asked; the decode ignores embedded ICC profiles as darknet's stb_image does.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { Runtime, threadPlan } from '../src/runtime/index.ts';
+import type { BatchEvent, DetectionResponse, RuntimeLogger } from '../src/runtime/index.ts';
+import { preprocess } from '../src/runtime/preprocess.ts';
+import { writeTinyModel } from './runtime-fixtures.ts';
+
+const quiet: RuntimeLogger = { info() {}, warn() {}, error() {} };
+let root: string;
+let image: Buffer;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'pinhole-threads-'));
+  writeTinyModel(root, 'a');
+  // a gradient, so that boxes depend on the pixels
+  const px = Buffer.alloc(96 * 72 * 3);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 7) % 251;
+  image = await sharp(px, { raw: { width: 96, height: 72, channels: 3 } }).png().toBuffer();
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const summary = (r: DetectionResponse) => JSON.stringify(r.detections);
+
+describe('thread plan', () => {
+  it('single-threaded workers per core, a solo session with every core, none when one worker has them all', () => {
+    const cores = threadPlan().workers * threadPlan().intraOpThreads;
+    expect(threadPlan(2, 1, 2)).toEqual({ workers: 2, intraOpThreads: 1, soloThreads: 2 });
+    expect(threadPlan(1, 2)).toEqual({ workers: 1, intraOpThreads: 2, soloThreads: 0 });
+    expect(threadPlan(2, 1, 0).soloThreads).toBe(0);
+    if (cores > 1) expect(threadPlan().soloThreads).toBe(cores);
+  });
+});
+
+describe('solo session', () => {
+  it('a lone request runs solo with the same answer as concurrent ones, which run on the workers', async () => {
+    const batches: BatchEvent[] = [];
+    const rt = await Runtime.create({
+      modelsDir: root, workers: 2, intraOpThreads: 1, soloThreads: 2, log: quiet,
+      observer: { onBatch: (e) => batches.push(e) },
+    });
+    try {
+      expect(rt.threads).toEqual({ workers: 2, intraOpThreads: 1, soloThreads: 2 });
+      // CPU: no batching unless asked
+      expect(rt.model('a')?.maxBatch).toBe(1);
+      const alone = await rt.detect('a', image, { thresh: 0.01 });
+      expect(batches.at(-1)).toMatchObject({ size: 1, solo: true });
+      expect(alone.detections.length).toBeGreaterThan(0);
+      batches.length = 0;
+      const many = await Promise.all(Array.from({ length: 12 }, () => rt.detect('a', image, { thresh: 0.01 })));
+      for (const r of many) expect(summary(r)).toBe(summary(alone));
+      expect(batches.length).toBe(12);
+      // the first decode to finish may find the workers idle and run solo; the rest share the workers
+      expect(batches.filter((b) => !b.solo).length).toBeGreaterThan(0);
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('soloThreads 0: every request runs on the workers', async () => {
+    const batches: BatchEvent[] = [];
+    const rt = await Runtime.create({ modelsDir: root, workers: 2, intraOpThreads: 1, soloThreads: 0, log: quiet, observer: { onBatch: (e) => batches.push(e) } });
+    try {
+      await rt.detect('a', image, { thresh: 0.01 });
+      expect(batches.at(-1)?.solo).toBe(false);
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+describe('decode', () => {
+  it('ignores an embedded ICC profile: the tensor holds the stored pixels, as darknet reads them', async () => {
+    const px = Buffer.alloc(32 * 32 * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 13) % 256;
+    // stored with a Display P3 profile: an ICC-aware decoder would convert the pixels to sRGB
+    const tagged = await sharp(px, { raw: { width: 32, height: 32, channels: 3 } }).withIccProfile('p3').png().toBuffer();
+    const stored = await sharp(tagged, { ignoreIcc: true }).raw().toBuffer();
+    const converted = await sharp(tagged).toColourspace('srgb').raw().toBuffer();
+    expect(stored.equals(converted)).toBe(false);
+    const pre = await preprocess(tagged, { width: 32, height: 32, channels: 3, layout: 'NCHW' }, 'resize');
+    const plane = 32 * 32;
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) expect(pre.data[c * plane + i]).toBe(Math.fround(stored[i * 3 + c] / 255));
+    }
+  });
+});
