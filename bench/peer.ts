@@ -8,6 +8,7 @@
 //
 //   node --import tsx bench/peer.ts [--seconds 10] [--rounds 3] [--connections 1,4,16] [--only pinhole,pinhole-int8,naive,flask]
 //     [--gunicorn-workers N] [--image /usr/share/darknet/data/dog.jpg]
+//     [--variant NAME=SERVE_FLAGS ...]   (more Pinhole contenders, fp32: e.g. --variant "1x2=--workers 1 --threads 2")
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ const { values: o } = parseArgs({
     'gunicorn-workers': { type: 'string', default: String(availableParallelism()) },
     image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    variant: { type: 'string', multiple: true, default: [] },
   },
 });
 const seconds = Number(o.seconds), rounds = Number(o.rounds);
@@ -69,7 +71,13 @@ function flaskMissing(): string | undefined {
   if (spawnSync('gunicorn', ['--version']).status !== 0) need.push('gunicorn');
   return need.length ? `apt-get install ${need.join(' ')}` : undefined;
 }
-const wanted = new Set(o.only.split(','));
+for (const v of o.variant) {
+  const eq = v.indexOf('=');
+  if (eq <= 0) throw new Error(`--variant NAME=SERVE_FLAGS, got "${v}"`);
+  const flags = v.slice(eq + 1).split(/\s+/).filter(Boolean);
+  all.push({ name: `pinhole:${v.slice(0, eq)}`, start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(dn.name), '--port', String(p), '--log-level', 'warn', ...flags], p) });
+}
+const wanted = new Set([...o.only.split(','), ...all.filter((c) => c.name.startsWith('pinhole:')).map((c) => c.name)]);
 const contenders = all.filter((c) => wanted.has(c.name)).filter((c) => {
   const why = c.name === 'flask' ? flaskMissing() : undefined;
   if (why) console.log(`flask skipped: missing tools (${why})`);
@@ -132,10 +140,10 @@ try {
           const a = await autocannon({ url, method: 'POST', body: image, headers: { 'content-type': 'image/jpeg' }, connections: n, duration: seconds, timeout: 30 });
           const s = { rps: a['2xx'] / a.duration, p50: a.latency.p50, p99: a.latency.p99, errors: a.non2xx + a.errors + a.timeouts };
           e.by.set(n, [...(e.by.get(n) ?? []), s]);
-          console.log(`round ${r + 1} ${c.name.padEnd(13)} ${String(n).padStart(2)} conn: ${s.rps.toFixed(1).padStart(6)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${s.errors ? `, ${s.errors} errors` : ''}; load ${load()}`);
+          console.log(`round ${r + 1} ${c.name.padEnd(16)} ${String(n).padStart(2)} conn: ${s.rps.toFixed(1).padStart(6)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms${s.errors ? `, ${s.errors} errors` : ''}; load ${load()}`);
         }
         e.rss.push(peak);
-        console.log(`round ${r + 1} ${c.name.padEnd(13)} cold start ${e.cold.at(-1)!.toFixed(0)} ms, peak RSS ${peak.toFixed(0)} MB`);
+        console.log(`round ${r + 1} ${c.name.padEnd(16)} cold start ${e.cold.at(-1)!.toFixed(0)} ms, peak RSS ${peak.toFixed(0)} MB`);
       } catch (x) {
         console.log(`round ${r + 1} ${c.name}: failed: ${(x as Error).message} ${err.trim().split('\n').slice(-3).join(' | ')}`);
       } finally {
@@ -153,19 +161,20 @@ try {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 console.log(`\nmeans over ${rounds} rounds (load now ${load()}):`);
-console.log(`${'server'.padEnd(13)} ${conns.map((n) => `${n} conn: req/s  p50  p99`.padStart(28)).join(' ')}   cold ms  peak RSS MB`);
+console.log(`${'server'.padEnd(16)} ${conns.map((n) => `${n} conn: req/s  p50  p99`.padStart(28)).join(' ')}   cold ms  peak RSS MB`);
 for (const [name, e] of res) {
   const cells = conns.map((n) => {
     const s = e.by.get(n) ?? [];
     return `${mean(s.map((x) => x.rps)).toFixed(1).padStart(14)} ${mean(s.map((x) => x.p50)).toFixed(0).padStart(5)} ${mean(s.map((x) => x.p99)).toFixed(0).padStart(5)}`;
   });
-  console.log(`${name.padEnd(13)} ${cells.map((x) => x.padStart(28)).join(' ')}   ${median(e.cold).toFixed(0).padStart(7)}  ${Math.max(...e.rss, 0).toFixed(0).padStart(11)}`);
+  console.log(`${name.padEnd(16)} ${cells.map((x) => x.padStart(28)).join(' ')}   ${median(e.cold).toFixed(0).padStart(7)}  ${Math.max(...e.rss, 0).toFixed(0).padStart(11)}`);
 }
 const ratio = (a: string, b: string, what: 'rps' | 'p50') => conns.map((n) => {
   const x = mean(res.get(a)?.by.get(n)?.map((s) => s[what]) ?? []), y = mean(res.get(b)?.by.get(n)?.map((s) => s[what]) ?? []);
   return `${n} conn ${(x / y).toFixed(2)}x`;
 }).join(', ');
-for (const [a, b, target] of [['pinhole', 'naive', '>= 1.3x'], ['pinhole', 'flask', ''], ['pinhole-int8', 'flask', '>= 3.5x'], ['pinhole-int8', 'pinhole', '']] as const) {
+const variants = [...res.keys()].filter((n) => n.startsWith('pinhole:')).map((n) => [n, 'naive', '>= 1.3x'] as const);
+for (const [a, b, target] of [['pinhole', 'naive', '>= 1.3x'], ['pinhole', 'flask', ''], ['pinhole-int8', 'flask', '>= 3.5x'], ['pinhole-int8', 'pinhole', ''], ...variants] as const) {
   if (res.has(a) && res.has(b)) console.log(`${a} / ${b} throughput: ${ratio(a, b, 'rps')}${target ? ` (target ${target})` : ''}; p50: ${ratio(a, b, 'p50')}`);
 }
 if (existsSync(scratch)) rmSync(scratch, { recursive: true, force: true });

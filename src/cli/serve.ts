@@ -23,6 +23,7 @@ interface ServeOptions {
   workers?: number;
   threads?: number;
   soloThreads?: number;
+  cpuArena: boolean;
   bodyLimitMb: number;
   maxInFlight: number;
   timeoutMs: number;
@@ -67,7 +68,7 @@ async function run(o: ServeOptions): Promise<void> {
   const log = deferredLogger();
   const runtime = await Runtime.create({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
-    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, watch: o.watch, observer: metrics.observer, log,
+    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, watch: o.watch, observer: metrics.observer, log,
   });
   const app = await buildApp({
     runtime, metrics,
@@ -114,6 +115,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'inference worker threads (default: one per core, at most 4)', intOption('--workers', 1, 256))
     .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
     .option('--solo-threads <n>', 'ONNX Runtime threads for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
+    .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'detect requests admitted at once before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
     .option('--timeout-ms <ms>', 'a request still queued after this long gets 503', intOption('--timeout-ms', 1, 3_600_000), APP_DEFAULTS.requestTimeoutMs)

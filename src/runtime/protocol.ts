@@ -40,7 +40,10 @@ export interface WarmRequest {
   op: 'warm';
   id: number;
   modelId: number;
+  /** batch sizes to run on the worker's own session */
   batches: number[];
+  /** also run the solo session (batch 1), first */
+  solo?: boolean;
 }
 
 export interface DetectRequest {
@@ -95,4 +98,5 @@ export type WorkerReply =
 export interface WorkerInit {
   intraOpThreads: number;
   spinning?: boolean;
+  cpuMemArena?: boolean;
 }

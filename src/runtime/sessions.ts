@@ -81,6 +81,8 @@ export interface SessionsOptions {
   /** threads of the solo session (see ThreadPlan); 0 for none */
   soloThreads?: number;
   spinning?: boolean;
+  /** ORT's CPU memory arena (default on) */
+  cpuMemArena?: boolean;
   log: PoolLog & { info(msg: string): void };
 }
 
@@ -116,7 +118,7 @@ export class Sessions {
   static async start(o: SessionsOptions): Promise<Sessions> {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning }, o.log);
+    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning, cpuMemArena: o.cpuMemArena }, o.log);
     return new Sessions(pool, plan, eps, o.log);
   }
 
@@ -147,11 +149,7 @@ export class Sessions {
         id, name, dir, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
         maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), solo: r.solo,
       };
-      if (warm) {
-        await this.warm(model, [1]);
-        const rest = warmBatches(model.maxBatch).filter((b) => b > 1);
-        if (rest.length) void this.warm(model, rest).catch((e) => this.log.warn(`model ${name}: warm-up of larger batches failed (${(e as Error).message})`));
-      }
+      if (warm) await this.warmToServe(model);
       const solo = r.solo ? `, ${this.plan.soloThreads} thread(s) for a lone request` : '';
       this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
       return model;
@@ -165,9 +163,22 @@ export class Sessions {
     return { op: 'load', modelId, bytes, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0 };
   }
 
-  private async warm(model: LoadedModel, batches: number[], only?: number): Promise<void> {
+  /**
+   * Warms what the first request runs on before the model serves, the rest after (runs on a model take
+   * turns in a worker, so a request never shares the cores with a warm-up run): with a solo session that
+   * is the solo session (a lone first request runs there), else each worker's at batch 1.
+   */
+  private async warmToServe(model: LoadedModel): Promise<void> {
+    const all = warmBatches(model.maxBatch);
+    const now = model.solo ? [] : [1];
+    await (model.solo ? this.warm(model, [], 0, true) : this.warm(model, now));
+    const later = all.filter((b) => !now.includes(b));
+    if (later.length) void this.warm(model, later).catch((e) => this.log.warn(`model ${model.name}: warm-up failed (${(e as Error).message})`));
+  }
+
+  private async warm(model: LoadedModel, batches: number[], only?: number, solo = false): Promise<void> {
     const notes = only !== undefined
-      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches })]
+      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches, solo })]
       : await this.pool.all<string | null>({ op: 'warm', modelId: model.id, batches });
     const note = notes.find((n) => n);
     if (note) this.log.warn(`model ${model.name}: warm-up skipped (${note})`);
@@ -176,7 +187,7 @@ export class Sessions {
   /** Loads a live model into a restarted worker. */
   async reloadInto(worker: number, model: LoadedModel, bytes: Uint8Array, warm: boolean): Promise<void> {
     await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, bytes, model.manifest));
-    if (warm) await this.warm(model, warmBatches(model.maxBatch), worker);
+    if (warm) await this.warm(model, warmBatches(model.maxBatch), worker, worker === 0);
   }
 
   private async releaseId(modelId: number): Promise<void> {

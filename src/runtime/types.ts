@@ -95,6 +95,8 @@ export interface RuntimeOptions {
   intraOpThreads?: number;
   /** ORT threads of the solo session that runs a lone request on CPU (default: cores when workers have fewer; 0: none) */
   soloThreads?: number;
+  /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
+  cpuMemArena?: boolean;
   /** let ORT's idle intra-op threads spin (ORT default true); false yields cores to decoding */
   intraOpSpinning?: boolean;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */

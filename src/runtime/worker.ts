@@ -8,7 +8,8 @@ import { isDetector, type Manifest } from '../manifest.ts';
 import { resolveParams } from '../vision/params.ts';
 import { decodeJobs, detectorLayout, type DetectorLayout } from '../vision/postprocess.ts';
 import { boxFrame } from '../vision/letterbox.ts';
-import { createSession, firstLine } from './ep.ts';
+import { firstLine } from './ep.ts';
+import { createSession } from './ort-session.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
@@ -61,27 +62,39 @@ function get(modelId: number): Loaded {
 }
 
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-async function soloSession(bytes: Uint8Array, ep: string, threads: number): Promise<ort.InferenceSession | undefined> {
-  if (ep !== 'cpu' || !(threads > init.intraOpThreads)) return undefined;
-  return (await createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false })).session;
+function soloSession(bytes: Uint8Array, m: LoadRequest): Promise<ort.InferenceSession> | undefined {
+  const threads = m.soloThreads ?? 0;
+  if (!m.eps.includes('cpu') || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
+  return createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena }).then((c) => c.session);
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
   // ORT only takes bytes in a plain ArrayBuffer: copy out of the shared one (transient, per worker)
   const bytes = m.bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(m.bytes) : m.bytes;
-  const { session, ep, failed } = await createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning });
+  // made beside the worker's own session (start-up time); dropped if that one ends up off the CPU
+  const soloMade = soloSession(bytes, m);
+  const made = await Promise.allSettled([
+    createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena }), soloMade ?? Promise.resolve(undefined),
+  ]);
+  const soloDone = made[1].status === 'fulfilled' ? made[1].value : undefined;
+  if (made[0].status === 'rejected') {
+    await soloDone?.release();
+    throw made[0].reason;
+  }
+  const { session, ep, failed } = made[0].value;
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
   let layout: DetectorLayout | undefined;
-  let solo: ort.InferenceSession | undefined;
+  const solo = ep === 'cpu' ? soloDone : undefined;
+  if (soloDone && !solo) await soloDone.release();
   try {
+    if (made[1].status === 'rejected') throw made[1].reason;
     if (!session.inputNames.includes(inputName)) throw new Error(`model.onnx has no input "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
     if (!session.outputNames.includes(outputName)) throw new Error(`model.onnx has no output "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
     layout = isDetector(man) ? detectorLayout(man.kind, man) : undefined;
-    if (layout) solo = await soloSession(bytes, ep, m.soloThreads ?? 0);
   } catch (e) {
-    await session.release();
+    await Promise.all([session.release(), solo?.release()]);
     throw e;
   }
   const { channels, height, width } = man.input;
@@ -148,13 +161,11 @@ async function warm(m: WarmRequest): Promise<string | null> {
   if (s.layout && isDetector(s.manifest)) {
     const { width, height } = s.manifest.input;
     const job = { frame: boxFrame(s.manifest.preprocess, { width, height }, width, height), params: resolveParams(s.manifest) };
-    for (const b of m.batches) {
+    // the solo session only ever runs lone requests: batch 1
+    const runs = [...(m.solo && s.solo ? [{ b: 1, solo: true }] : []), ...m.batches.map((b) => ({ b, solo: false }))];
+    for (const { b, solo } of runs) {
       const images = Array.from({ length: b }, () => new Float32Array(s.chw).fill(0.5));
-      const r = await inTurn(s, async () => {
-        // the solo session only ever runs lone requests
-        if (s.solo && b === 1) await runDetect(s, images, true);
-        return runDetect(s, images);
-      });
+      const r = await inTurn(s, () => runDetect(s, images, solo));
       // Also runs the decoder once: an output whose shape disagrees with model.json fails here, at
       // load time, instead of on every request.
       decodeJobs(s.layout, r.data, r.dims, images.map(() => job));

@@ -1,0 +1,48 @@
+// Session creation, in the inference workers: the first execution provider of the list that works. ORT
+// throws at session creation when a provider's libraries are missing (e.g. cuda on a CPU box), which is
+// exactly the signal to fall back.
+import ort from 'onnxruntime-node';
+import { firstLine, type EpAttempt, type EpName } from './ep.ts';
+
+export interface ThreadOptions {
+  intraOpThreads: number;
+  /** let idle intra-op threads spin for work (ORT's default); off yields the core to other work */
+  spinning?: boolean;
+  /** ORT's CPU memory arena (default on) */
+  cpuMemArena?: boolean;
+}
+
+export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [ep],
+    // Measured here: 'parallel' halves throughput on CPU; one inter-op thread since we run sequentially.
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: t.intraOpThreads,
+    interOpNumThreads: 1,
+    // off: activations are allocated per run and given back, instead of an arena kept at its peak
+    ...(t.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
+    ...(t.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  };
+}
+
+export interface CreatedSession {
+  session: ort.InferenceSession;
+  ep: EpName;
+  /** providers tried before `ep`, with why they failed */
+  failed: EpAttempt[];
+}
+
+/** Tries each provider in order; throws an Error listing every attempt if none works. */
+export async function createSession(bytes: Uint8Array, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
+  const failed: EpAttempt[] = [];
+  for (const ep of eps) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, sessionOptions(ep, t));
+      return { session, ep, failed };
+    } catch (e) {
+      failed.push({ ep, error: firstLine(e) });
+    }
+  }
+  throw new Error(`no execution provider could load the model: ${failed.map((f) => `${f.ep}: ${f.error}`).join('; ')}`);
+}
