@@ -3,7 +3,7 @@
 // server reached, decode + NMS). Then a run at half of the measured peak for the latency spread.
 //
 //   node --import tsx bench/http.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
-//     [--duration 10] [--rounds 2] [--connections 16] [--max-batch 4] [--batch-delay-ms 2] [--workers N]
+//     [--duration 10] [--rounds 2] [--connections 16] [--max-batch N] [--batch-delay-ms D] [--workers N] [--threads N] [--solo-threads N]
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
 import { runCeiling, type CeilingResult } from '../src/runtime/ceiling.ts';
@@ -28,7 +28,7 @@ const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 console.log(`http bench: model ${model.name} (${model.kind}), image ${o.image} (${image.length} bytes), ${connections} connections, `
-  + `${duration}s per run, ${rounds} round(s), max batch ${o['max-batch']}, batch delay ${o['batch-delay-ms']} ms; load ${load()}`);
+  + `${duration}s per run, ${rounds} round(s), max batch ${o['max-batch'] ?? 'default'}, batch delay ${o['batch-delay-ms'] ?? 'default'} ms; load ${load()}`);
 
 await httpLayerCost();
 const server = await startServerChild(model, flags);

@@ -43,9 +43,12 @@ export const SERVING_OPTIONS = {
   model: { type: 'string' },
   image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
   duration: { type: 'string', default: '10' },
-  'max-batch': { type: 'string', default: '4' },
-  'batch-delay-ms': { type: 'string', default: '2' },
+  // unset: the server's defaults (batching by execution provider, threads by core count)
+  'max-batch': { type: 'string' },
+  'batch-delay-ms': { type: 'string' },
   workers: { type: 'string' },
+  threads: { type: 'string' },
+  'solo-threads': { type: 'string' },
 } as const;
 
 export interface ServingFlags {
@@ -53,9 +56,11 @@ export interface ServingFlags {
   model?: string;
   image: string;
   duration: string;
-  'max-batch': string;
-  'batch-delay-ms': string;
+  'max-batch'?: string;
+  'batch-delay-ms'?: string;
   workers?: string;
+  threads?: string;
+  'solo-threads'?: string;
 }
 
 export interface ServingSetup {
@@ -74,8 +79,8 @@ export function servingSetup(o: ServingFlags): ServingSetup {
     console.error(noModelHelp(o.models, o.model));
     process.exit(1);
   }
-  const flags = ['--max-batch', o['max-batch'], '--batch-delay-ms', o['batch-delay-ms'], '--log-level', 'info'];
-  if (o.workers) flags.push('--workers', o.workers);
+  const flags = ['--log-level', 'info'];
+  for (const k of ['max-batch', 'batch-delay-ms', 'workers', 'threads', 'solo-threads'] as const) if (o[k] !== undefined) flags.push(`--${k}`, o[k]);
   return { model, image: readFileSync(o.image), duration: Number(o.duration), flags };
 }
 
@@ -154,7 +159,8 @@ export async function counter(url: string, name: string, model: string): Promise
   const text = await (await fetch(`${url}/metrics`)).text();
   let s = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && line.includes(`model="${model}"`)) s += Number(line.slice(line.lastIndexOf(' ') + 1));
+    // the counters' names before and after the _total renaming (SPEC.md)
+    if ((line.startsWith(`${name}{`) || line.startsWith(`${name.replace(/_count$/, '_total')}{`)) && line.includes(`model="${model}"`)) s += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return s;
 }

@@ -4,7 +4,7 @@
 // end-to-end latency of processed frames (send -> result received), p50 and p99.
 //
 //   node --import tsx bench/ws.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
-//     [--duration 10] [--fps 30] [--streams 1,8] [--max-batch 4] [--batch-delay-ms 2] [--workers N]
+//     [--duration 10] [--fps 30] [--streams 1,8] [--max-batch N] [--batch-delay-ms D] [--workers N] [--threads N] [--solo-threads N]
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
@@ -88,9 +88,13 @@ try {
     const errors = all.reduce((a, s) => a + s.errors, 0);
     const lat = all.flatMap((s) => s.latencies).sort((a, b) => a - b);
     const p50 = percentile(lat, 50), p99 = percentile(lat, 99);
+    // fairness: each stream's processed frames against the mean over streams
+    const per = all.map((x) => x.processed);
+    const meanPer = processed / n;
+    const spread = `per stream ${Math.min(...per)}-${Math.max(...per)} frames (${((100 * (Math.min(...per) - meanPer)) / meanPer).toFixed(0)}% / +${((100 * (Math.max(...per) - meanPer)) / meanPer).toFixed(0)}% of the mean)`;
     console.log(`${n} stream(s): offered ${(sent / duration).toFixed(1)} frames/s, processed ${(processed / seconds).toFixed(1)} frames/s `
       + `(${(processed / seconds / n).toFixed(1)} per stream), dropped ${dropped} of ${sent} (${((100 * dropped) / sent).toFixed(1)}%), errors ${errors}, `
-      + `end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
+      + `${spread}, end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
       + `; server counted ${p1 - p0} frames (processed + dropped + error); CPU: server ${((1000 * serverCpu) / processed).toFixed(0)} ms per processed frame`
       + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores`);
   }

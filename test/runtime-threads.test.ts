@@ -1,10 +1,12 @@
-// The thread budget that fits the load (issue 20): a lone request runs on worker 0's solo session with
-// every core and nothing beside it; concurrent requests run on the single-threaded workers; CPU does not
+// The thread budget that fits the load (issue 20): one worker with every core by default; with several
+// workers a lone request runs on worker 0's solo session with every core and nothing beside it, concurrent
+// requests on the workers' own sessions; CPU does not
 // batch unless asked; the decode ignores embedded ICC profiles as darknet's stb_image does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
 import { Runtime, threadPlan } from '../src/runtime/index.ts';
 import type { BatchEvent, DetectionResponse, RuntimeLogger } from '../src/runtime/index.ts';
@@ -28,12 +30,13 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const summary = (r: DetectionResponse) => JSON.stringify(r.detections);
 
 describe('thread plan', () => {
-  it('single-threaded workers per core, a solo session with every core, none when one worker has them all', () => {
-    const cores = threadPlan().workers * threadPlan().intraOpThreads;
+  it('one worker with every core by default; with several workers, a solo session with every core', () => {
+    const cores = availableParallelism();
+    expect(threadPlan()).toEqual({ workers: 1, intraOpThreads: cores, soloThreads: 0 });
     expect(threadPlan(2, 1, 2)).toEqual({ workers: 2, intraOpThreads: 1, soloThreads: 2 });
     expect(threadPlan(1, 2)).toEqual({ workers: 1, intraOpThreads: 2, soloThreads: 0 });
     expect(threadPlan(2, 1, 0).soloThreads).toBe(0);
-    if (cores > 1) expect(threadPlan().soloThreads).toBe(cores);
+    if (cores > 1) expect(threadPlan(cores)).toEqual({ workers: cores, intraOpThreads: 1, soloThreads: cores });
   });
 });
 

@@ -57,7 +57,8 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
   const m = files.manifest;
   if (!isDetector(m)) throw new Error(`ceiling: ${name} is a ${m.kind} model, not a detector`);
   const log = o.log ?? quiet;
-  const sessions = await Sessions.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
+  // the ceiling drives the workers' own sessions directly: no solo session
+  const sessions = await Sessions.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: 0, spinning: o.intraOpSpinning, log });
   try {
     const model = await sessions.load(name, dir, m, files.bytes, o.batch, true);
     if (model.maxBatch < o.batch) throw new Error(`ceiling: ${name} runs batches of at most ${model.maxBatch}`);

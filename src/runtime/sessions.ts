@@ -20,21 +20,17 @@ export interface ThreadPlan {
 }
 
 /**
- * Default thread budget: one single-threaded worker per core (workers x intra-op threads = cores;
- * with more than 4 cores, 4 workers sharing them), and a solo session with a thread per core for a
- * request that arrives alone.
- * Measured with bench/runtime-threads.ts (the ceiling pipeline: sharp decode + ORT + NMS on a
- * yolov2-tiny-voc-shaped model and dog.jpg): on a quiet machine 2 workers x 1 thread and 1 x 2 give
- * the same images/s, but decoding runs concurrently with inference, and a multi-threaded session
- * stalls at every intra-op barrier when one of its threads loses its core (its partner spins):
- * under load 1 x 2 fell to 60-80 % of 2 x 1. One thread per session has no barrier to stall on.
- * When idle, though, one image on one core is twice as slow as it needs to be: the solo session
- * takes that case (the batcher runs nothing beside it), so one request in flight gets all the cores.
+ * Default thread budget: one worker whose session has a thread per core. Measured with bench/peer.ts
+ * (yolov2-tiny-voc fp32, dog.jpg, 2 cores): 1 worker x 2 threads peaked at 482 MB resident against
+ * 713 MB for 2 x 1 (every worker holds its own copy of the weights and activations; the Flask + OpenCV
+ * peer peaked at 636 MB), and a lone request gets every core. Throughput of 1 x 2 against 2 x 1 was within
+ * the swings of the shared machine (bench/README.md). With more workers (`workers`), each gets
+ * cores / workers threads and worker 0 a solo session with every core, which the batcher runs a lone
+ * request on, nothing beside it: idle latency stays that of all the cores.
  */
 export function threadPlan(workers?: number, intraOpThreads?: number, soloThreads?: number): ThreadPlan {
   const cores = Math.max(1, availableParallelism());
-  // past 4 workers more session copies cost memory (each holds the weights) for little gain
-  const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : Math.min(cores, 4))));
+  const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : 1)));
   const t = Math.max(1, Math.floor(intraOpThreads ?? cores / w));
   const solo = Math.max(0, Math.floor(soloThreads ?? (t < cores ? cores : 0)));
   return { workers: w, intraOpThreads: t, soloThreads: solo > t ? solo : 0 };
@@ -118,7 +114,8 @@ export class Sessions {
   static async start(o: SessionsOptions): Promise<Sessions> {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning, cpuMemArena: o.cpuMemArena }, o.log);
+    // spinning off unless asked: a spinning thread holds a core that decoding (or the other sessions) need
+    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena }, o.log);
     return new Sessions(pool, plan, eps, o.log);
   }
 

@@ -89,7 +89,7 @@ export interface RuntimeOptions {
   batchDelayMs?: number;
   /** requests waiting per model (queued + being decoded) before answering overloaded (default 64) */
   queueLimit?: number;
-  /** inference worker threads (default: see threadPlan) */
+  /** inference worker threads, each with its own session (default 1: see threadPlan) */
   workers?: number;
   /** ORT intra-op threads per worker (default: cores / workers) */
   intraOpThreads?: number;
@@ -97,7 +97,7 @@ export interface RuntimeOptions {
   soloThreads?: number;
   /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
   cpuMemArena?: boolean;
-  /** let ORT's idle intra-op threads spin (ORT default true); false yields cores to decoding */
+  /** let ORT's idle intra-op threads spin (default false: an idle thread yields its core to decoding) */
   intraOpSpinning?: boolean;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */
   maxInputPixels?: number;
