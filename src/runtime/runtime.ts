@@ -15,7 +15,8 @@ import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
 import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
 import { detectJob, imageSize } from './job.ts';
-import { preprocess } from './preprocess.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
+import type { RawImage } from './raw-image.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { Sessions, type LoadedModel } from './sessions.ts';
 import type {
@@ -186,10 +187,11 @@ export class Runtime {
   }
 
   /**
-   * The door, second half: decodes one encoded image into the plan's job and queues it. Errors are
+   * The door, second half: decodes one encoded image (or takes decoded pixels, a video frame) into the
+   * plan's job and queues it. Errors are
    * PinholeErrors: bad_image, too_large, overloaded (with retryAfter), timeout, model_not_ready.
    */
-  async runDetect(resolved: DetectPlan, image: Uint8Array, opts: DetectOptions = {}): Promise<DetectionResponse> {
+  async runDetect(resolved: DetectPlan, image: Uint8Array | RawImage, opts: DetectOptions = {}): Promise<DetectionResponse> {
     const t0 = performance.now();
     const { serving, plan } = this.servingFor(resolved);
     const deadline = this.deadline(t0, opts);
@@ -198,14 +200,14 @@ export class Runtime {
       const m = serving.model.manifest;
       let job;
       try {
-        job = detectJob(await preprocess(image, m.input, m.preprocess, { maxInputPixels: this.options.maxInputPixels }), plan.params);
+        job = detectJob(await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }), plan.params);
       } catch (e) {
         ticket.cancel();
         throw e;
       }
       const decode = performance.now() - t0;
       const size = imageSize(job);
-      const { result, timing } = await ticket.submit(serving.detect!, job, deadline);
+      const { result, timing } = await ticket.submit(serving.detection!, job, deadline);
       return {
         model: plan.model,
         image: size,
@@ -215,8 +217,8 @@ export class Runtime {
     });
   }
 
-  /** Both halves of the door at once: detects objects in one encoded image. */
-  detect(model: string | undefined, image: Uint8Array, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
+  /** Both halves of the door at once: detects objects in one encoded image or decoded frame. */
+  detect(model: string | undefined, image: Uint8Array | RawImage, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
     try {
       return this.runDetect(this.resolveDetect(model, params), image, opts);
     } catch (e) {
@@ -231,7 +233,7 @@ export class Runtime {
     checkInputs(serving.model, inputs);
     const deadline = this.deadline(t0, opts);
     const ticket = this.batcher.admit(serving.queue);
-    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.infer, inputs, deadline)).result);
+    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.inference, inputs, deadline)).result);
   }
 
   /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
