@@ -69,8 +69,8 @@ describe('resumed options with a nested config (the GAN trainers)', () => {
     const cli = { out: '/new', seed: 1, iterations: 2000, config: { size: 32, zDim: 64, lr: 5e-5, clip: 0.01 } };
     const recorded = { out: '/old', seed: 7, iterations: 700, config: { size: 64, zDim: 100, lr: 1e-4, clip: 0.02 } };
     const lines: string[] = [];
-    const o = resumedWithConfig(cli, ['iterations', 'zDim', 'lr'], recorded, { arch: [], session: ['out'] },
-      { arch: ['size', 'zDim'], session: [], flags: { zDim: '--z' } }, (l) => lines.push(l));
+    const configKeys: ResumeKeys<typeof cli.config> = { arch: ['size', 'zDim'], session: [], flags: { zDim: '--z' } };
+    const o = resumedWithConfig(cli, ['iterations', 'zDim', 'lr'], recorded, { arch: [], session: ['out'] }, configKeys, (l) => lines.push(l));
     expect(o).toEqual({ out: '/new', seed: 7, iterations: 2000, config: { size: 64, zDim: 100, lr: 5e-5, clip: 0.02 } });
     expect(lines).toEqual([
       '--iterations 2000 (the run had 700)',
