@@ -1,14 +1,14 @@
 // Packaging: the Node versions package.json claims are ones every installed dependency supports; npm runs
 // quietly in the checkout; test-only packages stay out of the runtime; bin/pinhole.js picks the compiled
-// build only when it is current; and the compiled build (dist/, no tsx, no sources) serves for real.
+// build only when it is current. (The compiled build serving for real, in the container layout:
+// test/containers.test.ts.)
 import { describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import semver from 'semver';
 import { chooseEntry } from '../bin/entry.js';
 import { tempDirs } from './helpers/tmp.ts';
-import { writeTinyModel } from './runtime-fixtures.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -88,49 +88,4 @@ describe('bin/pinhole.js: compiled build or sources', () => {
     expect(() => chooseEntry(tree({ 'src/cli/main.ts': T }), 'dist')).toThrow(/npm run build/);
     expect(() => chooseEntry(both, 'js')).toThrow(/PINHOLE_FROM must be "src" or "dist"/);
   });
-});
-
-describe('the compiled build', () => {
-  it('builds with tsc into dist/ and serves detections without the sources or tsx', async () => {
-    // A package folder with the build and what it reads at run time, and no src/: bin must pick dist/,
-    // and the inference worker threads must start from their compiled .js.
-    const app = temp();
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')],
-      { encoding: 'utf8', timeout: 240_000 });
-    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
-    expect(readdirSync(join(app, 'dist/runtime'))).toContain('worker.js');
-    cpSync(join(ROOT, 'bin'), join(app, 'bin'), { recursive: true });
-    cpSync(join(ROOT, 'proto'), join(app, 'proto'), { recursive: true });
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ ...pkg, version: '9.8.7-test' }));
-    symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
-    const models = temp();
-    writeTinyModel(models, 'tiny');
-
-    const child = spawn(process.execPath, [join(app, 'bin/pinhole.js'), 'serve', '--models', models, '--port', '0', '--workers', '1'],
-      { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PINHOLE_FROM: '' } });
-    let out = '';
-    child.stdout.on('data', (c) => { out += c; });
-    child.stderr.on('data', (c) => { out += c; });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    try {
-      let url: string | undefined;
-      for (const t0 = Date.now(); !url && Date.now() - t0 < 60_000;) {
-        url = /serving \d+\/\d+ model\(s\) at (http:\/\/[\d.:]+)/.exec(out)?.[1];
-        if (!url) await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, out).toBeDefined();
-      const png = readFileSync(join(ROOT, 'examples/shapes.png'));
-      const r = await fetch(`${url}/v1/detect?model=tiny&thresh=0`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
-      const body = await r.json() as { model: string; image: object; detections: unknown[] };
-      expect(r.status, JSON.stringify(body)).toBe(200);
-      expect(body).toMatchObject({ model: 'tiny', image: { width: 256, height: 256 } });
-      expect(body.detections.length).toBeGreaterThan(0);
-      // the version comes from the package.json next to the build
-      expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^pinhole_build_info\{version="9\.8\.7-test",/m);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-    } finally {
-      child.kill('SIGKILL');
-    }
-  }, 300_000);
 });
