@@ -27,7 +27,8 @@ COPY proto ./proto
 COPY models ./models
 # No src/ in the image: bin/pinhole.js runs dist/; PINHOLE_FROM=dist makes a missing build an error.
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 PINHOLE_FROM=dist
-USER node
+# numeric (the image's node user), so Kubernetes' runAsNonRoot can verify it
+USER 1000:1000
 EXPOSE 8080
 # Node's own fetch, so the image needs no curl. Ready = every model loaded (GET /v2/health/ready).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
