@@ -73,6 +73,13 @@ export interface GanManifest extends ManifestBase {
 }
 
 export type Manifest = YoloV1Manifest | YoloV2Manifest | Yolo9000Manifest | GanManifest;
+export type DetectorManifest = YoloV1Manifest | YoloV2Manifest | Yolo9000Manifest;
+
+export const DETECTOR_KINDS: readonly DetectorKind[] = ['yolov1', 'yolov2', 'yolo9000'];
+
+export function isDetector(m: Pick<Manifest, 'kind'>): m is DetectorManifest {
+  return (DETECTOR_KINDS as readonly string[]).includes(m.kind);
+}
 
 export class ManifestError extends Error {}
 

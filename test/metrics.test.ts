@@ -6,17 +6,16 @@ import { buildApp } from '../src/server/app.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { createMetrics, failureReason } from '../src/server/metrics.ts';
 import { PinholeError } from '../src/errors.ts';
-import type { DetectParams, DetectionResponse } from '../src/runtime/types.ts';
-import type { DetectOptions } from '../src/server/contract.ts';
+import type { DetectionResponse } from '../src/runtime/types.ts';
+import type { DetectOptions, DetectPlan } from '../src/server/contract.ts';
 import { FakeRuntime, metricSum, parseMetrics, pngBytes } from './server-fakes.ts';
 import { NO_PROMTOOL, promtoolCheck, promtoolPath } from './helpers/promtool.ts';
 
-/** As the real runtime: a model that is not ready refuses; and a model named "slow" times out. */
+/** A model named "slow" answers like a request that waited past its deadline. */
 class TimingOutRuntime extends FakeRuntime {
-  override async detect(model: string, bytes: Uint8Array, params: DetectParams, opts?: DetectOptions): Promise<DetectionResponse> {
-    if (this.model(model)?.status !== 'ready') throw new PinholeError('model_not_ready', `model ${model} failed to load`);
-    if (model === 'slow') throw new PinholeError('timeout', 'waited past the deadline', { retryAfter: 1 });
-    return super.detect(model, bytes, params, opts);
+  override async runDetect(plan: DetectPlan, bytes: Uint8Array, opts?: DetectOptions): Promise<DetectionResponse> {
+    if (plan.model === 'slow') throw new PinholeError('timeout', 'waited past the deadline', { retryAfter: 1 });
+    return super.runDetect(plan, bytes, opts);
   }
 }
 

@@ -57,18 +57,54 @@ const REDUNDANT_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_reques
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64];
 
-export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics {
-  const registry = new Registry();
-  if (opts.defaults !== false) {
-    collectDefaultMetrics({ register: registry });
-    // prom-client exports these three sums as gauges named *_total, which Prometheus reserves for
-    // counters (promtool check metrics fails on them); each is the sum of the per-type gauge without
-    // the suffix (nodejs_active_handles etc.), so nothing is lost.
-    for (const name of REDUNDANT_DEFAULTS) registry.removeSingleMetric(name);
-  }
-  const registers = [registry];
+/** The series the runtime reports through its observer hooks (batches, queue depth, model status). */
+function runtimeObserver(registers: Registry[]): RuntimeObserver {
   const perModel = { labelNames: ['model'] as const, registers };
+  const queueDuration = new Histogram({
+    name: 'pinhole_queue_duration_seconds',
+    help: 'Time a request waited in the batcher queue before its batch started',
+    buckets: LATENCY_BUCKETS,
+    ...perModel,
+  });
+  const inferenceDuration = new Histogram({
+    name: 'pinhole_inference_duration_seconds',
+    help: 'ONNX Runtime time per batch',
+    buckets: LATENCY_BUCKETS,
+    ...perModel,
+  });
+  const batchSize = new Histogram({ name: 'pinhole_batch_size', help: 'Images per executed batch', buckets: BATCH_BUCKETS, ...perModel });
+  const inferences = new Counter({
+    name: 'pinhole_inference_total',
+    help: 'Images inferred (average batch = pinhole_inference_total / pinhole_execution_total)',
+    ...perModel,
+  });
+  const executions = new Counter({ name: 'pinhole_execution_total', help: 'Batches executed', ...perModel });
+  const queueDepth = new Gauge({ name: 'pinhole_queue_depth', help: 'Requests waiting in the batcher queue', ...perModel });
+  const modelReady = new Gauge({
+    name: 'pinhole_model_ready',
+    help: '1 when the model is loaded and serving, 0 when loading or failed',
+    ...perModel,
+  });
+  return {
+    onBatch(e) {
+      const l = { model: e.model };
+      batchSize.observe(l, e.size);
+      inferences.inc(l, e.size);
+      executions.inc(l);
+      inferenceDuration.observe(l, e.inferSeconds);
+      for (const q of e.queueSeconds) queueDuration.observe(l, q);
+    },
+    onQueueDepth(model, depth) {
+      queueDepth.set({ model }, depth);
+    },
+    onModelStatus(info) {
+      modelReady.set({ model: info.name }, info.status === 'ready' ? 1 : 0);
+    },
+  };
+}
 
+/** The HTTP request series: count by status, duration, and outcome (success, or failure by reason). */
+function requestSeries(registers: Registry[]): Pick<ServerMetrics, 'requests' | 'requestDuration' | 'observeRequest'> {
   const requests = new Counter({
     name: 'pinhole_requests_total',
     help: 'HTTP requests answered, by model, route and status code',
@@ -95,41 +131,30 @@ export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics 
     buckets: LATENCY_BUCKETS,
     registers,
   });
-  const queueDuration = new Histogram({
-    name: 'pinhole_queue_duration_seconds',
-    help: 'Time a request waited in the batcher queue before its batch started',
-    buckets: LATENCY_BUCKETS,
-    ...perModel,
-  });
-  const inferenceDuration = new Histogram({
-    name: 'pinhole_inference_duration_seconds',
-    help: 'ONNX Runtime time per batch',
-    buckets: LATENCY_BUCKETS,
-    ...perModel,
-  });
-  const batchSize = new Histogram({
-    name: 'pinhole_batch_size',
-    help: 'Images per executed batch',
-    buckets: BATCH_BUCKETS,
-    ...perModel,
-  });
-  const inferences = new Counter({
-    name: 'pinhole_inference_total',
-    help: 'Images inferred (average batch = pinhole_inference_total / pinhole_execution_total)',
-    ...perModel,
-  });
-  const executions = new Counter({ name: 'pinhole_execution_total', help: 'Batches executed', ...perModel });
-  const queueDepth = new Gauge({ name: 'pinhole_queue_depth', help: 'Requests waiting in the batcher queue', ...perModel });
+  function observeRequest({ model, route, status, seconds, code }: RequestObservation): void {
+    requests.inc({ model, route, status: String(status) });
+    requestDuration.observe({ model, route }, seconds);
+    if (status < 400) successes.inc({ model, route });
+    else failures.inc({ model, route, reason: failureReason(status, code), code: code ?? '' });
+  }
+  return { requests, requestDuration, observeRequest };
+}
+
+export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (opts.defaults !== false) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client exports these three sums as gauges named *_total, which Prometheus reserves for
+    // counters (promtool check metrics fails on them); each is the sum of the per-type gauge without
+    // the suffix (nodejs_active_handles etc.), so nothing is lost.
+    for (const name of REDUNDANT_DEFAULTS) registry.removeSingleMetric(name);
+  }
+  const registers = [registry];
   const streamFrames = new Counter({
     name: 'pinhole_stream_frames_total',
     help: 'WebSocket stream frames by outcome: processed, dropped (a newer frame replaced it), error',
     labelNames: ['model', 'outcome'] as const,
     registers,
-  });
-  const modelReady = new Gauge({
-    name: 'pinhole_model_ready',
-    help: '1 when the model is loaded and serving, 0 when loading or failed',
-    ...perModel,
   });
   const buildInfo = new Gauge({
     name: 'pinhole_build_info',
@@ -138,30 +163,5 @@ export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics 
     registers,
   });
   buildInfo.set({ version: VERSION, node: process.versions.node }, 1);
-
-  const observer: RuntimeObserver = {
-    onBatch(e) {
-      const l = { model: e.model };
-      batchSize.observe(l, e.size);
-      inferences.inc(l, e.size);
-      executions.inc(l);
-      inferenceDuration.observe(l, e.inferSeconds);
-      for (const q of e.queueSeconds) queueDuration.observe(l, q);
-    },
-    onQueueDepth(model, depth) {
-      queueDepth.set({ model }, depth);
-    },
-    onModelStatus(info) {
-      modelReady.set({ model: info.name }, info.status === 'ready' ? 1 : 0);
-    },
-  };
-
-  function observeRequest({ model, route, status, seconds, code }: RequestObservation): void {
-    requests.inc({ model, route, status: String(status) });
-    requestDuration.observe({ model, route }, seconds);
-    if (status < 400) successes.inc({ model, route });
-    else failures.inc({ model, route, reason: failureReason(status, code), code: code ?? '' });
-  }
-
-  return { registry, observer, requests, requestDuration, streamFrames, observeRequest };
+  return { registry, observer: runtimeObserver(registers), streamFrames, ...requestSeries(registers) };
 }

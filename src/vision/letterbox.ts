@@ -2,14 +2,13 @@
 // network-relative boxes back to the original image. The runtime fills pixels (sharp); this module
 // only decides where they go, with darknet's integer and float32 arithmetic so boxes match it.
 
+import type { ImageSize } from './types.ts';
+
 const f = Math.fround;
 
 export type PreprocessMode = 'letterbox' | 'resize';
 
-export interface ImageSize {
-  width: number;
-  height: number;
-}
+export type { ImageSize } from './types.ts';
 
 /** Where the scaled image sits inside the network input. */
 export interface PasteGeometry {
@@ -86,18 +85,23 @@ export interface BoxFrame {
   imH: number;
 }
 
-export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH: number): BoxFrame {
-  const g = pasteGeometry(mode, im.width, im.height, netW, netH);
+/** The inverse map of an image placed by `g` (the geometry preprocessing used: computed once per image). */
+export function frameOf(g: PasteGeometry, im: ImageSize): BoxFrame {
+  const { netW, netH, newW, newH } = g;
   return {
-    offX: (netW - g.newW) / 2 / netW,
-    offY: (netH - g.newH) / 2 / netH,
-    scaleX: f(g.newW / netW),
-    scaleY: f(g.newH / netH),
-    invScaleX: f(netW / g.newW),
-    invScaleY: f(netH / g.newH),
+    offX: (netW - newW) / 2 / netW,
+    offY: (netH - newH) / 2 / netH,
+    scaleX: f(newW / netW),
+    scaleY: f(newH / netH),
+    invScaleX: f(netW / newW),
+    invScaleY: f(netH / newH),
     imW: im.width,
     imH: im.height,
   };
+}
+
+export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH: number): BoxFrame {
+  return frameOf(pasteGeometry(mode, im.width, im.height, netW, netH), im);
 }
 
 /**

@@ -7,7 +7,7 @@
 import { logistic, softmaxStrided } from './activations.ts';
 import { emptyCandidates, pushCandidate, type Candidates } from './candidates.ts';
 import type { BoxFrame } from './letterbox.ts';
-import { checkBatch, checkThresh } from './checks.ts';
+import { checkBatch } from './checks.ts';
 import { hierarchyPredictions, topPredictionLazy, treeSoftmax, type WordTree } from './wordtree.ts';
 
 const f = Math.fround;
@@ -55,7 +55,6 @@ export function decodeRegion(
   output: Float32Array, dims: readonly number[], l: RegionLayer, frames: readonly BoxFrame[], thresh: number,
 ): Candidates[] {
   const { n: batch, h: H, w: W, entries: E, per } = regionShape(output, dims, l, frames.length, 'yolov2 region');
-  checkThresh(thresh, 'thresh');
   const th = f(thresh);
   const HW = H * W;
   const C = l.classes;
@@ -117,9 +116,6 @@ export function decodeRegionTree(
 ): Candidates[] {
   const layer: RegionLayer = { ...l, classes: tree.n, softmax: true };
   const { n: batch, h: H, w: W, entries: E, per } = regionShape(output, dims, layer, frames.length, 'yolo9000 region');
-  checkThresh(thresh, 'thresh');
-  if (scoring.mode === 'top') checkThresh(scoring.hier, 'hier');
-  else for (const j of scoring.nodes) if (!Number.isInteger(j) || j < 0 || j >= tree.n) throw new Error(`yolo9000 region: node ${j} is not in the tree (0..${tree.n - 1})`);
   const th = f(thresh);
   const hier32 = scoring.mode === 'top' ? f(scoring.hier) : 0;
   const HW = H * W;
