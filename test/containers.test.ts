@@ -15,7 +15,7 @@ import { tempDirs } from './helpers/tmp.ts';
 const ROOT = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const temp = tempDirs('pinhole-image-');
-const DOCKERFILES = ['Dockerfile', 'Dockerfile.cuda'];
+const DOCKERFILES = ['Dockerfile.cpu', 'Dockerfile'];
 
 interface Step { keyword: string; args: string[]; raw: string; from?: string; json?: string[] }
 interface Stage { image: string; name?: string; steps: Step[] }
