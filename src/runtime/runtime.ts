@@ -15,7 +15,7 @@ import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
 import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
 import { detectJob, imageSize } from './job.ts';
-import { preprocess } from './preprocess.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { Sessions, type LoadedModel } from './sessions.ts';
 import type {
@@ -198,14 +198,14 @@ export class Runtime {
       const m = serving.model.manifest;
       let job;
       try {
-        job = detectJob(await preprocess(image, m.input, m.preprocess, { maxInputPixels: this.options.maxInputPixels }), plan.params);
+        job = detectJob(await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }), plan.params);
       } catch (e) {
         ticket.cancel();
         throw e;
       }
       const decode = performance.now() - t0;
       const size = imageSize(job);
-      const { result, timing } = await ticket.submit(serving.detect!, job, deadline);
+      const { result, timing } = await ticket.submit(serving.detection!, job, deadline);
       return {
         model: plan.model,
         image: size,
@@ -231,7 +231,7 @@ export class Runtime {
     checkInputs(serving.model, inputs);
     const deadline = this.deadline(t0, opts);
     const ticket = this.batcher.admit(serving.queue);
-    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.infer, inputs, deadline)).result);
+    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.inference, inputs, deadline)).result);
   }
 
   /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
