@@ -29,12 +29,20 @@ RUN npm run build \
 # CUDA 12 runtime + cuDNN 9: what ORT 1.30's CUDA provider links against.
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
-RUN useradd --create-home --uid 10001 pinhole
+# fonts: the labels drawn on annotated images
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --create-home --uid 10001 pinhole
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
+# the web console's sources, compiled in memory at its first visit (esbuild), and the one module of
+# src/ they bundle (the class colours the server's annotated images use too)
+COPY web ./web
+COPY src/vision/palette.ts ./src/vision/palette.ts
 COPY proto ./proto
 COPY models ./models
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 PINHOLE_FROM=dist
