@@ -10,25 +10,25 @@ export type Tensors = Record<string, RawTensor>;
 
 export interface ModelAdapters {
   /** detectors only */
-  detect?: Adapter<DetectJob, Detection[]>;
-  infer: Adapter<Tensors, Tensors>;
+  detection?: Adapter<DetectJob, Detection[]>;
+  inference: Adapter<Tensors, Tensors>;
 }
 
 export function adaptersFor(sessions: Sessions, model: LoadedModel, isDetector: boolean): ModelAdapters {
-  const infer: Adapter<Tensors, Tensors> = {
+  const inference: Adapter<Tensors, Tensors> = {
     maxBatch: 1,
     async run(worker, jobs) {
       const r = await sessions.runInfer(worker, model, jobs[0]);
       return { results: [r.outputs], inferMs: r.inferMs, postMs: 0 };
     },
   };
-  if (!isDetector) return { infer };
-  const detect: Adapter<DetectJob, Detection[]> = {
+  if (!isDetector) return { inference };
+  const detection: Adapter<DetectJob, Detection[]> = {
     maxBatch: model.maxBatch,
     async run(worker, jobs) {
       const r = await sessions.runDetect(worker, model, jobs);
       return { results: r.detections, inferMs: r.inferMs, postMs: r.postMs };
     },
   };
-  return { detect, infer };
+  return { detection, inference };
 }

@@ -40,7 +40,7 @@ export interface WarmRequest {
 }
 
 export interface DetectRequest {
-  op: 'detect';
+  op: 'runDetect';
   id: number;
   modelId: number;
   /** the batch, one resolved job per image (tensors transferred) */
@@ -54,7 +54,7 @@ export interface DetectReply {
 }
 
 export interface InferRequest {
-  op: 'infer';
+  op: 'runInfer';
   id: number;
   modelId: number;
   inputs: Record<string, RawTensor>;

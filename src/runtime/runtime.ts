@@ -205,7 +205,7 @@ export class Runtime {
       }
       const decode = performance.now() - t0;
       const size = imageSize(job);
-      const { result, timing } = await ticket.submit(serving.detect!, job, deadline);
+      const { result, timing } = await ticket.submit(serving.detection!, job, deadline);
       return {
         model: plan.model,
         image: size,
@@ -231,7 +231,7 @@ export class Runtime {
     checkInputs(serving.model, inputs);
     const deadline = this.deadline(t0, opts);
     const ticket = this.batcher.admit(serving.queue);
-    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.infer, inputs, deadline)).result);
+    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.inference, inputs, deadline)).result);
   }
 
   /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */

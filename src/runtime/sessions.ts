@@ -159,7 +159,7 @@ export class Sessions {
 
   /** A batch of detection jobs on one worker; the image tensors are transferred, not copied. */
   runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[]): Promise<DetectReply> {
-    return this.pool.call<DetectReply>(worker, { op: 'detect', modelId: model.id, jobs }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
+    return this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
   }
 
   runInfer(worker: number, model: LoadedModel, inputs: Record<string, RawTensor>): Promise<InferReply> {
@@ -172,7 +172,7 @@ export class Sessions {
       transfer.add(data.buffer as ArrayBuffer);
       sent[k] = { ...t, data };
     }
-    return this.pool.call<InferReply>(worker, { op: 'infer', modelId: model.id, inputs: sent }, [...transfer]);
+    return this.pool.call<InferReply>(worker, { op: 'runInfer', modelId: model.id, inputs: sent }, [...transfer]);
   }
 
   close(): Promise<void> {

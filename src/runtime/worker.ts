@@ -190,8 +190,8 @@ async function handle(m: WorkerRequest): Promise<void> {
     switch (m.op) {
       case 'load': value = await load(m); break;
       case 'warm': value = await warm(m); break;
-      case 'detect': value = await detectBatch(m); break;
-      case 'infer': {
+      case 'runDetect': value = await detectBatch(m); break;
+      case 'runInfer': {
         const r = await infer(m);
         value = r;
         transfer = [...new Set(Object.values(r.outputs).map((t) => t.data.buffer as ArrayBuffer))];

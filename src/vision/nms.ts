@@ -35,10 +35,11 @@ export type Kept = Int32Array;
  */
 class Scratch {
   order = new Int32Array(0);
-  l = new Float32Array(0);
-  r = new Float32Array(0);
-  t = new Float32Array(0);
-  b = new Float32Array(0);
+  /** box edges per entry, in sorted order */
+  left = new Float32Array(0);
+  right = new Float32Array(0);
+  top = new Float32Array(0);
+  bottom = new Float32Array(0);
   area = new Float32Array(0);
   alive = new Uint8Array(0);
   keep = new Int32Array(0);
@@ -46,10 +47,10 @@ class Scratch {
     if (this.order.length >= n) return;
     const cap = Math.max(n, this.order.length * 2, 256);
     this.order = new Int32Array(cap);
-    this.l = new Float32Array(cap);
-    this.r = new Float32Array(cap);
-    this.t = new Float32Array(cap);
-    this.b = new Float32Array(cap);
+    this.left = new Float32Array(cap);
+    this.right = new Float32Array(cap);
+    this.top = new Float32Array(cap);
+    this.bottom = new Float32Array(cap);
     this.area = new Float32Array(cap);
     this.alive = new Uint8Array(cap);
     this.keep = new Int32Array(cap);
@@ -84,7 +85,7 @@ function nmsOne(c: Candidates, o: NmsOptions, s: Scratch): Kept {
   const keepCls = classFilter(o.classes);
   const agn = !!o.agnostic;
   s.ensure(c.count);
-  const { order, l, r, t, b, area, alive, keep } = s;
+  const { order, left: l, right: r, top: t, bottom: b, area, alive, keep } = s;
   const { box, cls, prob, det } = c;
   let m = 0;
   for (let i = 0; i < c.count; i++) {
