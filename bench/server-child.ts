@@ -159,8 +159,7 @@ export async function counter(url: string, name: string, model: string): Promise
   const text = await (await fetch(`${url}/metrics`)).text();
   let s = 0;
   for (const line of text.split('\n')) {
-    // the counters' names before and after the _total renaming (SPEC.md)
-    if ((line.startsWith(`${name}{`) || line.startsWith(`${name.replace(/_count$/, '_total')}{`)) && line.includes(`model="${model}"`)) s += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(`${name}{`) && line.includes(`model="${model}"`)) s += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return s;
 }
