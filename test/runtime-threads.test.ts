@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { Runtime, threadPlan } from '../src/runtime/index.ts';
 import type { BatchEvent, DetectionResponse, RuntimeLogger } from '../src/runtime/index.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
+import { Lanes } from '../src/runtime/lanes.ts';
 import { writeTinyModel } from './runtime-fixtures.ts';
 
 const quiet: RuntimeLogger = { info() {}, warn() {}, error() {} };
@@ -90,6 +91,43 @@ describe('decode', () => {
     const plane = 32 * 32;
     for (let i = 0; i < plane; i++) {
       for (let c = 0; c < 3; c++) expect(pre.data[c * plane + i]).toBe(Math.fround(stored[i * 3 + c] / 255));
+    }
+  });
+});
+
+describe('decode lanes', () => {
+  it('never run more work at once than lanes, and take it in arrival order', async () => {
+    for (const size of [1, 2]) {
+      const lanes = new Lanes(size);
+      let now = 0, most = 0;
+      const started: number[] = [];
+      const task = (i: number) => lanes.run(async () => {
+        started.push(i);
+        most = Math.max(most, ++now);
+        await new Promise((r) => setTimeout(r, 5));
+        now--;
+        return i;
+      });
+      expect(await Promise.all([0, 1, 2, 3, 4, 5].map(task))).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(most).toBe(size);
+      expect(started).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(lanes.queued).toBe(0);
+    }
+    // a failing task frees its lane
+    const one = new Lanes(1);
+    await expect(one.run(async () => { throw new Error('boom'); })).rejects.toThrow('boom');
+    expect(await one.run(async () => 7)).toBe(7);
+    expect(() => new Lanes(0)).toThrow(/lanes/);
+  });
+
+  it('the runtime decodes through them (decodeLanes 1 still answers concurrent requests)', async () => {
+    await expect(Runtime.create({ modelsDir: root, decodeLanes: 0, log: quiet })).rejects.toThrow(/decodeLanes/);
+    const rt = await Runtime.create({ modelsDir: root, decodeLanes: 1, log: quiet });
+    try {
+      const rs = await Promise.all(Array.from({ length: 6 }, () => rt.detect('a', image, { thresh: 0.01 })));
+      expect(new Set(rs.map(summary)).size).toBe(1);
+    } finally {
+      await rt.close();
     }
   });
 });

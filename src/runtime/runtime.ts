@@ -13,6 +13,7 @@ import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
+import { defaultDecodeLanes, Lanes } from './lanes.ts';
 import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
 import { detectJob, imageSize } from './job.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
@@ -50,6 +51,7 @@ function checkOptions(o: RuntimeOptions): void {
   int(o.workers, 'workers', 1);
   int(o.intraOpThreads, 'intraOpThreads', 1);
   int(o.soloThreads, 'soloThreads', 0);
+  int(o.decodeLanes, 'decodeLanes', 1);
   int(o.maxInputPixels, 'maxInputPixels', 1);
   if (o.batchDelayMs !== undefined && !(Number.isFinite(o.batchDelayMs) && o.batchDelayMs >= 0)) {
     throw new Error(`batchDelayMs must be a number >= 0, got ${o.batchDelayMs}`);
@@ -62,6 +64,7 @@ function round(ms: number): number {
 
 export class Runtime {
   private readonly batcher: Batcher;
+  private readonly decodes: Lanes;
   private readonly registry: ModelRegistry;
   /** the loaded model each plan was resolved against */
   private readonly planModels = new WeakMap<DetectPlan, LoadedModel>();
@@ -71,6 +74,7 @@ export class Runtime {
 
   private constructor(private readonly options: RuntimeOptions, private readonly sessions: Sessions, log: RuntimeLogger) {
     const observer = options.observer ?? {};
+    this.decodes = new Lanes(options.decodeLanes ?? defaultDecodeLanes());
     this.batcher = new Batcher(sessions.workers, (w) => sessions.pool.isReady(w), {
       maxBatch: options.maxBatch ?? DEFAULTS.maxBatch,
       batchDelayMs: options.batchDelayMs ?? DEFAULTS.batchDelayMs,
@@ -204,7 +208,8 @@ export class Runtime {
       const m = serving.model.manifest;
       let job;
       try {
-        job = detectJob(await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }), plan.params);
+        const pre = await this.decodes.run(() => preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }));
+        job = detectJob(pre, plan.params);
       } catch (e) {
         ticket.cancel();
         throw e;
