@@ -116,7 +116,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'inference worker threads, each with its own ONNX Runtime session (default 1)', intOption('--workers', 1, 256))
     .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
     .option('--solo-threads <n>', 'with several workers: ONNX Runtime threads of a solo session for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
-    .option('--decode-lanes <n>', 'images decoded at once (default: one per two cores)', intOption('--decode-lanes', 1, 256))
+    .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'detect requests admitted at once before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)

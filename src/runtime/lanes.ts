@@ -1,11 +1,13 @@
-// A bound on how many decodes run at once. sharp decodes on libuv's pool (4 threads by default), so under
-// load four decodes would run beside ONNX Runtime's threads on the same cores; a session whose thread loses
-// its core stalls at every intra-op barrier. Decoding is a small share of an image's CPU (dog.jpg: ~6 ms
-// against ~45 ms of inference), so one lane per two cores keeps up and leaves the cores to inference.
-import { availableParallelism } from 'node:os';
+// A bound on how many decodes run at once (sharp decodes on libuv's pool). Fewer lanes than the pool
+// keep decodes from crowding ONNX Runtime's threads on a dedicated machine; measured on the shared 2-core
+// machine (bench/README.md, issue 20) one lane lowered throughput at 16 connections (4.2 against 5.1 and
+// 8.7 req/s in two rounds): a decode waiting for its lane leaves the worker idle. So the default is libuv's
+// pool size, no bound beyond it, and `decodeLanes` (`--decode-lanes`) lowers it where that pays.
 
+/** libuv's thread pool size: UV_THREADPOOL_SIZE, else its default of 4. */
 export function defaultDecodeLanes(): number {
-  return Math.max(1, Math.floor(availableParallelism() / 2));
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(n) && n >= 1 ? n : 4;
 }
 
 export class Lanes {

@@ -95,7 +95,7 @@ export interface RuntimeOptions {
   intraOpThreads?: number;
   /** ORT threads of the solo session that runs a lone request on CPU (default: cores when workers have fewer; 0: none) */
   soloThreads?: number;
-  /** images decoded at once (default: one per two cores, at least 1; lanes.ts says why) */
+  /** images decoded at once (default: libuv's pool size, 4; lanes.ts says why) */
   decodeLanes?: number;
   /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
   cpuMemArena?: boolean;
