@@ -94,7 +94,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           + 'format=json|protobuf) takes binary frames (an encoded image or a pinhole.Frame) and answers one result per '
           + 'processed frame; when frames come faster than they are processed, the newest wins and the count of '
           + 'dropped frames is reported in every result.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
       },
+      // Relative: the document is served by the server it describes, wherever that is mounted.
+      servers: [{ url: '/', description: 'this server' }],
+      // No authentication: Pinhole is meant to sit behind the operator's proxy or network policy. An empty
+      // requirement list says so explicitly (rather than leaving security undefined).
+      security: [],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
   });

@@ -4,6 +4,7 @@ import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
 import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
+import { fileField, multipartFormDoc } from '../openapi.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -16,6 +17,7 @@ export interface DetectRouteOptions {
 // The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
 // OpenAPI document still lists the media types.
 const raw = { schema: { description: 'the encoded image' } };
+const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image') }, ['image']);
 
 export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
   const { runtime, bodyLimit } = opts;
@@ -24,9 +26,10 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
 
   app.post('/v1/detect', {
     // No route bodyLimit: it would override the per-parser limits set in registerImageParsers.
-    config: { accepts: ACCEPTED, limitBytes: bodyLimit },
+    config: { accepts: ACCEPTED, limitBytes: bodyLimit, swaggerTransform: detectFormDoc },
     schema: {
       summary: 'Detect objects in one image',
+      operationId: 'detect',
       description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
       tags: ['detection'],
       querystring: detectQuerySchema,
@@ -36,7 +39,8 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
           'image/png': raw,
           'image/webp': raw,
           'application/octet-stream': raw,
-          // No `type`: the multipart parser leaves the body undefined (parts are read in the handler).
+          // No `type`: the multipart parser leaves the body undefined (parts are read in the handler);
+          // detectFormDoc gives the document the form's fields.
           'multipart/form-data': {
             schema: { description: 'form field "image": the encoded image' },
           },

@@ -20,7 +20,12 @@ function pickModel(runtime: ServerRuntime, name: string | undefined, kind: 'stac
 
 const notServed = (what: string) => Object.assign(new Error(`this server does not serve ${what}`), { statusCode: 501 });
 
-const png = { description: 'PNG image', type: 'string', format: 'binary' } as const;
+// A PNG body with the seed that made it: replaying the request with ?seed= / "seed" gives the same image.
+const png = {
+  description: 'PNG image',
+  headers: { 'x-seed': { type: 'integer', description: 'the seed used (the one given, or the one drawn); send it back to get the same image' } },
+  content: { 'image/png': { schema: { type: 'string', format: 'binary' } } },
+} as const;
 const seedSchema = { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 } as const;
 
 export async function generateRoutes(app: FastifyInstance, opts: { runtime: ServerRuntime }): Promise<void> {
@@ -29,6 +34,7 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
   app.post('/v1/generate', {
     schema: {
       summary: 'Text to image (StackGAN)',
+      operationId: 'generateImage',
       tags: ['generation'],
       body: {
         type: 'object',
@@ -55,6 +61,7 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
   app.get('/v1/sample', {
     schema: {
       summary: 'Unconditional samples (WGAN), a grid when n > 1',
+      operationId: 'sampleImages',
       tags: ['generation'],
       querystring: {
         type: 'object',

@@ -100,16 +100,17 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   const answer = (reply: FastifyReply, ok: boolean, body: object) => reply.code(ok ? 200 : 503).send(body);
 
   app.get('/v2', {
-    schema: { summary: 'Server metadata', tags: ['kserve-v2'] },
+    schema: { summary: 'Server metadata', operationId: 'serverMetadata', tags: ['kserve-v2'] },
   }, async () => ({ name: 'pinhole', version: '0.1.0', extensions: [] }));
 
   app.get('/v2/health/live', {
-    schema: { summary: 'Server live', tags: ['kserve-v2'], response: { 200: readySchema('live') } },
+    schema: { summary: 'Server live', operationId: 'serverLive', tags: ['kserve-v2'], response: { 200: readySchema('live') } },
   }, async () => ({ live: true }));
 
   app.get('/v2/health/ready', {
     schema: {
       summary: 'Server ready: no model still loading, at least one serving, not shutting down',
+      operationId: 'serverReady',
       tags: ['kserve-v2'],
       response: { 200: readySchema('ready'), 503: readySchema('ready') },
     },
@@ -122,6 +123,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   app.get('/v2/models/:name', {
     schema: {
       summary: 'Model metadata',
+      operationId: 'modelMetadata',
       tags: ['kserve-v2'],
       params: nameParam,
       response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'Error#' } },
@@ -137,6 +139,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   app.get('/v2/models/:name/ready', {
     schema: {
       summary: 'Model ready',
+      operationId: 'modelReady',
       tags: ['kserve-v2'],
       params: nameParam,
       response: {
@@ -157,6 +160,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     bodyLimit: opts.bodyLimit,
     schema: {
       summary: 'Inference on raw tensors (JSON)',
+      operationId: 'modelInfer',
       tags: ['kserve-v2'],
       params: nameParam,
       body: { $ref: 'V2InferRequest#' },

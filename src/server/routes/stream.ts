@@ -7,6 +7,7 @@ import { resultJson, resultProtobuf } from '../frames.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import { resolveDetector, streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
+import { websocketDoc } from '../openapi.ts';
 
 export interface StreamRouteOptions {
   runtime: ServerRuntime;
@@ -17,6 +18,22 @@ export interface StreamRouteOptions {
 
 type StreamQuery = DetectQuery & { format?: 'json' | 'protobuf' };
 
+const streamDoc = {
+  summary: 'Detection on a stream of frames (WebSocket)',
+  operationId: 'stream',
+  tags: ['detection'],
+  description: 'Upgrade to a WebSocket. Send one binary message per frame: an encoded image (JPEG, PNG, WebP, GIF, '
+    + 'TIFF, AVIF) or a protobuf pinhole.Frame (proto/pinhole.proto). The server answers one message per processed frame: '
+    + 'the detection response as JSON text plus "frame" (1-based index), "id" (Frame.id) and "dropped", or a '
+    + 'protobuf pinhole.Result with format=protobuf. When frames arrive faster than they are processed the newest '
+    + 'wins; the count of dropped frames is in every result. A bad frame answers an error result; the stream stays open.',
+  querystring: streamQuerySchema,
+  response: {
+    101: { description: 'Switching Protocols: the WebSocket is open', type: 'null' },
+    '4xx': { $ref: 'Error#' },
+  },
+};
+
 export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
   const { runtime, metrics } = opts;
   const paramsOf = new WeakMap<object, DetectParams>();
@@ -24,6 +41,7 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
   app.get('/v1/stream', {
     websocket: true,
     schema: { querystring: streamQuerySchema },
+    config: { swaggerTransform: websocketDoc(streamDoc) },
     preHandler: async (req) => {
       const q = req.query as StreamQuery;
       const info = resolveDetector(runtime, q.model);
