@@ -60,6 +60,13 @@ describe('POST /v1/detect', () => {
     expect(rt.calls[n - 1].bytes).toBe(webp.length);
     // what curl --data-binary and many clients send: the decoder sniffs the format
     expect((await detect(jpeg, 'application/octet-stream')).json().image).toEqual({ width: 768, height: 576 });
+    // every other format the decoder takes is accepted under its own type
+    for (const [type, bytes] of [['image/gif', await sharp(png).gif().toBuffer()], ['image/tiff', await sharp(png).tiff().toBuffer()],
+      ['image/avif', await sharp(png).avif().toBuffer()]] as const) {
+      const r = await detect(bytes, type);
+      expect(r.statusCode, `${type}: ${r.body}`).toBe(200);
+      expect(r.json().image).toEqual({ width: 40, height: 30 });
+    }
   });
 
   it('accepts multipart field "image" and JSON base64 (with or without a data: URL)', async () => {

@@ -16,7 +16,10 @@ sharp.cache(false);
 export const DEFAULT_MAX_INPUT_PIXELS = 40_000_000;
 
 /** Formats accepted as input. SVG/PDF/etc. are refused: they are programs more than pictures. */
+// 'heif' is AVIF here: sharp's prebuilt libvips decodes AV1 HEIF only (HEIC/HEVC fails to decode: bad_image).
+// Animated GIF and multi-page TIFF: the first frame/page.
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+const EXPECTED = 'expected JPEG, PNG, WebP, GIF, TIFF or AVIF';
 
 export interface PreprocessOptions {
   maxInputPixels?: number;
@@ -42,7 +45,7 @@ function badImage(msg: string, cause?: unknown): PinholeError {
 function mapSharpError(e: unknown): PinholeError {
   const msg = e instanceof Error ? e.message : String(e);
   if (/pixel limit/i.test(msg)) return new PinholeError('too_large', `image too large: ${msg}`, { cause: e });
-  if (/unsupported image format/i.test(msg)) return badImage('not a supported image (expected JPEG, PNG, WebP, GIF or TIFF)', e);
+  if (/unsupported image format/i.test(msg)) return badImage(`not a supported image (${EXPECTED})`, e);
   return badImage(`cannot decode image: ${msg.replace(/^Vips\w*:\s*/, '').split('\n')[0]}`, e);
 }
 
@@ -66,7 +69,7 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
   } catch (e) {
     throw mapSharpError(e);
   }
-  if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (expected JPEG, PNG, WebP, GIF or TIFF)`);
+  if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (${EXPECTED})`);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw badImage('image has no pixels');
   if (width * height > maxPixels) {

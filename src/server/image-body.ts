@@ -5,9 +5,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { PinholeError } from '../errors.ts';
 
-export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+// Every format the decoder takes (src/runtime/preprocess.ts), so a correct Content-Type is never refused.
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif'] as const;
 // curl --data-binary and many HTTP clients default to octet-stream; the decoder sniffs the format anyway.
-const RAW_TYPES = [...IMAGE_TYPES, 'application/octet-stream'];
+export const RAW_TYPES = [...IMAGE_TYPES, 'application/octet-stream'];
 
 export const ACCEPTED = `${IMAGE_TYPES.join(', ')}, multipart/form-data (field "image") or application/json {"image": "<base64>"}`;
 

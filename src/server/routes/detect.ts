@@ -1,7 +1,7 @@
 // POST /v1/detect: one image in, the detection response out.
 import type { FastifyInstance } from 'fastify';
 import type { ServerRuntime } from '../contract.ts';
-import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
+import { imageBytes, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
 import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
@@ -35,10 +35,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       querystring: detectQuerySchema,
       body: {
         content: {
-          'image/jpeg': raw,
-          'image/png': raw,
-          'image/webp': raw,
-          'application/octet-stream': raw,
+          ...Object.fromEntries(RAW_TYPES.map((t) => [t, raw])),
           // No `type`: the multipart parser leaves the body undefined (parts are read in the handler);
           // detectFormDoc gives the document the form's fields.
           'multipart/form-data': {
