@@ -26,6 +26,17 @@ function expectError(r: LightMyRequestResponse, status: number, code?: string) {
   return b.error as { code: string; message: string };
 }
 
+/** The Open Inference Protocol's error shape, used on every /v2 route: {"error": "<message>"}. */
+function expectV2Error(r: LightMyRequestResponse, status: number) {
+  expect(r.statusCode, r.body).toBe(status);
+  expect(r.headers['content-type']).toMatch(/^application\/json/);
+  const b = r.json();
+  expect(Object.keys(b)).toEqual(['error']);
+  expect(typeof b.error).toBe('string');
+  expect(b.error.length).toBeGreaterThan(0);
+  return b.error as string;
+}
+
 const detect = (payload: Buffer | string, type: string, query = '') =>
   app.inject({ method: 'POST', url: `/v1/detect${query}`, headers: { 'content-type': type }, payload });
 
@@ -174,7 +185,7 @@ describe('POST /v1/detect', () => {
     const r = await app.inject({ method: 'POST', url: '/v1/detect', payload: png });
     expectError(r, 415, 'unsupported_media_type');
     // image bodies are not accepted elsewhere
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
+    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
     await healthy();
   });
 
@@ -232,9 +243,10 @@ describe('GET /v1/models', () => {
 describe('KServe v2', () => {
   it('health live/ready, model metadata and readiness', async () => {
     expect((await app.inject({ url: '/v2/health/live' })).json()).toEqual({ live: true });
+    // the protocol's server readiness: all models ready, and "broken" failed to load
     const ready = await app.inject({ url: '/v2/health/ready' });
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ ready: true });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ ready: false });
     const meta = await app.inject({ url: '/v2/models/det' });
     expect(meta.statusCode).toBe(200);
     expect(meta.json()).toMatchObject({ name: 'det', platform: 'onnxruntime_onnx', inputs: [{ datatype: 'FP32', shape: [-1, 3, 32, 32] }] });
@@ -242,20 +254,26 @@ describe('KServe v2', () => {
     const broken = await app.inject({ url: '/v2/models/broken/ready' });
     expect(broken.statusCode).toBe(503);
     expect(broken.json()).toEqual({ name: 'broken', ready: false });
-    expectError(await app.inject({ url: '/v2/models/nope' }), 404, 'unknown_model');
-    expectError(await app.inject({ url: '/v2/models/nope/ready' }), 404, 'unknown_model');
+    expectV2Error(await app.inject({ url: '/v2/models/nope' }), 404);
+    expectV2Error(await app.inject({ url: '/v2/models/nope/ready' }), 404);
   });
 
-  it('server is not ready while a model is loading or when none serves', async () => {
-    const rt2 = new FakeRuntime([{ name: 'a', dir: '', status: 'loading' }]);
+  it('server is ready only when every model is: not while one is loading or failed, nor with none', async () => {
+    const rt2 = new FakeRuntime([]);
     const app2 = await buildApp({ runtime: rt2 });
+    expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
+    rt2.infos.push({ name: 'a', dir: '', status: 'loading' });
     const r = await app2.inject({ url: '/v2/health/ready' });
     expect(r.statusCode).toBe(503);
     expect(r.json()).toEqual({ ready: false });
+    rt2.infos.push({ name: 'b', dir: '', status: 'ready', kind: 'yolov2' });
+    expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
     rt2.infos[0].status = 'error';
     expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
-    rt2.infos.push({ name: 'b', dir: '', status: 'ready', kind: 'yolov2' });
-    expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(200);
+    rt2.infos[0].status = 'ready';
+    const ok = await app2.inject({ url: '/v2/health/ready' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ ready: true });
     await app2.close();
   });
 
@@ -295,12 +313,12 @@ describe('KServe v2', () => {
       { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }, { name: 'input', shape: [1], datatype: 'FP32', data: [1] }] },
     ];
     for (const payload of bad) {
-      expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
+      expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
     }
     const ok = { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }] };
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404, 'unknown_model');
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503, 'model_not_ready');
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
+    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404);
+    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503);
+    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
     await healthy();
   });
 });

@@ -7,7 +7,7 @@ import websocket from '@fastify/websocket';
 import type { ServerRuntime } from './contract.ts';
 import { errorSchema, installErrorHandling } from './errors.ts';
 import { createMetrics, type ServerMetrics } from './metrics.ts';
-import { detectionResponseSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
+import { detectionResponseSchema, modelListSchema, v2ErrorSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
 import { detectRoutes } from './routes/detect.ts';
 import { modelRoutes } from './routes/models.ts';
 import { kserveRoutes } from './routes/kserve.ts';
@@ -73,7 +73,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('pinholeModel', '');
   installErrorHandling(app);
 
-  for (const s of [errorSchema, detectionResponseSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema]) {
+  for (const s of [errorSchema, detectionResponseSchema, modelListSchema, v2ErrorSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema]) {
     app.addSchema(s);
   }
 
@@ -109,7 +109,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, requestTimeoutMs: o.requestTimeoutMs, maxInFlight: o.maxInFlight });
   await app.register(modelRoutes, { runtime });
-  await app.register(kserveRoutes, { runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting });
+  // prefixed, so that its error and not-found handlers (the protocol's error shape) cover all of /v2
+  await app.register(kserveRoutes, { prefix: '/v2', runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting });
   await app.register(generateRoutes, { runtime });
   await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
   await app.register(metricsRoutes, { metrics });

@@ -82,7 +82,11 @@ const v2Tensor = {
     name: { type: 'string' },
     shape: { type: 'array', items: { type: 'integer' } },
     datatype: { type: 'string', enum: ['BOOL', 'UINT8', 'INT32', 'INT64', 'FP32'] },
-    parameters: { type: 'object', additionalProperties: true },
+    parameters: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { binary_data_size: { type: 'integer', minimum: 0, description: 'binary tensor data extension: the bytes of this tensor after the JSON' } },
+    },
     data: { type: 'array', description: 'row-major values; nested arrays are flattened' },
   },
 } as const;
@@ -93,11 +97,22 @@ export const v2InferRequestSchema = {
   required: ['inputs'],
   properties: {
     id: { type: 'string' },
-    parameters: { type: 'object', additionalProperties: true },
-    inputs: { type: 'array', minItems: 1, items: { ...v2Tensor, required: ['name', 'shape', 'datatype', 'data'] } },
+    parameters: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { binary_data_output: { type: 'boolean', description: 'every output as binary data unless the output says otherwise' } },
+    },
+    inputs: { type: 'array', minItems: 1, items: v2Tensor, description: 'each with "data" or parameters.binary_data_size' },
     outputs: {
       type: 'array',
-      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object', additionalProperties: true } } },
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string' },
+          parameters: { type: 'object', additionalProperties: true, properties: { binary_data: { type: 'boolean', description: 'this output as binary data' } } },
+        },
+      },
     },
   },
 } as const;
@@ -119,6 +134,7 @@ export const v2InferResponseSchema = {
           shape: { type: 'array', items: { type: 'integer' } },
           datatype: { type: 'string' },
           data: { type: 'array', items: {} },
+          parameters: { type: 'object', properties: { binary_data_size: { type: 'integer' } } },
         },
       },
     },
@@ -136,4 +152,12 @@ export const v2ModelMetadataSchema = {
     inputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
     outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
   },
+} as const;
+
+/** The Open Inference Protocol's error body (the SPEC's exception to {"error": {"code", "message"}}). */
+export const v2ErrorSchema = {
+  $id: 'V2Error',
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'string' } },
 } as const;
