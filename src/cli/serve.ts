@@ -8,6 +8,7 @@ import { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
 import { buildApp, DEFAULTS as APP_DEFAULTS } from '../server/app.ts';
 import { closeOnSignals, startServer } from '../server/lifecycle.ts';
+import { parseOrigins, type OriginList } from '../server/cors.ts';
 import { createMetrics } from '../server/metrics.ts';
 import { epList } from './detect-options.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';
@@ -27,6 +28,15 @@ interface ServeOptions {
   watch?: boolean;
   logLevel: string;
   logRequests?: boolean;
+  cors?: OriginList;
+}
+
+function corsOption(raw: string): OriginList {
+  try {
+    return parseOrigins(raw);
+  } catch (e) {
+    throw new UsageError(`--cors: ${(e as Error).message}`);
+  }
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -74,6 +84,7 @@ async function run(o: ServeOptions): Promise<void> {
     bodyLimit: Math.round(o.bodyLimitMb * 1024 * 1024),
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.timeoutMs,
+    cors: o.cors,
   });
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
@@ -115,5 +126,6 @@ export function register(program: Command): void {
     .option('--watch', 'reload a model when its folder changes')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', logLevel, 'info')
     .option('--log-requests', 'log every request (off by default: it costs throughput)')
+    .option('--cors <origins>', 'browser origins allowed to call the server cross-origin, comma list or * (default: none, same-origin pages only)', corsOption)
     .action((o: ServeOptions) => run(o));
 }

@@ -14,6 +14,7 @@ import { kserveRoutes } from './routes/kserve.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { registerCors, type OriginList } from './cors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,6 +40,8 @@ export interface AppOptions {
   maxInFlight?: number;
   /** bytes a stream socket may hold unsent before the server stops starting new frames for it */
   streamMaxBuffered?: number;
+  /** browser origins allowed cross-origin (CORS and WebSocket Origin check); default none: same-origin pages only */
+  cors?: OriginList;
 }
 
 export const DEFAULTS = {
@@ -105,6 +108,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerCors(app, o.cors ?? []);
   await app.register(websocket, { options: { maxPayload: o.bodyLimit } });
 
   await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, requestTimeoutMs: o.requestTimeoutMs, maxInFlight: o.maxInFlight });
@@ -112,7 +116,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // prefixed, so that its error and not-found handlers (the protocol's error shape) cover all of /v2
   await app.register(kserveRoutes, { prefix: '/v2', runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting });
   await app.register(generateRoutes, { runtime });
-  await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
+  await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered, cors: o.cors ?? [] });
   await app.register(metricsRoutes, { metrics });
   return app;
 }

@@ -13,6 +13,7 @@ export interface ErrorReply {
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'bad_request',
+  403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
   406: 'unsupported_media_type',

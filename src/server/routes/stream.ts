@@ -8,12 +8,15 @@ import type { ServerMetrics } from '../metrics.ts';
 import { resolveDetector, streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
 import { websocketDoc } from '../openapi.ts';
+import { checkUpgradeOrigin, type OriginList } from '../cors.ts';
 
 export interface StreamRouteOptions {
   runtime: ServerRuntime;
   metrics: ServerMetrics;
   requestTimeoutMs: number;
   maxBuffered: number;
+  /** origins whose pages may open a stream besides the server's own */
+  cors: OriginList;
 }
 
 type StreamQuery = DetectQuery & { format?: 'json' | 'protobuf' };
@@ -43,6 +46,7 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
     schema: { querystring: streamQuerySchema },
     config: { swaggerTransform: websocketDoc(streamDoc) },
     preHandler: async (req) => {
+      checkUpgradeOrigin(opts.cors, req);
       const q = req.query as StreamQuery;
       const info = resolveDetector(runtime, q.model);
       req.pinholeModel = info.name;
