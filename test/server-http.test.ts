@@ -109,6 +109,47 @@ describe('POST /v1/detect', () => {
     expect(rt.calls.at(-1)!.params).toEqual({});
   });
 
+  it('the same parameters as multipart fields or JSON properties; unknown, bad or doubled ones refused, never ignored', async () => {
+    const form = (fields: Record<string, string>) => {
+      const boundary = '----pinholeform';
+      const parts = Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
+      const body = Buffer.concat([Buffer.from(parts.join('')),
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n`),
+        png, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+      return detect(body, `multipart/form-data; boundary=${boundary}`);
+    };
+    const all = { model: 'tree', thresh: '0.9', nms: '0.5', hier: '0.6', max_det: '7', classes: '2,0', agnostic: 'true', tree_scores: 'classes' };
+    const want = { thresh: 0.9, nms: 0.5, hier: 0.6, maxDet: 7, classes: [2, 0], agnostic: true, treeScores: 'classes' };
+    const r1 = await form(all);
+    expect(r1.statusCode, r1.body).toBe(200);
+    expect(rt.calls.at(-1)!).toMatchObject({ model: 'tree', params: want });
+    const r2 = await detect(JSON.stringify({ image: png.toString('base64'), model: 'tree', thresh: 0.9, nms: 0.5, hier: 0.6, max_det: 7,
+      classes: '2,0', agnostic: true, tree_scores: 'classes' }), 'application/json');
+    expect(r2.statusCode, r2.body).toBe(200);
+    expect(rt.calls.at(-1)!).toMatchObject({ model: 'tree', params: want });
+    // query and body together, each with its own parameters
+    const r3 = await detect(JSON.stringify({ image: png.toString('base64'), nms: 0.3 }), 'application/json', '?thresh=0.7');
+    expect(r3.statusCode, r3.body).toBe(200);
+    expect(rt.calls.at(-1)!.params).toEqual({ thresh: 0.7, nms: 0.3 });
+
+    const refused: Array<[() => Promise<LightMyRequestResponse>, RegExp]> = [
+      [() => form({ threshold: '0.9' }), /unknown parameter "threshold"/],
+      [() => form({ thresh: '2' }), /body.thresh/],
+      [() => form({ classes: '7' }), /class id 7/],
+      [() => form({ model: 'tree', hier: 'x' }), /hier/],
+      [() => detect(JSON.stringify({ image: png.toString('base64'), threshold: 0.9 }), 'application/json'), /threshold/],
+      [() => detect(JSON.stringify({ image: png.toString('base64'), thresh: 'high' }), 'application/json'), /thresh/],
+      [() => detect(JSON.stringify({ image: png.toString('base64'), thresh: 0.5 }), 'application/json', '?thresh=0.5'), /both in the query and in the body/],
+    ];
+    for (const [call, re] of refused) {
+      const r = await call();
+      expect(r.statusCode, r.body).toBe(400);
+      expect(r.json().error.message).toMatch(re);
+    }
+    expect((await form({ image: 'not a file' })).statusCode).toBe(400);
+    await healthy();
+  });
+
   it('bad parameters -> 400 bad_parameter naming the parameter', async () => {
     const cases: Array<[string, RegExp]> = [
       ['?thresh=2', /thresh/],

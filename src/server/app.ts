@@ -15,6 +15,7 @@ import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { registerCors, type OriginList } from './cors.ts';
+import { schemaErrorMessage } from './params.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -64,12 +65,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // Validation must fail on unknown query parameters instead of silently dropping them (a typo like
     // ?threshold=.5 would otherwise be ignored).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
-    schemaErrorFormatter: (errors, dataVar) => {
-      const e = errors[0];
-      const where = `${dataVar}${e.instancePath ? e.instancePath.replace(/\//g, '.') : ''}`;
-      const extra = e.keyword === 'additionalProperties' ? `: unknown parameter "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
-      return new Error(`${where} ${e.message}${extra}`);
-    },
+    schemaErrorFormatter: (errors, dataVar) => new Error(schemaErrorMessage(errors, dataVar)),
     forceCloseConnections: 'idle',
     logController: new LogController({ disableRequestLogging: !o.requestLogging }),
   });

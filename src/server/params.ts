@@ -3,6 +3,15 @@
 import { PinholeError } from '../errors.ts';
 import { TREE_SCORES, type DetectParams, type ModelInfo, type TreeScores } from '../runtime/types.ts';
 import type { ServerRuntime } from './contract.ts';
+import type { FastifyRequest, FastifySchemaValidationError } from 'fastify';
+
+/** One validation error as one line naming the parameter (route validation and body parameters alike). */
+export function schemaErrorMessage(errors: FastifySchemaValidationError[], dataVar: string): string {
+  const e = errors[0];
+  const where = `${dataVar}${e.instancePath ? e.instancePath.replace(/\//g, '.') : ''}`;
+  const extra = e.keyword === 'additionalProperties' ? `: unknown parameter "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
+  return `${where} ${e.message}${extra}`;
+}
 
 const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
 
@@ -42,6 +51,21 @@ export interface DetectQuery {
   classes?: string;
   agnostic?: boolean;
   tree_scores?: TreeScores;
+}
+
+/**
+ * The query plus the detection parameters sent in the body (multipart fields or JSON properties): checked
+ * by the same schema as the query (so `-F thresh=0.9` means what `?thresh=0.9` means, and an unknown field is
+ * refused, not ignored). A parameter given in both places is refused: neither obviously wins.
+ */
+export function withBodyParams(req: FastifyRequest, query: DetectQuery, fields: Record<string, unknown>): DetectQuery {
+  if (Object.keys(fields).length === 0) return query;
+  const validate = req.compileValidationSchema(detectQuerySchema);
+  const body = { ...fields };
+  if (!validate(body)) throw new PinholeError('bad_parameter', schemaErrorMessage(validate.errors ?? [], 'body'));
+  const twice = Object.keys(body).find((k) => k in query);
+  if (twice) throw new PinholeError('bad_parameter', `parameter "${twice}" given both in the query and in the body`);
+  return { ...query, ...body };
 }
 
 export const DETECTOR_KINDS = new Set(['yolov1', 'yolov2', 'yolo9000']);

@@ -1,8 +1,8 @@
 // POST /v1/detect: one image in, the detection response out.
 import type { FastifyInstance } from 'fastify';
 import type { ServerRuntime } from '../contract.ts';
-import { imageBytes, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
-import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
+import { imageRequest, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
+import { detectQuerySchema, resolveDetector, toDetectParams, withBodyParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
 
@@ -17,7 +17,7 @@ export interface DetectRouteOptions {
 // The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
 // OpenAPI document still lists the media types.
 const raw = { schema: { description: 'the encoded image' } };
-const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image') }, ['image']);
+const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image'), ...detectQuerySchema.properties }, ['image']);
 
 export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
   const { runtime, bodyLimit } = opts;
@@ -30,7 +30,8 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
     schema: {
       summary: 'Detect objects in one image',
       operationId: 'detect',
-      description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
+      description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image. The parameters may also be `
+        + 'sent as multipart fields or JSON properties (the same names and checks; not both in the query and the body).',
       tags: ['detection'],
       querystring: detectQuerySchema,
       body: {
@@ -44,8 +45,9 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
           'application/json': {
             schema: {
               type: 'object',
+              additionalProperties: false,
               required: ['image'],
-              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' } },
+              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' }, ...detectQuerySchema.properties },
             },
           },
         },
@@ -65,11 +67,11 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       reply.raw.once('close', () => { inFlight--; });
     },
   }, async (req) => {
-    const q = req.query as DetectQuery;
+    const { bytes, fields } = await imageRequest(req, bodyLimit);
+    const q = withBodyParams(req, req.query as DetectQuery, fields);
     const info = resolveDetector(runtime, q.model);
     req.pinholeModel = info.name;
     const params = toDetectParams(q, info);
-    const bytes = await imageBytes(req, bodyLimit);
     return runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
   });
 }
