@@ -29,6 +29,7 @@ interface ServeOptions {
   logLevel: string;
   logRequests?: boolean;
   cors?: OriginList;
+  faceModel?: string;
 }
 
 function corsOption(raw: string): OriginList {
@@ -85,6 +86,7 @@ async function run(o: ServeOptions): Promise<void> {
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.timeoutMs,
     cors: o.cors,
+    faceModel: o.faceModel,
   });
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
@@ -126,6 +128,7 @@ export function register(program: Command): void {
     .option('--watch', 'reload a model when its folder changes')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', logLevel, 'info')
     .option('--log-requests', 'log every request (off by default: it costs throughput)')
+    .option('--face-model <name>', 'the model behind DeepStack\'s /v1/vision/face (default: the detector whose one class is "face")')
     .option('--cors <origins>', 'browser origins allowed to call the server cross-origin, comma list or * (default: none, same-origin pages only)', corsOption)
     .action((o: ServeOptions) => run(o));
 }

@@ -164,6 +164,7 @@ export class Runtime {
       info.kind = m.kind;
       info.input = m.input;
       info.classes = m.names.length;
+      info.names = m.names;
       info.source = m.source;
       if (m.metrics) info.metrics = m.metrics;
     }

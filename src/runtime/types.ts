@@ -65,6 +65,8 @@ export interface ModelInfo {
   kind?: ModelKind;
   input?: InputSpec;
   classes?: number;
+  /** class names (model.json `names`), e.g. to find the face model: a detector whose one class is "face" */
+  names?: readonly string[];
   /** execution provider actually in use: 'cuda' | 'cpu' */
   ep?: string;
   /** largest batch the batcher forms for this model */

@@ -43,6 +43,8 @@ export interface AppOptions {
   streamMaxBuffered?: number;
   /** browser origins allowed cross-origin (CORS and WebSocket Origin check); default none: same-origin pages only */
   cors?: OriginList;
+  /** the model behind /v1/vision/face; default: the detector whose one class is "face" */
+  faceModel?: string;
 }
 
 export const DEFAULTS = {
@@ -107,7 +109,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await registerCors(app, o.cors ?? []);
   await app.register(websocket, { options: { maxPayload: o.bodyLimit } });
 
-  await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, requestTimeoutMs: o.requestTimeoutMs, maxInFlight: o.maxInFlight });
+  await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, requestTimeoutMs: o.requestTimeoutMs, maxInFlight: o.maxInFlight, faceModel: opts.faceModel });
   await app.register(modelRoutes, { runtime });
   // prefixed, so that its error and not-found handlers (the protocol's error shape) cover all of /v2
   await app.register(kserveRoutes, { prefix: '/v2', runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting });

@@ -1,10 +1,11 @@
 // POST /v1/detect: one image in, the detection response out.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerRuntime } from '../contract.ts';
 import { imageRequest, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
 import { detectQuerySchema, resolveDetector, toDetectParams, withBodyParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
+import { deepstackRoutes } from './deepstack.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -12,6 +13,8 @@ export interface DetectRouteOptions {
   requestTimeoutMs: number;
   /** requests admitted at once (body being read, queued or inferring); beyond it: 503 before reading the body */
   maxInFlight: number;
+  /** the model behind /v1/vision/face (see deepstack.ts) */
+  faceModel?: string;
 }
 
 // The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
@@ -23,6 +26,18 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
   const { runtime, bodyLimit } = opts;
   await registerImageParsers(app, bodyLimit);
   let inFlight = 0;
+  // One admission for every route that runs a detection (this one and the DeepStack ones).
+  const admit = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (inFlight >= opts.maxInFlight) {
+      throw new PinholeError('overloaded', `server busy: ${inFlight} detect requests in flight`, { retryAfter: 1 });
+    }
+    inFlight++;
+    // The response's 'close' fires exactly once, whether it finished or the client went away.
+    reply.raw.once('close', () => { inFlight--; });
+  };
+  await app.register(deepstackRoutes, {
+    prefix: '/v1/vision', runtime, bodyLimit, requestTimeoutMs: opts.requestTimeoutMs, admit, faceModel: opts.faceModel,
+  });
 
   app.post('/v1/detect', {
     // No route bodyLimit: it would override the per-parser limits set in registerImageParsers.
@@ -58,14 +73,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
         '5xx': { $ref: 'Error#' },
       },
     },
-    onRequest: async (req, reply) => {
-      if (inFlight >= opts.maxInFlight) {
-        throw new PinholeError('overloaded', `server busy: ${inFlight} detect requests in flight`, { retryAfter: 1 });
-      }
-      inFlight++;
-      // The response's 'close' fires exactly once, whether it finished or the client went away.
-      reply.raw.once('close', () => { inFlight--; });
-    },
+    onRequest: (req, reply) => admit(req, reply),
   }, async (req) => {
     const { bytes, fields } = await imageRequest(req, bodyLimit);
     const q = withBodyParams(req, req.query as DetectQuery, fields);

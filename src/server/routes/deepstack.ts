@@ -1,0 +1,122 @@
+// DeepStack / CodeProject.AI vision routes under /v1/vision, for the clients that speak it (Home Assistant,
+// Frigate, Blue Iris, Agent DVR): multipart `image` + `min_confidence`, answered
+// {"success": true, "predictions": [...]} or {"success": false, "error"} (SPEC exception) with the status.
+// Registered inside the /v1/detect scope: the same body parsers, admission and runtime calls as /v1/detect.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PinholeError } from '../../errors.ts';
+import type { ServerRuntime } from '../contract.ts';
+import { checkFields, faceModelName, minConfidence, toPredictions } from '../deepstack.ts';
+import { errorReply } from '../errors.ts';
+import { imageRequest } from '../image-body.ts';
+import { fileField, multipartFormDoc } from '../openapi.ts';
+import { resolveDetector, toDetectParams } from '../params.ts';
+
+export interface DeepStackOptions {
+  runtime: ServerRuntime;
+  bodyLimit: number;
+  requestTimeoutMs: number;
+  /** the /v1/detect admission check, shared so both count against one in-flight limit */
+  admit: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** --face-model: the model behind /v1/vision/face (default: the detector whose one class is "face") */
+  faceModel?: string;
+}
+
+const minConfidenceSchema = { type: 'number', minimum: 0, maximum: 1, description: 'score threshold (default: the model\'s own)' } as const;
+const formDoc = multipartFormDoc({
+  image: fileField('the encoded image'),
+  min_confidence: minConfidenceSchema,
+  api_key: { type: 'string', description: 'accepted and not checked: Pinhole has no API keys' },
+}, ['image']);
+
+const predictionSchema = (label: boolean) => ({
+  type: 'object',
+  required: ['confidence', 'x_min', 'y_min', 'x_max', 'y_max'],
+  properties: {
+    ...(label ? { label: { type: 'string' } } : {}),
+    confidence: { type: 'number' },
+    x_min: { type: 'integer' }, y_min: { type: 'integer' }, x_max: { type: 'integer' }, y_max: { type: 'integer' },
+  },
+});
+const failure = {
+  type: 'object',
+  required: ['success', 'error'],
+  properties: { success: { type: 'boolean', enum: [false] }, error: { type: 'string' } },
+} as const;
+
+function routeSchema(operationId: string, summary: string, label: boolean, params?: object) {
+  return {
+    summary,
+    operationId,
+    tags: ['deepstack'],
+    ...(params ? { params } : {}),
+    querystring: { type: 'object', additionalProperties: false, properties: { min_confidence: minConfidenceSchema } },
+    body: { content: { 'multipart/form-data': { schema: { description: 'file field "image", field "min_confidence"' } } } },
+    response: {
+      200: {
+        type: 'object',
+        required: ['success', 'predictions'],
+        properties: {
+          success: { type: 'boolean' },
+          predictions: { type: 'array', items: predictionSchema(label), description: 'best first; pixels of the original image' },
+          duration: { type: 'number', description: 'milliseconds in the server' },
+          model: { type: 'string', description: 'the Pinhole model that answered' },
+        },
+      },
+      '4xx': failure,
+      '5xx': failure,
+    },
+  };
+}
+
+/** DeepStack's failure body for everything under /v1/vision, Fastify's own errors included. */
+function installFailureBody(app: FastifyInstance): void {
+  const send = (reply: FastifyReply, status: number, error: string) =>
+    reply.code(status).type('application/json; charset=utf-8').send({ success: false, error });
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const r = errorReply(err);
+    if (r.status === 415) r.message = `unsupported content type "${req.headers['content-type'] ?? '(none)'}"; send multipart/form-data with a file field "image"`;
+    if (r.status >= 500 && r.code === 'internal') req.log.error({ err }, 'request failed');
+    if (r.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfter))));
+    return send(reply, r.status, r.message);
+  });
+  app.setNotFoundHandler((req, reply) => send(reply, 404, `no route ${req.method} ${req.url.split('?')[0]}`));
+}
+
+export async function deepstackRoutes(app: FastifyInstance, opts: DeepStackOptions): Promise<void> {
+  const { runtime } = opts;
+  installFailureBody(app);
+
+  /** One request through the same door as /v1/detect: the image, min_confidence as thresh, the model's answer. */
+  const answer = async (req: FastifyRequest, model: string | undefined, label: boolean) => {
+    const t0 = performance.now();
+    const { bytes, fields } = await imageRequest(req, opts.bodyLimit);
+    checkFields(fields);
+    const thresh = minConfidence((req.query as { min_confidence?: number }).min_confidence, fields);
+    const info = resolveDetector(runtime, model);
+    req.pinholeModel = info.name;
+    const params = toDetectParams(thresh === undefined ? {} : { thresh }, info);
+    const r = await runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    return { success: true, predictions: toPredictions(r, label), duration: Math.round((performance.now() - t0) * 10) / 10, model: r.model };
+  };
+  const config = { swaggerTransform: formDoc };
+
+  app.post('/detection', {
+    onRequest: opts.admit, config,
+    schema: routeSchema('visionDetection', 'DeepStack object detection (the default detector)', true),
+  }, (req) => answer(req, undefined, true));
+
+  app.post('/custom/:model', {
+    onRequest: opts.admit, config,
+    schema: routeSchema('visionCustom', 'DeepStack custom model: any detector folder by name', true,
+      { type: 'object', required: ['model'], properties: { model: { type: 'string', minLength: 1 } } }),
+  }, (req) => answer(req, (req.params as { model: string }).model, true));
+
+  app.post('/face', {
+    onRequest: opts.admit, config,
+    schema: routeSchema('visionFace', 'DeepStack face detection (the face model)', false),
+  }, (req) => {
+    const name = faceModelName(runtime, opts.faceModel);
+    if (opts.faceModel !== undefined && !runtime.model(name)) throw new PinholeError('unknown_model', `--face-model "${name}" is not loaded`);
+    return answer(req, name, false);
+  });
+}
