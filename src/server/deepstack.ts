@@ -3,7 +3,7 @@
 import { PinholeError } from '../errors.ts';
 import type { DetectionResponse, ModelInfo } from '../runtime/types.ts';
 import type { ServerRuntime } from './contract.ts';
-import { DETECTOR_KINDS } from './params.ts';
+import { DETECTOR_KINDS } from '../manifest.ts';
 
 export interface Prediction {
   label?: string;
@@ -34,7 +34,7 @@ export function toPredictions(r: DetectionResponse, withLabel: boolean): Predict
     }));
 }
 
-const isDetector = (m: ModelInfo) => m.kind !== undefined && DETECTOR_KINDS.has(m.kind);
+const isDetector = (m: ModelInfo) => (DETECTOR_KINDS as readonly string[]).includes(m.kind ?? '');
 const isFaceModel = (m: ModelInfo) => isDetector(m) && m.names?.length === 1 && m.names[0].toLowerCase() === 'face';
 
 /**

@@ -2,12 +2,14 @@
 // Binary layout (the extension's): little-endian, row-major, no padding; BOOL one byte per element. Node runs
 // little-endian everywhere it is supported, so typed arrays over the bytes read them as the protocol says.
 import { PinholeError } from '../errors.ts';
-import type { RawTensor } from '../runtime/types.ts';
+import type { ModelSignature, RawTensor, TensorSignature } from '../runtime/types.ts';
 
 export type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
 export const V2_TYPES: V2Type[] = ['BOOL', 'UINT8', 'INT32', 'INT64', 'FP32'];
 const TO_RAW: Record<V2Type, RawTensor['type']> = { BOOL: 'bool', UINT8: 'uint8', INT32: 'int32', INT64: 'int64', FP32: 'float32' };
 const FROM_RAW: Record<RawTensor['type'], V2Type> = { bool: 'BOOL', uint8: 'UINT8', int32: 'INT32', int64: 'INT64', float32: 'FP32' };
+/** Every ONNX Runtime type a model's metadata may name, as the protocol spells it (the last four are listed, not served). */
+const DATATYPE: Record<string, string> = { ...FROM_RAW, float16: 'FP16', float64: 'FP64', int8: 'INT8', string: 'BYTES' };
 const BYTES_PER: Record<RawTensor['type'], number> = { bool: 1, uint8: 1, int32: 4, int64: 8, float32: 4 };
 const MAX_ELEMENTS = 1 << 26;
 
@@ -18,6 +20,14 @@ export interface V2Request {
   parameters?: Params;
   inputs: V2Input[];
   outputs?: Array<{ name: string; parameters?: Params }>;
+}
+
+export interface V2TensorMetadata { name: string; datatype: string; shape: number[] }
+
+/** A model's tensors (ONNX Runtime type names) as the protocol's metadata lists them. */
+export function v2Metadata(sig: ModelSignature): { inputs: V2TensorMetadata[]; outputs: V2TensorMetadata[] } {
+  const conv = (t: TensorSignature): V2TensorMetadata => ({ name: t.name, datatype: DATATYPE[t.type] ?? t.type.toUpperCase(), shape: t.shape });
+  return { inputs: sig.inputs.map(conv), outputs: sig.outputs.map(conv) };
 }
 
 export function bad(message: string): PinholeError {

@@ -9,7 +9,6 @@ import { checkFields, faceModelName, minConfidence, toPredictions } from '../dee
 import { errorReply } from '../errors.ts';
 import { imageRequest } from '../image-body.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
-import { resolveDetector, toDetectParams } from '../params.ts';
 
 export interface DeepStackOptions {
   runtime: ServerRuntime;
@@ -92,10 +91,9 @@ export async function deepstackRoutes(app: FastifyInstance, opts: DeepStackOptio
     const { bytes, fields } = await imageRequest(req, opts.bodyLimit);
     checkFields(fields);
     const thresh = minConfidence((req.query as { min_confidence?: number }).min_confidence, fields);
-    const info = resolveDetector(runtime, model);
-    req.pinholeModel = info.name;
-    const params = toDetectParams(thresh === undefined ? {} : { thresh }, info);
-    const r = await runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const plan = runtime.resolveDetect(model, thresh === undefined ? {} : { thresh });
+    req.pinholeModel = plan.model;
+    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
     return { success: true, predictions: toPredictions(r, label), duration: Math.round((performance.now() - t0) * 10) / 10, model: r.model };
   };
   const config = { swaggerTransform: formDoc };

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerRuntime } from '../contract.ts';
 import { imageRequest, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
-import { detectQuerySchema, resolveDetector, toDetectParams, withBodyParams, type DetectQuery } from '../params.ts';
+import { detectQuerySchema, toDetectParams, withBodyParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
 import { deepstackRoutes } from './deepstack.ts';
@@ -75,11 +75,11 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
     },
     onRequest: (req, reply) => admit(req, reply),
   }, async (req) => {
+    // The body first: its fields are parameters too. Then the door, once, for all of them.
     const { bytes, fields } = await imageRequest(req, bodyLimit);
     const q = withBodyParams(req, req.query as DetectQuery, fields);
-    const info = resolveDetector(runtime, q.model);
-    req.pinholeModel = info.name;
-    const params = toDetectParams(q, info);
-    return runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const plan = runtime.resolveDetect(q.model, toDetectParams(q));
+    req.pinholeModel = plan.model;
+    return runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
   });
 }

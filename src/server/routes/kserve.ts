@@ -7,7 +7,7 @@ import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
 import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
 import { errorReply } from '../errors.ts';
 import {
-  bad, binaryOutput, jsonOutput, requestTensors, splitInferBody, wantsBinary, type V2Output, type V2Request,
+  bad, binaryOutput, jsonOutput, requestTensors, splitInferBody, v2Metadata, wantsBinary, type V2Output, type V2Request,
 } from '../kserve-tensors.ts';
 
 export interface KServeOptions {
@@ -27,7 +27,7 @@ const BODY_TYPES = new Set(['application/json', 'application/octet-stream']);
 /** Metadata when the runtime offers no signature: the image input as model.json describes it. */
 function fallbackSignature(info: ModelInfo): ModelSignature {
   const inputs: TensorSignature[] = info.input
-    ? [{ name: 'input', datatype: 'FP32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
+    ? [{ name: 'input', type: 'float32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
     : [];
   return { inputs, outputs: [] };
 }
@@ -90,6 +90,23 @@ function sendOutputs(reply: FastifyReply, req: V2Request, head: object, names: s
   if (!parts.length) return reply.send(body);
   const json = Buffer.from(JSON.stringify(body));
   return reply.type('application/octet-stream').header(HEADER_LENGTH, String(json.length)).send(Buffer.concat([json, ...parts]));
+}
+
+/** One infer request: tensors in (JSON and/or binary), checked against the model, run, outputs as asked. */
+async function runInfer(runtime: ServerRuntime, req: FastifyRequest, reply: FastifyReply, binary: Buffer) {
+  const p = req.params as ModelParams;
+  readyModel(runtime, p);
+  req.pinholeModel = p.name;
+  const body = req.body as V2Request;
+  const inputs = requestTensors(body, binary);
+  const requested = body.outputs?.map((o) => o.name);
+  checkAgainstSignature(await runtime.signature?.(p.name), inputs, requested);
+  const out = await runtime.infer(p.name, inputs);
+  const names = requested ?? Object.keys(out);
+  const missing = names.filter((n) => !out[n]);
+  if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+  const head = { model_name: p.name, model_version: VERSION, ...(body.id !== undefined ? { id: body.id } : {}) };
+  return sendOutputs(reply, body, head, names, out);
 }
 
 /** The protocol's error shape for everything under /v2, Fastify's own errors (404, 413, validation) included. */
@@ -156,7 +173,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     readyModel(runtime, p);
     req.pinholeModel = p.name;
     const sig = (await runtime.signature?.(p.name)) ?? fallbackSignature(runtime.model(p.name)!);
-    return { name: p.name, versions: [VERSION], platform: 'onnxruntime_onnx', inputs: sig.inputs, outputs: sig.outputs };
+    return { name: p.name, versions: [VERSION], platform: 'onnxruntime_onnx', ...v2Metadata(sig) };
   };
   const metadataSchema = (operationId: string) => ({
     summary: 'Model metadata (an error while the model is loading or failed to load)',
@@ -181,21 +198,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   app.get('/models/:name/ready', { schema: readyRouteSchema('modelReady') }, modelReady);
   app.get('/models/:name/versions/:version/ready', { schema: readyRouteSchema('modelVersionReady') }, modelReady);
 
-  const infer = async (req: FastifyRequest, reply: FastifyReply) => {
-    const p = req.params as ModelParams;
-    readyModel(runtime, p);
-    req.pinholeModel = p.name;
-    const body = req.body as V2Request;
-    const inputs = requestTensors(body, binaryOf.get(req) ?? Buffer.alloc(0));
-    const requested = body.outputs?.map((o) => o.name);
-    checkAgainstSignature(await runtime.signature?.(p.name), inputs, requested);
-    const out = await runtime.infer(p.name, inputs);
-    const names = requested ?? Object.keys(out);
-    const missing = names.filter((n) => !out[n]);
-    if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
-    const head = { model_name: p.name, model_version: VERSION, ...(body.id !== undefined ? { id: body.id } : {}) };
-    return sendOutputs(reply, body, head, names, out);
-  };
+  const infer = (req: FastifyRequest, reply: FastifyReply) => runInfer(runtime, req, reply, binaryOf.get(req) ?? Buffer.alloc(0));
   const inferSchema = (operationId: string) => ({
     summary: 'Inference on tensors: JSON, or JSON followed by binary tensor data (Inference-Header-Content-Length)',
     operationId,
