@@ -4,7 +4,7 @@
 // min_confidence and field checks, the face model choice, and the shared admission on the stand-in runtime.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -12,10 +12,12 @@ import { Runtime } from '../src/runtime/index.ts';
 import type { DetectionResponse } from '../src/runtime/types.ts';
 import { buildApp } from '../src/server/app.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
-import { generatorManifest, tinyGeneratorNet, writeModel, writeTinyModel } from './runtime-fixtures.ts';
+import { generatorManifest, tinyGeneratorNet, writeModel } from './runtime-fixtures.ts';
 import { FakeRuntime, multipartBody, pngBytes } from './server-fakes.ts';
 
 const SHAPES = 'examples/shapes.png';
+// a real photo with one face (Debian python3-skimage, installed by .ci/run), for the shipped tiny-face model
+const ASTRONAUT = '/usr/lib/python3/dist-packages/skimage/data/astronaut.png';
 const quiet = { info() {}, warn() {}, error() {} };
 
 let root: string;
@@ -32,8 +34,8 @@ function form(image: Buffer, data: Record<string, string> = {}): { payload: Buff
   return { payload, headers: { 'content-type': `multipart/form-data; boundary=${b}` } };
 }
 
-async function detectJson(query: string): Promise<DetectionResponse> {
-  const r = await fetch(`${server.url}/v1/detect?${query}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(SHAPES) });
+async function detectJson(query: string, image = SHAPES): Promise<DetectionResponse> {
+  const r = await fetch(`${server.url}/v1/detect?${query}`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: readFileSync(image) });
   expect(r.status).toBe(200);
   return r.json() as Promise<DetectionResponse>;
 }
@@ -49,11 +51,12 @@ function expected(r: DetectionResponse, label: boolean) {
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'pinhole-deepstack-'));
-  // the shipped shapes detector under another folder name, a face model (one class "face"), and a generator
-  mkdirSync(join(root, 'shapes'));
-  for (const f of ['model.json', 'model.onnx']) copyFileSync(join('models/yolov2-synth', f), join(root, 'shapes', f));
+  // the shipped shapes detector under another folder name, the shipped face model (one class "face"), a generator
+  for (const [from, to] of [['yolov2-synth', 'shapes'], ['tiny-face', 'tiny-face']]) {
+    mkdirSync(join(root, to));
+    for (const f of ['model.json', 'model.onnx']) copyFileSync(join('models', from, f), join(root, to, f));
+  }
   names = JSON.parse(readFileSync('models/yolov2-synth/model.json', 'utf8')).names;
-  writeTinyModel(root, 'tiny-face', { size: 64, classes: 1, num: 2, seed: 7, manifest: { names: ['face'] } });
   writeModel(root, 'gan', tinyGeneratorNet(), generatorManifest('gan'));
   runtime = await Runtime.create({ modelsDir: root, maxBatch: 2, batchDelayMs: 1, log: quiet });
   const app = await buildApp({ runtime });
@@ -67,13 +70,14 @@ afterAll(async () => {
 // Debian's interpreter (where apt puts python3-requests and python3-pil), not whichever python3 is first on PATH
 const PYTHON = '/usr/bin/python3';
 const python = spawnSync(PYTHON, ['-c', 'import requests, numpy, PIL'], { encoding: 'utf8' });
-const noClients = python.status === 0 ? undefined : 'python3 with requests, numpy and PIL (Debian python3-requests python3-numpy python3-pil; .ci/run installs them)';
+const noClients = python.status !== 0 ? 'python3 with requests, numpy and PIL (Debian python3-requests python3-numpy python3-pil; .ci/run installs them)'
+  : !existsSync(ASTRONAUT) ? `${ASTRONAUT} (Debian python3-skimage; .ci/run installs it)` : undefined;
 
 describe.skipIf(noClients !== undefined)(`as the clients send and read it${noClients ? ` (skipped: no ${noClients})` : ''}`, () => {
   let out: Record<string, any>;
   beforeAll(async () => {
     // asynchronously: the server answering the script runs in this process
-    const p = spawn(PYTHON, ['test/helpers/deepstack_clients.py', server.url, SHAPES, SHAPES, JSON.stringify(names)]);
+    const p = spawn(PYTHON, ['test/helpers/deepstack_clients.py', server.url, SHAPES, ASTRONAUT, JSON.stringify(names)]);
     let stdout = '', stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
     p.stderr.on('data', (d) => { stderr += d; });
@@ -95,11 +99,18 @@ describe.skipIf(noClients !== undefined)(`as the clients send and read it${noCli
     }
   });
 
-  it('Home Assistant deepstack_face: /v1/vision/face is answered by the face model, without labels', async () => {
-    const want = expected(await detectJson('model=tiny-face'), false);
-    expect(want.length).toBeGreaterThan(0);
+  it('Home Assistant deepstack_face: /v1/vision/face finds the astronaut\'s face with the shipped face model, no labels', async () => {
+    const want = expected(await detectJson('model=tiny-face', ASTRONAUT), false);
     expect(out.ha_face).toMatchObject({ status: 200, success: true });
     expect(out.ha_face.raw).toEqual(want);
+    expect(want.length).toBe(1);
+    expect(want[0].confidence).toBeGreaterThan(0.9);
+    // her face is in the upper middle of the 512x512 photo
+    expect(want[0]).toMatchObject({ x_min: expect.any(Number) });
+    expect(want[0].x_min).toBeGreaterThan(120);
+    expect(want[0].x_max).toBeLessThan(330);
+    expect(want[0].y_max).toBeLessThan(260);
+    expect(out.ha_face.kept.map((p: { label?: string }) => p.label)).toEqual([null]);
   });
 
   it('Frigate: its JPEG of the frame, read in order until a confidence under 0.4, labels mapped to its label ids', async () => {
