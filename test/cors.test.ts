@@ -4,6 +4,7 @@
 // browser refuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,6 +58,13 @@ describe('--cors origins', () => {
     for (const bad of ['a.example', 'http://a.example/path', 'ftp://a.example', 'https://a.example:443', 'http://']) {
       expect(() => parseOrigins(bad), bad).toThrow(/scheme:\/\/host\[:port\]/);
     }
+  });
+
+  it('pinhole serve --cors with a bad origin: one line on stderr, exit 2', () => {
+    const r = spawnSync(process.execPath, ['bin/pinhole.js', 'serve', '--cors', 'nvr.example', '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--cors: origin "nvr.example" must be scheme:\/\/host\[:port\]/);
   });
 });
 
