@@ -5,18 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { CHROMIUM, hasChromium, launchChromium, type Launched } from './helpers/browser.ts';
 import { buildApp } from '../src/server/app.ts';
 import { parseOrigins } from '../src/server/cors.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { FakeRuntime, pngBytes } from './server-fakes.ts';
-
-const CHROMIUM = process.env.PINHOLE_CHROMIUM ?? '/usr/bin/chromium';
 
 let server: RunningServer;
 let pages: Server[] = [];
@@ -118,22 +113,12 @@ describe('CORS headers and the WebSocket Origin check', () => {
   });
 });
 
-const browserReason = existsSync(CHROMIUM) ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
+const browserReason = hasChromium() ? undefined : `no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
 
 describe.skipIf(browserReason !== undefined)(`headless Chromium on another origin${browserReason ? ` (skipped: ${browserReason})` : ''}`, () => {
-  let context: BrowserContext;
-  let profile: string;
-  beforeAll(async () => {
-    profile = mkdtempSync(join(tmpdir(), 'pinhole-cors-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM, headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await context?.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  let browser: Launched;
+  beforeAll(async () => { browser = await launchChromium(); }, 60_000);
+  afterAll(async () => { await browser?.close(); });
 
   type Attempt = { status: number; body: unknown } | { failed: string };
   // Runs in the page (a source string: the test file's own imports must not leak into it): fetch the page's
@@ -160,7 +145,7 @@ describe.skipIf(browserReason !== undefined)(`headless Chromium on another origi
 
   /** Opens the page on `origin` and runs PAGE_SCRIPT against the Pinhole server. */
   async function callFrom(origin: string) {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     await page.goto(origin + '/');
     const result = await page.evaluate(`(${PAGE_SCRIPT})(${JSON.stringify(server.url)})`) as {
       raw: Attempt; multipart: Attempt; json: Attempt; stream: string;

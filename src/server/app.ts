@@ -16,6 +16,7 @@ import { streamRoutes } from './routes/stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { registerCors, type OriginList } from './cors.ts';
 import { schemaErrorMessage } from './params.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -116,5 +117,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(generateRoutes, { runtime });
   await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered, cors: o.cors ?? [] });
   await app.register(metricsRoutes, { metrics });
+  await app.register(consoleRoutes);
   return app;
 }

@@ -57,9 +57,10 @@ export interface DetectQuery {
  * by the same schema as the query (so `-F thresh=0.9` means what `?thresh=0.9` means, and an unknown field is
  * refused, not ignored). A parameter given in both places is refused: neither obviously wins.
  */
-export function withBodyParams(req: FastifyRequest, query: DetectQuery, fields: Record<string, unknown>): DetectQuery {
+export function withBodyParams(req: FastifyRequest, query: DetectQuery, fields: Record<string, unknown>,
+  schema: object = detectQuerySchema): DetectQuery {
   if (Object.keys(fields).length === 0) return query;
-  const validate = req.compileValidationSchema(detectQuerySchema);
+  const validate = req.compileValidationSchema(schema);
   const body = { ...fields };
   if (!validate(body)) throw new PinholeError('bad_parameter', schemaErrorMessage(validate.errors ?? [], 'body'));
   const twice = Object.keys(body).find((k) => k in query);

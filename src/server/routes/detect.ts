@@ -6,6 +6,7 @@ import { detectQuerySchema, toDetectParams, withBodyParams, type DetectQuery } f
 import { PinholeError } from '../../errors.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
 import { deepstackRoutes } from './deepstack.ts';
+import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -20,7 +21,9 @@ export interface DetectRouteOptions {
 // The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
 // OpenAPI document still lists the media types.
 const raw = { schema: { description: 'the encoded image' } };
-const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image'), ...detectQuerySchema.properties }, ['image']);
+// The detection parameters plus the console's `render`: in the query, or as multipart fields / JSON properties.
+const detectRouteQuery = { ...detectQuerySchema, properties: { ...detectQuerySchema.properties, render: RENDER_QUERY } } as const;
+const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image'), ...detectRouteQuery.properties }, ['image']);
 
 export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
   const { runtime, bodyLimit } = opts;
@@ -48,7 +51,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image. The parameters may also be `
         + 'sent as multipart fields or JSON properties (the same names and checks; not both in the query and the body).',
       tags: ['detection'],
-      querystring: detectQuerySchema,
+      querystring: detectRouteQuery,
       body: {
         content: {
           ...Object.fromEntries(RAW_TYPES.map((t) => [t, raw])),
@@ -62,7 +65,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
               type: 'object',
               additionalProperties: false,
               required: ['image'],
-              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' }, ...detectQuerySchema.properties },
+              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' }, ...detectRouteQuery.properties },
             },
           },
         },
@@ -74,12 +77,13 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       },
     },
     onRequest: (req, reply) => admit(req, reply),
-  }, async (req) => {
+  }, async (req, reply) => {
     // The body first: its fields are parameters too. Then the door, once, for all of them.
     const { bytes, fields } = await imageRequest(req, bodyLimit);
-    const q = withBodyParams(req, req.query as DetectQuery, fields);
+    const q = withBodyParams(req, req.query as DetectQuery, fields, detectRouteQuery) as DetectQuery & { render?: RenderFlag };
     const plan = runtime.resolveDetect(q.model, toDetectParams(q));
     req.pinholeModel = plan.model;
-    return runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }
