@@ -84,11 +84,21 @@ describe('OpenAPI document', () => {
     expect(Object.keys(doc.paths['/metrics'].get.responses['200'].content ?? {})).toEqual(['text/plain']);
   });
 
-  it('the multipart form has a binary file field "image"', () => {
-    const form = doc.paths['/v1/detect'].post.requestBody!.content['multipart/form-data'].schema;
-    expect(form.type).toBe('object');
-    expect(form.properties!.image).toMatchObject({ type: 'string', format: 'binary' });
-    expect(form.required).toContain('image');
+  it('the multipart forms have a binary file field "image" and their parameters', () => {
+    for (const [path, fields] of [['/v1/detect', ['thresh', 'model', 'classes']], ['/v1/vision/detection', ['min_confidence', 'api_key']],
+      ['/v1/vision/custom/{model}', ['min_confidence']], ['/v1/vision/face', ['min_confidence']]] as const) {
+      const form = doc.paths[path].post.requestBody!.content['multipart/form-data'].schema;
+      expect(form.type, path).toBe('object');
+      expect(form.properties!.image, path).toMatchObject({ type: 'string', format: 'binary' });
+      expect(form.required, path).toContain('image');
+      expect(Object.keys(form.properties!), path).toEqual(expect.arrayContaining([...fields]));
+    }
+  });
+
+  it('documents the KServe versioned routes', () => {
+    for (const p of ['/v2', '/v2/models/{name}/versions/{version}', '/v2/models/{name}/versions/{version}/ready', '/v2/models/{name}/versions/{version}/infer']) {
+      expect(doc.paths[p], p).toBeDefined();
+    }
   });
 
   it('documents the WebSocket route /v1/stream with its query', () => {
