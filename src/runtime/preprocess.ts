@@ -4,7 +4,7 @@
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec } from '../manifest.ts';
-import { pasteGeometry, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
+import { frameOf, pasteGeometry, type BoxFrame, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 
 // One libvips thread per image: parallelism comes from concurrent requests on the libuv pool, and
 // the cores left over belong to ONNX Runtime. The operation cache only helps when the same input is
@@ -29,6 +29,8 @@ export interface Preprocessed {
   width: number;
   height: number;
   geometry: PasteGeometry;
+  /** the inverse map of `geometry`, which the decoder applies to this image's boxes */
+  frame: BoxFrame;
 }
 
 // v/255 rounded to float32 exactly as darknet's `data[i]/255.` then stored in a float.
@@ -113,5 +115,5 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
       for (let x = 0; x < rowLen; x++) out[dst + x] = INV255[px[src + x]];
     }
   }
-  return { data: out, width, height, geometry: g };
+  return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
 }
