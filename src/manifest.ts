@@ -12,13 +12,40 @@ export interface InputSpec {
   layout: 'NCHW';
 }
 
+/** How the picture becomes the network input (see src/vision/letterbox.ts). */
+export type PreprocessKind = 'letterbox' | 'resize' | 'pad-square';
+/** pad-square: where the image sits in its square; the padding goes to the other side(s). */
+export type PadPosition = 'top-left' | 'center';
+
 interface ManifestBase {
   name: string;
   kind: ModelKind;
   input: InputSpec;
-  preprocess: 'letterbox' | 'resize';
+  preprocess: PreprocessKind;
+  /**
+   * pad-square only (default top-left): the image is padded to a square at its own resolution, then
+   * the square is resized to the input (face-api's padToSquare before its resize).
+   */
+  pad?: PadPosition;
+  /** pad-square only: the padding's value in pixel units, 0-255 (default 0, black) */
+  pad_value?: number;
+  /**
+   * Per-channel normalisation in pixel units: input = (pixel - mean[c]) / std[c] (RGB order).
+   * Absent: darknet's pixel / 255, i.e. mean 0 and std 255.
+   */
+  mean?: number[];
+  std?: number[];
+  /**
+   * How the picture is resized: cubic (default; sharp's antialiased reduction) or bilinear-tf
+   * (TensorFlow's resize_bilinear, no half-pixel centres, no antialiasing: what tfjs models saw).
+   */
+  resample?: 'cubic' | 'bilinear-tf';
   names: string[];
-  source: 'darknet' | 'pinhole-train';
+  source: 'darknet' | 'pinhole-train' | 'face-api';
+  /** where the weights come from and under which licence (imported third-party models) */
+  origin?: { url?: string; package?: string; version?: string; files?: string[]; licence?: string; authors?: string };
+  /** default score threshold of this model (else the server's .25) */
+  thresh?: number;
   /** ONNX tensor names; defaults: first graph input / outputs in graph order. */
   onnx?: { input?: string; outputs?: string[] };
   /** Evaluation figures for trained models (mAP, agreement, ...), with how they were measured. */
@@ -46,6 +73,11 @@ export interface YoloV2Manifest extends ManifestBase {
   coords: number;
   softmax: boolean;
   background?: boolean;
+  /**
+   * false: the region output has no class entries (tx ty tw th to per anchor) and the model's single
+   * class is scored by its objectness alone (face-api's one-class TinyYolov2). Default true.
+   */
+  class_scores?: boolean;
   nms?: number;
 }
 
@@ -137,6 +169,22 @@ const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as numbe
 const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const isObject = (v: unknown): v is Fields => !!v && typeof v === 'object' && !Array.isArray(v);
 
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** pad-square's pad/pad_value and the mean/std normalisation. */
+function checkPixelOptions(o: Fields, channels: number): void {
+  check(o.pad === undefined || o.pad === 'top-left' || o.pad === 'center', '"pad" must be top-left or center');
+  check(o.pad_value === undefined || (isNum(o.pad_value) && o.pad_value >= 0 && o.pad_value <= 255), '"pad_value" must be a number in [0, 255]');
+  check((o.pad === undefined && o.pad_value === undefined) || o.preprocess === 'pad-square', '"pad" and "pad_value" apply to preprocess pad-square only');
+  check(o.resample === undefined || o.resample === 'cubic' || o.resample === 'bilinear-tf', '"resample" must be cubic or bilinear-tf');
+  check((o.mean === undefined) === (o.std === undefined), '"mean" and "std" go together');
+  if (o.mean !== undefined) {
+    check(Array.isArray(o.mean) && o.mean.length === channels && o.mean.every(isNum), `"mean" must hold ${channels} numbers (one per input channel)`);
+    check(Array.isArray(o.std) && o.std.length === channels && o.std.every((v) => isNum(v) && v > 0),
+      `"std" must hold ${channels} positive numbers (one per input channel)`);
+  }
+}
+
 function checkBase(o: Fields): void {
   check(isName(o.name), '"name" must be a non-empty string');
   const kinds: ModelKind[] = ['yolov1', 'yolov2', 'yolo9000', 'stackgan', 'wgan'];
@@ -145,10 +193,13 @@ function checkBase(o: Fields): void {
   check(isObject(inp), '"input" is required');
   check(isPosInt(inp.width) && isPosInt(inp.height) && isPosInt(inp.channels), 'input.width/height/channels must be positive integers');
   check(inp.layout === 'NCHW', 'input.layout must be "NCHW"');
-  check(o.preprocess === 'letterbox' || o.preprocess === 'resize', '"preprocess" must be letterbox or resize');
+  const pre: PreprocessKind[] = ['letterbox', 'resize', 'pad-square'];
+  check(pre.includes(o.preprocess as PreprocessKind), `"preprocess" must be one of ${pre.join(', ')}`);
+  checkPixelOptions(o, inp.channels as number);
   check(Array.isArray(o.names) && o.names.every((n) => typeof n === 'string'), '"names" must be an array of strings');
-  check(o.source === 'darknet' || o.source === 'pinhole-train', '"source" must be darknet or pinhole-train');
-  for (const k of ['nms', 'hier'] as const) {
+  const sources = ['darknet', 'pinhole-train', 'face-api'];
+  check(sources.includes(o.source as string), `"source" must be one of ${sources.join(', ')}`);
+  for (const k of ['nms', 'hier', 'thresh'] as const) {
     check(o[k] === undefined || (typeof o[k] === 'number' && (o[k] as number) >= 0 && (o[k] as number) <= 1), `"${k}" must be a number in [0, 1]`);
   }
   check(o.hier === undefined || o.kind === 'yolo9000', '"hier" applies to yolo9000 models only');
@@ -165,6 +216,9 @@ function checkRegion(o: Fields): void {
     '"anchors" must hold 2*num positive numbers');
   check(o.coords === 4, '"coords" must be 4');
   check(typeof o.softmax === 'boolean', '"softmax" must be boolean');
+  check(o.class_scores === undefined || typeof o.class_scores === 'boolean', '"class_scores" must be boolean');
+  check(o.class_scores !== false || (o.kind === 'yolov2' && (o.names as string[]).length === 1),
+    '"class_scores": false needs a yolov2 model with exactly one class name');
 }
 
 function checkTree(o: Fields): void {

@@ -7,7 +7,7 @@ import { isDetector } from '../manifest.ts';
 import { resolveParams } from '../vision/params.ts';
 import { readModelFolder } from './folder.ts';
 import type { DetectJob } from './protocol.ts';
-import { preprocess } from './preprocess.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
 import { Sessions } from './sessions.ts';
 import type { DetectParams, RuntimeLogger } from './types.ts';
 
@@ -67,7 +67,7 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
     let decoded = 0;
     const decodeOne = async (): Promise<DetectJob> => {
       const t0 = performance.now();
-      const p = await preprocess(o.images[next++ % o.images.length], m.input, m.preprocess, { maxInputPixels: o.maxInputPixels });
+      const p = await preprocess(o.images[next++ % o.images.length], m.input, pixelLayout(m), { maxInputPixels: o.maxInputPixels });
       decodeMs += performance.now() - t0;
       decoded++;
       return { tensor: p.data, frame: p.frame, params };

@@ -14,7 +14,7 @@ import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
 import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
-import { preprocess } from './preprocess.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
 import type { DetectJob } from './protocol.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { Sessions, type LoadedModel } from './sessions.ts';
@@ -198,7 +198,7 @@ export class Runtime {
       const m = serving.model.manifest;
       let pre;
       try {
-        pre = await preprocess(image, m.input, m.preprocess, { maxInputPixels: this.options.maxInputPixels });
+        pre = await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels });
       } catch (e) {
         ticket.cancel();
         throw e;

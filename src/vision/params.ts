@@ -27,6 +27,8 @@ export interface ParamDefaults {
   names: readonly unknown[];
   nms?: number;
   hier?: number;
+  /** the model's own score threshold default (model.json thresh) */
+  thresh?: number;
 }
 
 /** DetectParams plus the offline knobs of postprocess() (not reachable from HTTP or the CLI). */
@@ -76,13 +78,13 @@ function checkBool(name: string, v: unknown): boolean {
 }
 
 /**
- * Checks every parameter a caller gave and fills the rest from the model (model.json nms/hier) and
+ * Checks every parameter a caller gave and fills the rest from the model (model.json thresh/nms/hier) and
  * darknet's defaults. Throws PinholeError('bad_parameter') naming the parameter.
  */
 export function resolveParams(model: ParamDefaults, p: PostprocessParams = {}): ResolvedParams {
   if (p === null || typeof p !== 'object' || Array.isArray(p)) throw bad('detection parameters must be an object');
   const r: ResolvedParams = {
-    thresh: p.thresh === undefined ? DEFAULT_THRESH : checkUnit('thresh', p.thresh),
+    thresh: p.thresh === undefined ? model.thresh ?? DEFAULT_THRESH : checkUnit('thresh', p.thresh),
     nms: p.nms === undefined ? model.nms ?? (model.kind === 'yolov1' ? DEFAULT_NMS_V1 : DEFAULT_NMS_REGION) : checkUnit('nms', p.nms),
     // other kinds ignore hier, like darknet does; it is still a number in [0, 1]
     hier: p.hier === undefined ? model.hier ?? DEFAULT_HIER : checkUnit('hier', p.hier),

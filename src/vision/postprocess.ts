@@ -7,7 +7,7 @@
 import { need } from '../errors.ts';
 import type { DetectorKind, WordTreeSpec } from '../manifest.ts';
 import type { Candidates } from './candidates.ts';
-import { boxFrame, toPixelCorners, type BoxFrame, type PreprocessMode } from './letterbox.ts';
+import { boxFrame, toPixelCorners, type BoxFrame, type PadPosition, type PreprocessMode } from './letterbox.ts';
 import { nmsBatch } from './nms.ts';
 import { resolveParams, type PostprocessParams } from './params.ts';
 import { decodeRegion, decodeRegionTree, type RegionLayer } from './region.ts';
@@ -23,7 +23,11 @@ export {
 export interface DetectorModelLike {
   input: { width: number; height: number };
   preprocess: PreprocessMode;
+  /** pad-square: where the image sits in its square */
+  pad?: PadPosition;
   names: readonly string[];
+  /** the model's own score threshold default */
+  thresh?: number;
   nms?: number;
   /** yolo9000: the model's hierarchy threshold default */
   hier?: number;
@@ -34,6 +38,8 @@ export interface DetectorModelLike {
   anchors?: readonly number[];
   coords?: number;
   background?: boolean;
+  /** false: region output without class entries (one class, scored by objectness) */
+  class_scores?: boolean;
   /** yolo9000: a built WordTree or {parents}; a file name must be read and parsed by the caller */
   tree?: WordTree | WordTreeSpec | string;
 }
@@ -73,7 +79,7 @@ export function detectorLayout(kind: DetectorKind, model: DetectorModelLike): De
         sqrt: field(model.sqrt, 'sqrt'), softmax: field(model.softmax, 'softmax'),
       } };
     case 'yolov2':
-      return { kind, names, layer: { ...region(), classes: names.length, softmax: field(model.softmax, 'softmax') } };
+      return { kind, names, layer: { ...region(), classes: names.length, softmax: field(model.softmax, 'softmax'), classScores: model.class_scores } };
     case 'yolo9000': {
       const tree = wordTreeOf(model.tree);
       need(tree.n === names.length, `tree has ${tree.n} nodes but the model has ${names.length} names`);
@@ -165,12 +171,12 @@ export function postprocess(
   kind: DetectorKind, model: DetectorModelLike, output: Float32Array, dims: readonly number[],
   imageSizes: readonly ImageSize[], params: PostprocessParams = {},
 ): Detection[][] {
-  const r = resolveParams({ kind, names: model.names, nms: model.nms, hier: model.hier }, params);
+  const r = resolveParams({ kind, names: model.names, thresh: model.thresh, nms: model.nms, hier: model.hier }, params);
   let layout = layouts.get(model);
   if (!layout || layout.kind !== kind) {
     layout = detectorLayout(kind, model);
     layouts.set(model, layout);
   }
-  const frames = imageSizes.map((s) => boxFrame(model.preprocess, s, model.input.width, model.input.height));
+  const frames = imageSizes.map((s) => boxFrame(model.preprocess, s, model.input.width, model.input.height, model.pad));
   return decodeGroup(layout, output, dims, frames, r);
 }

@@ -22,6 +22,8 @@ export interface RegionLayer {
   /** darknet `background=1`: no objectness logit, obj = 1 and the softmax covers classes+1 slots */
   background?: boolean;
   coords?: number;
+  /** false: no class entries in the output; the one class is scored by the objectness alone */
+  classScores?: boolean;
 }
 
 interface Shape {
@@ -37,10 +39,12 @@ function regionShape(output: Float32Array, dims: readonly number[], l: RegionLay
   if (coords !== 4) throw new Error(`${what}: only coords=4 is supported, got ${coords}`);
   if (l.anchors.length !== 2 * l.num) throw new Error(`${what}: ${l.anchors.length} anchor values for num=${l.num}`);
   if (dims.length !== 4) throw new Error(`${what}: expected output dims [N, C, H, W], got [${dims.join(', ')}]`);
-  const entries = coords + 1 + l.classes;
+  if (l.classScores === false && l.classes !== 1) throw new Error(`${what}: an output without class scores needs exactly one class, got ${l.classes}`);
+  const entries = coords + 1 + (l.classScores === false ? 0 : l.classes);
   const [, c, h, w] = dims;
   if (c !== l.num * entries) {
-    throw new Error(`${what}: output has ${c} channels, expected num*(5+classes) = ${l.num}*${entries} = ${l.num * entries}`);
+    const per = l.classScores === false ? '5' : '(5+classes)';
+    throw new Error(`${what}: output has ${c} channels, expected num*${per} = ${l.num}*${entries} = ${l.num * entries}`);
   }
   const per = c * h * w;
   const n = checkBatch(output, dims, per, images, what);
@@ -72,7 +76,8 @@ export function decodeRegion(
         const scale = bg ? 1 : logistic(output[ab + 4 * HW + i]);
         if (!(scale > th)) continue;
         // Class probabilities of this one (anchor, cell).
-        if (l.softmax) softmaxStrided(output, ab + (5 - bg) * HW + i, C + bg, HW, probs, 0, 1);
+        if (l.classScores === false) probs[bg] = 1;
+        else if (l.softmax) softmaxStrided(output, ab + (5 - bg) * HW + i, C + bg, HW, probs, 0, 1);
         else for (let j = 0; j < C; j++) probs[j + bg] = logistic(output[ab + (5 + j) * HW + i]);
         let first = true;
         let cx = 0, cy = 0, bw = 0, bh = 0;
