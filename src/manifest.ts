@@ -51,6 +51,10 @@ interface ManifestBase {
   /** Evaluation figures for trained models (mAP, agreement, ...), with how they were measured. */
   metrics?: Record<string, unknown>;
   description?: string;
+  /** numeric precision of model.onnx: absent means float32; int8 folders are written by `pinhole quantize` */
+  precision?: 'fp32' | 'int8';
+  /** how an int8 folder was made: its float source, calibration method and data */
+  quantization?: Record<string, unknown>;
 }
 
 /** YOLOv1 detection layer. Output layout: probs [S*S][C], conf [S*S][B], boxes [S*S][B][4]. */
@@ -202,6 +206,7 @@ function checkBase(o: Fields): void {
   for (const k of ['nms', 'hier', 'thresh'] as const) {
     check(o[k] === undefined || (typeof o[k] === 'number' && (o[k] as number) >= 0 && (o[k] as number) <= 1), `"${k}" must be a number in [0, 1]`);
   }
+  check(o.precision === undefined || o.precision === 'fp32' || o.precision === 'int8', '"precision" must be fp32 or int8');
   check(o.hier === undefined || o.kind === 'yolo9000', '"hier" applies to yolo9000 models only');
 }
 

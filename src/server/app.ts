@@ -14,6 +14,7 @@ import { kserveRoutes } from './routes/kserve.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -107,5 +108,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(generateRoutes, { runtime });
   await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
   await app.register(metricsRoutes, { metrics });
+  await app.register(consoleRoutes);
   return app;
 }

@@ -4,6 +4,7 @@ import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
 import { detectQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
+import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -29,7 +30,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       summary: 'Detect objects in one image',
       description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
       tags: ['detection'],
-      querystring: detectQuerySchema,
+      querystring: { ...detectQuerySchema, properties: { ...detectQuerySchema.properties, render: RENDER_QUERY } },
       body: {
         content: {
           'image/jpeg': raw,
@@ -63,11 +64,12 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       // The response's 'close' fires exactly once, whether it finished or the client went away.
       reply.raw.once('close', () => { inFlight--; });
     },
-  }, async (req) => {
-    const q = req.query as DetectQuery;
+  }, async (req, reply) => {
+    const q = req.query as DetectQuery & { render?: RenderFlag };
     const plan = runtime.resolveDetect(q.model, toDetectParams(q));
     req.pinholeModel = plan.model;
     const bytes = await imageBytes(req, bodyLimit);
-    return runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }
