@@ -1,6 +1,8 @@
-// Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics.
+// Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics by default and the
+// model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear).
 // sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
-// this module only converts the resized uint8 pixels once, straight into the final tensor layout.
+// this module only converts the resized uint8 pixels once, straight into the final tensor layout
+// (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts).
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
@@ -42,7 +44,7 @@ export function pixelLayout(m: Pick<Manifest, 'preprocess' | 'pad' | 'pad_value'
 }
 
 export interface Preprocessed {
-  /** C*H*W float32, RGB/255 planar, ready to be one slot of an NCHW batch */
+  /** C*H*W float32, RGB planar, normalised (darknet: /255), ready to be one slot of an NCHW batch */
   data: Float32Array;
   /** original image size after EXIF orientation: the frame the boxes are reported in */
   width: number;

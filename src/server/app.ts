@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the model a request resolved to ('' until then); the `model` label of pinhole_requests_total */
     pinholeModel: string;
+    /** the error code of the answer ('' unless it failed); the `code`/`reason` of pinhole_request_failures_total */
+    pinholeErrorCode: string;
   }
 }
 
@@ -72,6 +74,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: !o.requestLogging }),
   });
   app.decorateRequest('pinholeModel', '');
+  app.decorateRequest('pinholeErrorCode', '');
   installErrorHandling(app);
 
   for (const s of [errorSchema, detectionResponseSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema]) {
@@ -79,9 +82,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
 
   app.addHook('onResponse', async (req, reply) => {
-    const route = req.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ model: req.pinholeModel, route, status: String(reply.statusCode) });
-    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+    metrics.observeRequest({ model: req.pinholeModel, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode,
+      seconds: reply.elapsedTime / 1000, code: req.pinholeErrorCode || undefined });
   });
   app.addHook('preClose', async () => { accepting = false; });
 

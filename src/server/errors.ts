@@ -57,6 +57,7 @@ export function errorReply(err: unknown): ErrorReply {
 }
 
 export function sendError(reply: FastifyReply, r: ErrorReply): FastifyReply {
+  reply.request.pinholeErrorCode = r.code;
   if (r.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfter))));
   return reply.code(r.status).type('application/json; charset=utf-8').send({ error: { code: r.code, message: r.message } });
 }

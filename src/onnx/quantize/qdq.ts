@@ -86,6 +86,49 @@ export interface QdqReport {
   keptFloat: string[];
 }
 
+/**
+ * A Conv / Gemm node's weights as int8 per output channel and its bias as int32 at scale w x x,
+ * each behind a DequantizeLinear inserted before the node (`addBefore`), which then reads them.
+ */
+function quantizeNodeWeights(n: Node, xq: QParams, ix: ReturnType<typeof indexGraph>, inits: NonNullable<Graph['initializer']>,
+  fresh: (hint: string) => string, addBefore: (n: Node, extra: Node) => void): void {
+  const wInit = ix.inits.get(n.input![1]);
+  if (!wInit) return;
+  const w = floatsOf(wInit);
+  const dims = dimsOf(wInit);
+  let channels: number, channelOf: (i: number) => number, axis: number;
+  if (n.opType === 'Conv') {
+    channels = dims[0];
+    const per = w.length / channels;
+    channelOf = (i) => Math.floor(i / per);
+    axis = 0;
+  } else {
+    // Gemm B is [K, N] (or [N, K] with transB): one scale per output column
+    const transB = intAttr(n, 'transB', 0) === 1;
+    channels = transB ? dims[0] : dims[1];
+    const cols = dims[1];
+    channelOf = transB ? (i) => Math.floor(i / cols) : (i) => i % cols;
+    axis = transB ? 0 : 1;
+  }
+  const { q, scales } = quantizeWeights(w, channels, channelOf);
+  const wq = fresh(`${n.input![1]}_quantized`), ws = fresh(`${n.input![1]}_scale`), wz = fresh(`${n.input![1]}_zero_point`), wd = fresh(`${n.input![1]}_dequantized`);
+  inits.push(tensorProto(wq, q, dims), tensorProto(ws, scales, [channels]), tensorProto(wz, new Int8Array(channels), [channels]));
+  addBefore(n, { opType: 'DequantizeLinear', input: [wq, ws, wz], output: [wd], name: fresh(`${wd}_node`), attribute: [{ name: 'axis', type: 2, i: axis }] });
+  const inputs = [n.input![0], wd];
+  const bName = n.input![2];
+  const bInit = bName ? ix.inits.get(bName) : undefined;
+  if (bInit) {
+    const b = floatsOf(bInit);
+    const bs = Float32Array.from(scales, (sw) => sw * xq.scale);
+    const bq = Int32Array.from(b, (v, c) => Math.round(v / bs[c]));
+    const qn = fresh(`${bName}_quantized`), sn = fresh(`${bName}_scale`), zn = fresh(`${bName}_zero_point`), dn = fresh(`${bName}_dequantized`);
+    inits.push(tensorProto(qn, bq, [b.length]), tensorProto(sn, bs, [b.length]), tensorProto(zn, new Int32Array(b.length), [b.length]));
+    addBefore(n, { opType: 'DequantizeLinear', input: [qn, sn, zn], output: [dn], name: fresh(`${dn}_node`), attribute: [{ name: 'axis', type: 2, i: 0 }] });
+    inputs.push(dn);
+  }
+  n.input = inputs;
+}
+
 /** Rewrites `g` in place into QDQ form with the calibrated `ranges` (keys: plan.calibrate). */
 export function insertQdq(g: Graph, plan: QuantPlan, ranges: ReadonlyMap<string, Range>, type: ActivationType): QdqReport {
   const ix = indexGraph(g);
@@ -130,41 +173,7 @@ export function insertQdq(g: Graph, plan: QuantPlan, ranges: ReadonlyMap<string,
   for (const n of plan.nodes) {
     if (n.opType !== 'Conv' && n.opType !== 'Gemm') continue;
     const xq = qp.get(xOf.get(n)!);
-    const wInit = ix.inits.get(n.input![1]);
-    if (!xq || !wInit) continue;
-    const w = floatsOf(wInit);
-    const dims = dimsOf(wInit);
-    let channels: number, channelOf: (i: number) => number, axis: number;
-    if (n.opType === 'Conv') {
-      channels = dims[0];
-      const per = w.length / channels;
-      channelOf = (i) => Math.floor(i / per);
-      axis = 0;
-    } else {
-      // Gemm B is [K, N] (or [N, K] with transB): one scale per output column
-      const transB = intAttr(n, 'transB', 0) === 1;
-      channels = transB ? dims[0] : dims[1];
-      const cols = dims[1];
-      channelOf = transB ? (i) => Math.floor(i / cols) : (i) => i % cols;
-      axis = transB ? 0 : 1;
-    }
-    const { q, scales } = quantizeWeights(w, channels, channelOf);
-    const wq = fresh(`${n.input![1]}_quantized`), ws = fresh(`${n.input![1]}_scale`), wz = fresh(`${n.input![1]}_zero_point`), wd = fresh(`${n.input![1]}_dequantized`);
-    inits.push(tensorProto(wq, q, dims), tensorProto(ws, scales, [channels]), tensorProto(wz, new Int8Array(channels), [channels]));
-    addBefore(n, { opType: 'DequantizeLinear', input: [wq, ws, wz], output: [wd], name: fresh(`${wd}_node`), attribute: [{ name: 'axis', type: 2, i: axis }] });
-    const inputs = [n.input![0], wd];
-    const bName = n.input![2];
-    const bInit = bName ? ix.inits.get(bName) : undefined;
-    if (bInit) {
-      const b = floatsOf(bInit);
-      const bs = Float32Array.from(scales, (sw) => sw * xq.scale);
-      const bq = Int32Array.from(b, (v, c) => Math.round(v / bs[c]));
-      const qn = fresh(`${bName}_quantized`), sn = fresh(`${bName}_scale`), zn = fresh(`${bName}_zero_point`), dn = fresh(`${bName}_dequantized`);
-      inits.push(tensorProto(qn, bq, [b.length]), tensorProto(sn, bs, [b.length]), tensorProto(zn, new Int32Array(b.length), [b.length]));
-      addBefore(n, { opType: 'DequantizeLinear', input: [qn, sn, zn], output: [dn], name: fresh(`${dn}_node`), attribute: [{ name: 'axis', type: 2, i: 0 }] });
-      inputs.push(dn);
-    }
-    n.input = inputs;
+    if (xq) quantizeNodeWeights(n, xq, ix, inits, fresh, addBefore);
   }
 
   const nodes: Node[] = [...graphInputQ];
