@@ -103,7 +103,7 @@ export function register(program: Command): void {
     .description('detect objects in images (files, folders, globs, stdin) or videos with a model folder (same pipeline as the server)')
     .argument('<model_dir>', 'model folder (model.json + model.onnx)')
     .argument('<inputs...>', 'image files (JPEG, PNG, WebP, ...), folders, globs ("imgs/*.jpg"), - (an image on stdin) or video files (ffmpeg)')
-    .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', threshOption)
+    .option('--thresh <t>', 'score threshold in [0, 1] (default: the model\'s, else .25)', threshOption)
     .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', nmsOption)
     .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default: the model\'s, else .5)', hierOption)
     .option('--tree-scores <mode>', 'YOLO9000: top (one node per box, darknet detector test) or classes (every leaf scored, darknet valid)', treeScoresOption)

@@ -44,9 +44,15 @@ export function probe(file: string): VideoInfo {
   return { width, height, fps: Number.isFinite(fps) && fps > 0 ? fps : 25, rate: Number.isFinite(fps) && fps > 0 ? rate : '25' };
 }
 
-/** ffmpeg decoding the first video stream of `file` to rgb24 frames on stdout. */
+/**
+ * ffmpeg decoding the first video stream of `file` to rgb24 frames on stdout, each decoded frame exactly once:
+ * rawvideo output defaults to constant-rate sync, which duplicates or drops frames wherever the timestamps
+ * leave a gap (an AVI whose first frame is stamped 1, such as OpenCV's Megamind.avi, gained a copy of its
+ * first frame), so `-fps_mode passthrough` (ffmpeg 5.1+; -vsync is gone from ffmpeg 9).
+ */
 export function decoder(file: string): ChildProcessWithoutNullStreams {
-  return spawn('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { stdio: 'pipe' });
+  return spawn('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-map', '0:v:0', '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+    { stdio: 'pipe' });
 }
 
 /** ffmpeg encoding rgb24 frames from stdin into `out` (codec from the container; H.264 for .mp4). */

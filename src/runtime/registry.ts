@@ -9,7 +9,6 @@ import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
 import { readModelFolder } from './folder.ts';
-import { checkGanManifest } from './generate.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
@@ -185,7 +184,6 @@ export class ModelRegistry {
     const files = await readModelFolder(f.dir);
     const manifest = files.manifest;
     f.manifest = manifest;
-    checkGanManifest(manifest);
     const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup);
     if (this.closing) {
       await this.sessions.release(model);

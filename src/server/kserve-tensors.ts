@@ -2,7 +2,9 @@
 // Binary layout (the extension's): little-endian, row-major, no padding; BOOL one byte per element. Node runs
 // little-endian everywhere it is supported, so typed arrays over the bytes read them as the protocol says.
 import { PinholeError } from '../errors.ts';
+import type { FromSchema } from 'json-schema-to-ts';
 import type { ModelSignature, RawTensor, TensorSignature } from '../runtime/types.ts';
+import type { v2InferRequestSchema } from './schemas.ts';
 
 export type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
 export const V2_TYPES: V2Type[] = ['BOOL', 'UINT8', 'INT32', 'INT64', 'FP32'];
@@ -13,14 +15,9 @@ const DATATYPE: Record<string, string> = { ...FROM_RAW, float16: 'FP16', float64
 const BYTES_PER: Record<RawTensor['type'], number> = { bool: 1, uint8: 1, int32: 4, int64: 8, float32: 4 };
 const MAX_ELEMENTS = 1 << 26;
 
-type Params = Record<string, unknown>;
-export interface V2Input { name: string; shape: number[]; datatype: V2Type; data?: unknown[]; parameters?: Params }
-export interface V2Request {
-  id?: string;
-  parameters?: Params;
-  inputs: V2Input[];
-  outputs?: Array<{ name: string; parameters?: Params }>;
-}
+/** The request as its route schema has validated it (one source: schemas.ts). */
+export type V2Request = FromSchema<typeof v2InferRequestSchema>;
+export type V2Input = V2Request['inputs'][number];
 
 export interface V2TensorMetadata { name: string; datatype: string; shape: number[] }
 

@@ -1,8 +1,9 @@
 // Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
 // the mapping to the runtime's DetectParams.
 import type { FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import type { FromSchema } from 'json-schema-to-ts';
 import { PinholeError } from '../errors.ts';
-import { TREE_SCORES, type DetectParams, type TreeScores } from '../runtime/types.ts';
+import { TREE_SCORES, type DetectParams } from '../runtime/types.ts';
 
 /** One validation error as one line naming the parameter (route validation and body parameters alike). */
 export function schemaErrorMessage(errors: FastifySchemaValidationError[], dataVar: string): string {
@@ -41,16 +42,9 @@ export const streamQuerySchema = {
   },
 } as const;
 
-export interface DetectQuery {
-  model?: string;
-  thresh?: number;
-  nms?: number;
-  hier?: number;
-  max_det?: number;
-  classes?: string;
-  agnostic?: boolean;
-  tree_scores?: TreeScores;
-}
+/** The query as Fastify hands it over once the schema has validated (and coerced) it. */
+export type DetectQuery = FromSchema<typeof detectQuerySchema>;
+export type StreamQuery = FromSchema<typeof streamQuerySchema>;
 
 /**
  * The query plus the detection parameters sent in the body (multipart fields or JSON properties): checked

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DetectPlan, ServerRuntime } from '../contract.ts';
 import { resultJson, resultProtobuf } from '../frames.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
+import { streamQuerySchema, toDetectParams, type StreamQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
 import { websocketDoc } from '../openapi.ts';
 import { checkUpgradeOrigin, type OriginList } from '../cors.ts';
@@ -17,8 +17,6 @@ export interface StreamRouteOptions {
   /** origins whose pages may open a stream besides the server's own */
   cors: OriginList;
 }
-
-type StreamQuery = DetectQuery & { format?: 'json' | 'protobuf' };
 
 const streamDoc = {
   summary: 'Detection on a stream of frames (WebSocket)',
