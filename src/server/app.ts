@@ -1,13 +1,17 @@
 // The Fastify application: plugins for docs, websocket and each route group, one error shape, metrics hooks.
 // The runtime is a dependency (any ServerRuntime), so the HTTP layer is testable on its own.
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import AjvCompiler from '@fastify/ajv-compiler';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { ServerRuntime } from './contract.ts';
-import { errorSchema, installErrorHandling } from './errors.ts';
+import { clientErrorHandler } from './client-errors.ts';
+import { errorReply, errorSchema, installErrorHandling, logError, sendError, trackRoutes } from './errors.ts';
+import { installGuards } from './guards.ts';
+import { defaultPolicy, type OriginPolicy } from './origin.ts';
 import { createMetrics, type ServerMetrics } from './metrics.ts';
-import { detectionResponseSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
+import { detectionResponseSchema, kserveErrorSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
 import { detectRoutes } from './routes/detect.ts';
 import { modelRoutes } from './routes/models.ts';
 import { kserveRoutes } from './routes/kserve.ts';
@@ -19,6 +23,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** the model a request resolved to ('' until then); the `model` label of pinhole_requests_total */
     pinholeModel: string;
+  }
+  interface FastifyInstance {
+    /** shutdown has begun: new requests get 503 + Connection: close + Retry-After, answers close their socket */
+    pinholeDrain: { draining: boolean; start(): void };
   }
 }
 
@@ -39,6 +47,16 @@ export interface AppOptions {
   maxInFlight?: number;
   /** bytes a stream socket may hold unsent before the server stops starting new frames for it */
   streamMaxBuffered?: number;
+  /** the request line and headers must have arrived by then (slow-header clients are cut with 408) */
+  headersTimeoutMs?: number;
+  /** the whole request, body included, must have arrived by then (slow uploads are cut with 408) */
+  uploadTimeoutMs?: number;
+  /** a connection with no traffic for this long while a request is open is closed */
+  idleTimeoutMs?: number;
+  /** an idle keep-alive connection is closed after this long */
+  keepAliveTimeoutMs?: number;
+  /** browser pages (Origin) and Host names the server answers; default: loopback Hosts, same-origin pages */
+  originPolicy?: OriginPolicy;
 }
 
 export const DEFAULTS = {
@@ -47,7 +65,26 @@ export const DEFAULTS = {
   requestTimeoutMs: 30_000,
   maxInFlight: 128,
   streamMaxBuffered: 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  // 16 MiB at 1 Mbit/s takes ~130 s: a slow but honest uploader still fits, a stalled one is cut
+  uploadTimeoutMs: 180_000,
+  idleTimeoutMs: 30_000,
+  // above the common load balancers' idle timeouts (60 s), so the balancer closes first
+  keepAliveTimeoutMs: 72_000,
 };
+
+/** Ajv for bodies refuses what it would otherwise coerce ("seed": null -> 0, true -> 1); query strings
+ * and params are text, so they keep coercion ("0.5" -> 0.5). */
+function validatorCompilers() {
+  const pool = AjvCompiler();
+  return {
+    buildValidator: (external: unknown, opts: { customOptions: object }) => {
+      const coercing = pool(external as never, opts as never);
+      const strict = pool(external as never, { ...opts, customOptions: { ...opts.customOptions, coerceTypes: false } } as never);
+      return (route: { httpPart?: string }) => (route.httpPart === 'body' ? strict : coercing)(route as never);
+    },
+  };
+}
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<AppOptions>;
@@ -67,13 +104,34 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       const extra = e.keyword === 'additionalProperties' ? `: unknown parameter "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
       return new Error(`${where} ${e.message}${extra}`);
     },
+    schemaController: { compilersFactory: validatorCompilers() as never },
     forceCloseConnections: 'idle',
+    // requests arriving while draining are answered by the guard in our shape (with Retry-After)
+    return503OnClosing: false,
     logController: new LogController({ disableRequestLogging: !o.requestLogging }),
-  });
+    requestTimeout: o.uploadTimeoutMs,
+    connectionTimeout: o.idleTimeoutMs,
+    keepAliveTimeout: o.keepAliveTimeoutMs,
+    // Node checks the header/request timeouts on this period (30 s by default, far coarser than the limits)
+    http: {
+      headersTimeout: Math.min(o.headersTimeoutMs, o.uploadTimeoutMs),
+      requestTimeout: o.uploadTimeoutMs,
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(Math.min(o.headersTimeoutMs, o.uploadTimeoutMs) / 10))),
+    } as never,
+    // bad URL encoding and over-long path parameters, which Fastify otherwise answers in its own shape
+    frameworkErrors: (err, req, reply) => {
+      const r = errorReply(err);
+      logError(req.log, r, err);
+      return sendError(reply, r);
+    },
+    clientErrorHandler: function (this: FastifyInstance, err, socket) { clientErrorHandler(() => this.log)(err as never, socket); },
+  } as FastifyServerOptions);
   app.decorateRequest('pinholeModel', '');
+  trackRoutes(app);
   installErrorHandling(app);
+  installGuards(app, opts.originPolicy ?? defaultPolicy('127.0.0.1'));
 
-  for (const s of [errorSchema, detectionResponseSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema]) {
+  for (const s of [errorSchema, kserveErrorSchema, detectionResponseSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema]) {
     app.addSchema(s);
   }
 
@@ -82,7 +140,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     metrics.requests.inc({ model: req.pinholeModel, route, status: String(reply.statusCode) });
     metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
   });
-  app.addHook('preClose', async () => { accepting = false; });
+  app.addHook('preClose', async () => { accepting = false; app.pinholeDrain.start(); });
 
   await app.register(swagger, {
     openapi: {
@@ -99,11 +157,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(websocket, { options: { maxPayload: o.bodyLimit } });
+  await app.register(websocket, {
+    options: { maxPayload: o.bodyLimit },
+    // 1001 "going away" tells a client to reconnect elsewhere; the plugin's default close sends no code (1005)
+    preClose(this: FastifyInstance, done: () => void) {
+      for (const client of this.websocketServer.clients) client.close(1001, 'server shutting down');
+      // not waiting for the clients' close frames: ws ends a silent peer's socket itself after its close timeout
+      this.websocketServer.close();
+      done();
+    },
+  });
 
   await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, requestTimeoutMs: o.requestTimeoutMs, maxInFlight: o.maxInFlight });
   await app.register(modelRoutes, { runtime });
-  await app.register(kserveRoutes, { runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting });
+  await app.register(kserveRoutes, { runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting && !app.pinholeDrain.draining });
   await app.register(generateRoutes, { runtime });
   await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
   await app.register(metricsRoutes, { metrics });

@@ -52,15 +52,26 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
     return reply.type('image/png').header('x-seed', String(img.seed)).send(Buffer.from(img.png));
   });
 
+  const sampleQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { model: { type: 'string', minLength: 1 }, seed: seedSchema, n: { type: 'integer', minimum: 1, maximum: 64 } },
+  } as const;
+
+  // HEAD answers what GET would (status, type) without running the generator: a sample costs a model run.
+  app.head('/v1/sample', { schema: { hide: true, querystring: sampleQuery } }, async (req, reply) => {
+    const q = req.query as { model?: string };
+    req.pinholeModel = pickModel(runtime, q.model, 'wgan', '/v1/sample').name;
+    if (!runtime.sample) throw notServed('sampling');
+    return reply.type('image/png').send();
+  });
+
   app.get('/v1/sample', {
+    exposeHeadRoute: false,
     schema: {
       summary: 'Unconditional samples (WGAN), a grid when n > 1',
       tags: ['generation'],
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { model: { type: 'string', minLength: 1 }, seed: seedSchema, n: { type: 'integer', minimum: 1, maximum: 64 } },
-      },
+      querystring: sampleQuery,
       response: { 200: png, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
     },
   }, async (req, reply) => {

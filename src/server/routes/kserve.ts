@@ -24,6 +24,25 @@ function bad(message: string): PinholeError {
   return new PinholeError('bad_request', message);
 }
 
+/**
+ * Row-major values of `data`, nested at most as deep as the shape has dimensions (a client may send flat or
+ * nested arrays). Iterative: a body nested thousands deep must get a 400, not overflow the stack.
+ */
+function flatten(t: V2Input): unknown[] {
+  const maxDepth = Math.max(1, t.shape.length);
+  const out: unknown[] = [];
+  const stack: Array<{ a: unknown[]; i: number }> = [{ a: t.data, i: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.a.length) { stack.pop(); continue; }
+    const v = top.a[top.i++];
+    if (!Array.isArray(v)) { out.push(v); continue; }
+    if (stack.length >= maxDepth) throw bad(`input "${t.name}": data is nested deeper than its ${t.shape.length}-dimensional shape`);
+    stack.push({ a: v, i: 0 });
+  }
+  return out;
+}
+
 /** JSON values of one input to a typed array, checking count, type and range of every element. */
 export function toRawTensor(t: V2Input): RawTensor {
   const type = TO_RAW[t.datatype];
@@ -31,7 +50,7 @@ export function toRawTensor(t: V2Input): RawTensor {
   if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`input "${t.name}": shape must hold non-negative integers`);
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (n > MAX_ELEMENTS) throw bad(`input "${t.name}": ${n} elements is over the limit of ${MAX_ELEMENTS}`);
-  const flat = t.data.flat(Infinity as 1) as unknown[];
+  const flat = flatten(t);
   if (flat.length !== n) throw bad(`input "${t.name}": shape [${t.shape.join(',')}] needs ${n} values, got ${flat.length}`);
   const fail = (i: number, what: string) => bad(`input "${t.name}": element ${i} is not ${what}`);
   switch (type) {
@@ -124,7 +143,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       summary: 'Model metadata',
       tags: ['kserve-v2'],
       params: nameParam,
-      response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'Error#' } },
+      response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'KServeError#' } },
     },
   }, async (req) => {
     const { name } = req.params as { name: string };
@@ -142,7 +161,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       response: {
         200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
         503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
-        404: { $ref: 'Error#' },
+        404: { $ref: 'KServeError#' },
       },
     },
   }, async (req, reply) => {
@@ -160,7 +179,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       tags: ['kserve-v2'],
       params: nameParam,
       body: { $ref: 'V2InferRequest#' },
-      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
+      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'KServeError#' }, '5xx': { $ref: 'KServeError#' } },
     },
   }, async (req) => {
     const { name } = req.params as { name: string };
