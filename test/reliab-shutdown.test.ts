@@ -1,0 +1,78 @@
+// Issue 17 finding 3: SIGTERM with keep-alive clients. `pinhole serve` as a child process on a tiny real
+// model: 100 detects in flight on keep-alive connections when SIGTERM lands must every one be answered
+// (200, or 503 with Connection: close and Retry-After), the process must exit 0 in under 2 s, and an open
+// WebSocket must be closed with 1001 (going away).
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { writeTinyModel } from './runtime-fixtures.ts';
+import { jpegBytes } from './server-fakes.ts';
+import { tempDirs } from './helpers/tmp.ts';
+
+const tmp = tempDirs('pinhole-shutdown-');
+
+interface Answer { status: number; connection?: string; retryAfter?: string; body: string }
+
+function detect(agent: http.Agent, url: string, img: Buffer): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}/v1/detect?model=tiny`, { method: 'POST', agent, headers: { 'content-type': 'image/jpeg' } }, (res) => {
+      let body = '';
+      res.on('data', (c) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, retryAfter: res.headers['retry-after'] as string | undefined, body }));
+    });
+    req.on('error', reject);
+    req.end(img);
+  });
+}
+
+describe('shutdown with keep-alive clients (child process)', () => {
+  it('SIGTERM with 100 detects in flight: all answered, WebSocket sees 1001, exit 0 within 2 s', async () => {
+    const dir = tmp();
+    writeTinyModel(dir, 'tiny', { size: 64, classes: 3, num: 2, seed: 5 });
+    const child = spawn(process.execPath, ['bin/pinhole.js', 'serve', '--models', dir, '--port', '0', '--workers', '1',
+      '--max-in-flight', '500', '--queue-limit', '500'], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { out += c; });
+    const exited = new Promise<{ code: number | null; at: number }>((r) => child.on('exit', (code) => r({ code, at: performance.now() })));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 100 });
+    try {
+      const t0 = Date.now();
+      let url: string | undefined;
+      while (!url && Date.now() - t0 < 60_000) {
+        url = /serving \d+\/\d+ model\(s\) at (http:\/\/[\d.:]+)/.exec(out)?.[1];
+        if (child.exitCode !== null) throw new Error(out);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(url, out).toBeDefined();
+      const img = await jpegBytes(160, 120);
+      // 100 keep-alive connections, each used once already
+      const warm = await Promise.all(Array.from({ length: 100 }, () => detect(agent, url!, img)));
+      expect(warm.every((a) => a.status === 200 && a.connection === 'keep-alive')).toBe(true);
+      const ws = new WebSocket(`${url!.replace('http', 'ws')}/v1/stream?model=tiny`);
+      await new Promise((r, j) => { ws.on('open', r); ws.on('error', j); });
+      const wsClosed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+
+      const inflight = Array.from({ length: 100 }, () => detect(agent, url!, img).catch((e: Error) => ({ status: -1, body: e.message }) as Answer));
+      await new Promise((r) => setTimeout(r, 150));
+      const killedAt = performance.now();
+      child.kill('SIGTERM');
+      const answers = await Promise.all(inflight);
+      const lastAnswer = performance.now();
+      const { code, at } = await exited;
+
+      const bad = answers.filter((a) => !(a.status === 200 || (a.status === 503 && a.connection === 'close' && Number(a.retryAfter) >= 1)));
+      expect(bad, JSON.stringify(bad.slice(0, 3))).toEqual([]);
+      for (const a of answers.filter((x) => x.status === 503)) expect(JSON.parse(a.body).error.code).toBe('overloaded');
+      expect(code, out).toBe(0);
+      expect(at - killedAt, `exit ${Math.round(at - killedAt)} ms after SIGTERM`).toBeLessThan(2_000);
+      expect(at - lastAnswer, 'exit after the last answer').toBeLessThan(1_500);
+      expect(await wsClosed).toBe(1001);
+    } finally {
+      agent.destroy();
+      child.kill('SIGKILL');
+    }
+  });
+});
