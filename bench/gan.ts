@@ -179,8 +179,9 @@ function quantile(xs: number[], q: number): number {
 
 async function serve(): Promise<void> {
   const { startServerChild } = await import('./server-child.ts');
-  const { stackGanFeeds, stackGanSpec, wganSpec, seededNormals, NOISE_STREAM, toRgb, encodePng } = await import('../src/runtime/generate.ts');
-  const { encodeText } = await import('../src/runtime/text.ts');
+  const { stackGanFeeds, stackGanSpec, wganSpec, seededNormals, NOISE_STREAM, encodePng } = await import('../src/runtime/generate.ts');
+  const { toRgb } = await import('../src/vision/generated-images.ts');
+  const { encodeText } = await import('../src/vision/text.ts');
   const { validateManifest } = await import('../src/manifest.ts');
   const n = Number(o.requests);
   const root = resolve(o.models!);

@@ -11,6 +11,7 @@ import { buildApp } from '../src/server/app.ts';
 import type { ServerRuntime } from '../src/server/contract.ts';
 import { startServer } from '../src/server/lifecycle.ts';
 import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
+import { resolveParams } from '../src/vision/params.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -60,10 +61,14 @@ async function measured(extra: { overallRate?: number; duration: number }): Prom
 async function httpLayerCost(): Promise<void> {
   const info = { name: 'noop', dir: '', status: 'ready' as const, kind: 'yolov2' as const, classes: 20 };
   const box = { class_id: 11, class: 'dog', score: 0.8, box: { x1: 131.2, y1: 221.9, x2: 310.5, y2: 541 } };
+  const answer = (model: string) => ({ model, image: { width: 768, height: 576 }, detections: Array(5).fill(box), timing_ms: { decode: 0, queue: 0, infer: 0, post: 0 } });
+  const plan = (model = 'noop') => ({ model, params: resolveParams({ kind: 'yolov2', names: [] }), asked: {} });
   const runtime: ServerRuntime = {
     models: () => [info],
     model: (n) => (n === 'noop' ? info : undefined),
-    detect: async (m) => ({ model: m, image: { width: 768, height: 576 }, detections: Array(5).fill(box), timing_ms: { decode: 0, queue: 0, infer: 0, post: 0 } }),
+    resolveDetect: (m) => plan(m),
+    runDetect: async (p) => answer(p.model),
+    detect: async (m) => answer(plan(m).model),
     infer: async () => ({}),
     close: async () => {},
   };

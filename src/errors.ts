@@ -35,3 +35,11 @@ export class PinholeError extends Error {
     this.retryAfter = opts.retryAfter;
   }
 }
+
+/**
+ * The one assertion helper: throws when `cond` is falsy. `fail` builds the error (a ManifestError, a
+ * PinholeError, ...); a plain message throws a plain Error (a fault, not the caller's mistake).
+ */
+export function need(cond: unknown, fail: string | (() => Error)): asserts cond {
+  if (!cond) throw typeof fail === 'string' ? new Error(fail) : fail();
+}

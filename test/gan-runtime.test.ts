@@ -12,8 +12,9 @@ import sharp from 'sharp';
 import { GraphBuilder, attr } from '../src/onnx/graph.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { PinholeError } from '../src/errors.ts';
-import { seededNormals, tile, toRgb } from '../src/runtime/generate.ts';
-import { PAD, UNK, buildVocabulary, checkText, encodeText, words } from '../src/runtime/text.ts';
+import { seededNormals } from '../src/runtime/generate.ts';
+import { tile, toRgb } from '../src/vision/generated-images.ts';
+import { PAD, UNK, buildVocabulary, checkText, encodeText, words } from '../src/vision/text.ts';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 const L = 6;

@@ -128,14 +128,15 @@ afterAll(() => {
 });
 
 describe('README quick start against `npm start`', () => {
-  it('package.json starts the server; README has curl commands for 127.0.0.1:8080, one posting examples/shapes.png', () => {
+  it('package.json starts the server; README has curl commands for 127.0.0.1:8080, posting examples/shapes.png and astronaut.png', () => {
     expect(startScript).toMatch(/\bbin\/pinhole\.js serve\b/);
     expect(commands.length).toBeGreaterThanOrEqual(1);
     for (const c of commands) expect(c).toContain(README_URL);
     expect(commands.some((c) => c.includes('@examples/shapes.png'))).toBe(true);
+    expect(commands.some((c) => c.includes('/astronaut.png') && c.includes('model=tiny-face'))).toBe(true);
   });
 
-  it('every README curl gets a 200 detection response; examples/shapes.png gets at least one box', async () => {
+  it('every README curl gets a 200 detection response; examples/shapes.png gets at least one box, astronaut.png its face', async () => {
     const shapes = await sharp(readFileSync(new URL('../examples/shapes.png', import.meta.url))).metadata();
     for (const command of commands) {
       const r = await runCurl(command.replaceAll(README_URL, `http://127.0.0.1:${port}`));
@@ -149,6 +150,14 @@ describe('README quick start against `npm start`', () => {
         expect(body.detections.length, what).toBeGreaterThanOrEqual(1);
         console.log(`[readme-quickstart] examples/shapes.png on ${body.model}: ${body.detections
           .map((d: any) => `${d.class} ${d.score.toFixed(2)}`).join(', ')}`);
+      }
+      if (command.includes('/astronaut.png')) {
+        // one face, in the upper middle of the 512x512 picture
+        expect(body.detections.map((d: any) => d.class), what).toEqual(['face']);
+        const b = body.detections[0].box;
+        expect((b.x1 + b.x2) / 2, what).toBeGreaterThan(180);
+        expect((b.x1 + b.x2) / 2, what).toBeLessThan(250);
+        expect((b.y1 + b.y2) / 2, what).toBeLessThan(160);
       }
     }
   });

@@ -99,8 +99,8 @@ describe('model registry: every folder in isolation', () => {
     const v = out.image.data as Float32Array;
     expect(v.every((x) => x > -1 && x < 1)).toBe(true);
     expect(rt.signature('gen')).toEqual({
-      inputs: [{ name: 'z', datatype: 'FP32', shape: [-1, 8] }],
-      outputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 3, 4, 4] }],
+      inputs: [{ name: 'z', type: 'float32', shape: [-1, 8] }],
+      outputs: [{ name: 'image', type: 'float32', shape: [-1, 3, 4, 4] }],
     });
   });
 
@@ -129,8 +129,8 @@ describe('model registry: every folder in isolation', () => {
 
   it('raw infer (KServe v2) runs the graph and checks tensors', async () => {
     const sig = rt.signature('good')!;
-    expect(sig.inputs).toEqual([{ name: 'image', datatype: 'FP32', shape: [-1, 3, 64, 64] }]);
-    expect(sig.outputs).toEqual([{ name: 'region', datatype: 'FP32', shape: [-1, 16, 8, 8] }]);
+    expect(sig.inputs).toEqual([{ name: 'image', type: 'float32', shape: [-1, 3, 64, 64] }]);
+    expect(sig.outputs).toEqual([{ name: 'region', type: 'float32', shape: [-1, 16, 8, 8] }]);
     const out = await rt.infer('good', { image: { type: 'float32', dims: [2, 3, 64, 64], data: new Float32Array(2 * 3 * 64 * 64).fill(0.5) } });
     expect(out.region.dims).toEqual([2, 16, 8, 8]);
     expect(out.region.data).toBeInstanceOf(Float32Array);

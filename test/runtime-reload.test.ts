@@ -101,7 +101,7 @@ describe('worker restart', () => {
     try {
       const before = summary(await rt.detect('r', image, { thresh: 0.01 }));
       // reach the pool the way a crash would: end the worker thread under the runtime's feet
-      const pool = (rt as unknown as { engine: { pool: { kill(i: number): Promise<number>; isReady(i: number): boolean } } }).engine.pool;
+      const pool = (rt as unknown as { sessions: { pool: { kill(i: number): Promise<number>; isReady(i: number): boolean } } }).sessions.pool;
       await pool.kill(0);
       expect(pool.isReady(0)).toBe(false);
       // requests arriving meanwhile wait in the queue for the replacement

@@ -16,7 +16,7 @@ import { buildApp } from '../src/server/app.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { createMetrics, type ServerMetrics } from '../src/server/metrics.ts';
 import { GraphBuilder, attr } from '../src/onnx/graph.ts';
-import { buildVocabulary } from '../src/runtime/text.ts';
+import { buildVocabulary } from '../src/vision/text.ts';
 import { generatorManifest, rng, tinyGeneratorNet, tinyRegionNet, tinyVocNet, regionManifest, writeModel, writeTinyModel } from './runtime-fixtures.ts';
 import { metricSum, multipartBody, parseMetrics, pngBomb } from './server-fakes.ts';
 

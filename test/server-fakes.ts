@@ -3,8 +3,10 @@
 // but it runs no model: it returns no detections. End-to-end behaviour is tested against the real runtime.
 import sharp from 'sharp';
 import { PinholeError } from '../src/errors.ts';
+import { DETECTOR_KINDS, type DetectorKind } from '../src/manifest.ts';
 import type { DetectParams, DetectionResponse, ModelInfo, RawTensor } from '../src/runtime/types.ts';
-import type { DetectOptions, ServerRuntime } from '../src/server/contract.ts';
+import type { DetectOptions, DetectPlan, ServerRuntime } from '../src/server/contract.ts';
+import { resolveParams } from '../src/vision/params.ts';
 
 export interface FakeCall { model: string; bytes: number; params: DetectParams; opts?: DetectOptions }
 
@@ -37,11 +39,31 @@ export class FakeRuntime implements ServerRuntime {
   models(): ModelInfo[] { return this.infos; }
   model(name: string): ModelInfo | undefined { return this.infos.find((m) => m.name === name); }
 
-  async detect(model: string, bytes: Uint8Array, params: DetectParams, opts?: DetectOptions): Promise<DetectionResponse> {
+  /** The real runtime's door, on ModelInfo: model lookup, default detector, kind, and vision's parameter checks. */
+  resolveDetect(model: string | undefined, params: DetectParams): DetectPlan {
+    const isDetector = (m: ModelInfo) => (DETECTOR_KINDS as readonly string[]).includes(m.kind ?? '');
+    const info = model === undefined ? this.infos.find((m) => isDetector(m) && m.status === 'ready') : this.model(model);
+    if (!info) throw new PinholeError('unknown_model', model === undefined ? 'no detection model is loaded' : `unknown model "${model}"`);
+    if (info.status !== 'ready') throw new PinholeError('model_not_ready', `model "${info.name}" is ${info.status}`);
+    if (!isDetector(info)) throw new PinholeError('bad_parameter', `model "${info.name}" is a ${info.kind} model, not a detector`);
+    const names = Array.from({ length: info.classes ?? 0 }, (_, i) => `class${i}`);
+    return { model: info.name, params: resolveParams({ kind: info.kind as DetectorKind, names }, params), asked: params };
+  }
+
+  detect(model: string | undefined, bytes: Uint8Array, params: DetectParams, opts?: DetectOptions): Promise<DetectionResponse> {
+    try {
+      return this.runDetect(this.resolveDetect(model, params), bytes, opts);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async runDetect(plan: DetectPlan, bytes: Uint8Array, opts?: DetectOptions): Promise<DetectionResponse> {
+    const model = plan.model;
     if (this.active >= this.queueLimit) throw new PinholeError('overloaded', 'queue full', { retryAfter: 1 });
     this.active++;
     try {
-      this.calls.push({ model, bytes: bytes.length, params, opts });
+      this.calls.push({ model, bytes: bytes.length, params: plan.asked, opts });
       let meta;
       try {
         meta = await sharp(bytes, { limitInputPixels: 4096 * 4096 }).metadata();

@@ -207,15 +207,15 @@ describe('POST /v1/detect', () => {
   });
 
   it('runtime faults -> 500 internal without leaking the message; PinholeError -> its own status', async () => {
-    const orig = rt.detect.bind(rt);
-    rt.detect = async () => { throw new Error('ENOENT /secret/path/model.onnx'); };
+    const orig = rt.runDetect.bind(rt);
+    rt.runDetect = async () => { throw new Error('ENOENT /secret/path/model.onnx'); };
     const e = expectError(await detect(png, 'image/png'), 500, 'internal');
     expect(e.message).not.toMatch(/secret/);
-    rt.detect = async () => { throw new PinholeError('timeout', 'deadline passed', { retryAfter: 2 }); };
+    rt.runDetect = async () => { throw new PinholeError('timeout', 'deadline passed', { retryAfter: 2 }); };
     const t = await detect(png, 'image/png');
     expectError(t, 503, 'timeout');
     expect(t.headers['retry-after']).toBe('2');
-    rt.detect = orig;
+    rt.runDetect = orig;
     await healthy();
   });
 });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { initBackend, tf } from '../src/train/backend.ts';
-import { Reorg, reorgPermutation } from '../src/train/layers/index.ts';
+import { Reorg } from '../src/train/layers/index.ts';
+import { reorgPermutation } from '../src/vision/reorg.ts';
 import { exportLayersModel } from '../src/onnx/tfjs/index.ts';
 
 const ORACLE = '/work/shared/darknet-oracle';

@@ -38,16 +38,16 @@ describe('pinhole train', () => {
     // --epochs typed with --resume extends the schedule from where the run stopped
     const longer = await run([...args.map((a) => (a === '1' ? '2' : a)), '--resume']);
     expect(longer.code).toBe(0);
-    expect(longer.stdout).toMatch(/--epochs 2 \(the run was started with 1\)/);
+    expect(longer.stdout).toMatch(/--epochs 2 \(the run had 1\)/);
     expect(validateManifest(JSON.parse(readFileSync(path.join(out, 'model.json'), 'utf8'))).metrics).toMatchObject({ train_steps: 4 });
     // --sizes (and --lr) typed with --resume: the remaining steps train at other sizes (and from another
     // base rate), and later resumes keep them
     const sized = await run([...args.map((a) => (a === '1' ? '3' : a === '64' ? '96' : a)).filter((a, i, all) => all[i - 1] !== '--size' && a !== '--size'), '--resume', '--lr', '0.0004']);
     expect(sized.stderr).toBe('');
     expect(sized.code).toBe(0);
-    expect(sized.stdout).toMatch(/--sizes 96 \(the run was started with 64\)/);
+    expect(sized.stdout).toMatch(/--sizes 96 \(the run had 64\)/);
     expect(sized.stdout).toMatch(/sizes 96\b/);
-    expect(sized.stdout).toMatch(/--lr 0\.0004 \(the run was started with 0\.001\)/);
+    expect(sized.stdout).toMatch(/--lr 0\.0004 \(the run had 0\.001\)/);
     const kept = JSON.parse(readFileSync(path.join(out, 'checkpoints', 'ckpt-00000006', 'meta.json'), 'utf8')) as { options: { sizes: number[]; lr: number } };
     expect(kept.options).toMatchObject({ sizes: [96], lr: 0.0004 });
     // pinhole export: the same model folder straight from the checkpoint
@@ -98,9 +98,11 @@ describe('pinhole train', () => {
     expect(again.stdout).toMatch(/resumed yolo9000 from .*ckpt-00000003: step 3\/6/);
     expect(meta(6).options).toMatchObject({ clsPick: 'probability', clsScale: [0.5, 1], epochs: 3 });
     // a resume that types nothing keeps the run's choices
-    const kept = await run([...args, '--resume', '--epochs', '3.5']);
+    // (the architecture is the checkpoint's: a typed --num is ignored, and said so)
+    const kept = await run([...args, '--resume', '--epochs', '3.5', '--num', '3']);
     expect(kept.code).toBe(0);
     expect(kept.stdout).toMatch(/picked by probability, scale 0\.5-1\)/);
+    expect(kept.stdout).toMatch(/--num 3 ignored: a resumed run keeps its architecture \(--num 2\)/);
     // export with the model's own hierarchy threshold: written to model.json, used by pinhole eval
     const withHier = path.join(dir, 'tiny-9k-hier');
     const ex = await run(['export', path.join(out, 'checkpoints'), '--out', withHier, '--hier', '0.2', '--val', 'synth:998:4:64']);

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
-import { Runtime } from '../runtime/runtime.ts';
+import { Runtime, type DetectPlan } from '../runtime/runtime.ts';
 import type { DetectionResponse, DetectParams } from '../runtime/types.ts';
 import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
@@ -22,6 +22,16 @@ function classList(raw: string): number[] {
 }
 
 const fmt = (v: number) => v.toFixed(1);
+
+/** A flag the model refuses (a class id it does not have, ...) is bad usage: exit 2. */
+function resolveFlags(rt: Runtime, name: string, params: DetectParams): DetectPlan {
+  try {
+    return rt.resolveDetect(name, params);
+  } catch (e) {
+    if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
+    throw e;
+  }
+}
 
 function human(file: string, r: DetectionResponse): string {
   const lines = [`${file}: ${r.image.width}x${r.image.height}, ${r.detections.length} object${r.detections.length === 1 ? '' : 's'}`
@@ -47,9 +57,8 @@ async function run(modelDir: string, images: string[], o: DetectCliOptions): Pro
   try {
     const info = rt.model(name)!;
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);
-    const params = detectParams(o);
-    const bad = o.classes?.find((c) => c >= (info.classes ?? 0));
-    if (bad !== undefined) throw new UsageError(`--classes: ${bad} is not a class id of ${name} (0..${(info.classes ?? 0) - 1})`);
+    // flags are checked for syntax by commander; against the model, once, by the runtime's door
+    const plan = resolveFlags(rt, name, detectParams(o));
     // every image goes in at once: the batcher groups them, exactly as concurrent HTTP requests
     const results = await Promise.allSettled(images.map(async (file) => {
       let bytes: Buffer;
@@ -59,9 +68,8 @@ async function run(modelDir: string, images: string[], o: DetectCliOptions): Pro
         throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
       try {
-        return await rt.detect(name, bytes, params);
+        return await rt.runDetect(plan, bytes);
       } catch (e) {
-        if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
         throw new Error(`${file}: ${(e as Error).message}`);
       }
     }));

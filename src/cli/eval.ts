@@ -56,7 +56,7 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
       // with a map); `top` reports what the server answers by default
       params.treeScores ??= 'classes';
       if (params.treeScores === 'classes') params.classes = ds.names.map((n) => modelNames.indexOf(n)).filter((i) => i >= 0);
-      scoring = `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${resolveParams(manifest.kind, manifest, params).hier})`}`;
+      scoring = `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${resolveParams(manifest, params).hier})`}`;
     }
     bar?.start(total, 0);
     const result = await evaluateDetector(

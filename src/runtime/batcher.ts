@@ -1,14 +1,12 @@
-// Dynamic batching over the worker pool. Each model version has a bounded FIFO queue; whenever a
-// worker is free, the version whose oldest request is oldest among the "ready" ones gets the worker
-// (no starvation across models), and takes up to maxBatch requests from the head of its queue (none
-// overtakes another within a model). A queue is ready when it holds a full batch or its head has
-// waited batchDelayMs. While every worker is busy requests simply accumulate, so under load batches
-// fill without any added delay.
+// Dynamic batching over the worker pool, of opaque jobs. Each loaded model has a bounded FIFO queue;
+// whenever a worker is free, the queue whose oldest job is oldest among the "ready" ones gets the
+// worker (no starvation across models), and hands up to `maxBatch` consecutive jobs of the same adapter
+// from its head to that adapter (none overtakes another within a model). A queue is ready when it holds
+// a full batch or its head has waited batchDelayMs. While every worker is busy jobs simply accumulate,
+// so under load batches fill without any added delay. What a job is (an image to detect, raw tensors,
+// ...) is the adapter's business.
 import { PinholeError } from '../errors.ts';
-import type { ImageSize } from '../vision/letterbox.ts';
-import type { Engine, Version } from './engine.ts';
-import type { DetectReply, InferReply } from './protocol.ts';
-import type { Detection, DetectParams, RawTensor, RuntimeObserver } from './types.ts';
+import type { RuntimeObserver } from './types.ts';
 
 export interface BatcherOptions {
   maxBatch: number;
@@ -16,7 +14,15 @@ export interface BatcherOptions {
   queueLimit: number;
 }
 
-export interface ItemTiming {
+/** Runs a batch of one kind of job of one model on a worker. */
+export interface Adapter<J, R> {
+  /** largest batch it takes (1: every job runs alone, without waiting for company) */
+  readonly maxBatch: number;
+  /** one result per job, in order */
+  run(worker: number, jobs: J[]): Promise<{ results: R[]; inferMs: number; postMs: number }>;
+}
+
+export interface JobTiming {
   /** ms between entering the queue and leaving it for a worker */
   queueMs: number;
   /** ms ORT took for the whole batch */
@@ -26,156 +32,160 @@ export interface ItemTiming {
   batchSize: number;
 }
 
-interface ItemBase {
-  enq: number;
-  /** performance.now() deadline; Infinity for none */
+export interface Finished<R> {
+  result: R;
+  timing: JobTiming;
+}
+
+/** An admitted request: it holds a queue slot until it submits its job or cancels. */
+export interface Ticket {
+  /** `deadline` is a performance.now() time (Infinity for none) after which a still-queued job is dropped */
+  submit<J, R>(adapter: Adapter<J, R>, job: J, deadline: number): Promise<Finished<R>>;
+  /** gives the slot back (the request failed before it had a job) */
+  cancel(): void;
+}
+
+type AnyAdapter = Adapter<unknown, unknown>;
+
+interface Queued {
+  adapter: AnyAdapter;
+  job: unknown;
+  enqueuedAt: number;
   deadline: number;
   timer?: NodeJS.Timeout;
   state: 'queued' | 'running' | 'done';
+  resolve(r: Finished<unknown>): void;
   reject(e: Error): void;
 }
 
-interface DetectItem extends ItemBase {
-  kind: 'detect';
-  image: Float32Array;
-  size: ImageSize;
-  params: DetectParams;
-  resolve(r: { detections: Detection[]; timing: ItemTiming }): void;
-}
-
-interface InferItem extends ItemBase {
-  kind: 'infer';
-  inputs: Record<string, RawTensor>;
-  resolve(r: { outputs: Record<string, RawTensor>; timing: ItemTiming }): void;
-}
-
-type Item = DetectItem | InferItem;
-
-/** Per-version queue state. */
-export interface Lane {
-  v: Version;
-  queue: Item[];
-  /** accepted requests still being decoded: they hold a queue slot already */
-  reserved: number;
+/** The queue of one loaded model (a reloaded model gets a new one; the old one drains). */
+export interface ModelQueue {
+  readonly model: string;
+  readonly jobs: Queued[];
+  /** admitted requests that have not submitted yet (e.g. still decoding): they hold a slot already */
+  admitted: number;
   /** batches running on workers */
   running: number;
-  /** running estimate of inference ms per image, for Retry-After */
-  msPerImage: number;
+  /** running estimate of inference ms per job, for Retry-After */
+  msPerJob: number;
   retired: boolean;
   released: boolean;
 }
 
 export class Batcher {
-  private readonly lanes = new Set<Lane>();
+  private readonly queues = new Set<ModelQueue>();
   private readonly busy: boolean[];
   private wake: NodeJS.Timeout | null = null;
   private wakeAt = Infinity;
-  /** when set (closing), every queued request is dispatched at once, without waiting for a batch to fill */
+  /** when set (closing), every queued job is dispatched at once, without waiting for a batch to fill */
   flush = false;
-  /** called when a retired lane has nothing left queued or running */
-  onDrained?: (lane: Lane) => void;
+  /** called when a retired queue has nothing left admitted, queued or running */
+  onDrained?: (queue: ModelQueue) => void;
 
-  constructor(private readonly engine: Engine, private readonly o: BatcherOptions, private readonly observer: RuntimeObserver = {}) {
-    this.busy = Array.from({ length: engine.workers }, () => false);
+  constructor(
+    workers: number,
+    private readonly workerReady: (worker: number) => boolean,
+    private readonly options: BatcherOptions,
+    private readonly observer: RuntimeObserver = {},
+  ) {
+    this.busy = Array.from({ length: workers }, () => false);
   }
 
-  addLane(v: Version): Lane {
-    const lane: Lane = { v, queue: [], reserved: 0, running: 0, msPerImage: 0, retired: false, released: false };
-    this.lanes.add(lane);
-    return lane;
+  open(model: string): ModelQueue {
+    const queue: ModelQueue = { model, jobs: [], admitted: 0, running: 0, msPerJob: 0, retired: false, released: false };
+    this.queues.add(queue);
+    return queue;
   }
 
-  /** No new requests go to this lane; it is released once empty. */
-  retire(lane: Lane): void {
-    lane.retired = true;
-    this.checkDrained(lane);
-    // nothing new will join its queue: what waits there goes now, without waiting for a full batch
+  /** No new jobs go to this queue; it is released once empty. */
+  retire(queue: ModelQueue): void {
+    queue.retired = true;
+    this.checkDrained(queue);
+    // nothing new will join it: what waits there goes now, without waiting for a full batch
     this.pump();
   }
 
-  private checkDrained(lane: Lane): void {
-    if (lane.retired && !lane.released && lane.reserved === 0 && lane.queue.length === 0 && lane.running === 0) {
-      lane.released = true;
-      this.lanes.delete(lane);
-      this.onDrained?.(lane);
+  private checkDrained(queue: ModelQueue): void {
+    if (queue.retired && !queue.released && queue.admitted === 0 && queue.jobs.length === 0 && queue.running === 0) {
+      queue.released = true;
+      this.queues.delete(queue);
+      this.onDrained?.(queue);
     }
   }
 
-  /** requests waiting in the queue (decoded, not yet running), over every live version of a model */
+  /** jobs waiting (not yet running), over every live queue of a model */
   depth(model: string): number {
     let n = 0;
-    for (const l of this.lanes) if (l.v.name === model) n += l.queue.length;
+    for (const q of this.queues) if (q.model === model) n += q.jobs.length;
     return n;
   }
 
-  private reportDepth(lane: Lane): void {
-    this.observer.onQueueDepth?.(lane.v.name, this.depth(lane.v.name));
+  private reportDepth(queue: ModelQueue): void {
+    this.observer.onQueueDepth?.(queue.model, this.depth(queue.model));
   }
 
-  private overloaded(lane: Lane): PinholeError {
-    const waiting = lane.queue.length + lane.reserved;
-    const perImage = lane.msPerImage || 50;
-    const secs = Math.max(1, Math.ceil((waiting * perImage) / this.busy.length / 1000));
-    return new PinholeError('overloaded', `model ${lane.v.name} is overloaded (${waiting} requests queued); retry later`, { retryAfter: secs });
+  private overloaded(queue: ModelQueue): PinholeError {
+    const waiting = queue.jobs.length + queue.admitted;
+    const perJob = queue.msPerJob || 50;
+    const secs = Math.max(1, Math.ceil((waiting * perJob) / this.busy.length / 1000));
+    return new PinholeError('overloaded', `model ${queue.model} is overloaded (${waiting} requests queued); retry later`, { retryAfter: secs });
   }
 
   /**
-   * Takes a queue slot for a request that will be enqueued after decoding; throws overloaded when the
-   * queue is full. Reserving before decoding bounds the memory held by decoded-but-not-run images.
+   * Takes a queue slot for a request, before its job exists (admitting before decoding bounds the
+   * memory held by decoded-but-not-run images); throws overloaded when the queue is full.
    */
-  reserve(lane: Lane): void {
-    if (lane.queue.length + lane.reserved >= this.o.queueLimit) throw this.overloaded(lane);
-    lane.reserved++;
+  admit(queue: ModelQueue): Ticket {
+    if (queue.jobs.length + queue.admitted >= this.options.queueLimit) throw this.overloaded(queue);
+    queue.admitted++;
+    let used = false;
+    const use = () => {
+      if (used) throw new Error('a ticket is used once');
+      used = true;
+      queue.admitted--;
+    };
+    return {
+      submit: <J, R>(adapter: Adapter<J, R>, job: J, deadline: number) => {
+        use();
+        return new Promise<Finished<R>>((resolve, reject) => {
+          this.enqueue(queue, {
+            adapter: adapter as AnyAdapter, job, deadline, enqueuedAt: 0, state: 'queued',
+            resolve: resolve as (r: Finished<unknown>) => void, reject,
+          });
+        });
+      },
+      cancel: () => {
+        use();
+        this.checkDrained(queue);
+      },
+    };
   }
 
-  /** Gives back a reservation that will not be enqueued (decode failed). */
-  unreserve(lane: Lane): void {
-    lane.reserved--;
-    this.checkDrained(lane);
-  }
-
-  detect(lane: Lane, image: Float32Array, size: ImageSize, params: DetectParams, deadline: number, reserved: boolean) {
-    return new Promise<{ detections: Detection[]; timing: ItemTiming }>((resolve, reject) => {
-      this.enqueue(lane, { kind: 'detect', image, size, params, deadline, resolve, reject, enq: 0, state: 'queued' }, reserved);
-    });
-  }
-
-  infer(lane: Lane, inputs: Record<string, RawTensor>, deadline: number) {
-    return new Promise<{ outputs: Record<string, RawTensor>; timing: ItemTiming }>((resolve, reject) => {
-      this.enqueue(lane, { kind: 'infer', inputs, deadline, resolve, reject, enq: 0, state: 'queued' }, false);
-    });
-  }
-
-  private enqueue(lane: Lane, item: Item, reserved: boolean): void {
-    if (reserved) lane.reserved--;
-    else if (lane.queue.length + lane.reserved >= this.o.queueLimit) {
-      item.reject(this.overloaded(lane));
-      return;
-    }
+  private enqueue(queue: ModelQueue, item: Queued): void {
     const now = performance.now();
-    item.enq = now;
+    item.enqueuedAt = now;
     if (item.deadline <= now) {
       item.state = 'done';
       item.reject(new PinholeError('timeout', 'request deadline passed before it could run'));
-      this.checkDrained(lane);
+      this.checkDrained(queue);
       return;
     }
     if (Number.isFinite(item.deadline)) {
-      item.timer = setTimeout(() => this.expire(lane, item), Math.max(0, item.deadline - now));
+      item.timer = setTimeout(() => this.expire(queue, item), Math.max(0, item.deadline - now));
     }
-    lane.queue.push(item);
-    this.reportDepth(lane);
+    queue.jobs.push(item);
+    this.reportDepth(queue);
     this.pump();
   }
 
-  private expire(lane: Lane, item: Item): void {
+  private expire(queue: ModelQueue, item: Queued): void {
     if (item.state !== 'queued') return;
-    const i = lane.queue.indexOf(item);
-    if (i >= 0) lane.queue.splice(i, 1);
+    const i = queue.jobs.indexOf(item);
+    if (i >= 0) queue.jobs.splice(i, 1);
     item.state = 'done';
-    item.reject(new PinholeError('timeout', `request waited ${Math.round(performance.now() - item.enq)} ms in the queue and passed its deadline`));
-    this.reportDepth(lane);
-    this.checkDrained(lane);
+    item.reject(new PinholeError('timeout', `request waited ${Math.round(performance.now() - item.enqueuedAt)} ms in the queue and passed its deadline`));
+    this.reportDepth(queue);
+    this.checkDrained(queue);
   }
 
   /** A worker became available (started, restarted, or finished a batch). */
@@ -184,15 +194,15 @@ export class Batcher {
       const w = this.freeWorker();
       if (w < 0) return;
       const now = performance.now();
-      let best: Lane | null = null;
+      let best: ModelQueue | null = null;
       let nextReady = Infinity;
-      for (const lane of this.lanes) {
-        const head = lane.queue[0];
+      for (const queue of this.queues) {
+        const head = queue.jobs[0];
         if (!head) continue;
-        const full = this.flush || lane.retired || head.kind === 'infer' || lane.queue.length >= lane.v.maxBatch;
-        const readyAt = full ? head.enq : head.enq + this.o.batchDelayMs;
+        const full = this.flush || queue.retired || queue.jobs.length >= head.adapter.maxBatch;
+        const readyAt = full ? head.enqueuedAt : head.enqueuedAt + this.options.batchDelayMs;
         if (readyAt <= now) {
-          if (!best || head.enq < best.queue[0].enq) best = lane;
+          if (!best || head.enqueuedAt < best.jobs[0].enqueuedAt) best = queue;
         } else if (readyAt < nextReady) nextReady = readyAt;
       }
       if (!best) {
@@ -204,7 +214,7 @@ export class Batcher {
   }
 
   private freeWorker(): number {
-    for (let i = 0; i < this.busy.length; i++) if (!this.busy[i] && this.engine.pool.isReady(i)) return i;
+    for (let i = 0; i < this.busy.length; i++) if (!this.busy[i] && this.workerReady(i)) return i;
     return -1;
   }
 
@@ -219,76 +229,62 @@ export class Batcher {
     }, Math.max(0, at - performance.now()));
   }
 
-  private take(lane: Lane): Item[] {
-    const head = lane.queue.shift()!;
-    if (head.kind === 'infer') return [head];
-    const batch: Item[] = [head];
-    while (batch.length < lane.v.maxBatch && lane.queue[0]?.kind === 'detect') batch.push(lane.queue.shift()!);
+  /** The head job and the ones behind it for the same adapter, up to its batch size. */
+  private take(queue: ModelQueue): Queued[] {
+    const head = queue.jobs.shift()!;
+    const batch = [head];
+    while (batch.length < head.adapter.maxBatch && queue.jobs[0]?.adapter === head.adapter) batch.push(queue.jobs.shift()!);
     return batch;
   }
 
-  private dispatch(w: number, lane: Lane, now: number): void {
-    const batch = this.take(lane);
+  private dispatch(w: number, queue: ModelQueue, now: number): void {
+    const batch = this.take(queue);
     for (const it of batch) {
       if (it.timer) clearTimeout(it.timer);
       it.state = 'running';
     }
-    this.reportDepth(lane);
+    this.reportDepth(queue);
     this.busy[w] = true;
-    lane.running++;
-    const queueMs = batch.map((it) => now - it.enq);
+    queue.running++;
+    const queueMs = batch.map((it) => now - it.enqueuedAt);
     const done = (): void => {
       for (const it of batch) it.state = 'done';
       this.busy[w] = false;
-      lane.running--;
-      this.checkDrained(lane);
+      queue.running--;
+      this.checkDrained(queue);
       this.pump();
     };
-    const fail = (e: unknown): void => {
+    batch[0].adapter.run(w, batch.map((it) => it.job)).then((r) => {
+      const per = r.inferMs / batch.length;
+      queue.msPerJob = queue.msPerJob ? 0.8 * queue.msPerJob + 0.2 * per : per;
+      this.observer.onBatch?.({ model: queue.model, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: r.inferMs / 1000 });
+      batch.forEach((it, i) => it.resolve({
+        result: r.results[i],
+        timing: { queueMs: queueMs[i], inferMs: r.inferMs, postMs: r.postMs, batchSize: batch.length },
+      }));
+      done();
+    }, (e: unknown) => {
       const err = e instanceof Error ? e : new Error(String(e));
       for (const it of batch) it.reject(err);
       done();
-    };
-    const emit = (inferMs: number): void => {
-      const per = inferMs / batch.length;
-      lane.msPerImage = lane.msPerImage ? 0.8 * lane.msPerImage + 0.2 * per : per;
-      this.observer.onBatch?.({ model: lane.v.name, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: inferMs / 1000 });
-    };
-    if (batch[0].kind === 'infer') {
-      const it = batch[0];
-      this.engine.infer(w, lane.v, it.inputs).then((r: InferReply) => {
-        emit(r.inferMs);
-        it.resolve({ outputs: r.outputs, timing: { queueMs: queueMs[0], inferMs: r.inferMs, postMs: 0, batchSize: 1 } });
-        done();
-      }, fail);
-      return;
-    }
-    const items = batch as DetectItem[];
-    this.engine.detect(w, lane.v, items.map((it) => it.image), items.map((it) => it.size), items.map((it) => it.params)).then((r: DetectReply) => {
-      emit(r.inferMs);
-      items.forEach((it, i) => it.resolve({
-        detections: r.detections[i],
-        timing: { queueMs: queueMs[i], inferMs: r.inferMs, postMs: r.postMs, batchSize: items.length },
-      }));
-      done();
-    }, fail);
+    });
   }
 
-  /** Live versions, queued and running batches per model (versions > 1 while an old one drains). */
+  /** Live queues, queued and running batches per model (queues > 1 while a replaced model drains). */
   stats(): Record<string, { versions: number; queued: number; running: number }> {
     const out: Record<string, { versions: number; queued: number; running: number }> = {};
-    for (const l of this.lanes) {
-      const s = (out[l.v.name] ??= { versions: 0, queued: 0, running: 0 });
+    for (const q of this.queues) {
+      const s = (out[q.model] ??= { versions: 0, queued: 0, running: 0 });
       s.versions++;
-      s.queued += l.queue.length + l.reserved;
-      s.running += l.running;
+      s.queued += q.jobs.length + q.admitted;
+      s.running += q.running;
     }
     return out;
   }
 
-  /** Requests queued or running anywhere. */
+  /** Jobs admitted, queued or running anywhere. */
   get idle(): boolean {
-    for (const l of this.lanes) if (l.queue.length || l.running || l.reserved) return false;
+    for (const q of this.queues) if (q.jobs.length || q.running || q.admitted) return false;
     return true;
   }
 

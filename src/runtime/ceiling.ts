@@ -3,10 +3,12 @@
 // no HTTP, no queueing and no batcher. Each worker is fed back to back, with the next batch decoded
 // while the current one runs, so nothing but the pipeline's own work limits the figure.
 import { basename, resolve } from 'node:path';
-import { Engine } from './engine.ts';
+import { isDetector } from '../manifest.ts';
+import { resolveParams } from '../vision/params.ts';
 import { readModelFolder } from './folder.ts';
-import { isDetector } from './post.ts';
-import { preprocess, type Preprocessed } from './preprocess.ts';
+import { detectJob, type DetectJob } from './job.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
+import { Sessions } from './sessions.ts';
 import type { DetectParams, RuntimeLogger } from './types.ts';
 
 export interface CeilingOptions {
@@ -55,19 +57,20 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
   const m = files.manifest;
   if (!isDetector(m)) throw new Error(`ceiling: ${name} is a ${m.kind} model, not a detector`);
   const log = o.log ?? quiet;
-  const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
+  const sessions = await Sessions.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
   try {
-    const v = await engine.load(name, dir, m, files.bytes, o.batch, true);
-    if (v.maxBatch < o.batch) throw new Error(`ceiling: ${name} runs batches of at most ${v.maxBatch}`);
+    const model = await sessions.load(name, dir, m, files.bytes, o.batch, true);
+    if (model.maxBatch < o.batch) throw new Error(`ceiling: ${name} runs batches of at most ${model.maxBatch}`);
+    const params = resolveParams(m, o.params);
     let next = 0;
     let decodeMs = 0;
     let decoded = 0;
-    const decodeOne = async (): Promise<Preprocessed> => {
+    const decodeOne = async (): Promise<DetectJob> => {
       const t0 = performance.now();
-      const p = await preprocess(o.images[next++ % o.images.length], m.input, m.preprocess, { maxInputPixels: o.maxInputPixels });
+      const p = await preprocess(o.images[next++ % o.images.length], m.input, pixelLayout(m), { maxInputPixels: o.maxInputPixels });
       decodeMs += performance.now() - t0;
       decoded++;
-      return p;
+      return detectJob(p, params);
     };
     const decodeBatch = () => Promise.all(Array.from({ length: o.batch }, decodeOne));
 
@@ -79,7 +82,7 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
       while (performance.now() < stopAt) {
         const cur = await pending;
         pending = decodeBatch();
-        const r = await engine.detect(w, v, cur.map((p) => p.data), cur.map((p) => ({ width: p.width, height: p.height })), cur.map(() => o.params ?? {}));
+        const r = await sessions.runDetect(w, model, cur);
         if (counting) {
           images += cur.length;
           batches++;
@@ -92,21 +95,21 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
     };
     // warm-up pass (JIT, allocator, sharp), then the measured window with every worker fed
     stopAt = performance.now() + Math.min(1000, (o.durationMs ?? 5000) / 5);
-    await Promise.all(Array.from({ length: engine.workers }, (_, w) => feed(w)));
+    await Promise.all(Array.from({ length: sessions.workers }, (_, w) => feed(w)));
     decodeMs = 0;
     decoded = 0;
     counting = true;
     const t0 = performance.now();
     stopAt = t0 + (o.durationMs ?? 5000);
-    await Promise.all(Array.from({ length: engine.workers }, (_, w) => feed(w)));
+    await Promise.all(Array.from({ length: sessions.workers }, (_, w) => feed(w)));
     const seconds = (performance.now() - t0) / 1000;
-    await engine.release(v);
+    await sessions.release(model);
     return {
       model: name,
-      ep: v.ep,
+      ep: model.ep,
       batch: o.batch,
-      workers: engine.plan.workers,
-      intraOpThreads: engine.plan.intraOpThreads,
+      workers: sessions.plan.workers,
+      intraOpThreads: sessions.plan.intraOpThreads,
       images,
       seconds,
       imagesPerSec: images / seconds,
@@ -116,6 +119,6 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
       detectionsPerImage: images ? dets / images : 0,
     };
   } finally {
-    await engine.close();
+    await sessions.close();
   }
 }

@@ -1,10 +1,11 @@
 // Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics.
 // sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
 // this module only converts the resized uint8 pixels once, straight into the final tensor layout.
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
-import type { InputSpec } from '../manifest.ts';
-import { pasteGeometry, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
+import type { InputSpec, Manifest } from '../manifest.ts';
+import { pasteGeometry, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
+import { resampleBilinear } from '../vision/resample.ts';
 
 // One libvips thread per image: parallelism comes from concurrent requests on the libuv pool, and
 // the cores left over belong to ONNX Runtime. The operation cache only helps when the same input is
@@ -22,6 +23,23 @@ export interface PreprocessOptions {
   maxInputPixels?: number;
 }
 
+/**
+ * How a model wants its pixels (model.json preprocess, pad, pad_value, mean, std, resample); a bare
+ * mode means darknet's: pixel / 255, cubic resampling.
+ */
+export interface PixelLayout {
+  mode: PreprocessMode;
+  pad?: PadPosition;
+  padValue?: number;
+  mean?: readonly number[];
+  std?: readonly number[];
+  resample?: 'cubic' | 'bilinear-tf';
+}
+
+export function pixelLayout(m: Pick<Manifest, 'preprocess' | 'pad' | 'pad_value' | 'mean' | 'std' | 'resample'>): PixelLayout {
+  return { mode: m.preprocess, pad: m.pad, padValue: m.pad_value, mean: m.mean, std: m.std, resample: m.resample };
+}
+
 export interface Preprocessed {
   /** C*H*W float32, RGB/255 planar, ready to be one slot of an NCHW batch */
   data: Float32Array;
@@ -31,8 +49,25 @@ export interface Preprocessed {
   geometry: PasteGeometry;
 }
 
-// v/255 rounded to float32 exactly as darknet's `data[i]/255.` then stored in a float.
-const INV255 = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+const f = Math.fround;
+
+// Per channel, every 8-bit value normalised once: (v - mean) / std in float32. The default (mean 0,
+// std 255) is v/255 rounded to float32 exactly as darknet's `data[i]/255.` then stored in a float.
+const lutCache = new Map<string, Float32Array[]>();
+function channelLuts(C: number, mean: readonly number[] = [], std: readonly number[] = []): Float32Array[] {
+  const key = `${C}|${mean.join(',')}|${std.join(',')}`;
+  let luts = lutCache.get(key);
+  if (!luts) {
+    luts = Array.from({ length: C }, (_, c) => {
+      const m = f(mean[c] ?? 0), s = f(std[c] ?? 255);
+      return Float32Array.from({ length: 256 }, (_, v) => f(f(v - m) / s));
+    });
+    lutCache.set(key, luts);
+  }
+  return luts;
+}
+
+const normalised = (v: number, c: number, L: PixelLayout) => f(f(v - f(L.mean?.[c] ?? 0)) / f(L.std?.[c] ?? 255));
 
 function badImage(msg: string, cause?: unknown): PinholeError {
   return new PinholeError('bad_image', msg, { cause });
@@ -52,8 +87,10 @@ function mapSharpError(e: unknown): PinholeError {
  * Throws PinholeError bad_image for anything that is not a whole, supported image and too_large for
  * images over the pixel limit (checked on the header, before any pixel is decoded).
  */
-export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: PreprocessMode,
+export async function preprocess(bytes: Uint8Array, spec: InputSpec, layout: PreprocessMode | PixelLayout,
   opts: PreprocessOptions = {}): Promise<Preprocessed> {
+  const L: PixelLayout = typeof layout === 'string' ? { mode: layout } : layout;
+  const mode = L.mode;
   if (bytes.byteLength === 0) throw badImage('empty image (0 bytes)');
   const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   // failOn 'warning' (sharp's default, made explicit): a truncated or damaged file is an error,
@@ -74,7 +111,11 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
   }
   const C = spec.channels, H = spec.height, W = spec.width;
   if (C !== 3 && C !== 1) throw new Error(`input with ${C} channels is not supported (model.json input.channels)`);
-  const g = pasteGeometry(mode, width, height, W, H);
+  const g = pasteGeometry(mode, width, height, W, H, L.pad);
+  if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
+    const data = await sampled(img, { width, height }, spec, L, g);
+    return { data, width, height, geometry: g };
+  }
 
   let pipe = img;
   // At the network size already (e.g. conformance PNGs): no resampling at all, pixels go as they are.
@@ -96,8 +137,9 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
   const plane = W * H;
   const out = new Float32Array(C * plane);
   const full = g.newW === W && g.newH === H;
-  // exactly 0.5, as darknet's canvas: a uint8 grey (127 or 128) could not represent it
-  if (!full) out.fill(g.fill);
+  // darknet's canvas is exactly 0.5 (127.5 in pixel units): a uint8 grey could not represent it
+  if (!full) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * plane, (c + 1) * plane);
+  const [l0, l1, l2] = channelLuts(C, L.mean, L.std);
   const rowLen = g.newW;
   for (let y = 0; y < g.newH; y++) {
     const src = y * rowLen * C;
@@ -105,13 +147,57 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, mode: Prepr
     if (C === 3) {
       const r = dst, gg = dst + plane, b = dst + 2 * plane;
       for (let x = 0, s = src; x < rowLen; x++, s += 3) {
-        out[r + x] = INV255[px[s]];
-        out[gg + x] = INV255[px[s + 1]];
-        out[b + x] = INV255[px[s + 2]];
+        out[r + x] = l0[px[s]];
+        out[gg + x] = l1[px[s + 1]];
+        out[b + x] = l2[px[s + 2]];
       }
     } else {
-      for (let x = 0; x < rowLen; x++) out[dst + x] = INV255[px[src + x]];
+      for (let x = 0; x < rowLen; x++) out[dst + x] = l0[px[src + x]];
     }
   }
   return { data: out, width, height, geometry: g };
+}
+
+async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: OutputInfo }> {
+  const p = C === 1 ? pipe.removeAlpha().toColourspace('b-w') : pipe.removeAlpha().toColourspace('srgb');
+  try {
+    return await p.raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw mapSharpError(e);
+  }
+}
+
+/**
+ * pad-square and/or TensorFlow-bilinear sampling. The picture is decoded at full size; pad-square
+ * pads it to a square at that size (face-api's padToSquare) before the square is resized, so the
+ * resampler blends image and padding along the seam as face-api's resize does.
+ */
+async function sampled(img: Sharp, im: { width: number; height: number }, spec: InputSpec, L: PixelLayout,
+  g: PasteGeometry): Promise<Float32Array> {
+  const C = spec.channels, W = spec.width, H = spec.height;
+  const sq = g.square;
+  const padValue = L.padValue ?? 0;
+  const out = new Float32Array(C * W * H);
+  if (L.resample === 'bilinear-tf') {
+    const { data, info } = await rawPixels(img, C);
+    if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
+    if (!(g.newW === W && g.newH === H)) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * W * H, (c + 1) * W * H);
+    resampleBilinear(
+      { pixels: data, width: im.width, height: im.height, channels: C, canvasW: sq?.side ?? im.width, canvasH: sq?.side ?? im.height,
+        left: sq?.left ?? 0, top: sq?.top ?? 0, padValue },
+      { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
+    return out;
+  }
+  // pad-square with sharp's cubic: sharp extends after it resizes, so the square is made in a first pass
+  const bg = { r: padValue, g: padValue, b: padValue };
+  const square = await rawPixels(img.extend({ left: sq!.left, top: sq!.top, right: sq!.right, bottom: sq!.bottom, background: bg }), C);
+  let pipe = sharp(square.data, { raw: { width: square.info.width, height: square.info.height, channels: C as 1 | 3 } });
+  if (sq!.side !== W || sq!.side !== H) pipe = pipe.resize(W, H, { fit: 'fill', kernel: 'cubic' });
+  const { data: px } = await rawPixels(pipe, C);
+  const luts = channelLuts(C, L.mean, L.std);
+  for (let c = 0; c < C; c++) {
+    const lut = luts[c], o = c * W * H;
+    for (let i = 0; i < W * H; i++) out[o + i] = lut[px[i * C + c]];
+  }
+  return out;
 }

@@ -3,7 +3,9 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Manifest } from '../manifest.ts';
 import type { EpAttempt, EpName } from './ep.ts';
-import type { DetectParams, Detection, RawTensor } from './types.ts';
+import type { Detection } from '../vision/types.ts';
+import type { DetectJob } from './job.ts';
+import type { RawTensor } from './types.ts';
 
 export interface TensorMeta {
   name: string;
@@ -15,7 +17,7 @@ export interface TensorMeta {
 export interface LoadRequest {
   op: 'load';
   id: number;
-  vid: number;
+  modelId: number;
   /** model.onnx bytes, normally a view of a SharedArrayBuffer read once for all workers */
   bytes: Uint8Array;
   eps: EpName[];
@@ -33,18 +35,16 @@ export interface LoadReply {
 export interface WarmRequest {
   op: 'warm';
   id: number;
-  vid: number;
+  modelId: number;
   batches: number[];
 }
 
 export interface DetectRequest {
-  op: 'detect';
+  op: 'runDetect';
   id: number;
-  vid: number;
-  /** one C*H*W tensor per image (transferred) */
-  images: Float32Array[];
-  sizes: Array<{ width: number; height: number }>;
-  params: DetectParams[];
+  modelId: number;
+  /** the batch, one resolved job per image (tensors transferred) */
+  jobs: readonly DetectJob[];
 }
 
 export interface DetectReply {
@@ -54,9 +54,9 @@ export interface DetectReply {
 }
 
 export interface InferRequest {
-  op: 'infer';
+  op: 'runInfer';
   id: number;
-  vid: number;
+  modelId: number;
   inputs: Record<string, RawTensor>;
 }
 
@@ -68,7 +68,7 @@ export interface InferReply {
 export interface ReleaseRequest {
   op: 'release';
   id: number;
-  vid: number;
+  modelId: number;
 }
 
 export type WorkerRequest = LoadRequest | WarmRequest | DetectRequest | InferRequest | ReleaseRequest;

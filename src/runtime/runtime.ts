@@ -1,52 +1,42 @@
-// The runtime the server and the CLI stand on: a registry of model folders (each loaded in isolation),
-// ONNX Runtime sessions in worker threads, a dynamic batcher per model, preprocessing with sharp and
+// The runtime the server and the CLI stand on: the model folders (registry.ts), ONNX Runtime sessions
+// in worker threads (sessions.ts), a dynamic batcher (batcher.ts), preprocessing with sharp and
 // decoding with src/vision. One object, one code path for HTTP, WebSocket and `pinhole detect`.
-import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+//
+// The door: resolveDetect() checks a detect request once, against the model's manifest (which model,
+// is it a detector, every parameter), and runDetect() turns it into a job (tensor, box frame, resolved
+// parameters) that the batcher and the worker take as it is.
+import { join } from 'node:path';
 import { PinholeError } from '../errors.ts';
-import type { Manifest, ModelKind } from '../manifest.ts';
-import { Batcher, type Lane } from './batcher.ts';
-import { Engine } from './engine.ts';
-import { checkGanManifest, generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
-import { listModelFolders, readModelFolder } from './folder.ts';
-import { validateDetectParams } from './params.ts';
-import { isDetector } from './post.ts';
-import { preprocess } from './preprocess.ts';
+import { isDetector, type ModelKind } from '../manifest.ts';
+import { resolveParams } from '../vision/params.ts';
+import type { DetectParams, ResolvedParams } from '../vision/types.ts';
+import type { Tensors } from './adapters.ts';
+import { Batcher } from './batcher.ts';
+import { listModelFolders } from './folder.ts';
+import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
+import { detectJob, imageSize } from './job.ts';
+import { pixelLayout, preprocess } from './preprocess.ts';
+import { ModelRegistry, type Serving } from './registry.ts';
+import { Sessions, type LoadedModel } from './sessions.ts';
 import type {
-  DetectionResponse, DetectOptions, DetectParams, ModelInfo, ModelSignature, ModelStatus, RawTensor, RuntimeLogger,
-  RuntimeObserver, RuntimeOptions,
+  DetectionResponse, DetectOptions, ModelInfo, ModelSignature, RawTensor, RuntimeLogger, RuntimeOptions,
 } from './types.ts';
 
 export const DEFAULTS = { maxBatch: 4, batchDelayMs: 2, queueLimit: 64 } as const;
 
-interface Entry {
-  name: string;
-  dir: string;
-  status: ModelStatus;
-  error?: string;
-  /** last manifest read, kept for ModelInfo even when the model failed to load */
-  manifest?: Manifest;
-  /** the serving version */
-  lane?: Lane;
-  /** reloads of one model run one after another */
-  chain: Promise<unknown>;
+/** A detect request resolved by the door: which model, and its parameters checked and completed. */
+export interface DetectPlan {
+  /** the model's name (the first ready detector when the request named none) */
+  readonly model: string;
+  readonly params: ResolvedParams;
+  /** the parameters as asked, to resolve again against a model reloaded since */
+  readonly asked: DetectParams;
 }
 
 const stderrLogger: RuntimeLogger = {
   info: () => {},
   warn: (m) => process.stderr.write(`pinhole: ${m}\n`),
   error: (m) => process.stderr.write(`pinhole: ${m}\n`),
-};
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-const DATATYPE: Record<string, string> = { float32: 'FP32', int64: 'INT64', int32: 'INT32', uint8: 'UINT8', bool: 'BOOL', float16: 'FP16', float64: 'FP64', int8: 'INT8', string: 'BYTES' };
-
-const ARRAY_OF: Record<RawTensor['type'], Function> = {
-  float32: Float32Array, int64: BigInt64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array,
 };
 
 function checkOptions(o: RuntimeOptions): void {
@@ -63,44 +53,30 @@ function checkOptions(o: RuntimeOptions): void {
   }
 }
 
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
 export class Runtime {
-  private readonly entries = new Map<string, Entry>();
   private readonly batcher: Batcher;
-  /** model.onnx bytes per live version, kept to rebuild the session if a worker has to be restarted */
-  private readonly modelBytes = new Map<number, Uint8Array>();
-  private readonly releases = new Set<Promise<void>>();
-  private readonly observer: RuntimeObserver;
-  private readonly log: RuntimeLogger;
-  private readonly maxBatch: number;
+  private readonly registry: ModelRegistry;
+  /** the loaded model each plan was resolved against */
+  private readonly planModels = new WeakMap<DetectPlan, LoadedModel>();
   private active = 0;
   private idleWaiters: Array<() => void> = [];
-  private closing = false;
   private closed?: Promise<void>;
-  private watcher?: FSWatcher;
-  private readonly debounce = new Map<string, NodeJS.Timeout>();
 
-  private constructor(private readonly o: RuntimeOptions, private readonly engine: Engine, log: RuntimeLogger) {
-    this.log = log;
-    this.observer = o.observer ?? {};
-    this.maxBatch = o.maxBatch ?? DEFAULTS.maxBatch;
-    this.batcher = new Batcher(engine, {
-      maxBatch: this.maxBatch,
-      batchDelayMs: o.batchDelayMs ?? DEFAULTS.batchDelayMs,
-      queueLimit: o.queueLimit ?? DEFAULTS.queueLimit,
-    }, this.observer);
-    this.batcher.onDrained = (lane) => {
-      const p = this.engine.release(lane.v).catch((e) => this.log.warn(`releasing ${lane.v.name}: ${message(e)}`));
-      this.modelBytes.delete(lane.v.vid);
-      this.releases.add(p);
-      void p.finally(() => this.releases.delete(p));
-    };
-    engine.pool.onReady = () => this.batcher.pump();
-    engine.pool.onRespawn = async (w) => {
-      for (const e of this.entries.values()) {
-        const bytes = e.lane && this.modelBytes.get(e.lane.v.vid);
-        if (e.lane && bytes) await this.engine.reloadInto(w, e.lane.v, bytes, this.o.warmup !== false);
-      }
-    };
+  private constructor(private readonly options: RuntimeOptions, private readonly sessions: Sessions, log: RuntimeLogger) {
+    const observer = options.observer ?? {};
+    this.batcher = new Batcher(sessions.workers, (w) => sessions.pool.isReady(w), {
+      maxBatch: options.maxBatch ?? DEFAULTS.maxBatch,
+      batchDelayMs: options.batchDelayMs ?? DEFAULTS.batchDelayMs,
+      queueLimit: options.queueLimit ?? DEFAULTS.queueLimit,
+    }, observer);
+    this.registry = new ModelRegistry({
+      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch ?? DEFAULTS.maxBatch, warmup: options.warmup !== false,
+    }, sessions, this.batcher, observer, log);
+    sessions.pool.onReady = () => this.batcher.pump();
   }
 
   /** Loads every model folder under modelsDir; resolves once each is ready or has failed. */
@@ -113,16 +89,16 @@ export class Runtime {
       if (missing.length) throw new Error(`no model folder ${missing.map((n) => join(o.modelsDir, n)).join(', ')}`);
       names = [...o.only];
     }
-    const engine = await Engine.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
-    for (let i = 0; i < engine.workers; i++) engine.pool.markReady(i);
-    const rt = new Runtime(o, engine, log);
-    await Promise.all(names.map((n) => rt.reload(n)));
-    if (o.watch) rt.startWatch();
+    const sessions = await Sessions.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, spinning: o.intraOpSpinning, log });
+    for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
+    const rt = new Runtime(o, sessions, log);
+    await Promise.all(names.map((n) => rt.registry.reload(n)));
+    if (o.watch) rt.registry.startWatch();
     return rt;
   }
 
   get threads(): { workers: number; intraOpThreads: number } {
-    return { ...this.engine.plan };
+    return { ...this.sessions.plan };
   }
 
   /** Per model: live versions (2 while a replaced one drains), requests waiting, batches running. */
@@ -131,140 +107,141 @@ export class Runtime {
   }
 
   models(): ModelInfo[] {
-    return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name)).map((e) => this.info(e));
+    return this.registry.models();
   }
 
   model(name: string): ModelInfo | undefined {
-    const e = this.entries.get(name);
-    return e && this.info(e);
+    return this.registry.model(name);
   }
 
   /** First ready model of `kind` (by name), or the first ready detector when no kind is given. */
   defaultModel(kind?: ModelKind): ModelInfo | undefined {
-    return this.models().find((m) => m.status === 'ready' && (kind ? m.kind === kind : isDetector({ kind: m.kind } as Manifest)));
+    return this.registry.defaultModel(kind);
   }
 
-  /** Tensor names, KServe v2 datatypes and shapes of a ready model. */
+  /** Tensor names, ONNX Runtime types and shapes (-1 for a dynamic dimension) of a ready model. */
   signature(name: string): ModelSignature | undefined {
-    const lane = this.entries.get(name)?.lane;
-    if (!lane) return undefined;
+    let model: LoadedModel;
+    try {
+      model = this.registry.serving(name).model;
+    } catch {
+      return undefined;
+    }
     const conv = (t: { name: string; type: string; shape: Array<number | string> }) => ({
-      name: t.name,
-      datatype: DATATYPE[t.type] ?? t.type.toUpperCase(),
-      shape: t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+      name: t.name, type: t.type, shape: t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
     });
-    return { inputs: lane.v.inputs.map(conv), outputs: lane.v.outputs.map(conv) };
+    return { inputs: model.inputs.map(conv), outputs: model.outputs.map(conv) };
   }
 
-  private info(e: Entry): ModelInfo {
-    const m = e.lane?.v.manifest ?? e.manifest;
-    const info: ModelInfo = { name: e.name, dir: e.dir, status: e.status };
-    if (e.error) info.error = e.error;
-    if (m) {
-      info.kind = m.kind;
-      info.input = m.input;
-      info.classes = m.names.length;
-      info.source = m.source;
-      if (m.metrics) info.metrics = m.metrics;
-    }
-    if (e.lane) {
-      info.ep = e.lane.v.ep;
-      info.maxBatch = e.lane.v.maxBatch;
-    }
-    return info;
+  /** The detector a request names, or the first ready one (else the first one at all, to say why it cannot serve). */
+  private detectorName(model: string | undefined): string {
+    if (model !== undefined) return model;
+    const all = this.registry.models().filter((m) => m.kind !== undefined && isDetector({ kind: m.kind }));
+    const pick = all.find((m) => m.status === 'ready') ?? all[0];
+    if (!pick) throw new PinholeError('unknown_model', 'no detection model is loaded; name one with "model" (see the list of models)');
+    return pick.name;
   }
 
-  private notify(e: Entry): void {
-    this.observer.onModelStatus?.(this.info(e));
+  /**
+   * The door, first half: which model (unknown_model, model_not_ready), is it a detector, and every
+   * parameter against its manifest (bad_parameter). Cheap and synchronous: a stream resolves once per
+   * connection.
+   */
+  resolveDetect(model: string | undefined, params: DetectParams = {}): DetectPlan {
+    const name = this.detectorName(model);
+    const loaded = this.registry.serving(name).model;
+    const m = loaded.manifest;
+    if (!isDetector(m)) throw new PinholeError('bad_parameter', `model "${name}" is a ${m.kind} model, not a detector`);
+    const plan: DetectPlan = { model: name, params: resolveParams(m, params), asked: params };
+    this.planModels.set(plan, loaded);
+    return plan;
   }
 
-  private lane(name: string): Lane {
-    if (this.closing) throw new PinholeError('model_not_ready', 'the server is shutting down');
-    const e = this.entries.get(name);
-    if (!e) throw new PinholeError('unknown_model', `unknown model "${name}"`);
-    if (!e.lane) {
-      throw new PinholeError('model_not_ready', e.status === 'loading'
-        ? `model "${name}" is still loading` : `model "${name}" failed to load: ${e.error}`);
-    }
-    return e.lane;
+  /** The serving version for a plan, resolving the plan again if its model was reloaded since. */
+  private servingFor(plan: DetectPlan): { serving: Serving; plan: DetectPlan } {
+    const serving = this.registry.serving(plan.model);
+    if (this.planModels.get(plan) === serving.model) return { serving, plan };
+    return { serving, plan: this.resolveDetect(plan.model, plan.asked) };
   }
 
   private deadline(t0: number, o: DetectOptions): number {
     if (o.deadlineMs === undefined) return Infinity;
     if (!Number.isFinite(o.deadlineMs)) throw new PinholeError('bad_parameter', 'deadline must be a finite time');
-    return t0 + (o.deadlineMs - Date.now());
+    const deadline = t0 + (o.deadlineMs - Date.now());
+    if (deadline <= t0) throw new PinholeError('timeout', 'request deadline already passed');
+    return deadline;
   }
 
-  private enter(): void {
+  private async tracked<T>(work: () => Promise<T>): Promise<T> {
     this.active++;
-  }
-
-  private leave(): void {
-    if (--this.active === 0) {
-      const w = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const f of w) f();
+    try {
+      return await work();
+    } finally {
+      if (--this.active === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const f of waiters) f();
+      }
     }
   }
 
   /**
-   * Detects objects in one encoded image. Errors are PinholeErrors: unknown_model, model_not_ready,
-   * bad_parameter, bad_image, too_large, overloaded (with retryAfter), timeout.
+   * The door, second half: decodes one encoded image into the plan's job and queues it. Errors are
+   * PinholeErrors: bad_image, too_large, overloaded (with retryAfter), timeout, model_not_ready.
    */
-  async detect(model: string, image: Uint8Array, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
+  async runDetect(resolved: DetectPlan, image: Uint8Array, opts: DetectOptions = {}): Promise<DetectionResponse> {
     const t0 = performance.now();
-    const lane = this.lane(model);
-    const m = lane.v.manifest;
-    if (!isDetector(m)) throw new PinholeError('bad_parameter', `model "${model}" is a ${m.kind} model, not a detector`);
-    const p = validateDetectParams(params, m.names.length);
+    const { serving, plan } = this.servingFor(resolved);
     const deadline = this.deadline(t0, opts);
-    if (deadline <= t0) throw new PinholeError('timeout', 'request deadline already passed');
-    this.batcher.reserve(lane);
-    this.enter();
-    try {
-      let pre;
+    const ticket = this.batcher.admit(serving.queue);
+    return this.tracked(async () => {
+      const m = serving.model.manifest;
+      let job;
       try {
-        pre = await preprocess(image, m.input, m.preprocess, { maxInputPixels: this.o.maxInputPixels });
+        job = detectJob(await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }), plan.params);
       } catch (e) {
-        this.batcher.unreserve(lane);
+        ticket.cancel();
         throw e;
       }
       const decode = performance.now() - t0;
-      const size = { width: pre.width, height: pre.height };
-      const r = await this.batcher.detect(lane, pre.data, size, p, deadline, true);
+      const size = imageSize(job);
+      const { result, timing } = await ticket.submit(serving.detection!, job, deadline);
       return {
-        model,
+        model: plan.model,
         image: size,
-        detections: r.detections,
-        timing_ms: { decode: round(decode), queue: round(r.timing.queueMs), infer: round(r.timing.inferMs), post: round(r.timing.postMs) },
+        detections: result,
+        timing_ms: { decode: round(decode), queue: round(timing.queueMs), infer: round(timing.inferMs), post: round(timing.postMs) },
       };
-    } finally {
-      this.leave();
+    });
+  }
+
+  /** Both halves of the door at once: detects objects in one encoded image. */
+  detect(model: string | undefined, image: Uint8Array, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
+    try {
+      return this.runDetect(this.resolveDetect(model, params), image, opts);
+    } catch (e) {
+      return Promise.reject(e);
     }
   }
 
   /** Runs the model on raw tensors (KServe v2 infer). Input buffers may be transferred to a worker. */
   async infer(model: string, inputs: Record<string, RawTensor>, opts: DetectOptions = {}): Promise<Record<string, RawTensor>> {
     const t0 = performance.now();
-    const lane = this.lane(model);
-    checkInputs(lane, inputs);
+    const serving = this.registry.serving(model);
+    checkInputs(serving.model, inputs);
     const deadline = this.deadline(t0, opts);
-    this.enter();
-    try {
-      return (await this.batcher.infer(lane, inputs, deadline)).outputs;
-    } finally {
-      this.leave();
-    }
+    const ticket = this.batcher.admit(serving.queue);
+    return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.inference, inputs, deadline)).result);
   }
 
   /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
   async generate(model: string, req: GenerateRequest): Promise<GeneratedImage> {
-    return generateImage(this.lane(model).v.manifest, (inputs) => this.infer(model, inputs), req);
+    return generateImage(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs), req);
   }
 
   /** Unconditional samples of a wgan model, a grid when n > 1 (generate.ts). */
   async sample(model: string, req: SampleRequest = {}): Promise<GeneratedImage> {
-    return sampleImages(this.lane(model).v.manifest, (inputs) => this.infer(model, inputs), req);
+    return sampleImages(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs), req);
   }
 
   /**
@@ -273,89 +250,7 @@ export class Runtime {
    * A failed reload leaves the previous version serving (ModelInfo.error says why).
    */
   reload(name: string): Promise<ModelInfo> {
-    if (this.closing) return Promise.reject(new PinholeError('model_not_ready', 'the runtime is shutting down'));
-    if (!name || name.startsWith('.') || name.includes('/') || name.includes(sep)) {
-      return Promise.reject(new PinholeError('unknown_model', `bad model name "${name}"`));
-    }
-    let e = this.entries.get(name);
-    if (!e) {
-      e = { name, dir: join(this.o.modelsDir, name), status: 'loading', chain: Promise.resolve() };
-      this.entries.set(name, e);
-    }
-    const entry = e;
-    const run = entry.chain.then(() => this.doReload(entry));
-    entry.chain = run.catch(() => {});
-    return run;
-  }
-
-  private async doReload(e: Entry): Promise<ModelInfo> {
-    const exists = await stat(e.dir).then((s) => s.isDirectory(), () => false);
-    if (!exists) {
-      if (this.entries.get(e.name) === e) this.entries.delete(e.name);
-      if (e.lane) this.batcher.retire(e.lane);
-      e.lane = undefined;
-      e.status = 'error';
-      e.error = 'model folder not found';
-      this.log.warn(`model ${e.name}: folder ${e.dir} is gone; unloaded`);
-      this.notify(e);
-      throw new PinholeError('unknown_model', `unknown model "${e.name}" (no folder ${e.dir})`);
-    }
-    if (!e.lane) {
-      e.status = 'loading';
-      this.notify(e);
-    }
-    try {
-      const files = await readModelFolder(e.dir);
-      e.manifest = files.manifest;
-      checkGanManifest(files.manifest);
-      const v = await this.engine.load(e.name, e.dir, files.manifest, files.bytes, this.maxBatch, this.o.warmup !== false);
-      if (this.closing) {
-        await this.engine.release(v);
-        throw new Error('runtime closed during load');
-      }
-      this.modelBytes.set(v.vid, files.bytes);
-      const old = e.lane;
-      e.lane = this.batcher.addLane(v);
-      e.status = 'ready';
-      e.error = undefined;
-      if (old) this.batcher.retire(old);
-      if (files.manifest.name !== e.name) this.log.info(`model folder ${e.name} holds model.json name "${files.manifest.name}"; serving it as "${e.name}"`);
-    } catch (err) {
-      const msg = message(err);
-      if (e.lane) {
-        e.error = `reload failed, previous version still serving: ${msg}`;
-      } else {
-        e.status = 'error';
-        e.error = msg;
-      }
-      this.log.error(`model ${e.name}: ${e.error}`);
-    }
-    this.notify(e);
-    return this.info(e);
-  }
-
-  private startWatch(): void {
-    try {
-      this.watcher = watch(this.o.modelsDir, { recursive: true }, (_ev, file) => {
-        if (!file) return;
-        const name = String(file).split(sep)[0];
-        if (!name || name.startsWith('.')) return;
-        clearTimeout(this.debounce.get(name));
-        // writers touch a file several times: reload once things are quiet
-        this.debounce.set(name, setTimeout(() => {
-          this.debounce.delete(name);
-          if (this.closing || (this.o.only && !this.o.only.includes(name))) return;
-          if (!this.entries.has(name)) {
-            void stat(join(this.o.modelsDir, name)).then((s) => { if (s.isDirectory()) return this.reload(name); }, () => {}).catch(() => {});
-            return;
-          }
-          this.reload(name).catch(() => {});
-        }, 300));
-      });
-      this.watcher.on('error', (err) => this.log.warn(`watching ${this.o.modelsDir}: ${err.message}`));
-    } catch (err) {
-      this.log.warn(`cannot watch ${this.o.modelsDir}: ${message(err)}; use reload instead`);
-    }
+    return this.registry.reload(name);
   }
 
   /**
@@ -363,38 +258,31 @@ export class Runtime {
    * waiting for batches to fill), then sessions are released and the workers end.
    */
   close(): Promise<void> {
-    if (this.closed) return this.closed;
-    this.closing = true;
-    this.closed = (async () => {
-      this.watcher?.close();
-      for (const t of this.debounce.values()) clearTimeout(t);
-      this.debounce.clear();
+    this.closed ??= (async () => {
+      this.registry.closing = true;
       this.batcher.flush = true;
       this.batcher.pump();
       if (this.active > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
-      await Promise.allSettled([...this.entries.values()].map((e) => e.chain));
-      for (const e of this.entries.values()) {
-        if (e.lane) this.batcher.retire(e.lane);
-        e.lane = undefined;
-      }
+      await this.registry.close();
       this.batcher.stop();
-      await Promise.allSettled([...this.releases]);
-      await this.engine.close();
+      await this.registry.released();
+      await this.sessions.close();
     })();
     return this.closed;
   }
 }
 
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
+const ARRAY_OF: Record<RawTensor['type'], Function> = {
+  float32: Float32Array, int64: BigInt64Array, int32: Int32Array, uint8: Uint8Array, bool: Uint8Array,
+};
 
-function checkInputs(lane: Lane, inputs: Record<string, RawTensor>): void {
+/** Raw tensors against the model's inputs: names, types, ranks, fixed dimensions, value counts. */
+function checkInputs(model: LoadedModel, inputs: Record<string, RawTensor>): void {
   const bad = (msg: string) => new PinholeError('bad_request', msg);
   if (!inputs || typeof inputs !== 'object') throw bad('inputs must be an object of tensors');
-  const metas = lane.v.inputs;
+  const metas = model.inputs;
   for (const name of Object.keys(inputs)) {
-    if (!metas.some((m) => m.name === name)) throw bad(`model "${lane.v.name}" has no input "${name}" (inputs: ${metas.map((m) => m.name).join(', ')})`);
+    if (!metas.some((m) => m.name === name)) throw bad(`model "${model.name}" has no input "${name}" (inputs: ${metas.map((m) => m.name).join(', ')})`);
   }
   for (const m of metas) {
     const t = inputs[m.name];

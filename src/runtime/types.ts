@@ -1,45 +1,9 @@
 // The runtime's public surface, as used by src/server and the CLI. Shapes of responses follow SPEC.md.
 import type { InputSpec, ModelKind } from '../manifest.ts';
 
-/** YOLO9000 box scoring: darknet's `detector test` (top) or its `valid` with a class map (classes); see TreeScoring */
-export type TreeScores = 'top' | 'classes';
-export const TREE_SCORES: readonly TreeScores[] = ['top', 'classes'];
-
-export interface DetectParams {
-  /** score threshold (darknet: objectness*class prob > thresh); default .25 */
-  thresh?: number;
-  /** NMS IoU threshold; default per model (.45 region, .4 yolov1) */
-  nms?: number;
-  /** yolo9000 hierarchy threshold; default the model's, else .5 */
-  hier?: number;
-  /**
-   * yolo9000: 'top' (default) reports one node per box scored by objectness; 'classes' scores every node
-   * in `classes` (every leaf if none) by objectness * path probability, as for mAP
-   */
-  treeScores?: TreeScores;
-  /** at most this many detections, best first */
-  maxDet?: number;
-  /** keep only these class ids */
-  classes?: number[];
-  /** class-agnostic NMS */
-  agnostic?: boolean;
-}
-
-export interface Box {
-  x1: number;
-  y1: number;
-  x2: number;
-  y2: number;
-}
-
-export interface Detection {
-  class_id: number;
-  class: string;
-  score: number;
-  box: Box;
-  /** yolo9000: WordTree path from the root to the predicted node, as names */
-  path?: string[];
-}
+// The job's types are src/vision's; re-exported for the server and the CLI.
+export { TREE_SCORES, type Box, type Detection, type DetectParams, type ImageSize, type TreeScores } from '../vision/types.ts';
+import type { Detection } from '../vision/types.ts';
 
 export interface Timing {
   decode: number;
@@ -139,10 +103,10 @@ export interface RuntimeOptions {
   log?: RuntimeLogger;
 }
 
-/** KServe v2 tensor description: datatype FP32/INT64/INT32/UINT8/BOOL, -1 for a dynamic dimension. */
+/** A model input or output: ONNX Runtime's type name (float32, int64, ...), -1 for a dynamic dimension. */
 export interface TensorSignature {
   name: string;
-  datatype: string;
+  type: string;
   shape: number[];
 }
 

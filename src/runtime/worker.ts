@@ -4,9 +4,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { PinholeError } from '../errors.ts';
-import type { Manifest } from '../manifest.ts';
+import { isDetector, type Manifest } from '../manifest.ts';
+import { resolveParams } from '../vision/params.ts';
+import { decodeJobs, detectorLayout, type DetectorLayout } from '../vision/postprocess.ts';
+import { boxFrame } from '../vision/letterbox.ts';
 import { createSession, firstLine } from './ep.ts';
-import { isDetector, postprocessBatch } from './post.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
@@ -20,6 +22,8 @@ ort.env.logLevel = 'fatal';
 interface Loaded {
   session: ort.InferenceSession;
   manifest: Manifest;
+  /** detectors: the decoding set-up, built once at load */
+  layout?: DetectorLayout;
   inputName: string;
   outputName: string;
   chw: number;
@@ -36,9 +40,9 @@ function meta(list: readonly ort.InferenceSession.ValueMetadata[]): TensorMeta[]
     : { name: m.name, type: 'non-tensor', shape: [] }));
 }
 
-function get(vid: number): Loaded {
-  const s = sessions.get(vid);
-  if (!s) throw new Error(`no session ${vid} in this worker`);
+function get(modelId: number): Loaded {
+  const s = sessions.get(modelId);
+  if (!s) throw new Error(`no session ${modelId} in this worker`);
   return s;
 }
 
@@ -56,10 +60,19 @@ async function load(m: LoadRequest): Promise<LoadReply> {
     await session.release();
     throw e;
   }
+  let layout: DetectorLayout | undefined;
+  try {
+    layout = isDetector(man) ? detectorLayout(man.kind, man) : undefined;
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
   const { channels, height, width } = man.input;
-  // a reload racing a worker restart may load the same version twice: keep one session
-  await release(m.vid);
-  sessions.set(m.vid, { session, manifest: man, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null });
+  // a reload racing a worker restart may load the same model twice: keep one session
+  await release(m.modelId);
+  sessions.set(m.modelId, {
+    session, manifest: man, layout, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null,
+  });
   return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) };
 }
 
@@ -87,11 +100,13 @@ async function runDetect(s: Loaded, images: Float32Array[]) {
   return { data: t.data as Float32Array, dims: [...t.dims], ms: performance.now() - t0 };
 }
 
-async function detect(m: DetectRequest): Promise<DetectReply> {
-  const s = get(m.vid);
-  const r = await runDetect(s, m.images);
+/** A batch of jobs as the door resolved them: run, then decode each image with its own frame and parameters. */
+async function detectBatch(m: DetectRequest): Promise<DetectReply> {
+  const s = get(m.modelId);
+  if (!s.layout) throw new Error(`model kind ${s.manifest.kind} has no detection output`);
+  const r = await runDetect(s, m.jobs.map((j) => j.tensor));
   const t1 = performance.now();
-  const detections = postprocessBatch(s.manifest, r.data, r.dims, m.sizes, m.params);
+  const detections = decodeJobs(s.layout, r.data, r.dims, m.jobs);
   return { detections, inferMs: r.ms, postMs: performance.now() - t1 };
 }
 
@@ -110,15 +125,16 @@ function zeros(type: string, dims: number[]): ort.Tensor | null {
 }
 
 async function warm(m: WarmRequest): Promise<string | null> {
-  const s = get(m.vid);
-  if (isDetector(s.manifest)) {
+  const s = get(m.modelId);
+  if (s.layout && isDetector(s.manifest)) {
+    const { width, height } = s.manifest.input;
+    const job = { frame: boxFrame(s.manifest.preprocess, { width, height }, width, height), params: resolveParams(s.manifest) };
     for (const b of m.batches) {
       const images = Array.from({ length: b }, () => new Float32Array(s.chw).fill(0.5));
       const r = await runDetect(s, images);
       // Also runs the decoder once: an output whose shape disagrees with model.json fails here, at
       // load time, instead of on every request.
-      postprocessBatch(s.manifest, r.data, r.dims, images.map(() => ({ width: s.manifest.input.width, height: s.manifest.input.height })),
-        images.map(() => ({})));
+      decodeJobs(s.layout, r.data, r.dims, images.map(() => job));
     }
     return null;
   }
@@ -142,7 +158,7 @@ async function warm(m: WarmRequest): Promise<string | null> {
 }
 
 async function infer(m: InferRequest): Promise<InferReply> {
-  const s = get(m.vid);
+  const s = get(m.modelId);
   const feeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(m.inputs)) feeds[name] = new ort.Tensor(t.type, t.data as never, t.dims);
   const t0 = performance.now();
@@ -155,9 +171,9 @@ async function infer(m: InferRequest): Promise<InferReply> {
   return { outputs, inferMs };
 }
 
-async function release(vid: number): Promise<null> {
-  const s = sessions.get(vid);
-  sessions.delete(vid);
+async function release(modelId: number): Promise<null> {
+  const s = sessions.get(modelId);
+  sessions.delete(modelId);
   if (s) await s.session.release();
   return null;
 }
@@ -174,14 +190,14 @@ async function handle(m: WorkerRequest): Promise<void> {
     switch (m.op) {
       case 'load': value = await load(m); break;
       case 'warm': value = await warm(m); break;
-      case 'detect': value = await detect(m); break;
-      case 'infer': {
+      case 'runDetect': value = await detectBatch(m); break;
+      case 'runInfer': {
         const r = await infer(m);
         value = r;
         transfer = [...new Set(Object.values(r.outputs).map((t) => t.data.buffer as ArrayBuffer))];
         break;
       }
-      case 'release': value = await release(m.vid); break;
+      case 'release': value = await release(m.modelId); break;
     }
   } catch (e) {
     parentPort!.postMessage({ id: m.id, ok: false, error: serialize(e) } satisfies WorkerReply);

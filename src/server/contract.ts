@@ -2,19 +2,28 @@
 // layer can be exercised against any object with this shape and never imports ONNX Runtime itself
 // (type-only imports: nothing of src/runtime is loaded by them).
 import type { GeneratedImage, GenerateRequest, SampleRequest } from '../runtime/generate.ts';
+import type { DetectPlan } from '../runtime/runtime.ts';
 import type { DetectOptions, DetectParams, DetectionResponse, ModelInfo, ModelSignature, RawTensor } from '../runtime/types.ts';
 
 // still exported here: the server's routes and its test fakes name them through the contract
-export type { DetectOptions, GeneratedImage, GenerateRequest, ModelSignature, SampleRequest };
+export type { DetectOptions, DetectPlan, GeneratedImage, GenerateRequest, ModelSignature, SampleRequest };
 export type { TensorSignature } from '../runtime/types.ts';
 
 export interface ServerRuntime {
   models(): ModelInfo[];
   model(name: string): ModelInfo | undefined;
-  detect(model: string, bytes: Uint8Array, params: DetectParams, opts?: DetectOptions): Promise<DetectionResponse>;
+  /**
+   * The door: the model a request names (or the default detector) and its parameters, checked once
+   * against the model (unknown_model, model_not_ready, bad_parameter). Routes only check syntax.
+   */
+  resolveDetect(model: string | undefined, params: DetectParams): DetectPlan;
+  /** Runs a resolved request on one encoded image. */
+  runDetect(plan: DetectPlan, bytes: Uint8Array, opts?: DetectOptions): Promise<DetectionResponse>;
+  /** resolveDetect + runDetect in one call */
+  detect(model: string | undefined, bytes: Uint8Array, params: DetectParams, opts?: DetectOptions): Promise<DetectionResponse>;
   infer(model: string, inputs: Record<string, RawTensor>): Promise<Record<string, RawTensor>>;
   close(): Promise<void>;
-  /** KServe v2 model metadata (tensor names, types, shapes); without it /v2/models/{name} lists the image input only */
+  /** tensor names, ORT types and shapes; without it /v2/models/{name} lists the image input only */
   signature?(model: string): ModelSignature | undefined | Promise<ModelSignature | undefined>;
   /** text to image (stackgan); absent when the runtime serves no generators */
   generate?(model: string, req: GenerateRequest): Promise<GeneratedImage>;

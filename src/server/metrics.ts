@@ -17,24 +17,8 @@ export interface ServerMetrics {
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64];
 
-export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics {
-  const registry = new Registry();
-  if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
-  const registers = [registry];
-
-  const requests = new Counter({
-    name: 'pinhole_requests_total',
-    help: 'HTTP requests answered, by model, route and status code',
-    labelNames: ['model', 'route', 'status'] as const,
-    registers,
-  });
-  const requestDuration = new Histogram({
-    name: 'pinhole_request_duration_seconds',
-    help: 'Time from request received to response sent',
-    labelNames: ['route'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers,
-  });
+/** The series the runtime reports through its observer hooks (batches, queue depth, model status). */
+function runtimeObserver(registers: Registry[]): RuntimeObserver {
   const queueDuration = new Histogram({
     name: 'pinhole_queue_duration_seconds',
     help: 'Time a request waited in the batcher queue before its batch started',
@@ -74,12 +58,6 @@ export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics 
     labelNames: ['model'] as const,
     registers,
   });
-  const streamFrames = new Counter({
-    name: 'pinhole_stream_frames_total',
-    help: 'WebSocket stream frames by outcome: processed, dropped (a newer frame replaced it), error',
-    labelNames: ['model', 'outcome'] as const,
-    registers,
-  });
   const modelReady = new Gauge({
     name: 'pinhole_model_ready',
     help: '1 when the model is loaded and serving, 0 when loading or failed',
@@ -87,7 +65,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics 
     registers,
   });
 
-  const observer: RuntimeObserver = {
+  return {
     onBatch(e) {
       const l = { model: e.model };
       batchSize.observe(l, e.size);
@@ -104,5 +82,32 @@ export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics 
     },
   };
 
+}
+
+export function createMetrics(opts: { defaults?: boolean } = {}): ServerMetrics {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: 'pinhole_requests_total',
+    help: 'HTTP requests answered, by model, route and status code',
+    labelNames: ['model', 'route', 'status'] as const,
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: 'pinhole_request_duration_seconds',
+    help: 'Time from request received to response sent',
+    labelNames: ['route'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const observer = runtimeObserver(registers);
+  const streamFrames = new Counter({
+    name: 'pinhole_stream_frames_total',
+    help: 'WebSocket stream frames by outcome: processed, dropped (a newer frame replaced it), error',
+    labelNames: ['model', 'outcome'] as const,
+    registers,
+  });
   return { registry, observer, requests, requestDuration, streamFrames };
 }

@@ -1,8 +1,6 @@
 // Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
-// the mapping to the runtime's DetectParams. Checks that need the model (class ids) happen here too.
-import { PinholeError } from '../errors.ts';
-import { TREE_SCORES, type DetectParams, type ModelInfo, type TreeScores } from '../runtime/types.ts';
-import type { ServerRuntime } from './contract.ts';
+// the mapping to the runtime's DetectParams.
+import { TREE_SCORES, type DetectParams, type TreeScores } from '../runtime/types.ts';
 
 const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
 
@@ -44,39 +42,18 @@ export interface DetectQuery {
   tree_scores?: TreeScores;
 }
 
-export const DETECTOR_KINDS = new Set(['yolov1', 'yolov2', 'yolo9000']);
-
-/** Resolves the model a request names (or the default detector) and checks it can detect. */
-export function resolveDetector(runtime: ServerRuntime, name: string | undefined): ModelInfo {
-  if (name === undefined) {
-    const all = runtime.models().filter((m) => m.kind && DETECTOR_KINDS.has(m.kind));
-    const pick = all.find((m) => m.status === 'ready') ?? all[0];
-    if (!pick) throw new PinholeError('unknown_model', 'no detection model is loaded; pass ?model=NAME (see GET /v1/models)');
-    return pick;
-  }
-  const info = runtime.model(name);
-  if (!info) throw new PinholeError('unknown_model', `unknown model "${name}" (see GET /v1/models)`);
-  if (info.kind && !DETECTOR_KINDS.has(info.kind)) {
-    throw new PinholeError('bad_parameter', `model "${name}" is a ${info.kind} model, not a detector`);
-  }
-  return info;
-}
-
-export function toDetectParams(q: DetectQuery, info: ModelInfo): DetectParams {
+/**
+ * The query as DetectParams. Syntax only (the schema has checked types, ranges and the shape of
+ * `classes`); what depends on the model is checked once, by the runtime's door.
+ */
+export function toDetectParams(q: DetectQuery): DetectParams {
   const p: DetectParams = {};
   if (q.thresh !== undefined) p.thresh = q.thresh;
   if (q.nms !== undefined) p.nms = q.nms;
-  // hier only means something for yolo9000; other kinds ignore it, like darknet does.
   if (q.hier !== undefined) p.hier = q.hier;
   if (q.max_det !== undefined) p.maxDet = q.max_det;
   if (q.agnostic !== undefined) p.agnostic = q.agnostic;
   if (q.tree_scores !== undefined) p.treeScores = q.tree_scores;
-  if (q.classes !== undefined) {
-    const ids = [...new Set(q.classes.split(',').map((s) => Number(s.trim())))];
-    const n = info.classes;
-    const bad = n === undefined ? undefined : ids.find((id) => id >= n);
-    if (bad !== undefined) throw new PinholeError('bad_parameter', `class id ${bad} out of range: "${info.name}" has ${n} classes`);
-    p.classes = ids;
-  }
+  if (q.classes !== undefined) p.classes = [...new Set(q.classes.split(',').map((s) => Number(s.trim())))];
   return p;
 }

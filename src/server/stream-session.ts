@@ -41,7 +41,7 @@ export class StreamSession {
   private busy = false;
   private closed = false;
 
-  constructor(private readonly o: StreamSessionOptions) {}
+  constructor(private readonly options: StreamSessionOptions) {}
 
   get received(): number { return this.seq; }
   get dropped(): number { return this.droppedCount; }
@@ -66,7 +66,7 @@ export class StreamSession {
 
   private drop(): void {
     this.droppedCount++;
-    this.o.onOutcome?.('dropped');
+    this.options.onOutcome?.('dropped');
   }
 
   /** Resolves when nothing is processing or waiting. */
@@ -82,13 +82,13 @@ export class StreamSession {
 
   private async run(): Promise<void> {
     this.busy = true;
-    const poll = this.o.pollMs ?? 5;
+    const poll = this.options.pollMs ?? 5;
     // `busy` is cleared in the same synchronous step that finds nothing pending (no await in between).
     try {
       while (this.pending && !this.closed) {
-        while (this.o.sink.open && this.o.sink.bufferedAmount > this.o.maxBuffered && !this.closed) await sleep(poll);
+        while (this.options.sink.open && this.options.sink.bufferedAmount > this.options.maxBuffered && !this.closed) await sleep(poll);
         const p = this.pending;
-        if (!p || this.closed || !this.o.sink.open) break;
+        if (!p || this.closed || !this.options.sink.open) break;
         this.pending = undefined;
         let r: StreamResult;
         let outcome: StreamOutcome;
@@ -96,7 +96,7 @@ export class StreamSession {
           if (!(p.bytes instanceof Uint8Array)) throw new PinholeError('bad_request', p.bytes.error);
           let frame: IncomingFrame;
           try { frame = parseFrame(p.bytes); } catch (e) { throw new PinholeError('bad_image', (e as Error).message); }
-          const response = await this.o.detect(frame);
+          const response = await this.options.detect(frame);
           r = { frame: p.seq, id: frame.id, dropped: 0, response };
           outcome = 'processed';
         } catch (e) {
@@ -104,10 +104,10 @@ export class StreamSession {
           r = { frame: p.seq, id: 0, dropped: 0, error: { code: er.code, message: er.message } };
           outcome = 'error';
         }
-        this.o.onOutcome?.(outcome);
+        this.options.onOutcome?.(outcome);
         // The count goes out at send time so it includes frames replaced while this one was processing.
         r.dropped = this.droppedCount;
-        if (this.o.sink.open && !this.closed) this.o.sink.send(this.o.encode(r));
+        if (this.options.sink.open && !this.closed) this.options.sink.send(this.options.encode(r));
       }
     } finally {
       this.busy = false;

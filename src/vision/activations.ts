@@ -2,6 +2,9 @@
 
 const f = Math.fround;
 
+/** leaky_activate's slope; the tfjs layers and both ONNX exporters use it too. */
+export const LEAKY_ALPHA = 0.1;
+
 /** logistic_activate: 1./(1. + exp(-x)) computed in double, stored as float. */
 export function logistic(x: number): number {
   return f(1 / (1 + Math.exp(-x)));

@@ -1,7 +1,5 @@
-// Boundary checks shared by the decoders. A bad caller parameter is the client's mistake (400);
-// an output tensor of the wrong shape is the model's or server's fault (plain Error -> 500).
-
-import { PinholeError } from '../errors.ts';
+// Tensor-shape checks shared by the decoders: an output tensor of the wrong shape is the model's or
+// the server's fault (plain Error -> 500). Parameters are checked once, before decoding (params.ts).
 
 /** Validates the batch tensor against the per-image size and returns N. */
 export function checkBatch(output: Float32Array, dims: readonly number[], perImage: number, images: number, what: string): number {
@@ -16,10 +14,4 @@ export function checkBatch(output: Float32Array, dims: readonly number[], perIma
   }
   if (images !== n) throw new Error(`${what}: ${n} images in the output but ${images} image sizes given`);
   return n;
-}
-
-export function checkThresh(v: number, name: string): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 1) {
-    throw new PinholeError('bad_parameter', `${name} must be a number in [0, 1], got ${v}`);
-  }
 }

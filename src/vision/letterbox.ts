@@ -2,14 +2,15 @@
 // network-relative boxes back to the original image. The runtime fills pixels (sharp); this module
 // only decides where they go, with darknet's integer and float32 arithmetic so boxes match it.
 
+import type { PadPosition, PreprocessKind } from '../manifest.ts';
+import type { ImageSize } from './types.ts';
+
 const f = Math.fround;
 
-export type PreprocessMode = 'letterbox' | 'resize';
+export type PreprocessMode = PreprocessKind;
+export type { PadPosition };
 
-export interface ImageSize {
-  width: number;
-  height: number;
-}
+export type { ImageSize } from './types.ts';
 
 /** Where the scaled image sits inside the network input. */
 export interface PasteGeometry {
@@ -23,6 +24,8 @@ export interface PasteGeometry {
   dy: number;
   /** value of the canvas outside the image (darknet fills with .5 after /255 scaling) */
   fill: number;
+  /** pad-square: the square the image was padded to (at its own resolution) before the resize */
+  square?: SquarePad;
 }
 
 function checkSize(what: string, w: number, h: number): void {
@@ -63,7 +66,31 @@ export function resizeGeometry(imW: number, imH: number, netW: number, netH: num
   return { netW, netH, newW: netW, newH: netH, dx: 0, dy: 0, fill: 0.5 };
 }
 
-export function pasteGeometry(mode: PreprocessMode, imW: number, imH: number, netW: number, netH: number): PasteGeometry {
+/**
+ * pad-square (face-api's padToSquare): the image is padded to a square of its long side at its OWN
+ * resolution, and the square is then resized over the whole input (so, in network pixels, the image
+ * need not end on a pixel boundary). top-left puts all padding after the image (right or bottom,
+ * face-api's default); center splits it, the larger half after, as padToSquare(isCenterImage) does.
+ */
+export interface SquarePad {
+  side: number;
+  left: number;
+  top: number;
+  right: number;
+  bottom: number;
+}
+
+export function squarePad(imW: number, imH: number, pos: PadPosition = 'top-left'): SquarePad {
+  checkSize('image size', imW, imH);
+  const side = Math.max(imW, imH);
+  const dw = side - imW, dh = side - imH;
+  const after = (d: number) => (pos === 'center' ? Math.round(d * 0.5) : d);
+  return { side, left: dw - after(dw), top: dh - after(dh), right: after(dw), bottom: after(dh) };
+}
+
+/** pad-square's network input is the resized square: it covers the whole canvas. */
+export function pasteGeometry(mode: PreprocessMode, imW: number, imH: number, netW: number, netH: number, pad?: PadPosition): PasteGeometry {
+  if (mode === 'pad-square') return { ...resizeGeometry(imW, imH, netW, netH), square: squarePad(imW, imH, pad) };
   return mode === 'letterbox' ? letterboxGeometry(imW, imH, netW, netH) : resizeGeometry(imW, imH, netW, netH);
 }
 
@@ -86,18 +113,42 @@ export interface BoxFrame {
   imH: number;
 }
 
-export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH: number): BoxFrame {
-  const g = pasteGeometry(mode, im.width, im.height, netW, netH);
+/** The inverse map of an image placed by `g` (the geometry preprocessing used: computed once per image). */
+export function frameOf(g: PasteGeometry, im: ImageSize): BoxFrame {
+  if (g.square) return squareFrame(g.square, im);
+  const { netW, netH, newW, newH } = g;
   return {
-    offX: (netW - g.newW) / 2 / netW,
-    offY: (netH - g.newH) / 2 / netH,
-    scaleX: f(g.newW / netW),
-    scaleY: f(g.newH / netH),
-    invScaleX: f(netW / g.newW),
-    invScaleY: f(netH / g.newH),
+    offX: (netW - newW) / 2 / netW,
+    offY: (netH - newH) / 2 / netH,
+    scaleX: f(newW / netW),
+    scaleY: f(newH / netH),
+    invScaleX: f(netW / newW),
+    invScaleY: f(netH / newH),
     imW: im.width,
     imH: im.height,
   };
+}
+
+/**
+ * pad-square's inverse map: the image spans [left, left + W) of a side-S square, which spans the
+ * network input. The exact fractions, where face-api rounds the scaled image size to whole network
+ * pixels (computeReshapedDimensions): a box differs from its by under half a network pixel.
+ */
+function squareFrame(s: SquarePad, im: ImageSize): BoxFrame {
+  return {
+    offX: s.left / s.side,
+    offY: s.top / s.side,
+    scaleX: im.width / s.side,
+    scaleY: im.height / s.side,
+    invScaleX: s.side / im.width,
+    invScaleY: s.side / im.height,
+    imW: im.width,
+    imH: im.height,
+  };
+}
+
+export function boxFrame(mode: PreprocessMode, im: ImageSize, netW: number, netH: number, pad?: PadPosition): BoxFrame {
+  return frameOf(pasteGeometry(mode, im.width, im.height, netW, netH, pad), im);
 }
 
 /**

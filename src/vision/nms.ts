@@ -5,7 +5,9 @@
 // Extras darknet lacks: class-agnostic mode, a class filter, pre-NMS top-k per class and maxDet.
 
 import type { Candidates } from './candidates.ts';
-import { PinholeError } from '../errors.ts';
+import { checkInt, checkUnit, DEFAULT_MAX_DET, DEFAULT_PRE_NMS_TOPK } from './params.ts';
+
+export { DEFAULT_MAX_DET, DEFAULT_PRE_NMS_TOPK } from './params.ts';
 
 const f = Math.fround;
 
@@ -27,20 +29,17 @@ export interface NmsOptions {
 /** Indices (into the Candidates arrays) of the kept entries, best first. */
 export type Kept = Int32Array;
 
-// 2048 >= H*W*num of every shipped geometry (yolov2@608: 1805), so the default never changes the
-// result; it bounds the O(k^2) work only for unusual grids at very low thresholds.
-export const DEFAULT_PRE_NMS_TOPK = 2048;
-export const DEFAULT_MAX_DET = 1000;
 
 /**
  * Reusable scratch so NMS over a batch allocates per image only its result. Sized on demand.
  */
 class Scratch {
   order = new Int32Array(0);
-  l = new Float32Array(0);
-  r = new Float32Array(0);
-  t = new Float32Array(0);
-  b = new Float32Array(0);
+  /** box edges per entry, in sorted order */
+  left = new Float32Array(0);
+  right = new Float32Array(0);
+  top = new Float32Array(0);
+  bottom = new Float32Array(0);
   area = new Float32Array(0);
   alive = new Uint8Array(0);
   keep = new Int32Array(0);
@@ -48,10 +47,10 @@ class Scratch {
     if (this.order.length >= n) return;
     const cap = Math.max(n, this.order.length * 2, 256);
     this.order = new Int32Array(cap);
-    this.l = new Float32Array(cap);
-    this.r = new Float32Array(cap);
-    this.t = new Float32Array(cap);
-    this.b = new Float32Array(cap);
+    this.left = new Float32Array(cap);
+    this.right = new Float32Array(cap);
+    this.top = new Float32Array(cap);
+    this.bottom = new Float32Array(cap);
     this.area = new Float32Array(cap);
     this.alive = new Uint8Array(cap);
     this.keep = new Int32Array(cap);
@@ -86,7 +85,7 @@ function nmsOne(c: Candidates, o: NmsOptions, s: Scratch): Kept {
   const keepCls = classFilter(o.classes);
   const agn = !!o.agnostic;
   s.ensure(c.count);
-  const { order, l, r, t, b, area, alive, keep } = s;
+  const { order, left: l, right: r, top: t, bottom: b, area, alive, keep } = s;
   const { box, cls, prob, det } = c;
   let m = 0;
   for (let i = 0; i < c.count; i++) {
@@ -143,31 +142,23 @@ function nmsOne(c: Candidates, o: NmsOptions, s: Scratch): Kept {
   return nk > maxDet ? kept.slice(0, maxDet) : kept;
 }
 
-/** NMS for one image. Returns indices of kept entries, best first. */
+/**
+ * NMS for one image, for offline callers: the options are checked (with params.ts's checks) since
+ * they come straight from the caller. Returns indices of kept entries, best first.
+ */
 export function nms(c: Candidates, o: NmsOptions): Kept {
-  checkNms(o);
+  checkUnit('nms', o.nms);
+  if (o.preNmsTopK !== undefined) checkInt('preNmsTopK', o.preNmsTopK, 1);
+  if (o.maxDet !== undefined) checkInt('max_det', o.maxDet, 0);
+  if (o.classes) for (const k of o.classes) checkInt('classes', k, 0);
   return nmsOne(c, o, new Scratch());
 }
 
-/** NMS over a whole batch (one Candidates per image), sharing scratch memory across images. */
+/**
+ * NMS over a whole batch (one Candidates per image), sharing scratch memory across images. Takes its
+ * options as resolved (vision/params.ts): no checks here.
+ */
 export function nmsBatch(batch: readonly Candidates[], o: NmsOptions): Kept[] {
-  checkNms(o);
   const s = new Scratch();
   return batch.map((c) => nmsOne(c, o, s));
-}
-
-function checkNms(o: NmsOptions): void {
-  const bad = (msg: string) => new PinholeError('bad_parameter', msg);
-  if (typeof o.nms !== 'number' || !Number.isFinite(o.nms) || o.nms < 0 || o.nms > 1) {
-    throw bad(`nms must be a number in [0, 1], got ${o.nms}`);
-  }
-  if (o.preNmsTopK !== undefined && !(Number.isInteger(o.preNmsTopK) && o.preNmsTopK > 0)) {
-    throw bad(`preNmsTopK must be a positive integer, got ${o.preNmsTopK}`);
-  }
-  if (o.maxDet !== undefined && !(Number.isInteger(o.maxDet) && o.maxDet >= 0)) {
-    throw bad(`max_det must be an integer >= 0, got ${o.maxDet}`);
-  }
-  if (o.classes && ![...o.classes].every((c) => Number.isInteger(c) && c >= 0)) {
-    throw bad('classes must be non-negative integer class ids');
-  }
 }

@@ -7,7 +7,7 @@
 import { logistic, softmaxStrided } from './activations.ts';
 import { emptyCandidates, pushCandidate, type Candidates } from './candidates.ts';
 import type { BoxFrame } from './letterbox.ts';
-import { checkBatch, checkThresh } from './checks.ts';
+import { checkBatch } from './checks.ts';
 import { hierarchyPredictions, topPredictionLazy, treeSoftmax, type WordTree } from './wordtree.ts';
 
 const f = Math.fround;
@@ -22,6 +22,8 @@ export interface RegionLayer {
   /** darknet `background=1`: no objectness logit, obj = 1 and the softmax covers classes+1 slots */
   background?: boolean;
   coords?: number;
+  /** false: no class entries in the output; the one class is scored by the objectness alone */
+  classScores?: boolean;
 }
 
 interface Shape {
@@ -37,10 +39,12 @@ function regionShape(output: Float32Array, dims: readonly number[], l: RegionLay
   if (coords !== 4) throw new Error(`${what}: only coords=4 is supported, got ${coords}`);
   if (l.anchors.length !== 2 * l.num) throw new Error(`${what}: ${l.anchors.length} anchor values for num=${l.num}`);
   if (dims.length !== 4) throw new Error(`${what}: expected output dims [N, C, H, W], got [${dims.join(', ')}]`);
-  const entries = coords + 1 + l.classes;
+  if (l.classScores === false && l.classes !== 1) throw new Error(`${what}: an output without class scores needs exactly one class, got ${l.classes}`);
+  const entries = coords + 1 + (l.classScores === false ? 0 : l.classes);
   const [, c, h, w] = dims;
   if (c !== l.num * entries) {
-    throw new Error(`${what}: output has ${c} channels, expected num*(5+classes) = ${l.num}*${entries} = ${l.num * entries}`);
+    const per = l.classScores === false ? '5' : '(5+classes)';
+    throw new Error(`${what}: output has ${c} channels, expected num*${per} = ${l.num}*${entries} = ${l.num * entries}`);
   }
   const per = c * h * w;
   const n = checkBatch(output, dims, per, images, what);
@@ -55,7 +59,6 @@ export function decodeRegion(
   output: Float32Array, dims: readonly number[], l: RegionLayer, frames: readonly BoxFrame[], thresh: number,
 ): Candidates[] {
   const { n: batch, h: H, w: W, entries: E, per } = regionShape(output, dims, l, frames.length, 'yolov2 region');
-  checkThresh(thresh, 'thresh');
   const th = f(thresh);
   const HW = H * W;
   const C = l.classes;
@@ -73,7 +76,8 @@ export function decodeRegion(
         const scale = bg ? 1 : logistic(output[ab + 4 * HW + i]);
         if (!(scale > th)) continue;
         // Class probabilities of this one (anchor, cell).
-        if (l.softmax) softmaxStrided(output, ab + (5 - bg) * HW + i, C + bg, HW, probs, 0, 1);
+        if (l.classScores === false) probs[bg] = 1;
+        else if (l.softmax) softmaxStrided(output, ab + (5 - bg) * HW + i, C + bg, HW, probs, 0, 1);
         else for (let j = 0; j < C; j++) probs[j + bg] = logistic(output[ab + (5 + j) * HW + i]);
         let first = true;
         let cx = 0, cy = 0, bw = 0, bh = 0;
@@ -117,9 +121,6 @@ export function decodeRegionTree(
 ): Candidates[] {
   const layer: RegionLayer = { ...l, classes: tree.n, softmax: true };
   const { n: batch, h: H, w: W, entries: E, per } = regionShape(output, dims, layer, frames.length, 'yolo9000 region');
-  checkThresh(thresh, 'thresh');
-  if (scoring.mode === 'top') checkThresh(scoring.hier, 'hier');
-  else for (const j of scoring.nodes) if (!Number.isInteger(j) || j < 0 || j >= tree.n) throw new Error(`yolo9000 region: node ${j} is not in the tree (0..${tree.n - 1})`);
   const th = f(thresh);
   const hier32 = scoring.mode === 'top' ? f(scoring.hier) : 0;
   const HW = H * W;

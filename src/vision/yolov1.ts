@@ -5,7 +5,7 @@
 import { softmaxStrided } from './activations.ts';
 import { emptyCandidates, pushCandidate, type Candidates } from './candidates.ts';
 import type { BoxFrame } from './letterbox.ts';
-import { checkBatch, checkThresh } from './checks.ts';
+import { checkBatch } from './checks.ts';
 
 const f = Math.fround;
 
@@ -39,7 +39,6 @@ export function decodeDetection(
 ): Candidates[] {
   const per = detectionOutputsPerImage(l);
   const n = checkBatch(output, dims, per, frames.length, 'yolov1 detection');
-  checkThresh(thresh, 'thresh');
   const { side, num, classes } = l;
   const cells = side * side;
   const th = f(thresh);

@@ -298,165 +298,201 @@ function needImage(s: Section, input: Dims): void {
   if (!isImage(input)) s.fail('needs an image input, but the previous layer outputs a flat vector');
 }
 
+/** Where a section sits in the network: what every layer records, and what its parser reads. */
+interface LayerContext {
+  common: Pick<LayerCommon, 'index' | 'line' | 'input' | 'inputs'>;
+  input: Dims;
+  inputs: number;
+  index: number;
+  /** the layers before this one (route refers to them) */
+  prev: Layer[];
+}
+
+function parseConvolutional(s: Section, { common, input }: LayerContext): ConvLayer {
+  const filters = s.int('filters', 1, 1);
+  const size = s.int('size', 1, 1);
+  const stride = s.int('stride', 1, 1);
+  const pad = s.int('pad', 0);
+  let padding = s.int('padding', 0, 0);
+  const groups = s.int('groups', 1, 1);
+  if (pad) padding = Math.floor(size / 2);
+  const activation = s.activation('logistic');
+  const batchNormalize = s.bool('batch_normalize');
+  s.reject(['binary', 'xnor']);
+  const flipped = s.bool('flipped');
+  needImage(s, input);
+  if (input.c % groups !== 0 || filters % groups !== 0) {
+    s.fail(`groups=${groups} must divide both the input channels (${input.c}) and filters (${filters})`);
+  }
+  if (flipped && groups !== 1) s.fail('flipped=1 with groups > 1 is not supported');
+  // darknet skips im2col for 1x1 kernels and multiplies the raw input, ignoring stride and padding.
+  if (size === 1 && (stride !== 1 || padding !== 0)) {
+    s.fail(`size=1 with stride=${stride} padding=${padding}: darknet computes this incorrectly; not supported`);
+  }
+  const h = outSize(s, 'convolution', input.h + 2 * padding - size, stride);
+  const w = outSize(s, 'convolution', input.w + 2 * padding - size, stride);
+  const output = { c: filters, h, w };
+  return { ...common, type: 'convolutional', filters, size, stride, padding, groups, batchNormalize, activation, flipped, output, outputs: filters * h * w };
+}
+
+function parseMaxpool(s: Section, { common, input }: LayerContext): MaxPoolLayer {
+  const stride = s.int('stride', 1, 1);
+  const size = s.int('size', stride, 1);
+  const padding = s.int('padding', size - 1, 0);
+  needImage(s, input);
+  const h = outSize(s, 'maxpool', input.h + padding - size, stride);
+  const w = outSize(s, 'maxpool', input.w + padding - size, stride);
+  return { ...common, type: 'maxpool', size, stride, padding, output: { c: input.c, h, w }, outputs: input.c * h * w };
+}
+
+function parseAvgpool(s: Section, { common, input }: LayerContext): AvgPoolLayer {
+  needImage(s, input);
+  return { ...common, type: 'avgpool', output: { c: input.c, h: 1, w: 1 }, outputs: input.c };
+}
+
+function parseRoute(s: Section, { common, input, index, prev }: LayerContext): RouteLayer {
+  const o = s.str('layers');
+  if (o === undefined) s.fail('needs layers=');
+  const ids = o.split(',').map((v) => {
+    if (!INT_RE.test(v)) s.fail(`layers=${o}: "${v}" is not an integer`);
+    const n = Number(v);
+    const abs = n < 0 ? index + n : n;
+    if (abs < 0 || abs >= index) {
+      s.fail(`layers=${o}: ${v} refers to layer ${abs}, outside the layers before it (0..${index - 1})`);
+    }
+    return abs;
+  });
+  const src = ids.map((i) => prev[i]);
+  const outputs = src.reduce((a, l) => a + l.outputs, 0);
+  const f = src[0].output;
+  // As parse_route: channels add up when every input has the first one's width and height;
+  // otherwise darknet still concatenates the flat outputs but the result has no image shape.
+  const same = src.every((l) => l.output.w === f.w && l.output.h === f.h);
+  const output = same && isImage(f) ? { c: src.reduce((a, l) => a + l.output.c, 0), h: f.h, w: f.w } : FLAT;
+  return { ...common, type: 'route', layers: ids, output, outputs };
+}
+
+function parseReorg(s: Section, { common, input, inputs }: LayerContext): ReorgLayer {
+  const stride = s.int('stride', 1, 1);
+  const reverse = s.bool('reverse');
+  s.reject(['flatten', 'extra']);
+  needImage(s, input);
+  const ss = stride * stride;
+  if (input.c % ss !== 0) s.fail(`stride=${stride}: input channels ${input.c} are not divisible by ${ss}`);
+  if (reverse) {
+    const output = { c: input.c / ss, h: input.h * stride, w: input.w * stride };
+    return { ...common, type: 'reorg', stride, reverse, output, outputs: inputs };
+  }
+  if (input.h % stride !== 0 || input.w % stride !== 0) {
+    s.fail(`stride=${stride} does not divide the input size ${input.w}x${input.h}`);
+  }
+  const output = { c: input.c * ss, h: input.h / stride, w: input.w / stride };
+  return { ...common, type: 'reorg', stride, reverse, output, outputs: inputs };
+}
+
+function parseLocal(s: Section, { common, input }: LayerContext): LocalLayer {
+  const filters = s.int('filters', 1, 1);
+  const size = s.int('size', 1, 1);
+  const stride = s.int('stride', 1, 1);
+  const pad = s.int('pad', 0, 0);
+  const activation = s.activation('logistic');
+  needImage(s, input);
+  // local_out_height(): (h - (pad ? 1 : size)) / stride + 1, while im2col pads by `pad` itself.
+  const h = outSize(s, 'local', input.h - (pad ? 1 : size), stride);
+  const w = outSize(s, 'local', input.w - (pad ? 1 : size), stride);
+  const colH = Math.floor((input.h + 2 * pad - size) / stride) + 1;
+  const colW = Math.floor((input.w + 2 * pad - size) / stride) + 1;
+  if (colH !== h || colW !== w) {
+    s.fail(`size=${size} pad=${pad}: darknet's output grid ${w}x${h} disagrees with its im2col grid ${colW}x${colH}`);
+  }
+  return { ...common, type: 'local', filters, size, stride, pad, activation, output: { c: filters, h, w }, outputs: filters * h * w };
+}
+
+function parseConnected(s: Section, { common, inputs }: LayerContext): ConnectedLayer {
+  const out = s.int('output', 1, 1);
+  const activation = s.activation('logistic');
+  const batchNormalize = s.bool('batch_normalize');
+  if (inputs <= 0) s.fail('has no inputs');
+  return { ...common, type: 'connected', batchNormalize, activation, output: { c: out, h: 1, w: 1 }, outputs: out };
+}
+
+function parseDropout(s: Section, { common, input, inputs }: LayerContext): DropoutLayer {
+  const probability = s.float('probability', 0.5);
+  return { ...common, type: 'dropout', probability, output: input, outputs: inputs };
+}
+
+function parseSoftmax(s: Section, { common, inputs }: LayerContext): SoftmaxLayer {
+  const groups = s.int('groups', 1, 1);
+  const temperature = s.float('temperature', 1);
+  if (temperature === 0) s.fail('temperature=0 divides by zero');
+  if (s.has('tree')) s.fail('tree= on a [softmax] layer is not supported (use it on [region])');
+  const spatial = s.float('spatial', 0);
+  if (spatial !== 0) s.fail('spatial= is not supported (darknet ignores it on the CPU)');
+  if (inputs % groups !== 0) s.fail(`groups=${groups} does not divide the ${inputs} inputs`);
+  return { ...common, type: 'softmax', groups, temperature, output: FLAT, outputs: inputs };
+}
+
+function parseBatchnorm(s: Section, { common, input, inputs }: LayerContext): BatchNormLayer {
+  needImage(s, input);
+  return { ...common, type: 'batchnorm', output: input, outputs: inputs };
+}
+
+function parseDetection(s: Section, { common, inputs }: LayerContext): DetectionLayer {
+  const coords = s.int('coords', 1, 0);
+  const classes = s.int('classes', 1, 1);
+  const num = s.int('num', 1, 1);
+  const side = s.int('side', 7, 1);
+  const softmax = s.bool('softmax');
+  const sqrt = s.bool('sqrt');
+  const want = side * side * ((1 + coords) * num + classes);
+  if (inputs !== want) {
+    s.fail(`expects side*side*((1+coords)*num+classes) = ${side}*${side}*((1+${coords})*${num}+${classes}) = ${want} inputs, the previous layer gives ${inputs}`);
+  }
+  return { ...common, type: 'detection', classes, coords, num, side, softmax, sqrt, output: FLAT, outputs: inputs };
+}
+
+function parseRegion(s: Section, { common, input, inputs }: LayerContext): RegionLayer {
+  const coords = s.int('coords', 4, 0);
+  const classes = s.int('classes', 20, 1);
+  const num = s.int('num', 1, 1);
+  const softmax = s.bool('softmax');
+  const background = s.bool('background');
+  needImage(s, input);
+  const want = num * (classes + coords + 1);
+  if (input.c !== want) {
+    s.fail(`expects num*(classes+coords+1) = ${num}*(${classes}+${coords}+1) = ${want} input channels, the previous layer gives ${input.c}`);
+  }
+  const a = s.floats('anchors');
+  // make_region_layer initialises every bias to .5; the anchors option overwrites them in order.
+  let anchors = new Array<number>(2 * num).fill(0.5);
+  if (a) {
+    if (a.values.length !== 2 * num) s.fail(`anchors has ${a.values.length} values, num=${num} needs ${2 * num}`, a.line);
+    anchors = a.values;
+  }
+  const tree = s.str('tree');
+  return { ...common, type: 'region', classes, coords, num, softmax, background, anchors, tree, output: input, outputs: inputs };
+}
+
+/** One parser per layer type: each reads its options, checks them against its input, and sizes its output. */
+const LAYER_PARSERS: { [T in Layer['type']]: (s: Section, c: LayerContext) => Extract<Layer, { type: T }> } = {
+  convolutional: parseConvolutional,
+  maxpool: parseMaxpool,
+  avgpool: parseAvgpool,
+  route: parseRoute,
+  reorg: parseReorg,
+  local: parseLocal,
+  connected: parseConnected,
+  dropout: parseDropout,
+  softmax: parseSoftmax,
+  batchnorm: parseBatchnorm,
+  detection: parseDetection,
+  region: parseRegion,
+};
+
 function parseLayer(
   s: Section, type: Layer['type'], index: number, line: number, input: Dims, inputs: number, prev: Layer[],
 ): Layer {
-  const common = { index, line, input, inputs };
-  switch (type) {
-    case 'convolutional': {
-      const filters = s.int('filters', 1, 1);
-      const size = s.int('size', 1, 1);
-      const stride = s.int('stride', 1, 1);
-      const pad = s.int('pad', 0);
-      let padding = s.int('padding', 0, 0);
-      const groups = s.int('groups', 1, 1);
-      if (pad) padding = Math.floor(size / 2);
-      const activation = s.activation('logistic');
-      const batchNormalize = s.bool('batch_normalize');
-      s.reject(['binary', 'xnor']);
-      const flipped = s.bool('flipped');
-      needImage(s, input);
-      if (input.c % groups !== 0 || filters % groups !== 0) {
-        s.fail(`groups=${groups} must divide both the input channels (${input.c}) and filters (${filters})`);
-      }
-      if (flipped && groups !== 1) s.fail('flipped=1 with groups > 1 is not supported');
-      // darknet skips im2col for 1x1 kernels and multiplies the raw input, ignoring stride and padding.
-      if (size === 1 && (stride !== 1 || padding !== 0)) {
-        s.fail(`size=1 with stride=${stride} padding=${padding}: darknet computes this incorrectly; not supported`);
-      }
-      const h = outSize(s, 'convolution', input.h + 2 * padding - size, stride);
-      const w = outSize(s, 'convolution', input.w + 2 * padding - size, stride);
-      const output = { c: filters, h, w };
-      return { ...common, type, filters, size, stride, padding, groups, batchNormalize, activation, flipped, output, outputs: filters * h * w };
-    }
-    case 'maxpool': {
-      const stride = s.int('stride', 1, 1);
-      const size = s.int('size', stride, 1);
-      const padding = s.int('padding', size - 1, 0);
-      needImage(s, input);
-      const h = outSize(s, 'maxpool', input.h + padding - size, stride);
-      const w = outSize(s, 'maxpool', input.w + padding - size, stride);
-      return { ...common, type, size, stride, padding, output: { c: input.c, h, w }, outputs: input.c * h * w };
-    }
-    case 'avgpool': {
-      needImage(s, input);
-      return { ...common, type, output: { c: input.c, h: 1, w: 1 }, outputs: input.c };
-    }
-    case 'route': {
-      const o = s.str('layers');
-      if (o === undefined) s.fail('needs layers=');
-      const ids = o.split(',').map((v) => {
-        if (!INT_RE.test(v)) s.fail(`layers=${o}: "${v}" is not an integer`);
-        const n = Number(v);
-        const abs = n < 0 ? index + n : n;
-        if (abs < 0 || abs >= index) {
-          s.fail(`layers=${o}: ${v} refers to layer ${abs}, outside the layers before it (0..${index - 1})`);
-        }
-        return abs;
-      });
-      const src = ids.map((i) => prev[i]);
-      const outputs = src.reduce((a, l) => a + l.outputs, 0);
-      const f = src[0].output;
-      // As parse_route: channels add up when every input has the first one's width and height;
-      // otherwise darknet still concatenates the flat outputs but the result has no image shape.
-      const same = src.every((l) => l.output.w === f.w && l.output.h === f.h);
-      const output = same && isImage(f) ? { c: src.reduce((a, l) => a + l.output.c, 0), h: f.h, w: f.w } : FLAT;
-      return { ...common, type, layers: ids, output, outputs };
-    }
-    case 'reorg': {
-      const stride = s.int('stride', 1, 1);
-      const reverse = s.bool('reverse');
-      s.reject(['flatten', 'extra']);
-      needImage(s, input);
-      const ss = stride * stride;
-      if (input.c % ss !== 0) s.fail(`stride=${stride}: input channels ${input.c} are not divisible by ${ss}`);
-      if (reverse) {
-        const output = { c: input.c / ss, h: input.h * stride, w: input.w * stride };
-        return { ...common, type, stride, reverse, output, outputs: inputs };
-      }
-      if (input.h % stride !== 0 || input.w % stride !== 0) {
-        s.fail(`stride=${stride} does not divide the input size ${input.w}x${input.h}`);
-      }
-      const output = { c: input.c * ss, h: input.h / stride, w: input.w / stride };
-      return { ...common, type, stride, reverse, output, outputs: inputs };
-    }
-    case 'local': {
-      const filters = s.int('filters', 1, 1);
-      const size = s.int('size', 1, 1);
-      const stride = s.int('stride', 1, 1);
-      const pad = s.int('pad', 0, 0);
-      const activation = s.activation('logistic');
-      needImage(s, input);
-      // local_out_height(): (h - (pad ? 1 : size)) / stride + 1, while im2col pads by `pad` itself.
-      const h = outSize(s, 'local', input.h - (pad ? 1 : size), stride);
-      const w = outSize(s, 'local', input.w - (pad ? 1 : size), stride);
-      const colH = Math.floor((input.h + 2 * pad - size) / stride) + 1;
-      const colW = Math.floor((input.w + 2 * pad - size) / stride) + 1;
-      if (colH !== h || colW !== w) {
-        s.fail(`size=${size} pad=${pad}: darknet's output grid ${w}x${h} disagrees with its im2col grid ${colW}x${colH}`);
-      }
-      return { ...common, type, filters, size, stride, pad, activation, output: { c: filters, h, w }, outputs: filters * h * w };
-    }
-    case 'connected': {
-      const out = s.int('output', 1, 1);
-      const activation = s.activation('logistic');
-      const batchNormalize = s.bool('batch_normalize');
-      if (inputs <= 0) s.fail('has no inputs');
-      return { ...common, type, batchNormalize, activation, output: { c: out, h: 1, w: 1 }, outputs: out };
-    }
-    case 'dropout': {
-      const probability = s.float('probability', 0.5);
-      return { ...common, type, probability, output: input, outputs: inputs };
-    }
-    case 'softmax': {
-      const groups = s.int('groups', 1, 1);
-      const temperature = s.float('temperature', 1);
-      if (temperature === 0) s.fail('temperature=0 divides by zero');
-      if (s.has('tree')) s.fail('tree= on a [softmax] layer is not supported (use it on [region])');
-      const spatial = s.float('spatial', 0);
-      if (spatial !== 0) s.fail('spatial= is not supported (darknet ignores it on the CPU)');
-      if (inputs % groups !== 0) s.fail(`groups=${groups} does not divide the ${inputs} inputs`);
-      return { ...common, type, groups, temperature, output: FLAT, outputs: inputs };
-    }
-    case 'batchnorm': {
-      needImage(s, input);
-      return { ...common, type, output: input, outputs: inputs };
-    }
-    case 'detection': {
-      const coords = s.int('coords', 1, 0);
-      const classes = s.int('classes', 1, 1);
-      const num = s.int('num', 1, 1);
-      const side = s.int('side', 7, 1);
-      const softmax = s.bool('softmax');
-      const sqrt = s.bool('sqrt');
-      const want = side * side * ((1 + coords) * num + classes);
-      if (inputs !== want) {
-        s.fail(`expects side*side*((1+coords)*num+classes) = ${side}*${side}*((1+${coords})*${num}+${classes}) = ${want} inputs, the previous layer gives ${inputs}`);
-      }
-      return { ...common, type, classes, coords, num, side, softmax, sqrt, output: FLAT, outputs: inputs };
-    }
-    case 'region': {
-      const coords = s.int('coords', 4, 0);
-      const classes = s.int('classes', 20, 1);
-      const num = s.int('num', 1, 1);
-      const softmax = s.bool('softmax');
-      const background = s.bool('background');
-      needImage(s, input);
-      const want = num * (classes + coords + 1);
-      if (input.c !== want) {
-        s.fail(`expects num*(classes+coords+1) = ${num}*(${classes}+${coords}+1) = ${want} input channels, the previous layer gives ${input.c}`);
-      }
-      const a = s.floats('anchors');
-      // make_region_layer initialises every bias to .5; the anchors option overwrites them in order.
-      let anchors = new Array<number>(2 * num).fill(0.5);
-      if (a) {
-        if (a.values.length !== 2 * num) s.fail(`anchors has ${a.values.length} values, num=${num} needs ${2 * num}`, a.line);
-        anchors = a.values;
-      }
-      const tree = s.str('tree');
-      return { ...common, type, classes, coords, num, softmax, background, anchors, tree, output: input, outputs: inputs };
-    }
-  }
+  return LAYER_PARSERS[type](s, { common: { index, line, input, inputs }, input, inputs, index, prev });
 }
 
 /** The .weights record of one layer, in file order (FORMAT.md). Empty for layers without parameters. */

@@ -1,6 +1,7 @@
 // Darknet network + weights -> ONNX graph. The graph ends at the tensor darknet feeds into its final
 // [region]/[detection] layer (the oracle's `pre`): decoding is the vision module's job, so the model stays
 // the same for any threshold, hier_thresh or NMS setting.
+import { LEAKY_ALPHA } from '../../vision/activations.ts';
 import { GraphBuilder, attr, type Dim } from '../graph.ts';
 import type {
   Activation, ConnectedLayer, ConvLayer, DarknetNet, DetectionLayer, Dims, Layer, LocalLayer, MaxPoolLayer,
@@ -92,7 +93,7 @@ class Emitter {
     const g = this.g;
     switch (a) {
       case 'linear': return x;
-      case 'leaky': return g.node('LeakyRelu', [x], { alpha: attr.f(0.1) }, `${hint}_leaky`);
+      case 'leaky': return g.node('LeakyRelu', [x], { alpha: attr.f(LEAKY_ALPHA) }, `${hint}_leaky`);
       case 'relie': return g.node('LeakyRelu', [x], { alpha: attr.f(0.01) }, `${hint}_relie`);
       case 'relu': return g.node('Relu', [x], {}, `${hint}_relu`);
       case 'logistic': return g.node('Sigmoid', [x], {}, `${hint}_logistic`);
@@ -245,9 +246,8 @@ class Emitter {
   }
 }
 
-/** Emits the ONNX graph. Folds batch norm into the weight arrays IN PLACE: a DarknetWeights is used once. */
-export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): DarknetOnnx {
-  if (weights.consumed) throw new Error('darknetToOnnx: these weights were already converted (batch norm is folded in place)');
+/** The layer that decodes (the last, [region] or [detection]); refuses nets and weights ONNX cannot hold. */
+function detectorHead(net: DarknetNet, weights: DarknetWeights): RegionLayer | DetectionLayer {
   const layers = net.layers;
   const head = layers[layers.length - 1];
   if (head.type !== 'region' && head.type !== 'detection') {
@@ -264,66 +264,75 @@ export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): Darknet
   if (4 * floats > 2 ** 31 - 2 ** 26) {
     throw new DarknetError(`${net.file}: ${(4 * floats / 2 ** 30).toFixed(2)} GiB of weights do not fit one ONNX protobuf (2 GiB limit)`);
   }
+  return head;
+}
+
+/**
+ * A layer's tensor with its actual rank: NCHW, or [N, outputs] (connected, softmax, flat route).
+ * darknet hands the same flat buffer to whatever comes next, so consumers reshape as they need.
+ */
+interface LayerTensor {
+  t: string;
+  rank4: boolean;
+  dims: Dims;
+}
+
+function asImage(g: GraphBuilder, v: LayerTensor, hint: string): string {
+  if (v.rank4) return v.t;
+  return g.node('Reshape', [v.t, g.ints(`${hint}_dims`, [0, v.dims.c, v.dims.h, v.dims.w])], {}, `${hint}_image`);
+}
+
+function asFlat(g: GraphBuilder, v: LayerTensor, hint: string): string {
+  return v.rank4 ? g.node('Flatten', [v.t], { axis: attr.i(1) }, `${hint}_flatten`) : v.t;
+}
+
+/** One layer before the head: its tensor, from the previous layer's `cur` (route: from `outs`). */
+function emitLayer(e: Emitter, net: DarknetNet, l: Layer, cur: LayerTensor, outs: LayerTensor[]): LayerTensor {
+  const g = e.g;
+  const hint = `l${l.index}`;
+  const img = (t: string): LayerTensor => ({ t, rank4: true, dims: l.output });
+  const vec = (t: string): LayerTensor => ({ t, rank4: false, dims: l.output });
+  switch (l.type) {
+    case 'convolutional': return img(e.conv(asImage(g, cur, hint), l));
+    case 'maxpool': return img(e.maxpool(asImage(g, cur, hint), l));
+    case 'avgpool': return img(g.node('GlobalAveragePool', [asImage(g, cur, hint)], {}, `${hint}_avgpool`));
+    case 'reorg': return img(e.reorg(asImage(g, cur, hint), l));
+    case 'local': return img(e.local(asImage(g, cur, hint), l));
+    case 'batchnorm': return img(e.batchnorm(asImage(g, cur, hint), l));
+    case 'connected': return vec(e.connected(asFlat(g, cur, hint), l));
+    case 'softmax': return vec(e.softmax(asFlat(g, cur, hint), l));
+    case 'dropout': return cur; // inference: darknet's dropout does nothing
+    case 'route': {
+      const src = l.layers.map((i) => outs[i]);
+      if (src.length === 1) return src[0];
+      if (isImage(l.output)) return img(g.node('Concat', src.map((v, k) => asImage(g, v, `${hint}_${k}`)), { axis: attr.i(1) }, `${hint}_route`));
+      // sizes differ: darknet still copies each input's flat output back to back
+      return vec(g.node('Concat', src.map((v, k) => asFlat(g, v, `${hint}_${k}`)), { axis: attr.i(1) }, `${hint}_route`));
+    }
+    default:
+      throw new DarknetError(`${net.file}:${l.line}: [${l.type}] (layer ${l.index}) cannot be converted`);
+  }
+}
+
+/** Emits the ONNX graph. Folds batch norm into the weight arrays IN PLACE: a DarknetWeights is used once. */
+export function darknetToOnnx(net: DarknetNet, weights: DarknetWeights): DarknetOnnx {
+  if (weights.consumed) throw new Error('darknetToOnnx: these weights were already converted (batch norm is folded in place)');
+  const head = detectorHead(net, weights);
   weights.consumed = true;
 
   const e = new Emitter(net, weights);
   const g = e.g;
   const inDims: Dim[] = ['N', net.channels, net.height, net.width];
-  // Every layer's tensor with its actual rank: NCHW, or [N, outputs] (connected, softmax, flat route).
-  // darknet hands the same flat buffer to whatever comes next, so consumers reshape as they need.
-  const outs: Array<{ t: string; rank4: boolean; dims: Dims }> = [];
-  let cur = { t: g.input(INPUT_NAME, inDims), rank4: true, dims: { c: net.channels, h: net.height, w: net.width } };
-  const image = (v: typeof cur, hint: string): string => {
-    if (v.rank4) return v.t;
-    return g.node('Reshape', [v.t, g.ints(`${hint}_dims`, [0, v.dims.c, v.dims.h, v.dims.w])], {}, `${hint}_image`);
-  };
-  const flat = (v: typeof cur, hint: string): string =>
-    v.rank4 ? g.node('Flatten', [v.t], { axis: attr.i(1) }, `${hint}_flatten`) : v.t;
-
-  for (const l of layers.slice(0, -1)) {
-    const hint = `l${l.index}`;
-    let next: typeof cur;
-    const img = (t: string) => ({ t, rank4: true, dims: l.output });
-    const vec = (t: string) => ({ t, rank4: false, dims: l.output });
-    switch (l.type) {
-      case 'convolutional': next = img(e.conv(image(cur, hint), l)); break;
-      case 'maxpool': next = img(e.maxpool(image(cur, hint), l)); break;
-      case 'avgpool': next = img(g.node('GlobalAveragePool', [image(cur, hint)], {}, `${hint}_avgpool`)); break;
-      case 'reorg': next = img(e.reorg(image(cur, hint), l)); break;
-      case 'local': next = img(e.local(image(cur, hint), l)); break;
-      case 'batchnorm': next = img(e.batchnorm(image(cur, hint), l)); break;
-      case 'connected': next = vec(e.connected(flat(cur, hint), l)); break;
-      case 'softmax': next = vec(e.softmax(flat(cur, hint), l)); break;
-      case 'dropout': next = cur; break; // inference: darknet's dropout does nothing
-      case 'route': {
-        const src = l.layers.map((i) => outs[i]);
-        if (src.length === 1) {
-          next = src[0];
-        } else if (isImage(l.output)) {
-          next = img(g.node('Concat', src.map((v, k) => image(v, `${hint}_${k}`)), { axis: attr.i(1) }, `${hint}_route`));
-        } else {
-          // sizes differ: darknet still copies each input's flat output back to back
-          next = vec(g.node('Concat', src.map((v, k) => flat(v, `${hint}_${k}`)), { axis: attr.i(1) }, `${hint}_route`));
-        }
-        break;
-      }
-      default:
-        throw new DarknetError(`${net.file}:${l.line}: [${l.type}] (layer ${l.index}) cannot be converted`);
-    }
-    outs[l.index] = next;
-    cur = next;
+  const outs: LayerTensor[] = [];
+  let cur: LayerTensor = { t: g.input(INPUT_NAME, inDims), rank4: true, dims: { c: net.channels, h: net.height, w: net.width } };
+  for (const l of net.layers.slice(0, -1)) {
+    cur = emitLayer(e, net, l, cur, outs);
+    outs[l.index] = cur;
   }
 
-  let outDims: Dim[];
-  let x: string;
-  if (head.type === 'region') {
-    // [N, num*(coords+1+classes), H, W] = darknet's [anchor][entry][h][w] per image
-    x = image(cur, 'region');
-    outDims = ['N', head.input.c, head.input.h, head.input.w];
-  } else {
-    x = flat(cur, 'detection');
-    outDims = ['N', head.inputs];
-  }
+  // region: [N, num*(coords+1+classes), H, W] = darknet's [anchor][entry][h][w] per image
+  const x = head.type === 'region' ? asImage(g, cur, 'region') : asFlat(g, cur, 'detection');
+  const outDims: Dim[] = head.type === 'region' ? ['N', head.input.c, head.input.h, head.input.w] : ['N', head.inputs];
   g.output(x, OUTPUT_NAME, outDims);
   const bytes = g.toModel({
     producer: 'pinhole-darknet',

@@ -3,8 +3,8 @@
 // the output values.
 import type * as tfTypes from '@tensorflow/tfjs';
 import { attr, type Attr } from '../graph.ts';
-import { reorgNchwPlan } from '../../train/layers/reorg.ts';
-import { LEAKY_ALPHA } from '../../train/layers/activations.ts';
+import { LEAKY_ALPHA } from '../../vision/activations.ts';
+import { reorgNchwPlan } from '../../vision/reorg.ts';
 import { ExportContext, UnsupportedLayerError, layerWeights, permuteArray, type Value } from './context.ts';
 
 type Layer = tfTypes.layers.Layer;

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
-import { detectQuerySchema, resolveDetector, toDetectParams, type DetectQuery } from '../params.ts';
+import { detectQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
 import { PinholeError } from '../../errors.ts';
 
 export interface DetectRouteOptions {
@@ -65,10 +65,9 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
     },
   }, async (req) => {
     const q = req.query as DetectQuery;
-    const info = resolveDetector(runtime, q.model);
-    req.pinholeModel = info.name;
-    const params = toDetectParams(q, info);
+    const plan = runtime.resolveDetect(q.model, toDetectParams(q));
+    req.pinholeModel = plan.model;
     const bytes = await imageBytes(req, bodyLimit);
-    return runtime.detect(info.name, bytes, params, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    return runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
   });
 }

@@ -12,9 +12,19 @@ export interface KServeOptions {
   accepting: () => boolean;
 }
 
+// The Open Inference Protocol's datatype names live here; the runtime speaks ONNX Runtime's type names.
 type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
 const TO_RAW: Record<V2Type, RawTensor['type']> = { BOOL: 'bool', UINT8: 'uint8', INT32: 'int32', INT64: 'int64', FP32: 'float32' };
 const FROM_RAW: Record<RawTensor['type'], V2Type> = { bool: 'BOOL', uint8: 'UINT8', int32: 'INT32', int64: 'INT64', float32: 'FP32' };
+/** Every ORT type a model's metadata may name (tensors of the last four are listed, not served). */
+const DATATYPE: Record<string, string> = { ...FROM_RAW, float16: 'FP16', float64: 'FP64', int8: 'INT8', string: 'BYTES' };
+
+interface V2TensorMetadata { name: string; datatype: string; shape: number[] }
+
+function v2Metadata(sig: ModelSignature): { inputs: V2TensorMetadata[]; outputs: V2TensorMetadata[] } {
+  const conv = (t: TensorSignature): V2TensorMetadata => ({ name: t.name, datatype: DATATYPE[t.type] ?? t.type.toUpperCase(), shape: t.shape });
+  return { inputs: sig.inputs.map(conv), outputs: sig.outputs.map(conv) };
+}
 const MAX_ELEMENTS = 1 << 26;
 
 interface V2Input { name: string; shape: number[]; datatype: V2Type; data: unknown[] }
@@ -93,7 +103,7 @@ function fromRawTensor(name: string, t: RawTensor) {
 /** Metadata when the runtime offers no signature: the image input as model.json describes it. */
 function fallbackSignature(info: ModelInfo): ModelSignature {
   const inputs: TensorSignature[] = info.input
-    ? [{ name: 'input', datatype: 'FP32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
+    ? [{ name: 'input', type: 'float32', shape: [-1, info.input.channels, info.input.height, info.input.width] }]
     : [];
   return { inputs, outputs: [] };
 }
@@ -109,6 +119,39 @@ function readyModel(runtime: ServerRuntime, name: string): ModelInfo {
   if (info.status === 'loading') throw new PinholeError('model_not_ready', `model "${name}" is still loading`, { retryAfter: 1 });
   if (info.status === 'error') throw new PinholeError('model_not_ready', `model "${name}" failed to load: ${info.error ?? 'unknown error'}`);
   return info;
+}
+
+/** One KServe v2 infer request: JSON tensors checked against the model's signature, run, answered as JSON. */
+async function infer(runtime: ServerRuntime, name: string, body: V2Request) {
+  const inputs: Record<string, RawTensor> = {};
+  for (const t of body.inputs) {
+    if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
+    inputs[t.name] = toRawTensor(t);
+  }
+  const sig = await runtime.signature?.(name);
+  if (sig) {
+    const want = sig.inputs.map((s) => s.name);
+    const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
+    if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
+    const missing = want.filter((k) => !inputs[k]);
+    if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
+  }
+  const requested = body.outputs?.map((o) => o.name);
+  if (sig && requested) {
+    const have = sig.outputs.map((o) => o.name);
+    const unknown = requested.filter((r) => !have.includes(r));
+    if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
+  }
+  const out = await runtime.infer(name, inputs);
+  const names = requested ?? Object.keys(out);
+  const missing = names.filter((n) => !out[n]);
+  if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+  return {
+    model_name: name,
+    model_version: '1',
+    ...(body.id !== undefined ? { id: body.id } : {}),
+    outputs: names.map((n) => fromRawTensor(n, out[n])),
+  };
 }
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
@@ -150,7 +193,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     const info = knownModel(runtime, name);
     req.pinholeModel = name;
     const sig = (info.status === 'ready' ? await runtime.signature?.(name) : undefined) ?? fallbackSignature(info);
-    return { name, versions: ['1'], platform: 'onnxruntime_onnx', inputs: sig.inputs, outputs: sig.outputs };
+    return { name, versions: ['1'], platform: 'onnxruntime_onnx', ...v2Metadata(sig) };
   });
 
   app.get('/v2/models/:name/ready', {
@@ -185,35 +228,6 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     const { name } = req.params as { name: string };
     readyModel(runtime, name);
     req.pinholeModel = name;
-    const body = req.body as V2Request;
-    const inputs: Record<string, RawTensor> = {};
-    for (const t of body.inputs) {
-      if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
-      inputs[t.name] = toRawTensor(t);
-    }
-    const sig = await runtime.signature?.(name);
-    if (sig) {
-      const want = sig.inputs.map((s) => s.name);
-      const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
-      if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
-      const missing = want.filter((k) => !inputs[k]);
-      if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
-    }
-    const requested = body.outputs?.map((o) => o.name);
-    if (sig && requested) {
-      const have = sig.outputs.map((o) => o.name);
-      const unknown = requested.filter((r) => !have.includes(r));
-      if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
-    }
-    const out = await runtime.infer(name, inputs);
-    const names = requested ?? Object.keys(out);
-    const missing = names.filter((n) => !out[n]);
-    if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
-    return {
-      model_name: name,
-      model_version: '1',
-      ...(body.id !== undefined ? { id: body.id } : {}),
-      outputs: names.map((n) => fromRawTensor(n, out[n])),
-    };
+    return infer(runtime, name, req.body as V2Request);
   });
 }

@@ -1,11 +1,10 @@
 // GET /v1/stream (WebSocket): binary frames in, one result per processed frame out (see StreamSession).
 // Query and model are checked before the upgrade, so a bad request gets a plain HTTP 4xx.
 import type { FastifyInstance } from 'fastify';
-import type { DetectParams } from '../../runtime/types.ts';
-import type { ServerRuntime } from '../contract.ts';
+import type { DetectPlan, ServerRuntime } from '../contract.ts';
 import { resultJson, resultProtobuf } from '../frames.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { resolveDetector, streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
+import { streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
 
 export interface StreamRouteOptions {
@@ -19,7 +18,8 @@ type StreamQuery = DetectQuery & { format?: 'json' | 'protobuf' };
 
 export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
   const { runtime, metrics } = opts;
-  const paramsOf = new WeakMap<object, DetectParams>();
+  // resolved once per connection, before the upgrade: a bad query or model is a plain HTTP error
+  const plans = new WeakMap<object, DetectPlan>();
 
   app.route({
     method: 'GET',
@@ -27,9 +27,9 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
     schema: { querystring: streamQuerySchema, hide: true },
     preHandler: async (req) => {
       const q = req.query as StreamQuery;
-      const info = resolveDetector(runtime, q.model);
-      req.pinholeModel = info.name;
-      paramsOf.set(req, toDetectParams(q, info));
+      const plan = runtime.resolveDetect(q.model, toDetectParams(q));
+      req.pinholeModel = plan.model;
+      plans.set(req, plan);
     },
     // a plain GET (no Upgrade) reaches this handler; an upgraded one goes to wsHandler
     handler: async (_req, reply) => {
@@ -39,14 +39,14 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
     wsHandler: (socket, req) => {
       const q = req.query as StreamQuery;
       const model = req.pinholeModel;
-      const params = paramsOf.get(req) ?? {};
+      const plan = plans.get(req)!;
       const session = new StreamSession({
         sink: {
           get bufferedAmount() { return socket.bufferedAmount; },
           get open() { return socket.readyState === socket.OPEN; },
           send: (data) => socket.send(data, { binary: typeof data !== 'string' }),
         },
-        detect: (frame) => runtime.detect(model, frame.image, params, { deadlineMs: Date.now() + opts.requestTimeoutMs }),
+        detect: (frame) => runtime.runDetect(plan, frame.image, { deadlineMs: Date.now() + opts.requestTimeoutMs }),
         encode: q.format === 'protobuf' ? resultProtobuf : resultJson,
         onOutcome: (outcome) => metrics.streamFrames.inc({ model, outcome }),
         maxBuffered: opts.maxBuffered,

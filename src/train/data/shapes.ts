@@ -74,110 +74,122 @@ function regular(n: number, r: number, phase: number, inner = 0): number[] {
   return pts;
 }
 
+/** One builder per class, in SHAPE_CLASSES order: (major dimension, its half, the scene's random stream). */
+const SHAPE_BUILDERS: Array<(size: number, h: number, rng: Rng) => ShapeGeom> = [
+  // circle
+  (size, h) => ({ sdf: (x, y) => Math.sqrt(x * x + y * y) - h, hx: h, hy: h }),
+  // ellipse: iq-style first-order distance estimate, exact on the axes
+  (size, h, rng) => {
+    const a = h;
+    const b = h / rng.range(1.6, 2.6);
+    return {
+      sdf: (x, y) => {
+        const k0 = Math.sqrt((x * x) / (a * a) + (y * y) / (b * b));
+        const k1 = Math.sqrt((x * x) / (a * a * a * a) + (y * y) / (b * b * b * b));
+        return k1 === 0 ? -b : (k0 * (k0 - 1)) / k1;
+      },
+      hx: a,
+      hy: b,
+    };
+  },
+  // square
+  (size, h) => ({ sdf: (x, y) => boxSdf(x, y, h, h), hx: h, hy: h }),
+  // rectangle
+  (size, h, rng) => {
+    const b = h / rng.range(1.7, 3.2);
+    return { sdf: (x, y) => boxSdf(x, y, h, b), hx: h, hy: b };
+  },
+  // rhombus: diagonals 1.6-2.6 apart (1:1 would be a square on its corner)
+  (size, h, rng) => {
+    const b = h / rng.range(1.6, 2.6);
+    return polygon([-h, 0, 0, -b, h, 0, 0, b]);
+  },
+  // isosceles trapezoid
+  (size, h, rng) => {
+    const top = h * rng.range(0.3, 0.6);
+    const hh = h * rng.range(0.45, 0.8);
+    return polygon([-h, hh, h, hh, top, -hh, -top, -hh]);
+  },
+  // equilateral triangle, width = size
+  (size, h) => polygon(regular(3, size / Math.sqrt(3), -Math.PI / 2)),
+  // right triangle, mirrored half the time (rotation alone cannot mirror)
+  (size, h, rng) => {
+    const b = size * rng.range(0.45, 1);
+    const s = rng.chance(0.5) ? 1 : -1;
+    return polygon([-h * s, b / 2, h * s, b / 2, -h * s, -b / 2]);
+  },
+  // pentagon
+  (size, h) => polygon(regular(5, h, -Math.PI / 2)),
+  // hexagon
+  (size, h) => polygon(regular(6, h, 0)),
+  // five-pointed star
+  (size, h, rng) => polygon(regular(5, h, -Math.PI / 2, h * rng.range(0.38, 0.5))),
+  // cross: two bars, arms possibly unequal
+  (size, h, rng) => {
+    const t = h * rng.range(0.2, 0.32);
+    const v = h * rng.range(0.8, 1);
+    return { sdf: (x, y) => Math.min(boxSdf(x, y, h, t), boxSdf(x, y, t, v)), hx: h, hy: v };
+  },
+  // crescent: a disc minus an offset disc
+  (size, h, rng) => {
+    const r2 = h * rng.range(0.78, 0.95);
+    const d = h * rng.range(0.38, 0.6);
+    return {
+      sdf: (x, y) => {
+        const outer = Math.sqrt(x * x + y * y) - h;
+        const inner = Math.sqrt((x - d) * (x - d) + y * y) - r2;
+        return Math.max(outer, -inner);
+      },
+      hx: h,
+      hy: h,
+    };
+  },
+  // arrow pointing +x
+  (size, h, rng) => {
+    const t = size * rng.range(0.07, 0.12);
+    const hl = size * rng.range(0.3, 0.42);
+    const hw = size * rng.range(0.2, 0.3);
+    const neck = h - hl;
+    return polygon([-h, -t, neck, -t, neck, -hw, h, 0, neck, hw, neck, t, -h, t]);
+  },
+  // heart: a square on its corner with a disc on each upper side
+  (size, h, rng) => {
+    const D = size / (1 + Math.SQRT2);
+    const half = D / Math.SQRT2; // half side of the square
+    const r = half;
+    const oy = -0.1035533906 * D; // centre of the bounding box (top -(0.5+1/sqrt2)D, bottom +D)
+    return {
+      sdf: (x, y) => {
+        const yy = y + oy;
+        const u = (x + yy) / Math.SQRT2;
+        const v = (yy - x) / Math.SQRT2;
+        const sq = boxSdf(u, v, half, half);
+        const ax = Math.abs(x);
+        const c = Math.sqrt((ax - D / 2) * (ax - D / 2) + (yy + D / 2) * (yy + D / 2)) - r;
+        return Math.min(sq, c);
+      },
+      hx: size / 2,
+      hy: (D * (1.5 + Math.SQRT1_2)) / 2,
+    };
+  },
+  // ring (annulus)
+  (size, h, rng) => {
+    const inner = h * rng.range(0.45, 0.68);
+    const mid = (h + inner) / 2;
+    const half = (h - inner) / 2;
+    return { sdf: (x, y) => Math.abs(Math.sqrt(x * x + y * y) - mid) - half, hx: h, hy: h };
+  },
+];
+
 /**
  * Builds class `cls` (index into SHAPE_CLASSES) with major dimension `size` pixels. Aspect ranges are
  * kept away from the neighbouring class (rectangle vs square, ellipse vs circle, rhombus vs square)
  * so that the label is decidable from the pixels.
  */
 export function makeShape(cls: number, size: number, rng: Rng): ShapeGeom {
-  const h = size / 2;
-  switch (cls) {
-    case 0: // circle
-      return { sdf: (x, y) => Math.sqrt(x * x + y * y) - h, hx: h, hy: h };
-    case 1: { // ellipse: iq-style first-order distance estimate, exact on the axes
-      const a = h;
-      const b = h / rng.range(1.6, 2.6);
-      return {
-        sdf: (x, y) => {
-          const k0 = Math.sqrt((x * x) / (a * a) + (y * y) / (b * b));
-          const k1 = Math.sqrt((x * x) / (a * a * a * a) + (y * y) / (b * b * b * b));
-          return k1 === 0 ? -b : (k0 * (k0 - 1)) / k1;
-        },
-        hx: a,
-        hy: b,
-      };
-    }
-    case 2: // square
-      return { sdf: (x, y) => boxSdf(x, y, h, h), hx: h, hy: h };
-    case 3: { // rectangle
-      const b = h / rng.range(1.7, 3.2);
-      return { sdf: (x, y) => boxSdf(x, y, h, b), hx: h, hy: b };
-    }
-    case 4: { // rhombus: diagonals 1.6-2.6 apart (1:1 would be a square on its corner)
-      const b = h / rng.range(1.6, 2.6);
-      return polygon([-h, 0, 0, -b, h, 0, 0, b]);
-    }
-    case 5: { // isosceles trapezoid
-      const top = h * rng.range(0.3, 0.6);
-      const hh = h * rng.range(0.45, 0.8);
-      return polygon([-h, hh, h, hh, top, -hh, -top, -hh]);
-    }
-    case 6: // equilateral triangle, width = size
-      return polygon(regular(3, size / Math.sqrt(3), -Math.PI / 2));
-    case 7: { // right triangle, mirrored half the time (rotation alone cannot mirror)
-      const b = size * rng.range(0.45, 1);
-      const s = rng.chance(0.5) ? 1 : -1;
-      return polygon([-h * s, b / 2, h * s, b / 2, -h * s, -b / 2]);
-    }
-    case 8: // pentagon
-      return polygon(regular(5, h, -Math.PI / 2));
-    case 9: // hexagon
-      return polygon(regular(6, h, 0));
-    case 10: // five-pointed star
-      return polygon(regular(5, h, -Math.PI / 2, h * rng.range(0.38, 0.5)));
-    case 11: { // cross: two bars, arms possibly unequal
-      const t = h * rng.range(0.2, 0.32);
-      const v = h * rng.range(0.8, 1);
-      return { sdf: (x, y) => Math.min(boxSdf(x, y, h, t), boxSdf(x, y, t, v)), hx: h, hy: v };
-    }
-    case 12: { // crescent: a disc minus an offset disc
-      const r2 = h * rng.range(0.78, 0.95);
-      const d = h * rng.range(0.38, 0.6);
-      return {
-        sdf: (x, y) => {
-          const outer = Math.sqrt(x * x + y * y) - h;
-          const inner = Math.sqrt((x - d) * (x - d) + y * y) - r2;
-          return Math.max(outer, -inner);
-        },
-        hx: h,
-        hy: h,
-      };
-    }
-    case 13: { // arrow pointing +x
-      const t = size * rng.range(0.07, 0.12);
-      const hl = size * rng.range(0.3, 0.42);
-      const hw = size * rng.range(0.2, 0.3);
-      const neck = h - hl;
-      return polygon([-h, -t, neck, -t, neck, -hw, h, 0, neck, hw, neck, t, -h, t]);
-    }
-    case 14: { // heart: a square on its corner with a disc on each upper side
-      const D = size / (1 + Math.SQRT2);
-      const half = D / Math.SQRT2; // half side of the square
-      const r = half;
-      const oy = -0.1035533906 * D; // centre of the bounding box (top -(0.5+1/sqrt2)D, bottom +D)
-      return {
-        sdf: (x, y) => {
-          const yy = y + oy;
-          const u = (x + yy) / Math.SQRT2;
-          const v = (yy - x) / Math.SQRT2;
-          const sq = boxSdf(u, v, half, half);
-          const ax = Math.abs(x);
-          const c = Math.sqrt((ax - D / 2) * (ax - D / 2) + (yy + D / 2) * (yy + D / 2)) - r;
-          return Math.min(sq, c);
-        },
-        hx: size / 2,
-        hy: (D * (1.5 + Math.SQRT1_2)) / 2,
-      };
-    }
-    case 15: { // ring (annulus)
-      const inner = h * rng.range(0.45, 0.68);
-      const mid = (h + inner) / 2;
-      const half = (h - inner) / 2;
-      return { sdf: (x, y) => Math.abs(Math.sqrt(x * x + y * y) - mid) - half, hx: h, hy: h };
-    }
-    default:
-      throw new RangeError(`no shape class ${cls}`);
-  }
+  const build = SHAPE_BUILDERS[cls];
+  if (!build) throw new RangeError(`no shape class ${cls}`);
+  return build(size, size / 2, rng);
 }
 
 /** Capsule (thick segment) distance, for clutter strokes. */

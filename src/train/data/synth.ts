@@ -196,73 +196,76 @@ function caption(rng: Rng, objects: SceneObject[]): string {
   return text;
 }
 
-/** Draws one detection scene. */
-export function synthScene(seed: number, index: number, opts: SceneOptions = {}, stream: number = STREAM.detection): Scene {
-  const o = { ...DEFAULTS, ...defined(opts) };
-  const { width: W, height: H } = o;
-  checkSize(W, H);
-  const classes = opts.classes ?? SHAPE_CLASSES.map((_, i) => i);
+type SceneSettings = typeof DEFAULTS;
+
+function checkSceneOptions(o: SceneSettings, classes: readonly number[]): void {
+  checkSize(o.width, o.height);
   if (classes.length === 0) throw new RangeError('synth: empty class list');
   for (const c of classes) if (!Number.isInteger(c) || c < 0 || c >= SHAPE_CLASSES.length) throw new RangeError(`synth: no class ${c}`);
   if (!(o.minObjects >= 0 && o.maxObjects >= o.minObjects && o.maxObjects <= 64)) throw new RangeError(`synth: need 0 <= minObjects <= maxObjects <= 64`);
   if (!(o.minSize > 0 && o.maxSize >= o.minSize && o.maxSize <= 1)) throw new RangeError(`synth: need 0 < minSize <= maxSize <= 1`);
-  const rng = new Rng(...seedKeys(seed), index, stream);
-  const side = Math.min(W, H);
-  const canvas = newCanvas(W, H);
-  const plain = opts.plain === true;
-  if (plain) fill(canvas, PLAIN_GREY);
-  else {
-    paintBackground(canvas, rng);
-    paintClutter(canvas, rng, rng.int(0, Math.round(22 * (W * H) / 65536)));
-  }
+}
 
-  const owner = new Int16Array(W * H).fill(-1);
-  const placed: Placed[] = [];
-  const n = rng.int(o.minObjects, o.maxObjects);
-  for (let k = 0; k < n; k++) {
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const classId = rng.pick(classes);
-      let size = rng.logRange(o.minSize, o.maxSize) * side;
-      if (attempt >= 6) size *= 0.6; // crowded: try smaller
-      const geom = makeShape(classId, size, rng);
-      const angle = rng.range(0, 2 * Math.PI);
-      const cs = Math.abs(Math.cos(angle));
-      const sn = Math.abs(Math.sin(angle));
-      const ex = cs * geom.hx + sn * geom.hy;
-      const ey = sn * geom.hx + cs * geom.hy;
-      if (2 * ex > W - 2 || 2 * ey > H - 2) continue;
-      const cx = rng.range(ex + 1, W - ex - 1);
-      const cy = rng.range(ey + 1, H - ey - 1);
-      const m = rasterise(geom.sdf, cx, cy, angle, ex, ey, W, H);
-      if (m.area < 12) continue;
-      const hits = new Int32Array(placed.length);
-      for (let y = 0; y < m.h; y++) {
-        for (let x = 0; x < m.w; x++) {
-          if (m.dist[y * m.w + x] > 0) continue;
-          const who = owner[(m.y0 + y) * W + m.x0 + x];
-          if (who >= 0) hits[who]++;
-        }
-      }
-      if (placed.some((p, j) => p.visible - hits[j] < o.minVisible * p.area)) continue;
-      const avoid: RGB[] = [meanColour(canvas, m.x0, m.y0, m.w, m.h)];
-      placed.forEach((p, j) => { if (hits[j] > 0) avoid.push(p.rgb); });
-      const colour = pickColour(rng, avoid, COLOURS);
-      const j = 18;
-      const rgb: RGB = [colour.rgb[0] + rng.range(-j, j), colour.rgb[1] + rng.range(-j, j), colour.rgb[2] + rng.range(-j, j)];
-      for (let y = 0; y < m.h; y++) {
-        for (let x = 0; x < m.w; x++) if (m.dist[y * m.w + x] <= 0) owner[(m.y0 + y) * W + m.x0 + x] = placed.length;
-      }
-      placed.forEach((p, jj) => { p.visible -= hits[jj]; });
-      placed.push({
-        classId, colour, rgb, m, size, angle, area: m.area, visible: m.area,
-        shade: rng.chance(0.5) ? rng.range(0.05, 0.3) : 0,
-        shadeDir: rng.range(0, 2 * Math.PI),
-        outline: rng.chance(0.25) ? rng.range(1, Math.max(1.2, size / 25)) : 0,
-      });
-      break;
+/** A scene being laid out: which object owns each pixel, and the objects placed so far. */
+interface Layout {
+  rng: Rng;
+  o: SceneSettings;
+  classes: readonly number[];
+  canvas: Canvas;
+  /** index into placed of the object on top at each pixel, -1 for background */
+  owner: Int16Array;
+  placed: Placed[];
+}
+
+/**
+ * One try at placing an object: a shape of a random class, size, angle and position that keeps every
+ * object already placed at least minVisible visible. False when it does not fit.
+ */
+function tryPlace(l: Layout, attempt: number): boolean {
+  const { rng, o, canvas, owner, placed } = l;
+  const { width: W, height: H } = o;
+  const classId = rng.pick(l.classes);
+  let size = rng.logRange(o.minSize, o.maxSize) * Math.min(W, H);
+  if (attempt >= 6) size *= 0.6; // crowded: try smaller
+  const geom = makeShape(classId, size, rng);
+  const angle = rng.range(0, 2 * Math.PI);
+  const cs = Math.abs(Math.cos(angle));
+  const sn = Math.abs(Math.sin(angle));
+  const ex = cs * geom.hx + sn * geom.hy;
+  const ey = sn * geom.hx + cs * geom.hy;
+  if (2 * ex > W - 2 || 2 * ey > H - 2) return false;
+  const cx = rng.range(ex + 1, W - ex - 1);
+  const cy = rng.range(ey + 1, H - ey - 1);
+  const m = rasterise(geom.sdf, cx, cy, angle, ex, ey, W, H);
+  if (m.area < 12) return false;
+  const hits = new Int32Array(placed.length);
+  for (let y = 0; y < m.h; y++) {
+    for (let x = 0; x < m.w; x++) {
+      if (m.dist[y * m.w + x] > 0) continue;
+      const who = owner[(m.y0 + y) * W + m.x0 + x];
+      if (who >= 0) hits[who]++;
     }
   }
+  if (placed.some((p, j) => p.visible - hits[j] < o.minVisible * p.area)) return false;
+  const avoid: RGB[] = [meanColour(canvas, m.x0, m.y0, m.w, m.h)];
+  placed.forEach((p, j) => { if (hits[j] > 0) avoid.push(p.rgb); });
+  const colour = pickColour(rng, avoid, COLOURS);
+  const j = 18;
+  const rgb: RGB = [colour.rgb[0] + rng.range(-j, j), colour.rgb[1] + rng.range(-j, j), colour.rgb[2] + rng.range(-j, j)];
+  for (let y = 0; y < m.h; y++) {
+    for (let x = 0; x < m.w; x++) if (m.dist[y * m.w + x] <= 0) owner[(m.y0 + y) * W + m.x0 + x] = placed.length;
+  }
+  placed.forEach((p, jj) => { p.visible -= hits[jj]; });
+  placed.push({
+    classId, colour, rgb, m, size, angle, area: m.area, visible: m.area,
+    shade: rng.chance(0.5) ? rng.range(0.05, 0.3) : 0,
+    shadeDir: rng.range(0, 2 * Math.PI),
+    outline: rng.chance(0.25) ? rng.range(1, Math.max(1.2, size / 25)) : 0,
+  });
+  return true;
+}
 
+function paintObjects(canvas: Canvas, placed: readonly Placed[], plain: boolean): void {
   for (const p of placed) {
     const { m } = p;
     const cx = m.x0 + m.w / 2;
@@ -280,16 +283,18 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
       outlineCol: [p.rgb[0] * 0.45, p.rgb[1] * 0.45, p.rgb[2] * 0.45],
     });
   }
-  // a few strokes over the objects: they hide a little of them but never change their extent much
-  if (!plain && rng.chance(0.3)) paintClutter(canvas, rng, rng.int(1, 3));
+}
 
-  const objects: SceneObject[] = [];
-  placed.forEach((p, k) => {
+/** Each placed object with the box of the pixels it still owns (what is visible of it). */
+function sceneObjects(l: Layout): SceneObject[] {
+  const W = l.o.width;
+  const side = Math.min(W, l.o.height);
+  return l.placed.map((p, k) => {
     const { m } = p;
     let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
     for (let y = 0; y < m.h; y++) {
       for (let x = 0; x < m.w; x++) {
-        if (owner[(m.y0 + y) * W + m.x0 + x] !== k) continue;
+        if (l.owner[(m.y0 + y) * W + m.x0 + x] !== k) continue;
         const px = m.x0 + x;
         const py = m.y0 + y;
         if (px < x1) x1 = px;
@@ -298,7 +303,7 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
         if (py > y2) y2 = py;
       }
     }
-    objects.push({
+    return {
       classId: p.classId,
       name: FINE_NAMES[p.classId],
       colour: p.colour.name,
@@ -307,8 +312,33 @@ export function synthScene(seed: number, index: number, opts: SceneOptions = {},
       angle: p.angle,
       box: { x1, y1, x2: x2 + 1, y2: y2 + 1 },
       visible: p.visible / p.area,
-    });
+    };
   });
+}
+
+/** Draws one detection scene. */
+export function synthScene(seed: number, index: number, opts: SceneOptions = {}, stream: number = STREAM.detection): Scene {
+  const o = { ...DEFAULTS, ...defined(opts) };
+  const { width: W, height: H } = o;
+  const classes = opts.classes ?? SHAPE_CLASSES.map((_, i) => i);
+  checkSceneOptions(o, classes);
+  const rng = new Rng(...seedKeys(seed), index, stream);
+  const canvas = newCanvas(W, H);
+  const plain = opts.plain === true;
+  if (plain) fill(canvas, PLAIN_GREY);
+  else {
+    paintBackground(canvas, rng);
+    paintClutter(canvas, rng, rng.int(0, Math.round(22 * (W * H) / 65536)));
+  }
+  const layout: Layout = { rng, o, classes, canvas, owner: new Int16Array(W * H).fill(-1), placed: [] };
+  const n = rng.int(o.minObjects, o.maxObjects);
+  for (let k = 0; k < n; k++) {
+    for (let attempt = 0; attempt < 12; attempt++) if (tryPlace(layout, attempt)) break;
+  }
+  paintObjects(canvas, layout.placed, plain);
+  // a few strokes over the objects: they hide a little of them but never change their extent much
+  if (!plain && rng.chance(0.3)) paintClutter(canvas, rng, rng.int(1, 3));
+  const objects = sceneObjects(layout);
   const sigma = plain || rng.chance(0.2) ? 0 : rng.range(2, 12);
   const rgb = toUint8(canvas, rng, sigma);
   return { width: W, height: H, rgb, objects, caption: caption(rng, objects) };

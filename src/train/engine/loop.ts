@@ -120,85 +120,111 @@ export async function readResume(ckptDir: string): Promise<ResumeInfo | undefine
   return { meta, path: p };
 }
 
+/** The loop state of a checkpoint, with the model's weights and the optimizer's moments restored. */
+async function restoreState(t: LoopTrainer, optimizer: tf.Optimizer, resume: ResumeInfo, total: number, log: (l: string) => void): Promise<LoopState> {
+  const ck = await loadCheckpoint(resume.path);
+  if (ck.meta.trainer !== t.name) throw new Error(`checkpoint ${resume.path} is a ${ck.meta.trainer} run, not ${t.name}`);
+  restoreWeights(t.model, ck.meta, ck.weights);
+  await optimizer.setWeights(ck.optimizer);
+  const state = { step: ck.meta.step, epoch: ck.meta.epoch, stepInEpoch: ck.meta.stepInEpoch, seen: ck.meta.seen };
+  log(`resumed ${t.name} from ${resume.path}: step ${state.step}/${total}, epoch ${state.epoch + 1}`);
+  return state;
+}
+
+function advance(s: LoopState, stepsPerEpoch: number): LoopState {
+  const n = { ...s, step: s.step + 1, stepInEpoch: s.stepInEpoch + 1 };
+  if (n.stepInEpoch >= stepsPerEpoch) {
+    n.epoch++;
+    n.stepInEpoch = 0;
+  }
+  return n;
+}
+
+/** Forward, loss and update of one batch; the loss and the trainer's figures. */
+function optimizerStep(t: LoopTrainer, optimizer: tf.Optimizer, batch: Batch, seen: number): { loss: number; stats: Record<string, number> } {
+  let stats: Record<string, number> = {};
+  const loss = tf.tidy(() => {
+    const x = tf.tensor4d(batch.pixels, [batch.targets.length, batch.size, batch.size, 3]);
+    const l = optimizer.minimize(() => {
+      const r = t.step(batch, x, seen);
+      stats = r.stats;
+      return r.loss;
+    }, true);
+    return l!.dataSync()[0];
+  });
+  return { loss, stats };
+}
+
+/** Progress of a run: a bar on a terminal, else a log line every 30 s (and for the first and last step). */
+class LoopProgress {
+  private readonly bar?: SingleBar;
+  private readonly t0 = Date.now();
+  private lastLog = Date.now();
+  private ema: number | undefined;
+
+  constructor(private readonly name: string, private readonly o: LoopOptions, private readonly total: number,
+    private readonly startStep: number, private readonly stopAt: number, private readonly log: (l: string) => void, state: LoopState) {
+    this.bar = o.progress && process.stderr.isTTY
+      ? new SingleBar({
+        format: `${name} |{bar}| {value}/{total} | epoch {ep} | loss {loss} | {extra} | {ips} img/s | ETA {eta_formatted}`,
+        stream: process.stderr, hideCursor: true, etaBuffer: 50,
+      })
+      : undefined;
+    this.bar?.start(total, state.step, { ep: state.epoch + 1, loss: '-', extra: '', ips: '-' });
+  }
+
+  update(state: LoopState, batch: Batch, loss: number, stats: Record<string, number>): void {
+    const { o, total, startStep, stopAt } = this;
+    const ema = this.ema = this.ema === undefined ? loss : 0.95 * this.ema + 0.05 * loss;
+    const ips = ((state.step - startStep) * batch.targets.length) / Math.max(1e-3, (Date.now() - this.t0) / 1000);
+    const extra = Object.entries(stats).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ');
+    const epoch = Math.min(Math.ceil(o.epochs), state.epoch + 1);
+    this.bar?.update(state.step, { ep: epoch, loss: ema.toFixed(3), extra, ips: ips.toFixed(1) });
+    if (!this.bar && (Date.now() - this.lastLog > 30_000 || state.step === stopAt || state.step - startStep <= 1)) {
+      this.lastLog = Date.now();
+      const left = ((stopAt - state.step) * (Date.now() - this.t0)) / Math.max(1, state.step - startStep) / 1000;
+      this.log(`${this.name} step ${state.step}/${total} epoch ${epoch}/${o.epochs} size ${batch.size} loss ${ema.toFixed(4)} ${extra} lr ${learningRate(o, state.step, total).toExponential(2)} ${ips.toFixed(2)} img/s ETA ${fmtTime(left)}`);
+    }
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}
+
 export async function trainLoop(t: LoopTrainer, o: LoopOptions, resume?: ResumeInfo): Promise<LoopResult> {
   const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const spe = stepsPerEpoch(o);
   const total = totalSteps(o);
-  const state: LoopState = { step: 0, epoch: 0, stepInEpoch: 0, seen: 0 };
   const optimizer = tf.train.adam(o.lr);
-  if (resume) {
-    const ck = await loadCheckpoint(resume.path);
-    if (ck.meta.trainer !== t.name) throw new Error(`checkpoint ${resume.path} is a ${ck.meta.trainer} run, not ${t.name}`);
-    restoreWeights(t.model, ck.meta, ck.weights);
-    await optimizer.setWeights(ck.optimizer);
-    Object.assign(state, { step: ck.meta.step, epoch: ck.meta.epoch, stepInEpoch: ck.meta.stepInEpoch, seen: ck.meta.seen });
-    log(`resumed ${t.name} from ${resume.path}: step ${state.step}/${total}, epoch ${state.epoch + 1}`);
-  }
+  const state: LoopState = resume ? await restoreState(t, optimizer, resume, total, log) : { step: 0, epoch: 0, stepInEpoch: 0, seen: 0 };
   const pipeline: Pipeline = await openPipeline(o.source, { inProcess: o.inProcessPipeline });
   const losses: number[] = [];
-  const save = async () => {
-    const p = await saveCheckpoint(o.ckptDir, {
-      trainer: t.name, ...state, seed: o.seed, options: o.cliOptions, state: t.state, loss: losses.at(-1),
-    }, t.model, optimizer);
-    return p;
-  };
+  const save = () => saveCheckpoint(o.ckptDir, {
+    trainer: t.name, ...state, seed: o.seed, options: o.cliOptions, state: t.state, loss: losses.at(-1),
+  }, t.model, optimizer);
   const requestAt = (s: LoopState) => pipeline.request({
     size: sizeAt(o, s.step), items: batchItems(o, s.epoch, s.stepInEpoch), epoch: s.epoch, step: s.stepInEpoch,
   });
-  const advance = (s: LoopState): LoopState => {
-    const n = { ...s, step: s.step + 1, stepInEpoch: s.stepInEpoch + 1 };
-    if (n.stepInEpoch >= spe) {
-      n.epoch++;
-      n.stepInEpoch = 0;
-    }
-    return n;
-  };
-
-  const bar = o.progress && process.stderr.isTTY
-    ? new SingleBar({
-      format: `${t.name} |{bar}| {value}/{total} | epoch {ep} | loss {loss} | {extra} | {ips} img/s | ETA {eta_formatted}`,
-      stream: process.stderr, hideCursor: true, etaBuffer: 50,
-    })
-    : undefined;
-  bar?.start(total, state.step, { ep: state.epoch + 1, loss: '-', extra: '', ips: '-' });
   const stopAt = o.maxSteps !== undefined ? Math.min(total, state.step + o.maxSteps) : total;
-  let next: Promise<Batch> | undefined = state.step < stopAt ? requestAt(state) : undefined;
-  let lastLog = Date.now();
-  let lastSave = Date.now();
-  const t0 = Date.now();
   const startStep = state.step;
-  let ema: number | undefined;
+  const progress = new LoopProgress(t.name, o, total, startStep, stopAt, log, state);
+  let next: Promise<Batch> | undefined = state.step < stopAt ? requestAt(state) : undefined;
+  let lastSave = Date.now();
   try {
     while (state.step < stopAt && next) {
       const batch = await next;
-      const after = advance(state);
+      const after = advance(state, spe);
       // prepare the following batch while this one trains
       next = after.step < stopAt ? requestAt(after) : undefined;
       (optimizer as unknown as { learningRate: number }).learningRate = learningRate(o, state.step, total);
       setDropoutStep(state.step);
-      let stats: Record<string, number> = {};
-      const loss = tf.tidy(() => {
-        const x = tf.tensor4d(batch.pixels, [batch.targets.length, batch.size, batch.size, 3]);
-        const l = optimizer.minimize(() => {
-          const r = t.step(batch, x, state.seen);
-          stats = r.stats;
-          return r.loss;
-        }, true);
-        return l!.dataSync()[0];
-      });
+      const { loss, stats } = optimizerStep(t, optimizer, batch, state.seen);
       if (!Number.isFinite(loss)) throw new Error(`loss is ${loss} at step ${state.step}: training diverged (lower --lr)`);
       losses.push(loss);
-      ema = ema === undefined ? loss : 0.95 * ema + 0.05 * loss;
       state.seen += batch.targets.length;
       Object.assign(state, { ...after, seen: state.seen });
-      const ips = ((state.step - startStep) * batch.targets.length) / Math.max(1e-3, (Date.now() - t0) / 1000);
-      const extra = Object.entries(stats).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' ');
-      bar?.update(state.step, { ep: Math.min(Math.ceil(o.epochs), state.epoch + 1), loss: ema.toFixed(3), extra, ips: ips.toFixed(1) });
-      if (!bar && (Date.now() - lastLog > 30_000 || state.step === stopAt || state.step - startStep <= 1)) {
-        lastLog = Date.now();
-        const left = ((stopAt - state.step) * (Date.now() - t0)) / Math.max(1, state.step - startStep) / 1000;
-        log(`${t.name} step ${state.step}/${total} epoch ${Math.min(Math.ceil(o.epochs), state.epoch + 1)}/${o.epochs} size ${batch.size} loss ${ema.toFixed(4)} ${extra} lr ${learningRate(o, state.step, total).toExponential(2)} ${ips.toFixed(2)} img/s ETA ${fmtTime(left)}`);
-      }
+      progress.update(state, batch, loss, stats);
       if (state.step % o.ckptEvery === 0 || Date.now() - lastSave > 15 * 60_000) {
         lastSave = Date.now();
         await save();
@@ -206,7 +232,7 @@ export async function trainLoop(t: LoopTrainer, o: LoopOptions, resume?: ResumeI
     }
     if (state.step > startStep && state.step % o.ckptEvery !== 0) await save();
   } finally {
-    bar?.stop();
+    progress.stop();
     await pipeline.close();
     optimizer.dispose();
   }

@@ -130,88 +130,134 @@ function weightAverage(generator: tf.LayersModel, zDim: number, hidden: number, 
   };
 }
 
-export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
-  const t0 = performance.now();
-  const batch = o.batch ?? 64;
+/** A toy run's settings (defaults filled in), nets, optimizers and random streams. */
+interface ToyRun {
+  o: ToyRunOptions;
+  batch: number;
+  zDim: number;
+  spec: RingSpec;
+  scale: number;
+  wgan: boolean;
+  /** the critic has batch norm (see criticBatchNorm) */
+  norm: boolean;
+  nets: ReturnType<typeof toyNets>;
+  cfg: ReturnType<typeof objectiveConfig>;
+  ema?: ReturnType<typeof weightAverage>;
+  dVars: tf.Variable[];
+  gVars: tf.Variable[];
+  /** real points of the ring (scaled) */
+  data: Rng;
+  /** generator noise */
+  zr: Rng;
+}
+
+function toyRun(o: ToyRunOptions): ToyRun {
   const zDim = o.zDim ?? 16;
   const seed = o.seed ?? 1;
-  const spec = o.spec ?? RING8;
-  const evalEvery = o.evalEvery ?? 250;
-  const evalSamples = o.evalSamples ?? 2500;
   const hidden = o.hidden ?? 128;
   const depth = o.depth ?? 3;
   const nets = toyNets(zDim, hidden, depth, seed, o.criticHidden ?? hidden, o.criticDepth ?? depth, o.criticBatchNorm ?? false);
   const cfg = objectiveConfig(o.objective, { lr: o.lr, rmsDecay: o.rmsDecay });
+  const ema = o.emaDecay === undefined ? undefined : weightAverage(nets.generator, zDim, hidden, depth, o.emaDecay);
+  return {
+    o, batch: o.batch ?? 64, zDim, spec: o.spec ?? RING8, scale: o.scale ?? 1, wgan: o.objective === 'wgan', norm: o.criticBatchNorm ?? false,
+    nets, cfg, ema, dVars: trainableVariables(nets.critic), gVars: trainableVariables(nets.generator),
+    data: new Rng(seed, 1), zr: new Rng(seed, 2),
+  };
+}
+
+function ringData(r: ToyRun, n: number, rng: Rng): Float32Array {
+  const x = sampleRing(n, rng, r.spec);
+  if (r.scale !== 1) for (let i = 0; i < x.length; i++) x[i] /= r.scale;
+  return x;
+}
+
+/** n critic steps; the loss of the last one. */
+function criticSteps(r: ToyRun, nCritic: number): number {
+  const { nets, cfg, dVars, batch } = r;
+  let last = NaN;
+  for (let k = 0; k < nCritic; k++) {
+    const real = tf.tensor2d(ringData(r, batch, r.data), [batch, 2]);
+    const z = noise(batch, r.zDim, r.zr);
+    // the critic step differentiates only the critic: the fake batch is a constant to it
+    const fake = tf.tidy(() => nets.generator.apply(z, { training: true }) as tf.Tensor);
+    const read = k === nCritic - 1;
+    const v = criticStep(cfg, dVars, () => {
+      // one pass over [real; fake]: without batch norm the same function as two passes with half the
+      // kernel launches; with it, one set of batch statistics for both (see criticBatchNorm)
+      const [fr, ff] = tf.split(nets.critic.apply(tf.concat([real, fake]), { training: true }) as tf.Tensor, 2);
+      return r.wgan ? wassersteinCriticLoss(fr, ff) : jsDiscriminatorLoss(fr, ff);
+    }, dVars, read);
+    if (read) last = v;
+    tf.dispose([real, z, fake]);
+  }
+  return last;
+}
+
+function generatorStep(r: ToyRun): void {
+  const { nets, batch } = r;
+  const z = noise(batch, r.zDim, r.zr);
+  // with batch norm the generator's batch goes through the critic beside a real one, as in the critic step
+  const realG = r.norm ? tf.tensor2d(ringData(r, batch, r.data), [batch, 2]) : undefined;
+  step(r.cfg.generatorOptimizer, r.gVars, () => {
+    const fake = nets.generator.apply(z, { training: true }) as tf.Tensor;
+    const ff = realG
+      ? tf.split(nets.critic.apply(tf.concat([realG, fake]), { training: true }) as tf.Tensor, 2)[1]
+      : nets.critic.apply(fake, { training: true }) as tf.Tensor;
+    return r.wgan ? wassersteinGeneratorLoss(ff) : jsGeneratorLoss(ff);
+  }, false);
+  realG?.dispose();
+  z.dispose();
+  r.ema?.update();
+}
+
+/** Samples (and the averaged generator's) on fresh noise, scored against the ring; the critic's estimate. */
+function toyRecord(r: ToyRun, iteration: number, criticLoss: number, evalRng: Rng): { record: ToyRecord; samples: Float32Array; avgSamples?: Float32Array } {
+  const { nets, ema, scale, spec } = r;
+  const n = r.o.evalSamples ?? 2500;
+  const real = tf.tensor2d(ringData(r, n, evalRng), [n, 2]);
+  const z = noise(n, r.zDim, evalRng);
+  const [samples, estimate] = tf.tidy(() => {
+    const fake = nets.generator.apply(z) as tf.Tensor;
+    const fr = nets.critic.apply(real) as tf.Tensor;
+    const ff = nets.critic.apply(fake) as tf.Tensor;
+    const est = r.wgan ? tf.sub(tf.mean(fr), tf.mean(ff)) : jsDiscriminatorLoss(fr, ff);
+    return [(fake.dataSync() as Float32Array).map((v) => v * scale), est.dataSync()[0]] as const;
+  });
+  const avgSamples = ema && tf.tidy(() => ((ema.generator.apply(z) as tf.Tensor).dataSync() as Float32Array).map((v) => v * scale));
+  tf.dispose([real, z]);
+  const record: ToyRecord = { iteration, criticLoss, estimate, quality: ringQuality(samples, spec), emaQuality: avgSamples && ringQuality(avgSamples, spec) };
+  return { record, samples, avgSamples };
+}
+
+export async function trainToy(o: ToyRunOptions): Promise<ToyResult> {
+  const t0 = performance.now();
+  const r = toyRun(o);
+  const { cfg, nets, ema, spec } = r;
+  const evalEvery = o.evalEvery ?? 250;
   // tfjs optimizers read their (protected) learningRate at every update, so the schedule sets it there
   const rates = [cfg.criticOptimizer, cfg.generatorOptimizer].map((opt) => ({ opt: opt as unknown as { learningRate: number }, base: (opt as unknown as { learningRate: number }).learningRate }));
-  const ema = o.emaDecay === undefined ? undefined : weightAverage(nets.generator, zDim, hidden, depth, o.emaDecay);
-  const scale = o.scale ?? 1;
-  const ringData = (n: number, rng: Rng) => { const x = sampleRing(n, rng, spec); if (scale !== 1) for (let i = 0; i < x.length; i++) x[i] /= scale; return x; };
-  const dVars = trainableVariables(nets.critic);
-  const gVars = trainableVariables(nets.generator);
-  const data = new Rng(seed, 1);
-  const zr = new Rng(seed, 2);
-  const evalRng = new Rng(seed, 3);
-  const wgan = o.objective === 'wgan';
-  const norm = o.criticBatchNorm ?? false;
+  const evalRng = new Rng(o.seed ?? 1, 3);
   const history: ToyRecord[] = [];
   let lastCritic = NaN;
-
   const record = (iteration: number) => {
-    const real = tf.tensor2d(ringData(evalSamples, evalRng), [evalSamples, 2]);
-    const z = noise(evalSamples, zDim, evalRng);
-    const [samples, estimate] = tf.tidy(() => {
-      const fake = nets.generator.apply(z) as tf.Tensor;
-      const fr = nets.critic.apply(real) as tf.Tensor;
-      const ff = nets.critic.apply(fake) as tf.Tensor;
-      const est = wgan ? tf.sub(tf.mean(fr), tf.mean(ff)) : jsDiscriminatorLoss(fr, ff);
-      return [(fake.dataSync() as Float32Array).map((v) => v * scale), est.dataSync()[0]] as const;
-    });
-    const avgSamples = ema && tf.tidy(() => ((ema.generator.apply(z) as tf.Tensor).dataSync() as Float32Array).map((v) => v * scale));
-    tf.dispose([real, z]);
-    const r: ToyRecord = { iteration, criticLoss: lastCritic, estimate, quality: ringQuality(samples, spec), emaQuality: avgSamples && ringQuality(avgSamples, spec) };
-    history.push(r);
-    o.onRecord?.(r);
-    o.onSnapshot?.(iteration, samples, nets);
-    return { samples, avgSamples };
+    const x = toyRecord(r, iteration, lastCritic, evalRng);
+    history.push(x.record);
+    o.onRecord?.(x.record);
+    o.onSnapshot?.(iteration, x.samples, nets);
+    return x;
   };
 
   for (let it = 1; it <= o.iterations; it++) {
     const f = lrFactor(it, o.iterations, o.lrDecayFrom);
-    for (const r of rates) r.opt.learningRate = r.base * f;
+    for (const rate of rates) rate.opt.learningRate = rate.base * f;
     // WGAN trains the critic harder for the first 25 and every 500th generator iteration
     // (Algorithm 1's reference implementation), so the generator sees a near-optimal critic.
-    const nCritic = wgan && (it <= 25 || it % 500 === 0) ? 100 : cfg.nCritic;
-    for (let k = 0; k < nCritic; k++) {
-      const real = tf.tensor2d(ringData(batch, data), [batch, 2]);
-      const z = noise(batch, zDim, zr);
-      // the critic step differentiates only the critic: the fake batch is a constant to it
-      const fake = tf.tidy(() => nets.generator.apply(z, { training: true }) as tf.Tensor);
-      const read = k === nCritic - 1;
-      const v = criticStep(cfg, dVars, () => {
-        // one pass over [real; fake]: without batch norm the same function as two passes with half the
-        // kernel launches; with it, one set of batch statistics for both (see criticBatchNorm)
-        const [fr, ff] = tf.split(nets.critic.apply(tf.concat([real, fake]), { training: true }) as tf.Tensor, 2);
-        return wgan ? wassersteinCriticLoss(fr, ff) : jsDiscriminatorLoss(fr, ff);
-      }, dVars, read);
-      if (read) lastCritic = v;
-      tf.dispose([real, z, fake]);
-    }
-    const z = noise(batch, zDim, zr);
-    // with batch norm the generator's batch goes through the critic beside a real one, as in the critic step
-    const realG = norm ? tf.tensor2d(ringData(batch, data), [batch, 2]) : undefined;
-    step(cfg.generatorOptimizer, gVars, () => {
-      const fake = nets.generator.apply(z, { training: true }) as tf.Tensor;
-      const ff = realG
-        ? tf.split(nets.critic.apply(tf.concat([realG, fake]), { training: true }) as tf.Tensor, 2)[1]
-        : nets.critic.apply(fake, { training: true }) as tf.Tensor;
-      return wgan ? wassersteinGeneratorLoss(ff) : jsGeneratorLoss(ff);
-    }, false);
-    realG?.dispose();
-    z.dispose();
-    ema?.update();
+    const nCritic = r.wgan && (it <= 25 || it % 500 === 0) ? 100 : cfg.nCritic;
+    lastCritic = criticSteps(r, nCritic);
+    generatorStep(r);
     if (it % evalEvery === 0 || it === o.iterations) record(it);
-    if (it % 50 === 0) await new Promise((r) => setImmediate(r));
+    if (it % 50 === 0) await new Promise((res) => setImmediate(res));
   }
   const { samples, avgSamples } = record(o.iterations);
   history.pop();

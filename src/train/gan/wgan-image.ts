@@ -11,9 +11,10 @@ import { Rng } from '../data/rng.ts';
 import { synthCaptionScene } from '../data/caption-scenes.ts';
 import { writeModelFolder } from '../../onnx/tfjs/index.ts';
 import type { GanManifest } from '../../manifest.ts';
-import { encodePng, tile, toRgb } from '../../runtime/generate.ts';
+import { tile, toRgb } from '../../vision/generated-images.ts';
+import { encodePng } from '../data/image.ts';
 import { criticStep, objectiveConfig, step as optStep, trainableVariables } from './adversarial.ts';
-import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from './checkpoint.ts';
+import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint, type GanCheckpoint } from './checkpoint.ts';
 import { wassersteinCriticLoss, wassersteinGeneratorLoss } from './losses.ts';
 import { figureSvg, svgToPng } from './plot.ts';
 import { downsample, imageTensor, normalTensor } from './stackgan/data.ts';
@@ -111,100 +112,153 @@ function tensorToSmall(x: tf.Tensor4D, size: number): Float32Array {
   return tf.tidy(() => (tf.avgPool(x, size / 16, size / 16, 'valid').dataSync() as Float32Array).slice());
 }
 
-export async function trainWganImages(o: WganImageOptions): Promise<{ dir: string; metrics: Record<string, unknown>; stopped: boolean }> {
-  const c = o.config;
-  await mkdir(o.runDir, { recursive: true });
-  const ckptDir = checkpointDir(o.runDir);
-  const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
-  if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
-  o.log(`rendering ${o.pool} training scenes and 500 held-out scenes (${c.size}px)...`);
-  const pool = scenes(o.seed, o.pool, c.size);
-  const heldout = scenes(o.seed + 1, 500, c.size);
-  const heldSmall = flatSmall(heldout, c.size);
-  const heldTensor = imageTensor(heldout, c.size);
+/** A WGAN run in progress: its data, nets, optimizers, iteration and history; checkpoints and records. */
+class WganRun {
+  it = 0;
+  history: WganImageRecord[] = [];
+  seconds = 0;
+  lastSave = Date.now();
+  readonly pool: Uint8Array[];
+  readonly heldSmall: Float32Array;
+  readonly heldTensor: tf.Tensor4D;
+  readonly G: tf.LayersModel;
+  readonly D: tf.LayersModel;
+  readonly cfg: ReturnType<typeof objectiveConfig>;
+  readonly evalRng: Rng;
+  readonly fixedZ: tf.Tensor;
 
-  const G = wganGenerator(c, o.seed);
-  const D = wganCritic(c, o.seed + 1);
-  const cfg = objectiveConfig('wgan', { lr: c.lr, clip: c.clip, nCritic: c.nCritic });
-  const models = { G, D };
-  const opts = { g: cfg.generatorOptimizer, d: cfg.criticOptimizer };
-  let it = 0;
-  let history: WganImageRecord[] = [];
-  let seconds = 0;
-  if (ck) {
-    restoreModels(ck, models);
-    await restoreOptimizers(ck, opts);
-    it = ck.meta.step;
-    history = (ck.meta.state.history as WganImageRecord[]) ?? [];
-    seconds = (ck.meta.state.seconds as number) ?? 0;
-    o.log(`resumed from ${ck.dir} at generator iteration ${it}`);
+  constructor(readonly o: WganImageOptions, readonly ckptDir: string) {
+    const c = o.config;
+    o.log(`rendering ${o.pool} training scenes and 500 held-out scenes (${c.size}px)...`);
+    this.pool = scenes(o.seed, o.pool, c.size);
+    const heldout = scenes(o.seed + 1, 500, c.size);
+    this.heldSmall = flatSmall(heldout, c.size);
+    this.heldTensor = imageTensor(heldout, c.size) as tf.Tensor4D;
+    this.G = wganGenerator(c, o.seed);
+    this.D = wganCritic(c, o.seed + 1);
+    this.cfg = objectiveConfig('wgan', { lr: c.lr, clip: c.clip, nCritic: c.nCritic });
+    this.evalRng = new Rng(o.seed, 0xe1);
+    this.fixedZ = normalTensor(new Rng(o.seed, 0xf1), [64, c.zDim]);
   }
-  const dv = trainableVariables(D);
-  const gv = trainableVariables(G);
-  let t = Date.now();
-  const save = async () => {
-    seconds += (Date.now() - t) / 1000;
-    t = Date.now();
-    await saveGanCheckpoint(ckptDir, {
-      trainer: 'wgan', phase: 'wgan', step: it, seed: o.seed,
-      options: { ...o, log: undefined, onProgress: undefined } as Record<string, unknown>, state: { history, seconds },
-    }, models, opts);
-  };
-  const evalRng = new Rng(o.seed, 0xe1);
-  const fixedZ = normalTensor(new Rng(o.seed, 0xf1), [64, c.zDim]);
-  const record = async () => {
-    const z = normalTensor(evalRng, [500, c.zDim]);
+
+  get models() {
+    return { G: this.G, D: this.D };
+  }
+
+  get optimizers() {
+    return { g: this.cfg.generatorOptimizer, d: this.cfg.criticOptimizer };
+  }
+
+  async resume(ck: GanCheckpoint): Promise<void> {
+    restoreModels(ck, this.models);
+    await restoreOptimizers(ck, this.optimizers);
+    this.it = ck.meta.step;
+    this.history = (ck.meta.state.history as WganImageRecord[]) ?? [];
+    this.seconds = (ck.meta.state.seconds as number) ?? 0;
+    this.o.log(`resumed from ${ck.dir} at generator iteration ${this.it}`);
+  }
+
+  async save(): Promise<void> {
+    this.seconds += (Date.now() - this.lastSave) / 1000;
+    this.lastSave = Date.now();
+    await saveGanCheckpoint(this.ckptDir, {
+      trainer: 'wgan', phase: 'wgan', step: this.it, seed: this.o.seed,
+      options: { ...this.o, log: undefined, onProgress: undefined } as Record<string, unknown>, state: { history: this.history, seconds: this.seconds },
+    }, this.models, this.optimizers);
+  }
+
+  /** The W estimate and SWD on held-out scenes, and a grid of samples from fixed noise. */
+  async record(): Promise<void> {
+    const { o, G, D } = this;
+    const c = o.config;
+    const z = normalTensor(this.evalRng, [500, c.zDim]);
     const fake = G.predict(z, { batchSize: 100 }) as tf.Tensor4D;
-    const w = tf.tidy(() => tf.sub(tf.mean(D.predict(heldTensor, { batchSize: 100 }) as tf.Tensor), tf.mean(D.predict(fake, { batchSize: 100 }) as tf.Tensor)).dataSync()[0]);
-    const swd = slicedWasserstein(tensorToSmall(fake, c.size), heldSmall, 16 * 16 * 3, 128, 7);
+    const w = tf.tidy(() => tf.sub(tf.mean(D.predict(this.heldTensor, { batchSize: 100 }) as tf.Tensor), tf.mean(D.predict(fake, { batchSize: 100 }) as tf.Tensor)).dataSync()[0]);
+    const swd = slicedWasserstein(tensorToSmall(fake, c.size), this.heldSmall, 16 * 16 * 3, 128, 7);
     tf.dispose([z, fake]);
-    const r: WganImageRecord = { iteration: it, wEstimate: w, swd };
-    history.push(r);
-    const grid = G.predict(fixedZ) as tf.Tensor4D;
+    this.history.push({ iteration: this.it, wEstimate: w, swd });
+    const grid = G.predict(this.fixedZ) as tf.Tensor4D;
     const nchw = tf.transpose(grid, [0, 3, 1, 2]);
     const { images, width, height } = toRgb({ type: 'float32', dims: nchw.shape, data: nchw.dataSync() as Float32Array });
     tf.dispose([grid, nchw]);
     const g = tile(images, width, height);
-    await writeFile(path.join(o.runDir, `samples-${String(it).padStart(6, '0')}.png`), await encodePng(g.rgb, g.width, g.height));
-    o.log(`iteration ${it}: W estimate ${w.toExponential(3)}, SWD ${swd.toFixed(4)}`);
-  };
-  if (!ck) {
-    // the real-vs-real SWD floor, for reading the curve
-    const floor = slicedWasserstein(flatSmall(pool.slice(0, 500), c.size), heldSmall, 16 * 16 * 3, 128, 7);
-    o.log(`SWD between two real sets (the floor): ${floor.toFixed(4)}`);
-    history.push({ iteration: -1, wEstimate: 0, swd: floor });
-    await record();
+    await writeFile(path.join(o.runDir, `samples-${String(this.it).padStart(6, '0')}.png`), await encodePng(g.rgb, g.width, g.height));
+    o.log(`iteration ${this.it}: W estimate ${w.toExponential(3)}, SWD ${swd.toFixed(4)}`);
   }
-  let budget = o.maxSteps ?? Infinity;
-  let lastCritic = NaN;
-  while (it < o.iterations && budget > 0) {
-    const rng = new Rng(o.seed, it, 0x3c);
-    const nCritic = it < 25 || it % 500 === 0 ? 100 : cfg.nCritic;
+
+  /** The real-vs-real SWD floor, for reading the curve (recorded as iteration -1). */
+  recordFloor(): void {
+    const floor = slicedWasserstein(flatSmall(this.pool.slice(0, 500), this.o.config.size), this.heldSmall, 16 * 16 * 3, 128, 7);
+    this.o.log(`SWD between two real sets (the floor): ${floor.toFixed(4)}`);
+    this.history.push({ iteration: -1, wEstimate: 0, swd: floor });
+  }
+
+  /** One generator iteration: n_critic critic steps (100 early on and every 500th), then a generator step. */
+  iterate(dv: tf.Variable[], gv: tf.Variable[]): { critic: number; generator: number } {
+    const { o, G, D, cfg, pool } = this;
+    const c = o.config;
+    const rng = new Rng(o.seed, this.it, 0x3c);
+    const nCritic = this.it < 25 || this.it % 500 === 0 ? 100 : cfg.nCritic;
+    let critic = NaN;
     for (let k = 0; k < nCritic; k++) {
       const real = imageTensor(Array.from({ length: c.batch }, () => pool[Math.floor(rng.float() * pool.length)]), c.size);
       const z = normalTensor(rng, [c.batch, c.zDim]);
       const fake = tf.tidy(() => G.apply(z, { training: true }) as tf.Tensor);
-      lastCritic = criticStep(cfg, dv, () => wassersteinCriticLoss(D.apply(real) as tf.Tensor, D.apply(fake) as tf.Tensor));
+      critic = criticStep(cfg, dv, () => wassersteinCriticLoss(D.apply(real) as tf.Tensor, D.apply(fake) as tf.Tensor));
       tf.dispose([real, z, fake]);
     }
     const z = normalTensor(rng, [c.batch, c.zDim]);
-    const gl = optStep(cfg.generatorOptimizer, gv, () => wassersteinGeneratorLoss(D.apply(G.apply(z, { training: true }) as tf.Tensor) as tf.Tensor));
+    const generator = optStep(cfg.generatorOptimizer, gv, () => wassersteinGeneratorLoss(D.apply(G.apply(z, { training: true }) as tf.Tensor) as tf.Tensor));
     z.dispose();
-    it++;
+    this.it++;
+    return { critic, generator };
+  }
+}
+
+export async function trainWganImages(o: WganImageOptions): Promise<{ dir: string; metrics: Record<string, unknown>; stopped: boolean }> {
+  await mkdir(o.runDir, { recursive: true });
+  const ckptDir = checkpointDir(o.runDir);
+  const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
+  if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+  const run = new WganRun(o, ckptDir);
+  if (ck) await run.resume(ck);
+  const dv = trainableVariables(run.D);
+  const gv = trainableVariables(run.G);
+  run.lastSave = Date.now();
+  if (!ck) {
+    run.recordFloor();
+    await run.record();
+  }
+  let budget = o.maxSteps ?? Infinity;
+  while (run.it < o.iterations && budget > 0) {
+    const loss = run.iterate(dv, gv);
     budget--;
-    if (it % 10 === 0) o.onProgress?.(it, o.iterations, `critic ${lastCritic.toExponential(2)} G ${gl.toExponential(2)}`);
-    if (it % o.evalEvery === 0 || it === o.iterations) await record();
-    if (it % o.ckptEvery === 0 || it === o.iterations) await save();
+    const it = run.it;
+    if (it % 10 === 0) o.onProgress?.(it, o.iterations, `critic ${loss.critic.toExponential(2)} G ${loss.generator.toExponential(2)}`);
+    if (it % o.evalEvery === 0 || it === o.iterations) await run.record();
+    if (it % o.ckptEvery === 0 || it === o.iterations) await run.save();
     await new Promise((r) => setImmediate(r));
   }
-  if (it < o.iterations) {
-    await save();
-    o.log(`stopped after the step budget at iteration ${it}; resume with --resume`);
+  if (run.it < o.iterations) {
+    await run.save();
+    o.log(`stopped after the step budget at iteration ${run.it}; resume with --resume`);
     return { dir: o.out, metrics: {}, stopped: true };
   }
-  const curve = history.filter((h) => h.iteration >= 0);
-  const floor = history.find((h) => h.iteration === -1)?.swd;
-  const png = await svgToPng(figureSvg([{ kind: 'line', panel: {
+  const curve = run.history.filter((h) => h.iteration >= 0);
+  const floor = run.history.find((h) => h.iteration === -1)?.swd;
+  const png = await curvePng(o.config, curve, floor);
+  await writeFile(path.join(o.runDir, 'training-curve.png'), png);
+  const metrics = wganMetrics(curve, floor, run.it);
+  const seconds = Math.round(run.seconds + (Date.now() - run.lastSave) / 1000);
+  const written = await writeModelFolder(o.out, run.G, wganManifest(o, curve, metrics, run.it, seconds), { outputNames: ['image'], files: { 'training-curve.png': png } });
+  tf.dispose([run.heldTensor, run.fixedZ]);
+  o.log(`wrote ${written.dir}`);
+  return { dir: written.dir, metrics, stopped: false };
+}
+
+/** The training curve: the critic's W estimate against the SWD of the samples, with the real-vs-real floor. */
+function curvePng(c: WganImageConfig, curve: WganImageRecord[], floor: number | undefined): Promise<Uint8Array> {
+  return svgToPng(figureSvg([{ kind: 'line', panel: {
     title: `WGAN on ${c.size}x${c.size} scenes: critic estimate vs sample quality`, xLabel: 'generator iteration',
     yLabel: 'W estimate  E f(real) - E f(fake)', yRightLabel: 'SWD to real images (lower is better)',
     series: [
@@ -214,17 +268,23 @@ export async function trainWganImages(o: WganImageOptions): Promise<{ dir: strin
         points: [[curve[0].iteration, floor], [curve[curve.length - 1].iteration, floor]] as Array<[number, number]> }] : []),
     ],
   } }], 1, 760, 420));
-  await writeFile(path.join(o.runDir, 'training-curve.png'), png);
+}
+
+function wganMetrics(curve: WganImageRecord[], floor: number | undefined, iterations: number): Record<string, unknown> {
   const last = curve[curve.length - 1];
   const first = curve[0];
-  const metrics = {
+  return {
     swd_final: round(last.swd), swd_initial: round(first.swd), swd_real_floor: floor !== undefined ? round(floor) : null,
-    w_estimate_final: last.wEstimate, generator_iterations: it,
+    w_estimate_final: last.wEstimate, generator_iterations: iterations,
     pearson_w_vs_swd: round(pearson(curve.map((h) => h.wEstimate), curve.map((h) => h.swd))),
     how: 'SWD: sliced Wasserstein distance (128 directions) between 500 samples and 500 held-out real scenes, both box-filtered to 16x16; '
       + 'W estimate: mean critic score of held-out real scenes minus that of 500 samples (the critic\'s Wasserstein-1 estimate, up to its Lipschitz constant).',
   };
-  const manifest: GanManifest = {
+}
+
+function wganManifest(o: WganImageOptions, curve: WganImageRecord[], metrics: Record<string, unknown>, iterations: number, seconds: number): GanManifest {
+  const c = o.config;
+  return {
     name: o.name,
     kind: 'wgan',
     input: { width: c.size, height: c.size, channels: 3, layout: 'NCHW' },
@@ -237,13 +297,9 @@ export async function trainWganImages(o: WganImageOptions): Promise<{ dir: strin
     zDim: c.zDim,
     output: 'image',
     outputRange: [-1, 1],
-    training: { config: c, seed: o.seed, pool: o.pool, iterations: it, seconds: Math.round(seconds + (Date.now() - t) / 1000), history: curve },
+    training: { config: c, seed: o.seed, pool: o.pool, iterations, seconds, history: curve },
     metrics,
   };
-  const written = await writeModelFolder(o.out, G, manifest, { outputNames: ['image'], files: { 'training-curve.png': png } });
-  tf.dispose([heldTensor, fixedZ]);
-  o.log(`wrote ${written.dir}`);
-  return { dir: written.dir, metrics, stopped: false };
 }
 
 const round = (v: number) => Math.round(v * 10000) / 10000;

@@ -2,9 +2,7 @@
 // LeakyReLU layer); darknet-style conv blocks want it on the conv itself, with darknet's slope 0.1.
 // Registering the class makes `activation: 'leakyRelu'` resolve through tfjs's activation registry.
 import { tf } from '../backend.ts';
-
-/** Darknet's leaky ReLU slope. */
-export const LEAKY_ALPHA = 0.1;
+import { LEAKY_ALPHA } from '../../vision/activations.ts';
 
 export class LeakyReluActivation extends tf.serialization.Serializable {
   static className = 'leakyRelu';

@@ -11,6 +11,7 @@ import { DEFAULT_AUGMENT } from '../engine/augment.ts';
 import { findCheckpoint, loadCheckpoint } from '../engine/checkpoint.ts';
 import { installSwappedConvFilterGrad } from '../engine/fast-grads.ts';
 import { readResume, stepsPerEpoch, trainLoop, type LoopOptions, type LoopTrainer } from '../engine/loop.ts';
+import { resumedOptions, type ResumeKeys } from '../engine/resume-options.ts';
 import { archStride, backbone, countFlops, V2_SYNTH, type ArchItem, type Ctx } from './models.ts';
 
 export interface BackboneTrainOptions {
@@ -29,7 +30,15 @@ export interface BackboneTrainOptions {
   maxSteps?: number;
   inProcess?: boolean;
   log?: (line: string) => void;
+  /** options typed on the command line: on --resume they replace the run's (see resumedOptions) */
+  given?: string[];
 }
+
+/** Options of a backbone run on --resume: the classes come from --data; --out is the checkpoint folder. */
+const BACKBONE_RESUME: ResumeKeys<BackboneTrainOptions> = {
+  arch: ['data'],
+  session: ['out', 'maxSteps', 'inProcess', 'log', 'given', 'resume'],
+};
 
 /** The backbone layers the detectors share: V2_SYNTH's convolutions (YOLOv1's are the same shapes). */
 export const BACKBONE_ITEMS: readonly ArchItem[] = V2_SYNTH.backbone.filter((i) => i !== 'P');
@@ -77,12 +86,13 @@ export async function classifierAccuracy(model: tf.LayersModel, spec: string, si
   return right / n;
 }
 
-export async function trainBackbone(o: BackboneTrainOptions): Promise<void> {
-  const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
+export async function trainBackbone(options: BackboneTrainOptions): Promise<void> {
+  const log = options.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const backend = await initBackend();
   if (backend === 'wasm') installSwappedConvFilterGrad();
-  const ckptDir = o.out;
-  const resume = o.resume ? await readResume(ckptDir) : undefined;
+  const ckptDir = options.out;
+  const resume = options.resume ? await readResume(ckptDir) : undefined;
+  const o = resume ? resumedOptions(options, options.given ?? [], resume.meta.options as Partial<BackboneTrainOptions>, BACKBONE_RESUME, log) : options;
   const cls = await openClassification(o.data);
   const model = buildClassifier(cls.names.length, o.seed);
   const stride = archStride(BACKBONE_ITEMS);
@@ -92,7 +102,7 @@ export async function trainBackbone(o: BackboneTrainOptions): Promise<void> {
     epochs: o.epochs, batch: 0, clsBatch: o.batch, clsSize: cls.size, detSize: 0, sizes: o.sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
     ckptDir, ckptEvery: o.ckptEvery, maxSteps: o.maxSteps,
     source: { cls: o.data, mode: 'letterbox', seed: o.seed, augment: { ...DEFAULT_AUGMENT, jitter: o.jitter } },
-    inProcessPipeline: o.inProcess, cliOptions: { ...o, log: undefined }, log, progress: true,
+    inProcessPipeline: o.inProcess, cliOptions: { ...o, log: undefined, given: undefined }, log, progress: true,
   };
   log(`backbone: ${stepsPerEpoch(loop)} steps/epoch x ${o.epochs} epochs, batch ${o.batch}, sizes ${o.sizes.join('/')}, checkpoints in ${ckptDir}`);
   const r = await trainLoop(classifierTrainer(model, cls.names.length, cls.names), loop, resume);

@@ -14,7 +14,8 @@ import type { BatchTarget } from '../engine/batches.ts';
 import { runPinholeEval, writeMetrics } from '../engine/evaluate.ts';
 import { installSwappedConvFilterGrad } from '../engine/fast-grads.ts';
 import { readResume, stepsPerEpoch, totalSteps, trainLoop, type LoopOptions, type LoopTrainer } from '../engine/loop.ts';
-import { UsageError } from '../../cli/errors.ts';
+import { TrainOptionError } from '../errors.ts';
+import { resumedOptions, type ResumeKeys } from '../engine/resume-options.ts';
 import { findCheckpoint, loadCheckpoint, restoreWeights } from '../engine/checkpoint.ts';
 import { buildWordTree } from '../wordtree/build.ts';
 import { indexTree, type TreeIndex } from '../wordtree/tree.ts';
@@ -234,46 +235,75 @@ function manifestOf(s: YoloState, name: string, o: YoloTrainOptions, result: { s
   return { ...common, kind: 'yolo9000', tree: s.tree!, ...(o.hier !== undefined ? { hier: o.hier } : {}) };
 }
 
-/** The whole command: train (or resume), export the model folder, evaluate it, write the metrics. */
-export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<void> {
-  const log = o.log ?? ((l: string) => process.stdout.write(l + '\n'));
-  o.log = log;
+/** Options of a YOLO run on --resume: see resumedOptions. */
+const YOLO_RESUME: ResumeKeys<YoloTrainOptions> = {
+  // the classes come from the data (and YOLO9000's classification set and tree); the weights' shapes
+  // from size, side and num; the backbone only initialises a fresh run
+  arch: ['data', 'cls', 'tree', 'size', 'side', 'num', 'backbone'],
+  session: ['out', 'ckptDir', 'maxSteps', 'inProcess', 'progress', 'log', 'given', 'resume'],
+  unset: { sizes: 'the default sizes', clsScale: 'the detection scale' },
+};
+
+/**
+ * The options a checkpoint recorded, in today's terms: the one place older run metadata is read.
+ * Runs from before --jitter trained with darknet's 0.2; YOLO9000 runs from before --cls-pick picked by
+ * the paper's rule (probability), and from before --cls-scale placed classification images at the
+ * detection images' scale (no clsScale).
+ */
+export function migrateYoloOptions(kind: YoloKind, recorded: Record<string, unknown>): Partial<YoloTrainOptions> {
+  const o = { ...recorded } as Partial<YoloTrainOptions>;
+  if (o.jitter === undefined) o.jitter = 0.2;
+  if (kind === 'yolo9000') {
+    o.clsPick ??= 'probability';
+    if (!Object.hasOwn(o, 'clsScale')) o.clsScale = undefined;
+  }
+  return o;
+}
+
+/** The backend, with the wasm kernels' faster gradient, and a warning when it is the slow one. */
+async function trainingBackend(log: (l: string) => void): Promise<string> {
   const backend = await initBackend();
   if (backend === 'wasm') installSwappedConvFilterGrad();
   if (backend === 'cpu') log('warning: training on the pure-JS cpu backend is ~100x slower than wasm');
-  const ckptDir = o.ckptDir ?? path.join(o.out, 'checkpoints');
-  const resume = o.resume ? await readResume(ckptDir) : undefined;
-  if (o.resume && !resume) log(`--resume: no checkpoint in ${ckptDir} yet, starting fresh`);
-  if (resume) {
-    // the run continues with the options it was started with, except where to write, the time box, and
-    // (when typed) a longer or shorter schedule (--epochs: the cosine decay is recomputed for the new
-    // length from the current step), other multi-scale sizes (--sizes: the late, low-rate steps at a
-    // higher resolution, as YOLOv2 ends its classifier training at 448), a new base rate (--lr: a warm
-    // restart when a finished run is lengthened) or another held-out set
-    const given = new Set(o.given ?? []);
-    const keep: Partial<YoloTrainOptions> = { out: o.out, ckptDir: o.ckptDir, maxSteps: o.maxSteps, progress: o.progress, log: o.log, inProcess: o.inProcess, given: o.given };
-    if (given.has('epochs')) keep.epochs = o.epochs;
-    if (given.has('lr')) keep.lr = o.lr;
-    if (given.has('val')) keep.val = o.val;
-    if (given.has('sizes') && kind !== 'yolov1') keep.sizes = o.sizes;
-    const ran = resume.meta.options as Partial<YoloTrainOptions>;
-    if (kind === 'yolo9000') {
-      // runs checkpointed before these options existed trained with the paper's pick, at the detection
-      // images' scale; typed, they change the rest of the run
-      const had = { clsPick: ran.clsPick ?? 'probability', clsScale: ran.clsScale, clsBatch: ran.clsBatch };
-      for (const k of ['clsPick', 'clsScale', 'clsBatch'] as const) {
-        Object.assign(keep, { [k]: given.has(k) ? o[k] : had[k] });
-        if (given.has(k) && String(o[k]) !== String(had[k])) log(`--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} ${String(o[k])} (the run had ${String(had[k] ?? 'the detection scale')})`);
-      }
-    }
-    Object.assign(o, resume.meta.options, keep);
-    // runs checkpointed before --jitter existed trained with darknet's 0.2
-    o.jitter = ran.jitter ?? 0.2;
-    if (given.has('epochs') && o.epochs !== resume.meta.options.epochs) log(`--epochs ${o.epochs} (the run was started with ${String(resume.meta.options.epochs)})`);
-    if (given.has('lr') && o.lr !== resume.meta.options.lr) log(`--lr ${o.lr} (the run was started with ${String(resume.meta.options.lr)})`);
-    const before = (resume.meta.options as Partial<YoloTrainOptions>).sizes;
-    if (keep.sizes && keep.sizes.join() !== before?.join()) log(`--sizes ${keep.sizes.join(',')} (the run was started with ${before ? before.join(',') : 'the default sizes'})`);
-  }
+  return backend;
+}
+
+/** The multi-scale input sizes of a run (YOLOv1: its one size), checked against the stride. */
+function trainingSizes(kind: YoloKind, o: YoloTrainOptions): number[] {
+  if (kind === 'yolov1') return [o.size];
+  const stride = archStride(V2_SYNTH.backbone);
+  const sizes = (o.sizes ?? [o.size - 64, o.size - 32, o.size, o.size + 32]).filter((v) => v >= 2 * stride);
+  for (const s of sizes) if (s % stride !== 0) throw new Error(`multi-scale size ${s} is not a multiple of ${stride}`);
+  return sizes;
+}
+
+/** The training loop's options for a run whose state and data are set up. */
+async function loopOptions(kind: YoloKind, o: YoloTrainOptions, state: YoloState, det: DetectionDataset, sizes: number[], ckptDir: string): Promise<LoopOptions> {
+  const cliOptions = { ...o } as Record<string, unknown>;
+  delete cliOptions.log;
+  delete cliOptions.given;
+  const clsSize = state.clsMap && o.cls ? (await openClassification(o.cls)).size : undefined;
+  return {
+    epochs: o.epochs, batch: o.batch, clsBatch: clsSize ? o.clsBatch : undefined, sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
+    ckptDir, ckptEvery: o.ckptEvery, maxSteps: o.maxSteps, detSize: det.size, clsSize,
+    source: {
+      det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed,
+      augment: o.augment ? { ...DEFAULT_AUGMENT, jitter: o.jitter ?? defaultJitter(o.data) } : null, clsScale: clsSize ? o.clsScale : undefined,
+    },
+    inProcessPipeline: o.inProcess, cliOptions, log: o.log, progress: o.progress,
+  };
+}
+
+/** The whole command: train (or resume), export the model folder, evaluate it, write the metrics. */
+export async function trainYolo(kind: YoloKind, options: YoloTrainOptions): Promise<void> {
+  const log = options.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const backend = await trainingBackend(log);
+  const ckptDir = options.ckptDir ?? path.join(options.out, 'checkpoints');
+  const resume = options.resume ? await readResume(ckptDir) : undefined;
+  if (options.resume && !resume) log(`--resume: no checkpoint in ${ckptDir} yet, starting fresh`);
+  const o: YoloTrainOptions = resume
+    ? resumedOptions({ ...options, log }, options.given ?? [], migrateYoloOptions(kind, resume.meta.options), YOLO_RESUME, log)
+    : { ...options, log };
   const det = await openDataset(o.data);
   const state = resume ? (resume.meta.state as YoloState) : await freshState(kind, o, det);
   if (state.kind !== kind) throw new Error(`the checkpoint in ${ckptDir} is a ${state.kind} run, not ${kind}`);
@@ -284,26 +314,11 @@ export async function trainYolo(kind: YoloKind, o: YoloTrainOptions): Promise<vo
     const b = await loadBackbone(model, o.backbone);
     log(`${kind}: ${b.copied} weight tensors from the ${b.trainer === 'backbone' ? 'pretrained backbone' : `${b.trainer} run`} ${b.from} (step ${b.step})`);
   }
-  const stride = kind === 'yolov1' ? undefined : archStride(V2_SYNTH.backbone);
-  const sizes = kind === 'yolov1' ? [o.size] : (o.sizes ?? [o.size - 64, o.size - 32, o.size, o.size + 32]).filter((v) => v >= 2 * stride!);
-  for (const s of sizes) if (stride && s % stride !== 0) throw new Error(`multi-scale size ${s} is not a multiple of ${stride}`);
+  const sizes = trainingSizes(kind, o);
   log(`${kind}: ${model.countParams()} parameters, ${(countFlops(model, o.size) / 1e9).toFixed(3)} GFLOPs at ${o.size}, backend ${backend}, sizes ${sizes.join('/')}`);
-
-  const cliOptions = { ...o } as Record<string, unknown>;
-  delete cliOptions.log;
-  delete cliOptions.given;
-  const clsSize = state.clsMap && o.cls ? (await openClassification(o.cls)).size : undefined;
-  const loop: LoopOptions = {
-    epochs: o.epochs, batch: o.batch, clsBatch: clsSize ? o.clsBatch : undefined, sizes, seed: o.seed, lr: o.lr, burnIn: o.burnIn,
-    ckptDir, ckptEvery: o.ckptEvery, maxSteps: o.maxSteps, detSize: det.size, clsSize,
-    source: {
-      det: o.data, cls: clsSize ? o.cls : undefined, mode: kind === 'yolov1' ? 'resize' : 'letterbox', seed: o.seed,
-      augment: o.augment ? { ...DEFAULT_AUGMENT, jitter: o.jitter } : null, clsScale: clsSize ? o.clsScale : undefined,
-    },
-    inProcessPipeline: o.inProcess, cliOptions, log, progress: o.progress,
-  };
-  if (totalSteps(loop) < 1) throw new UsageError(`--epochs ${o.epochs} is less than one step (${stepsPerEpoch(loop)} steps per epoch)`);
-  const clsNote = clsSize ? ` + ${o.clsBatch} classification (picked by ${o.clsPick ?? 'probability'}, scale ${o.clsScale?.join('-') ?? 'as detection'})` : '';
+  const loop = await loopOptions(kind, o, state, det, sizes, ckptDir);
+  if (totalSteps(loop) < 1) throw new TrainOptionError(`--epochs ${o.epochs} is less than one step (${stepsPerEpoch(loop)} steps per epoch)`);
+  const clsNote = loop.clsSize ? ` + ${o.clsBatch} classification (picked by ${o.clsPick ?? 'probability'}, scale ${o.clsScale?.join('-') ?? 'as detection'})` : '';
   log(`${kind}: ${stepsPerEpoch(loop)} steps/epoch x ${o.epochs} epochs = ${totalSteps(loop)} steps, batch ${o.batch}${clsNote}, checkpoints in ${ckptDir}`);
   const r = await trainLoop(makeTrainer(state, model, o.clsPick), loop, resume);
   if (!r.finished) {

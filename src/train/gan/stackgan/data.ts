@@ -5,7 +5,7 @@
 import { synthCaptionScene, type CaptionScene } from '../../data/caption-scenes.ts';
 import { Rng } from '../../data/rng.ts';
 import { tf } from '../../backend.ts';
-import { encodeText, type TextSpec } from '../../../runtime/text.ts';
+import { encodeText, type TextSpec } from '../../../vision/text.ts';
 import {
   CAPTION_CLASS_IDS, CAPTION_COLOURS, CAPTION_POSITIONS, CAPTION_SHAPES, isHeldOut, type Attributes,
 } from './config.ts';

@@ -7,14 +7,15 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { tf } from '../../backend.ts';
 import { Rng } from '../../data/rng.ts';
-import { buildVocabulary, type TextSpec } from '../../../runtime/text.ts';
+import { buildVocabulary, type TextSpec } from '../../../vision/text.ts';
 import { exportLayersModelWithInfo, writeModelFolder } from '../../../onnx/tfjs/index.ts';
 import type { GanManifest } from '../../../manifest.ts';
 import { klNormal } from '../losses.ts';
 import { InitSeeds } from '../init-seeds.ts';
 import { setAlphaDropoutStep } from '../../snn/index.ts';
-import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint } from '../checkpoint.ts';
-import { encodePng, tile, toRgb } from '../../../runtime/generate.ts';
+import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint, type GanCheckpoint } from '../checkpoint.ts';
+import { tile, toRgb } from '../../../vision/generated-images.ts';
+import { encodePng } from '../../data/image.ts';
 import {
   CAPTION_COLOURS, CAPTION_POSITIONS, CAPTION_SHAPES, DEFAULT_CONFIG, HELD_OUT_SHARE, allCombinations, isHeldOut,
   type Attributes, type StackGanConfig,
@@ -140,14 +141,22 @@ export function textSpecFor(cfg: StackGanConfig, vocabulary: string[]): TextSpec
   return { vocabulary, maxTokens: cfg.maxTokens, maxChars: 500 };
 }
 
-export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanResult> {
-  const cfg = o.config;
-  const t0 = Date.now();
-  await mkdir(o.runDir, { recursive: true });
-  const ckptDir = checkpointDir(o.runDir);
-  const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
-  if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+/** What a run trains: the caption pool, the nets and their optimizers, and the state it checkpoints. */
+interface StackGanParts {
+  pool: ReturnType<typeof captionPool>;
+  state: TrainState;
+  spec: TextSpec;
+  nets: StackGanNets;
+  heads: tf.LayersModel;
+  judgeNet: tf.LayersModel;
+  models: Record<string, tf.LayersModel>;
+  opts: Record<string, tf.Optimizer>;
+}
 
+const PHASES: Phase[] = ['text', 'stage1', 'stage2', 'judge', 'done'];
+
+function buildParts(o: StackGanTrainOptions, ck: GanCheckpoint | undefined): StackGanParts {
+  const cfg = o.config;
   o.log(`building the caption pool (${o.pool} training scenes, ${cfg.base * 4}px)...`);
   const pool = captionPool(o.seed, o.pool, cfg.base * 4, cfg.base);
   const state: TrainState = ck ? (ck.meta.state as unknown as TrainState) : {
@@ -160,7 +169,6 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
   const nets = stackGanNets(cfg, state.vocabulary.length, seeds);
   const heads = attributeHeads(cfg.textDim, { colour: CAPTION_COLOURS.length, shape: CAPTION_SHAPES.length, position: CAPTION_POSITIONS.length }, 'te', seeds);
   const judgeNet = judgeModel(cfg.base * 4, o.seed + 1000);
-  const models: Record<string, tf.LayersModel> = { ...nets, heads, judge: judgeNet };
   const opts: Record<string, tf.Optimizer> = {
     text: tf.train.adam(1e-3),
     g1: tf.train.adam(cfg.lr, cfg.beta1),
@@ -169,217 +177,300 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     d2: tf.train.adam(cfg.lr, cfg.beta1),
     judge: tf.train.adam(1e-3),
   };
-  let phase: Phase = 'text';
-  let step = 0;
-  if (ck) {
-    restoreModels(ck, models);
-    await restoreOptimizers(ck, opts);
-    phase = ck.meta.phase as Phase;
-    step = ck.meta.step;
-    o.log(`resumed from ${ck.dir}: phase ${phase}, step ${step}`);
-    const order: Phase[] = ['text', 'stage1', 'stage2', 'judge', 'done'];
-    const saved = ck.meta.options as Partial<StackGanTrainOptions>;
-    const completed = (p: 'stage2' | 'judge') => state.completed?.[p] ?? (p === 'stage2' ? saved.stage2Steps : saved.judgeSteps) ?? 0;
-    const redo = [...(o.redo ?? [])].sort((a, b) => order.indexOf(a) - order.indexOf(b));
-    if (redo.length && order.indexOf(phase) > order.indexOf(redo[0])) {
-      if (redo.includes('judge')) {
-        // a fresh judge: new weights, new optimizer
-        const fresh = judgeModel(cfg.base * 4, o.seed + 1000);
-        judgeNet.setWeights(fresh.getWeights());
-        fresh.dispose();
-        opts.judge.dispose();
-        opts.judge = tf.train.adam(1e-3);
-        state.completed = { ...state.completed, judge: 0 };
-      }
-      phase = redo[0];
-      step = phase === 'stage2' ? completed('stage2') : 0;
-      o.log(`redoing from phase ${phase}, step ${step}`);
-    }
-  }
-  let budget = o.maxSteps ?? Infinity;
-  let lastSave = Date.now();
-  const save = async (why: string) => {
-    state.seconds += (Date.now() - lastSave) / 1000;
-    lastSave = Date.now();
-    const where = await saveGanCheckpoint(ckptDir, {
-      trainer: 'stackgan', phase, step, seed: o.seed, options: { ...o, log: undefined, onProgress: undefined } as Record<string, unknown>,
-      state: state as unknown as Record<string, unknown>,
-    }, models, opts);
-    o.log(`checkpoint ${why}: ${where}`);
-  };
-  const next = async (p: Phase) => {
-    state.completed = { ...state.completed, [phase]: step };
-    phase = p;
-    step = 0;
-    // a judge already trained to the requested steps is kept (it does not depend on the generators)
-    if (p === 'judge' && (state.completed?.judge ?? 0) >= o.judgeSteps) phase = 'done';
-    await save(`entering ${phase}`);
-  };
+  return { pool, state, spec, nets, heads, judgeNet, models: { ...nets, heads, judge: judgeNet }, opts };
+}
 
-  // fixed captions (held out of training) whose samples are saved as the run goes
-  const preview = captionItems(o.seed + 2, 8, cfg.base * 4, 'heldout');
-  const previewTokens = tokenTensor(preview.map((p) => p.caption), spec);
-  const previewRng = new Rng(o.seed, 0x9e);
-  const previewZ = normalTensor(previewRng, [preview.length, cfg.zDim]);
-  const previewEps = normalTensor(previewRng, [preview.length, cfg.cDim]);
-  const serving = servingModel(cfg, nets);
-  const savePreview = async (tag: string) => {
-    const [s1, s2] = serving.predict([previewTokens, previewZ, previewEps]) as tf.Tensor4D[];
+/** Restores a checkpoint into the parts; returns where the run continues (after any --redo). */
+async function resumeParts(o: StackGanTrainOptions, ck: GanCheckpoint, parts: StackGanParts): Promise<{ phase: Phase; step: number }> {
+  restoreModels(ck, parts.models);
+  await restoreOptimizers(ck, parts.opts);
+  let phase = ck.meta.phase as Phase;
+  let step = ck.meta.step;
+  o.log(`resumed from ${ck.dir}: phase ${phase}, step ${step}`);
+  const saved = ck.meta.options as Partial<StackGanTrainOptions>;
+  const completed = (p: 'stage2' | 'judge') => parts.state.completed?.[p] ?? (p === 'stage2' ? saved.stage2Steps : saved.judgeSteps) ?? 0;
+  const redo = [...(o.redo ?? [])].sort((a, b) => PHASES.indexOf(a) - PHASES.indexOf(b));
+  if (redo.length && PHASES.indexOf(phase) > PHASES.indexOf(redo[0])) {
+    if (redo.includes('judge')) {
+      // a fresh judge: new weights, new optimizer
+      const fresh = judgeModel(o.config.base * 4, o.seed + 1000);
+      parts.judgeNet.setWeights(fresh.getWeights());
+      fresh.dispose();
+      parts.opts.judge.dispose();
+      parts.opts.judge = tf.train.adam(1e-3);
+      parts.state.completed = { ...parts.state.completed, judge: 0 };
+    }
+    phase = redo[0];
+    step = phase === 'stage2' ? completed('stage2') : 0;
+    o.log(`redoing from phase ${phase}, step ${step}`);
+  }
+  return { phase, step };
+}
+
+/**
+ * Stage-I and Stage-II train alike: conditioning augmentation with its KL term, then one
+ * discriminator and one generator step per batch. They differ in image size, nets, batch and seed,
+ * and in what feeds the generator besides c: noise (Stage-I) or the frozen Stage-I image (Stage-II).
+ */
+interface Stage {
+  phase: 'stage1' | 'stage2';
+  then: Phase;
+  total: number;
+  batch: number;
+  seed: number;
+  images: 'small' | 'large';
+  d: tf.LayersModel;
+  g: tf.LayersModel;
+  ca: tf.LayersModel;
+  optD: tf.Optimizer;
+  optG: tf.Optimizer;
+  /** computed once per batch and disposed after it */
+  below?: (phi: tf.Tensor, b: CaptionBatch) => tf.Tensor;
+  inputs: (c: tf.Tensor, b: CaptionBatch, below: tf.Tensor | undefined) => tf.Tensor[];
+}
+
+/** Fixed captions (held out of training) whose samples are saved as the run goes. */
+interface Preview {
+  captions: string[];
+  tokens: tf.Tensor;
+  z: tf.Tensor;
+  eps: tf.Tensor;
+}
+
+/** A run in progress: its phase and step, the step budget of this process, checkpoints and previews. */
+class StackGanRun {
+  phase: Phase = 'text';
+  step = 0;
+  budget: number;
+  lastSave = Date.now();
+  readonly serving: tf.LayersModel;
+  readonly preview: Preview;
+
+  constructor(readonly o: StackGanTrainOptions, readonly p: StackGanParts, readonly ckptDir: string) {
+    this.budget = o.maxSteps ?? Infinity;
+    const cfg = o.config;
+    const items = captionItems(o.seed + 2, 8, cfg.base * 4, 'heldout');
+    const rng = new Rng(o.seed, 0x9e);
+    const captions = items.map((i) => i.caption);
+    this.preview = { captions, tokens: tokenTensor(captions, p.spec), z: normalTensor(rng, [items.length, cfg.zDim]), eps: normalTensor(rng, [items.length, cfg.cDim]) };
+    this.serving = servingModel(cfg, p.nets);
+  }
+
+  async save(why: string): Promise<void> {
+    const { o, p } = this;
+    p.state.seconds += (Date.now() - this.lastSave) / 1000;
+    this.lastSave = Date.now();
+    const where = await saveGanCheckpoint(this.ckptDir, {
+      trainer: 'stackgan', phase: this.phase, step: this.step, seed: o.seed, options: { ...o, log: undefined, onProgress: undefined } as Record<string, unknown>,
+      state: p.state as unknown as Record<string, unknown>,
+    }, p.models, p.opts);
+    o.log(`checkpoint ${why}: ${where}`);
+  }
+
+  async next(phase: Phase): Promise<void> {
+    const state = this.p.state;
+    state.completed = { ...state.completed, [this.phase]: this.step };
+    this.phase = phase;
+    this.step = 0;
+    // a judge already trained to the requested steps is kept (it does not depend on the generators)
+    if (phase === 'judge' && (state.completed?.judge ?? 0) >= this.o.judgeSteps) this.phase = 'done';
+    await this.save(`entering ${this.phase}`);
+  }
+
+  async savePreview(tag: string): Promise<void> {
+    const cfg = this.o.config;
+    const [s1, s2] = this.serving.predict([this.preview.tokens, this.preview.z, this.preview.eps]) as tf.Tensor4D[];
     const up = tf.image.resizeNearestNeighbor(s1, [cfg.base * 4, cfg.base * 4]);
     const both = tf.concat([up, s2], 0);
     const nchw = tf.transpose(both, [0, 3, 1, 2]);
     const { images, width, height } = toRgb({ type: 'float32', dims: nchw.shape, data: nchw.dataSync() as Float32Array });
     tf.dispose([s1, s2, up, both, nchw]);
     const grid = tile(images, width, height);
-    await writeFile(path.join(o.runDir, `preview-${tag}.png`), await encodePng(grid.rgb, grid.width, grid.height));
-    await writeFile(path.join(o.runDir, 'preview-captions.txt'), preview.map((p) => p.caption).join('\n') + '\n');
-  };
+    await writeFile(path.join(this.o.runDir, `preview-${tag}.png`), await encodePng(grid.rgb, grid.width, grid.height));
+    await writeFile(path.join(this.o.runDir, 'preview-captions.txt'), this.preview.captions.join('\n') + '\n');
+  }
 
-  // ---------------------------------------------------------------- (1) text encoder
-  if (phase === 'text') {
-    const v = vars(nets.text, heads);
-    for (; step < o.textSteps && budget > 0; step++, budget--) {
-      const rng = new Rng(o.seed, step, 0x7e);
-      const idx = Array.from({ length: 64 }, () => Math.floor(rng.float() * pool.items.length));
-      const tokens = tokenTensor(idx.map((i) => pool.items[i].caption), spec);
-      setAlphaDropoutStep(step);
-      const loss = minimize(opts.text, v, () => {
-        const phi = nets.text.apply(tokens, { training: true }) as tf.Tensor;
-        return attributeLoss(heads.apply(phi) as tf.Tensor[], idx.map((i) => pool.items[i].attrs));
+  disposePreview(): void {
+    tf.dispose([this.preview.tokens, this.preview.z, this.preview.eps]);
+  }
+
+  /** (1) the text encoder learns to read the caption's attributes back from phi_t */
+  async trainText(): Promise<void> {
+    const { o, p } = this;
+    const v = vars(p.nets.text, p.heads);
+    for (; this.step < o.textSteps && this.budget > 0; this.step++, this.budget--) {
+      const rng = new Rng(o.seed, this.step, 0x7e);
+      const idx = Array.from({ length: 64 }, () => Math.floor(rng.float() * p.pool.items.length));
+      const tokens = tokenTensor(idx.map((i) => p.pool.items[i].caption), p.spec);
+      setAlphaDropoutStep(this.step);
+      const loss = minimize(p.opts.text, v, () => {
+        const phi = p.nets.text.apply(tokens, { training: true }) as tf.Tensor;
+        return attributeLoss(p.heads.apply(phi) as tf.Tensor[], idx.map((i) => p.pool.items[i].attrs));
       });
       tokens.dispose();
-      if ((step + 1) % 50 === 0) o.onProgress?.('text', step + 1, o.textSteps, `loss ${loss.toFixed(4)}`);
-      if (step % 10 === 0) await yieldLoop();
+      if ((this.step + 1) % 50 === 0) o.onProgress?.('text', this.step + 1, o.textSteps, `loss ${loss.toFixed(4)}`);
+      if (this.step % 10 === 0) await yieldLoop();
     }
-    if (step >= o.textSteps) {
-      // how well phi_t carries the caption, on captions of held-out combinations
-      const held = captionItems(o.seed + 2, 300, cfg.base * 4, 'heldout');
-      const t = tokenTensor(held.map((h) => h.caption), spec);
-      const preds = tf.tidy(() => (heads.predict(nets.text.predict(t) as tf.Tensor) as tf.Tensor[]).map((l) => l.argMax(-1).dataSync() as Int32Array));
-      t.dispose();
-      const a = agreement(held.map((_, i) => ({ colour: preds[0][i], shape: preds[1][i], position: preds[2][i] })), held.map((h) => h.attrs));
-      state.textAccuracy = { colour: a.colour, shape: a.shape, position: a.position };
+    if (this.step >= o.textSteps) {
+      p.state.textAccuracy = textReadback(o, p);
+      const a = p.state.textAccuracy;
       o.log(`text encoder: attributes read back from phi_t of held-out captions: colour ${a.colour}, shape ${a.shape}, position ${a.position}`);
-      await next('stage1');
+      await this.next('stage1');
     }
   }
 
-  const joint = cfg.jointDBatch;
-  const noteBatching = (p: 'stage1' | 'stage2', total: number) => {
-    if (step >= total) return;
-    const record = (state.discriminatorBatch ??= []);
-    const last = record.filter((e) => e.phase === p).pop();
+  /** Records from which step the discriminator of a GAN phase sees its groups jointly or one by one. */
+  noteBatching(phase: 'stage1' | 'stage2', total: number): void {
+    if (this.step >= total) return;
+    const joint = this.o.config.jointDBatch;
+    const record = (this.p.state.discriminatorBatch ??= []);
+    const last = record.filter((e) => e.phase === phase).pop();
     // steps run before this record existed were run group by group
-    const before = last?.joint ?? (step > 0 ? false : undefined);
-    if (!last && step > 0) record.push({ phase: p, from: 0, joint: false });
-    if (before !== joint) record.push({ phase: p, from: step, joint });
-  };
-
-  // Stage-I and Stage-II train alike: conditioning augmentation with its KL term, then one
-  // discriminator and one generator step per batch. They differ in image size, nets, batch and seed,
-  // and in what feeds the generator besides c: noise (Stage-I) or the frozen Stage-I image (Stage-II).
-  interface Stage {
-    phase: 'stage1' | 'stage2';
-    then: Phase;
-    total: number;
-    batch: number;
-    seed: number;
-    images: 'small' | 'large';
-    d: tf.LayersModel;
-    g: tf.LayersModel;
-    ca: tf.LayersModel;
-    optD: tf.Optimizer;
-    optG: tf.Optimizer;
-    /** computed once per batch and disposed after it */
-    below?: (phi: tf.Tensor, b: CaptionBatch) => tf.Tensor;
-    inputs: (c: tf.Tensor, b: CaptionBatch, below: tf.Tensor | undefined) => tf.Tensor[];
+    const before = last?.joint ?? (this.step > 0 ? false : undefined);
+    if (!last && this.step > 0) record.push({ phase, from: 0, joint: false });
+    if (before !== joint) record.push({ phase, from: this.step, joint });
   }
-  const trainStage = async (s: Stage) => {
-    noteBatching(s.phase, s.total);
+
+  /** (2), (3): one GAN stage, from the current step to its total or the end of the budget. */
+  async trainStage(s: Stage): Promise<void> {
+    const { o, p } = this;
+    const cfg = o.config;
+    this.noteBatching(s.phase, s.total);
     const dv = vars(s.d);
     const gv = vars(s.g, s.ca);
     let acc = { d: 0, g: 0, kl: 0, n: 0 };
-    for (; step < s.total && budget > 0; step++, budget--) {
-      const b = captionBatch(pool, spec, s.batch, s.seed, step, cfg, { large: s.images === 'large', small: s.images === 'small' });
-      const real = b[s.images];
-      const phi = nets.text.predict(b.tokens) as tf.Tensor;
-      const phiWrong = nets.text.predict(b.wrongTokens) as tf.Tensor;
-      const below = s.below?.(phi, b);
-      const generate = (c: tf.Tensor) => s.g.apply(s.inputs(c, b, below), { training: true }) as tf.Tensor;
-      const fake = tf.tidy(() => generate((s.ca.apply([phi, b.eps], { training: true }) as tf.Tensor[])[0]));
-      const d = minimize(s.optD, dv, () => discriminatorLoss(s.d, real, fake, phi, phiWrong, joint));
-      let kl = 0;
-      const g = minimize(s.optG, gv, () => {
-        const [c, mu, sigma] = s.ca.apply([phi, b.eps], { training: true }) as tf.Tensor[];
-        const f = generate(c);
-        const k = klSigma(mu, sigma);
-        kl = k.dataSync()[0];
-        return tf.add(generatorAdversarialLoss(s.d, real, f, phi, joint), tf.mul(cfg.klWeight, k)) as tf.Scalar;
-      });
-      tf.dispose([phi, phiWrong, fake, ...(below ? [below] : [])]);
+    for (; this.step < s.total && this.budget > 0; this.step++, this.budget--) {
+      const b = captionBatch(p.pool, p.spec, s.batch, s.seed, this.step, cfg, { large: s.images === 'large', small: s.images === 'small' });
+      const r = stageStep(s, p.nets, b, cfg, dv, gv);
       disposeBatch(b);
-      acc = { d: acc.d + d, g: acc.g + g, kl: acc.kl + kl, n: acc.n + 1 };
-      if ((step + 1) % 25 === 0) {
-        const p = { step: step + 1, dLoss: acc.d / acc.n, gLoss: acc.g / acc.n, kl: acc.kl / acc.n };
-        state.history[s.phase].push(p);
+      acc = { d: acc.d + r.d, g: acc.g + r.g, kl: acc.kl + r.kl, n: acc.n + 1 };
+      if ((this.step + 1) % 25 === 0) {
+        const point = { step: this.step + 1, dLoss: acc.d / acc.n, gLoss: acc.g / acc.n, kl: acc.kl / acc.n };
+        p.state.history[s.phase].push(point);
         acc = { d: 0, g: 0, kl: 0, n: 0 };
-        o.onProgress?.(s.phase, step + 1, s.total, `D ${p.dLoss.toFixed(3)} G ${p.gLoss.toFixed(3)} KL ${p.kl.toFixed(3)}`);
+        o.onProgress?.(s.phase, this.step + 1, s.total, `D ${point.dLoss.toFixed(3)} G ${point.gLoss.toFixed(3)} KL ${point.kl.toFixed(3)}`);
       }
-      if ((step + 1) % o.ckptEvery === 0) { await savePreview(`${s.phase}-${step + 1}`); step++; await save('periodic'); step--; }
+      if ((this.step + 1) % o.ckptEvery === 0) {
+        await this.savePreview(`${s.phase}-${this.step + 1}`);
+        this.step++;
+        await this.save('periodic');
+        this.step--;
+      }
       await yieldLoop();
     }
-    if (step >= s.total) {
-      await savePreview(`${s.phase}-final`);
-      await next(s.then);
+    if (this.step >= s.total) {
+      await this.savePreview(`${s.phase}-final`);
+      await this.next(s.then);
     }
-  };
-
-  // ---------------------------------------------------------------- (2) Stage-I
-  if (phase === 'stage1') {
-    await trainStage({
-      phase: 'stage1', then: 'stage2', total: o.stage1Steps, batch: cfg.batch, seed: o.seed, images: 'small',
-      d: nets.d1, g: nets.g1, ca: nets.ca1, optD: opts.d1, optG: opts.g1,
-      inputs: (c, b) => [c, b.z],
-    });
   }
 
-  // ---------------------------------------------------------------- (3) Stage-II
-  if (phase === 'stage2') {
-    await trainStage({
+  /** (4) the attribute judge, on real scenes (for the evaluation) */
+  async trainJudgePhase(): Promise<void> {
+    const { o, p } = this;
+    const judgeItems = captionItems(o.seed + 1000, Math.max(2000, o.pool), o.config.base * 4, 'all', { randomBackground: true });
+    const remaining = Math.min(o.judgeSteps, this.step + this.budget);
+    await trainJudge(p.judgeNet, judgeItems, o.config.base * 4, {
+      steps: remaining, batch: 32, seed: o.seed + 1000,
+      onStep: (s, l) => o.onProgress?.('judge', s, o.judgeSteps, `loss ${l.toFixed(4)}`),
+    }, this.step, p.opts.judge);
+    this.budget -= remaining - this.step;
+    this.step = remaining;
+    if (this.step >= o.judgeSteps) await this.next('done');
+    else await this.save('periodic');
+  }
+}
+
+/** One batch of a GAN stage: a discriminator step, then a generator step; their losses and the KL term. */
+function stageStep(s: Stage, nets: StackGanNets, b: CaptionBatch, cfg: StackGanConfig, dv: tf.Variable[], gv: tf.Variable[]): { d: number; g: number; kl: number } {
+  const joint = cfg.jointDBatch;
+  const real = b[s.images];
+  const phi = nets.text.predict(b.tokens) as tf.Tensor;
+  const phiWrong = nets.text.predict(b.wrongTokens) as tf.Tensor;
+  const below = s.below?.(phi, b);
+  const generate = (c: tf.Tensor) => s.g.apply(s.inputs(c, b, below), { training: true }) as tf.Tensor;
+  const fake = tf.tidy(() => generate((s.ca.apply([phi, b.eps], { training: true }) as tf.Tensor[])[0]));
+  const d = minimize(s.optD, dv, () => discriminatorLoss(s.d, real, fake, phi, phiWrong, joint));
+  let kl = 0;
+  const g = minimize(s.optG, gv, () => {
+    const [c, mu, sigma] = s.ca.apply([phi, b.eps], { training: true }) as tf.Tensor[];
+    const f = generate(c);
+    const k = klSigma(mu, sigma);
+    kl = k.dataSync()[0];
+    return tf.add(generatorAdversarialLoss(s.d, real, f, phi, joint), tf.mul(cfg.klWeight, k)) as tf.Scalar;
+  });
+  tf.dispose([phi, phiWrong, fake, ...(below ? [below] : [])]);
+  return { d, g, kl };
+}
+
+/** How well phi_t carries the caption, on captions of held-out combinations. */
+function textReadback(o: StackGanTrainOptions, p: StackGanParts): Record<string, number> {
+  const held = captionItems(o.seed + 2, 300, o.config.base * 4, 'heldout');
+  const t = tokenTensor(held.map((h) => h.caption), p.spec);
+  const preds = tf.tidy(() => (p.heads.predict(p.nets.text.predict(t) as tf.Tensor) as tf.Tensor[]).map((l) => l.argMax(-1).dataSync() as Int32Array));
+  t.dispose();
+  const a = agreement(held.map((_, i) => ({ colour: preds[0][i], shape: preds[1][i], position: preds[2][i] })), held.map((h) => h.attrs));
+  return { colour: a.colour, shape: a.shape, position: a.position };
+}
+
+/** The two GAN stages of a run, as trainStage takes them. */
+function stages(o: StackGanTrainOptions, p: StackGanParts): { stage1: Stage; stage2: Stage } {
+  const { nets, opts } = p;
+  return {
+    stage1: {
+      phase: 'stage1', then: 'stage2', total: o.stage1Steps, batch: o.config.batch, seed: o.seed, images: 'small',
+      d: nets.d1, g: nets.g1, ca: nets.ca1, optD: opts.d1, optG: opts.g1,
+      inputs: (c, b) => [c, b.z],
+    },
+    stage2: {
       phase: 'stage2', then: 'judge', total: o.stage2Steps, batch: o.batch2, seed: o.seed + 1, images: 'large',
       d: nets.d2, g: nets.g2, ca: nets.ca2, optD: opts.d2, optG: opts.g2,
       // Stage-I is frozen: its image in inference mode, as the serving graph computes it
       below: (phi, b) => tf.tidy(() => nets.g1.predict([(nets.ca1.predict([phi, b.eps]) as tf.Tensor[])[0], b.z]) as tf.Tensor),
       inputs: (c, _b, img1) => [img1!, c],
-    });
-  }
+    },
+  };
+}
 
-  // ---------------------------------------------------------------- (4) the judge
-  if (phase === 'judge') {
-    const judgeItems = captionItems(o.seed + 1000, Math.max(2000, o.pool), cfg.base * 4, 'all', { randomBackground: true });
-    const remaining = Math.min(o.judgeSteps, step + budget);
-    await trainJudge(judgeNet, judgeItems, cfg.base * 4, {
-      steps: remaining, batch: 32, seed: o.seed + 1000,
-      onStep: (s, l) => o.onProgress?.('judge', s, o.judgeSteps, `loss ${l.toFixed(4)}`),
-    }, step, opts.judge);
-    budget -= remaining - step;
-    step = remaining;
-    if (step >= o.judgeSteps) await next('done');
-    else await save('periodic');
-  }
-
-  if (phase !== 'done') {
-    await save('stopping');
-    o.log(`stopped after the step budget in phase ${phase} at step ${step}; resume with --resume`);
-    tf.dispose([previewTokens, previewZ, previewEps]);
+export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanResult> {
+  const t0 = Date.now();
+  await mkdir(o.runDir, { recursive: true });
+  const ckptDir = checkpointDir(o.runDir);
+  const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
+  if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+  const parts = buildParts(o, ck);
+  const at = ck ? await resumeParts(o, ck, parts) : { phase: 'text' as Phase, step: 0 };
+  const run = new StackGanRun(o, parts, ckptDir);
+  run.phase = at.phase;
+  run.step = at.step;
+  const { stage1, stage2 } = stages(o, parts);
+  if (run.phase === 'text') await run.trainText();
+  if (run.phase === 'stage1') await run.trainStage(stage1);
+  if (run.phase === 'stage2') await run.trainStage(stage2);
+  if (run.phase === 'judge') await run.trainJudgePhase();
+  if (run.phase !== 'done') {
+    await run.save('stopping');
+    o.log(`stopped after the step budget in phase ${run.phase} at step ${run.step}; resume with --resume`);
+    run.disposePreview();
     return { dir: o.out, metrics: {}, stopped: true };
   }
-
-  // ---------------------------------------------------------------- (5) evaluation + export
-  const metrics = evaluate(o, cfg, spec, nets, serving, judgeNet, state);
+  // (5) evaluation + export
+  const metrics = evaluate(o, o.config, parts.spec, parts.nets, run.serving, parts.judgeNet, parts.state);
   o.log(`metrics: ${JSON.stringify(metrics)}`);
-  const judgeExport = exportLayersModelWithInfo(judgeNet, { outputNames: ATTRIBUTE_KEYS.map((k) => k) });
-  const manifest: GanManifest = {
+  const seconds = Math.round(parts.state.seconds + (Date.now() - run.lastSave) / 1000);
+  const judgeExport = exportLayersModelWithInfo(parts.judgeNet, { outputNames: ATTRIBUTE_KEYS.map((k) => k) });
+  const written = await writeModelFolder(o.out, run.serving, stackGanManifest(o, parts, judgeExport, metrics, seconds), {
+    outputNames: ['stage1', 'stage2'],
+    files: { 'attribute-judge.onnx': judgeExport.bytes },
+  });
+  run.disposePreview();
+  o.log(`wrote ${written.dir} in ${Math.round((Date.now() - t0) / 1000)} s`);
+  return { dir: written.dir, metrics, stopped: false };
+}
+
+function stackGanManifest(o: StackGanTrainOptions, p: StackGanParts, judgeExport: ReturnType<typeof exportLayersModelWithInfo>,
+  metrics: Record<string, unknown>, seconds: number): GanManifest {
+  const cfg = o.config;
+  return {
     name: o.name,
     kind: 'stackgan',
     input: { width: cfg.base * 4, height: cfg.base * 4, channels: 3, layout: 'NCHW' },
@@ -388,7 +479,7 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     source: 'pinhole-train',
     description: 'StackGAN (Stage-I + Stage-II) trained on one-object caption scenes; text in, 64x64 RGB out',
     onnx: { input: 'tokens', outputs: ['stage1', 'stage2'] },
-    text: spec,
+    text: p.spec,
     inputs: { tokens: 'tokens', noise: 'z', eps: 'eps' },
     zDim: cfg.zDim,
     cDim: cfg.cDim,
@@ -400,19 +491,12 @@ export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanRe
     },
     judge: { file: 'attribute-judge.onnx', input: judgeExport.inputs[0].name, outputs: judgeExport.outputs.map((x) => x.name), size: cfg.base * 4 },
     training: {
-      config: cfg, seed: o.seed, pool: o.pool, steps: stepsRun(o, state),
-      batch2: o.batch2, seconds: Math.round(state.seconds + (Date.now() - lastSave) / 1000), history: state.history,
-      discriminatorBatch: state.discriminatorBatch,
+      config: cfg, seed: o.seed, pool: o.pool, steps: stepsRun(o, p.state),
+      batch2: o.batch2, seconds, history: p.state.history,
+      discriminatorBatch: p.state.discriminatorBatch,
     },
     metrics,
   };
-  const written = await writeModelFolder(o.out, serving, manifest, {
-    outputNames: ['stage1', 'stage2'],
-    files: { 'attribute-judge.onnx': judgeExport.bytes },
-  });
-  tf.dispose([previewTokens, previewZ, previewEps]);
-  o.log(`wrote ${written.dir} in ${Math.round((Date.now() - t0) / 1000)} s`);
-  return { dir: written.dir, metrics, stopped: false };
 }
 
 function evaluate(o: StackGanTrainOptions, cfg: StackGanConfig, spec: TextSpec, nets: StackGanNets, serving: tf.LayersModel,

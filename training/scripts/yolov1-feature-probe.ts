@@ -1,8 +1,8 @@
 // Linear probe of a YOLOv1 run: how well the class can be read from its features at the cells holding a
 // truth (softmax regression on the frozen features of 640 training images, 70% fit / 30% held out), beside
-// what the model's own head reads (scripts/yolov1-cell-classes.ts). training/README.md quotes it:
-//   node --import tsx scripts/yolov1-feature-probe.ts training/yolov1 leaky11 leaky12 leaky13
-import { tf } from '../src/train/backend.ts';
+// what the model's own head reads (training/scripts/yolov1-cell-classes.ts). training/README.md quotes it:
+//   node --import tsx training/scripts/yolov1-feature-probe.ts training/yolov1 leaky11 leaky12 leaky13
+import { tf } from '../../src/train/backend.ts';
 import { openV1Run, truthCellBatches } from './yolov1-run.ts';
 const dir = process.argv[2];
 const layers = process.argv.slice(3);

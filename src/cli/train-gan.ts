@@ -1,16 +1,18 @@
-// Registers `pinhole train wgan` and `pinhole train stackgan` (options only; the training code loads
-// lazily inside run).
+// `pinhole train wgan | stackgan`: their flags, the run folder and the progress display, turned into the
+// typed options of src/train/gan (the training code loads only when a command runs).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { intOption, numberOption, UsageError } from '../../cli/errors.ts';
-import { registerTrainer } from '../registry.ts';
+import { intOption, numberOption, UsageError } from './errors.ts';
+import { addFlags, runFlags as f, type TrainCommand } from './train-flags.ts';
+
+type Progress = (phase: string, s: number, total: number, info: string) => void;
 
 function defaultRunDir(out: string): string {
   return path.join('runs', path.basename(path.resolve(out)));
 }
 
-function logger(runDir: string): { log: (l: string) => void; progress: (phase: string, s: number, total: number, info: string) => void; stop: () => void } {
+function logger(runDir: string): { log: (l: string) => void; progress: Progress; stop: () => void } {
   // a progress bar on a terminal, plain lines otherwise (logs of background runs)
   const tty = process.stderr.isTTY === true;
   let bar: SingleBar | undefined;
@@ -42,14 +44,13 @@ function logger(runDir: string): { log: (l: string) => void; progress: (phase: s
   };
 }
 
-/** Options of a run's folder and checkpoints, common to both trainers; `unit` is what they count. */
-function runOptions(cmd: Command, unit: { steps: string; ckptEvery: number; samples: string }): Command {
-  return cmd
-    .option('--name <name>', 'model name in model.json (default: the folder name)')
-    .option('--ckpt-dir <dir>', `checkpoints, logs and ${unit.samples} (default runs/<out name>)`)
-    .option('--ckpt-every <n>', `checkpoint interval (${unit.steps})`, intOption('--ckpt-every', 1, 1e9), unit.ckptEvery)
-    .option('--resume', 'continue from the newest checkpoint in --ckpt-dir')
-    .option('--max-steps <n>', `stop after N ${unit.steps} in this run (resume later)`, intOption('--max-steps', 1, 1e12));
+/** Flags of a run's folder and checkpoints, common to both trainers; `unit` is what they count. */
+function runFolderFlags(cmd: Command, unit: { steps: string; ckptEvery: number; samples: string }): Command {
+  return addFlags(cmd.option('--name <name>', 'model name in model.json (default: the folder name)'),
+    f.ckptDir(`checkpoints, logs and ${unit.samples} (default runs/<out name>)`),
+    f.ckptEvery(unit.steps, unit.ckptEvery),
+    f.resume('--ckpt-dir'),
+    f.maxSteps(unit.steps));
 }
 
 interface Run {
@@ -60,10 +61,10 @@ interface Run {
   maxSteps: number | undefined;
   ckptEvery: number;
   log: (l: string) => void;
-  progress: (phase: string, s: number, total: number, info: string) => void;
+  progress: Progress;
 }
 
-/** Runs `train` with the run's folder, name and logger taken from the options of runOptions. */
+/** Runs `train` with the run's folder, name and logger taken from the flags of runFolderFlags. */
 async function withRun(raw: Record<string, unknown>, train: (r: Run) => Promise<unknown>): Promise<void> {
   const out = raw.out as string;
   const runDir = (raw.ckptDir as string | undefined) ?? defaultRunDir(out);
@@ -78,26 +79,31 @@ async function withRun(raw: Record<string, unknown>, train: (r: Run) => Promise<
   }
 }
 
-registerTrainer({
+function redoList(raw: string): Array<'stage2' | 'judge'> {
+  const v = raw.split(',').map((s) => s.trim());
+  const bad = v.find((p) => p !== 'stage2' && p !== 'judge');
+  if (bad !== undefined) throw new UsageError(`--redo takes stage2 and/or judge, got "${bad}"`);
+  return v as Array<'stage2' | 'judge'>;
+}
+
+const stackgan: TrainCommand = {
   name: 'stackgan',
   description: 'StackGAN (Zhang et al. 2017): SELU text encoder, conditioning augmentation, Stage-I 16x16 and Stage-II 64x64 GANs on caption scenes',
-  options: (cmd: Command) => runOptions(cmd
-    .option('--seed <n>', 'seed of data, weights order and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
-    .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 6000)
+  flags: (cmd) => runFolderFlags(addFlags(cmd, f.seed('data, weights order and noise'), f.pool(6000))
     .option('--text-steps <n>', 'text encoder pre-training steps', intOption('--text-steps', 0, 1e9), 600)
     .option('--stage1-steps <n>', 'Stage-I iterations', intOption('--stage1-steps', 0, 1e9), 3000)
     .option('--stage2-steps <n>', 'Stage-II iterations', intOption('--stage2-steps', 0, 1e9), 3000)
     .option('--judge-steps <n>', 'attribute judge training steps (for the evaluation)', intOption('--judge-steps', 0, 1e9), 1500)
     .option('--eval <n>', 'held-out captions evaluated', intOption('--eval', 1, 100_000), 400)
-    .option('--batch <n>', 'Stage-I batch', intOption('--batch', 1, 1024), 32)
-    .option('--batch2 <n>', 'Stage-II batch', intOption('--batch2', 1, 1024), 16)
-    .option('--lr <rate>', 'Adam learning rate (both stages, beta1 .5)', numberOption('--lr', 1e-7, 1), 2e-4)
+    .addOption(f.batch('Stage-I batch', 32))
+    .addOption(f.batch('Stage-II batch', 16, '--batch2'))
+    .addOption(f.lr('Adam learning rate (both stages, beta1 .5)', 2e-4))
     .option('--joint-d-batch', 'run each discriminator on one joint batch of real, mismatched and generated images (shared batch-norm statistics) instead of once per group'),
-    { steps: 'optimizer steps', ckptEvery: 250, samples: 'sample previews' })
+  { steps: 'optimizer steps', ckptEvery: 250, samples: 'sample previews' })
     .option('--redo <phases>', 'with --resume: stage2 (continue Stage-II to a larger --stage2-steps) and/or judge (train a fresh judge), comma list', redoList),
   async run(raw) {
     const [{ initBackend }, { trainStackGan }, { DEFAULT_CONFIG }] = await Promise.all([
-      import('../backend.ts'), import('./stackgan/train.ts'), import('./stackgan/config.ts'),
+      import('../train/backend.ts'), import('../train/gan/stackgan/train.ts'), import('../train/gan/stackgan/config.ts'),
     ]);
     await initBackend();
     await withRun(raw, (r) => trainStackGan({
@@ -110,34 +116,25 @@ registerTrainer({
       log: r.log, onProgress: r.progress,
     }));
   },
-});
+};
 
-function redoList(raw: string): Array<'stage2' | 'judge'> {
-  const v = raw.split(',').map((s) => s.trim());
-  const bad = v.find((p) => p !== 'stage2' && p !== 'judge');
-  if (bad !== undefined) throw new UsageError(`--redo takes stage2 and/or judge, got "${bad}"`);
-  return v as Array<'stage2' | 'judge'>;
-}
-
-registerTrainer({
+const wgan: TrainCommand = {
   name: 'wgan',
   description: 'WGAN (Arjovsky et al. 2017): weight clipping, RMSProp, n_critic 5; unconditional 32x32 generated scenes',
-  options: (cmd: Command) => runOptions(cmd
-    .option('--seed <n>', 'seed of data, weights and noise', intOption('--seed', 0, 2 ** 31 - 1), 1)
-    .option('--pool <n>', 'training scenes kept in memory', intOption('--pool', 16, 1_000_000), 8000)
+  flags: (cmd) => runFolderFlags(addFlags(cmd, f.seed('data, weights and noise'), f.pool(8000))
     .option('--iterations <n>', 'generator iterations', intOption('--iterations', 1, 1e9), 2000)
-    .option('--size <px>', 'image side (a multiple of 16, at least 32)', intOption('--size', 32, 256), 32)
+    .addOption(f.size('image side (a multiple of 16, at least 32)', 32, 32, 256))
     .option('--z <n>', 'noise dimension', intOption('--z', 1, 4096), 64)
-    .option('--batch <n>', 'batch', intOption('--batch', 1, 1024), 32)
-    .option('--lr <rate>', 'RMSProp learning rate', numberOption('--lr', 1e-7, 1), 5e-5)
+    .addOption(f.batch('batch', 32))
+    .addOption(f.lr('RMSProp learning rate', 5e-5))
     .option('--clip <c>', 'critic weight clipping bound', numberOption('--clip', 1e-6, 10), 0.01)
     .option('--n-critic <n>', 'critic updates per generator update', intOption('--n-critic', 1, 1000), 5)
     .option('--eval-every <n>', 'record W estimate and SWD every N generator iterations', intOption('--eval-every', 1, 1e9), 100),
-    { steps: 'generator iterations', ckptEvery: 100, samples: 'sample grids' }),
+  { steps: 'generator iterations', ckptEvery: 100, samples: 'sample grids' }),
   async run(raw) {
-    const [{ initBackend }, { trainWganImages, WGAN_IMAGE_DEFAULTS }] = await Promise.all([import('../backend.ts'), import('./wgan-image.ts')]);
     const size = raw.size as number;
     if (size % 16 !== 0) throw new UsageError(`--size must be a multiple of 16, got ${size}`);
+    const [{ initBackend }, { trainWganImages, WGAN_IMAGE_DEFAULTS }] = await Promise.all([import('../train/backend.ts'), import('../train/gan/wgan-image.ts')]);
     await initBackend();
     await withRun(raw, (r) => trainWganImages({
       out: r.out, runDir: r.runDir, name: r.name, resume: r.resume, maxSteps: r.maxSteps, ckptEvery: r.ckptEvery,
@@ -147,4 +144,6 @@ registerTrainer({
       log: r.log, onProgress: (i, t, info) => r.progress('wgan', i, t, info),
     }));
   },
-});
+};
+
+export const ganCommands: TrainCommand[] = [stackgan, wgan];

@@ -1,6 +1,6 @@
-// Text -> token ids for the text-to-image models. Training (src/train/gan) and serving both call
-// encodeText with the vocabulary stored in model.json, so a caption is tokenised exactly the same way
-// in both places. Pure functions, no I/O.
+// Text -> token ids for the text-to-image models. Training (src/train/gan) and serving (src/runtime)
+// both call encodeText with the vocabulary stored in model.json, so a caption is tokenised exactly the
+// same way in both places; it lives on the floor both may import. Pure functions, no I/O.
 import { PinholeError } from '../errors.ts';
 
 export const PAD = '<pad>';

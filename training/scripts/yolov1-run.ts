@@ -1,10 +1,10 @@
 // What the YOLOv1 diagnostic scripts share: opening a run's newest checkpoint as a tfjs model, and
 // walking batches of generated scenes (no augmentation) with the cells that hold a truth.
-import { initBackend, tf } from '../src/train/backend.ts';
-import { findCheckpoint, loadCheckpoint, restoreWeights } from '../src/train/engine/checkpoint.ts';
-import { buildModel, type YoloState } from '../src/train/yolo/trainers.ts';
-import { makeBatch, openSources } from '../src/train/engine/batches.ts';
-import { cellTruths } from '../src/train/yolo/v1-loss.ts';
+import { initBackend, tf } from '../../src/train/backend.ts';
+import { findCheckpoint, loadCheckpoint, restoreWeights } from '../../src/train/engine/checkpoint.ts';
+import { buildModel, type YoloState } from '../../src/train/yolo/trainers.ts';
+import { makeBatch, openSources } from '../../src/train/engine/batches.ts';
+import { cellTruths } from '../../src/train/yolo/v1-loss.ts';
 
 export interface V1Run {
   model: tf.LayersModel;

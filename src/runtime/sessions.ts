@@ -1,14 +1,13 @@
-// Sessions on the worker pool: load a model version into every worker (same EP everywhere), warm it
-// at the batch sizes it will see, run batches on a chosen worker, release it. No queueing here: the
+// ONNX Runtime sessions on the worker pool: load a model into every worker (same EP everywhere), warm it
+// at the batch sizes it will see, run a batch on a chosen worker, release it. No queueing here: the
 // batcher decides what runs where and when.
 import { availableParallelism } from 'node:os';
-import type { Manifest } from '../manifest.ts';
+import { isDetector, type Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
+import type { DetectJob } from './job.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
 import type { DetectReply, InferReply, LoadReply, TensorMeta } from './protocol.ts';
-import { isDetector } from './post.ts';
-import type { DetectParams, RawTensor } from './types.ts';
-import type { ImageSize } from '../vision/letterbox.ts';
+import type { RawTensor } from './types.ts';
 
 export interface ThreadPlan {
   workers: number;
@@ -46,19 +45,21 @@ export function warmBatches(maxBatch: number): number[] {
   return out;
 }
 
-export interface Version {
-  vid: number;
+/** One version of a model folder, loaded in every worker. A reload makes a new one (a new id). */
+export interface LoadedModel {
+  /** tells the workers' sessions apart across reloads */
+  id: number;
   name: string;
   dir: string;
   manifest: Manifest;
   ep: EpName;
   inputs: TensorMeta[];
   outputs: TensorMeta[];
-  /** largest batch this version runs (the graph may fix the batch dimension) */
+  /** largest batch this model runs (the graph may fix the batch dimension) */
   maxBatch: number;
 }
 
-export interface EngineOptions {
+export interface SessionsOptions {
   eps?: string | readonly string[];
   workers?: number;
   intraOpThreads?: number;
@@ -66,10 +67,9 @@ export interface EngineOptions {
   log: PoolLog & { info(msg: string): void };
 }
 
-function checkInputShape(v: { manifest: Manifest; inputs: TensorMeta[] }): number | undefined {
-  const m = v.manifest;
-  const name = m.onnx?.input ?? v.inputs[0]?.name;
-  const meta = v.inputs.find((i) => i.name === name);
+function checkInputShape(m: Manifest, inputs: TensorMeta[]): number | undefined {
+  const name = m.onnx?.input ?? inputs[0]?.name;
+  const meta = inputs.find((i) => i.name === name);
   if (!meta) throw new Error(`model.onnx has no input "${name}"`);
   if (!isDetector(m)) return undefined;
   if (meta.type !== 'float32') throw new Error(`model.onnx input "${name}" is ${meta.type}, expected float32`);
@@ -88,33 +88,30 @@ function checkInputShape(v: { manifest: Manifest; inputs: TensorMeta[] }): numbe
   return typeof b === 'number' && b > 0 ? b : undefined;
 }
 
-export class Engine {
-  private nextVid = 1;
+export class Sessions {
+  private nextId = 1;
   readonly eps: EpName[];
 
-  private constructor(readonly pool: WorkerPool, readonly plan: ThreadPlan, eps: EpName[], private readonly log: EngineOptions['log']) {
+  private constructor(readonly pool: WorkerPool, readonly plan: ThreadPlan, eps: EpName[], private readonly log: SessionsOptions['log']) {
     this.eps = eps;
   }
 
-  static async start(o: EngineOptions): Promise<Engine> {
+  static async start(o: SessionsOptions): Promise<Sessions> {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads);
     const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning }, o.log);
-    return new Engine(pool, plan, eps, o.log);
+    return new Sessions(pool, plan, eps, o.log);
   }
 
   get workers(): number {
     return this.plan.workers;
   }
 
-  /**
-   * Creates the version's session in every worker (or in one, for a restarted worker) and warms it
-   * at each batch size in `warm` (the sizes the batcher will use).
-   */
-  async load(name: string, dir: string, manifest: Manifest, bytes: Uint8Array, maxBatch: number, warm: boolean): Promise<Version> {
-    const vid = this.nextVid++;
+  /** Creates the model's session in every worker and warms it at each batch size the batcher will use. */
+  async load(name: string, dir: string, manifest: Manifest, bytes: Uint8Array, maxBatch: number, warm: boolean): Promise<LoadedModel> {
+    const id = this.nextId++;
     const settled = await Promise.allSettled(
-      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, { op: 'load', vid, bytes, eps: this.eps, manifest })),
+      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, { op: 'load', modelId: id, bytes, eps: this.eps, manifest })),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     try {
@@ -123,48 +120,49 @@ export class Engine {
       const r = replies[0];
       for (const f of r.failed) this.log.warn(`model ${name}: execution provider ${f.ep} unavailable (${f.error}); falling back`);
       if (replies.some((x) => x.ep !== r.ep)) this.log.warn(`model ${name}: workers ended up on different providers (${replies.map((x) => x.ep).join(', ')})`);
-      const fixedBatch = checkInputShape({ manifest, inputs: r.inputs });
-      const v: Version = {
-        vid, name, dir, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
+      const fixedBatch = checkInputShape(manifest, r.inputs);
+      const model: LoadedModel = {
+        id, name, dir, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
         maxBatch: Math.max(1, Math.min(maxBatch, fixedBatch ?? maxBatch)),
       };
-      if (warm) await this.warm(v);
-      this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${v.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s))`);
-      return v;
+      if (warm) await this.warm(model);
+      this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s))`);
+      return model;
     } catch (e) {
-      await this.releaseVid(vid);
+      await this.releaseId(id);
       throw e;
     }
   }
 
-  private async warm(v: Version, only?: number): Promise<void> {
-    const batches = warmBatches(v.maxBatch);
+  private async warm(model: LoadedModel, only?: number): Promise<void> {
+    const batches = warmBatches(model.maxBatch);
     const notes = only !== undefined
-      ? [await this.pool.call<string | null>(only, { op: 'warm', vid: v.vid, batches })]
-      : await this.pool.all<string | null>({ op: 'warm', vid: v.vid, batches });
+      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches })]
+      : await this.pool.all<string | null>({ op: 'warm', modelId: model.id, batches });
     const note = notes.find((n) => n);
-    if (note) this.log.warn(`model ${v.name}: warm-up skipped (${note})`);
+    if (note) this.log.warn(`model ${model.name}: warm-up skipped (${note})`);
   }
 
-  /** Loads a live version into a restarted worker. */
-  async reloadInto(worker: number, v: Version, bytes: Uint8Array, warm: boolean): Promise<void> {
-    await this.pool.call<LoadReply>(worker, { op: 'load', vid: v.vid, bytes, eps: this.eps, manifest: v.manifest });
-    if (warm) await this.warm(v, worker);
+  /** Loads a live model into a restarted worker. */
+  async reloadInto(worker: number, model: LoadedModel, bytes: Uint8Array, warm: boolean): Promise<void> {
+    await this.pool.call<LoadReply>(worker, { op: 'load', modelId: model.id, bytes, eps: this.eps, manifest: model.manifest });
+    if (warm) await this.warm(model, worker);
   }
 
-  private async releaseVid(vid: number): Promise<void> {
-    await Promise.allSettled(Array.from({ length: this.workers }, (_, i) => this.pool.call(i, { op: 'release', vid })));
+  private async releaseId(modelId: number): Promise<void> {
+    await Promise.allSettled(Array.from({ length: this.workers }, (_, i) => this.pool.call(i, { op: 'release', modelId })));
   }
 
-  release(v: Version): Promise<void> {
-    return this.releaseVid(v.vid);
+  release(model: LoadedModel): Promise<void> {
+    return this.releaseId(model.id);
   }
 
-  detect(worker: number, v: Version, images: Float32Array[], sizes: ImageSize[], params: DetectParams[]): Promise<DetectReply> {
-    return this.pool.call<DetectReply>(worker, { op: 'detect', vid: v.vid, images, sizes, params }, images.map((d) => d.buffer as ArrayBuffer));
+  /** A batch of detection jobs on one worker; the image tensors are transferred, not copied. */
+  runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[]): Promise<DetectReply> {
+    return this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
   }
 
-  infer(worker: number, v: Version, inputs: Record<string, RawTensor>): Promise<InferReply> {
+  runInfer(worker: number, model: LoadedModel, inputs: Record<string, RawTensor>): Promise<InferReply> {
     const transfer = new Set<ArrayBuffer>();
     const sent: Record<string, RawTensor> = {};
     for (const [k, t] of Object.entries(inputs)) {
@@ -174,7 +172,7 @@ export class Engine {
       transfer.add(data.buffer as ArrayBuffer);
       sent[k] = { ...t, data };
     }
-    return this.pool.call<InferReply>(worker, { op: 'infer', vid: v.vid, inputs: sent }, [...transfer]);
+    return this.pool.call<InferReply>(worker, { op: 'runInfer', modelId: model.id, inputs: sent }, [...transfer]);
   }
 
   close(): Promise<void> {

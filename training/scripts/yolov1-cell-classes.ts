@@ -1,8 +1,8 @@
 // How well a YOLOv1 run classifies yet: class argmax accuracy, and the mean score of the true class, at
 // the cells that hold a truth, on 64 training and 64 held-out images without augmentation:
-//   node --import tsx scripts/yolov1-cell-classes.ts training/yolov1
+//   node --import tsx training/scripts/yolov1-cell-classes.ts training/yolov1
 // (training/README.md quotes it: the mAP of an early run is ~0 and says nothing about the classes).
-import { tf } from '../src/train/backend.ts';
+import { tf } from '../../src/train/backend.ts';
 import { openV1Run, truthCellBatches } from './yolov1-run.ts';
 const dir = process.argv[2];
 const run = await openV1Run(dir);
