@@ -193,10 +193,10 @@ describe('finding 6: client mistakes logged at info without a stack, faults at e
       expect(JSON.stringify(l)).not.toMatch(/"stack"|\n\s+at /);
     }
     logLines.length = 0;
-    const orig = rt.detect.bind(rt);
-    rt.detect = async () => { throw new Error('ENOENT /secret/model.onnx'); };
+    const orig = rt.runDetect.bind(rt);
+    rt.runDetect = async () => { throw new Error('ENOENT /secret/model.onnx'); };
     const r = await app.inject({ method: 'POST', url: '/v1/detect', headers: { 'content-type': 'image/png' }, payload: png });
-    rt.detect = orig;
+    rt.runDetect = orig;
     expect(r.statusCode).toBe(500);
     const errors = logLines.filter((l) => (l.level as number) >= 50);
     expect(errors).toHaveLength(1);

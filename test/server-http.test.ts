@@ -182,7 +182,7 @@ describe('POST /v1/detect', () => {
     await healthy();
   });
 
-  it('overload: beyond maxInFlight -> 503 with Retry-After before the body is read; runtime overload -> 503', async () => {
+  it('overload: beyond maxInFlight -> 503 with Retry-After; runtime overload -> 503', async () => {
     const release = rt.hold();
     const held = Array.from({ length: 4 }, () => detect(png, 'image/png'));
     let over: LightMyRequestResponse;

@@ -28,6 +28,8 @@ interface ServeOptions {
   watch?: boolean;
   logLevel: string;
   logRequests?: boolean;
+  inferMaxBatch: number;
+  inferMaxOutput: number;
   headersTimeoutMs: number;
   uploadTimeoutMs: number;
   idleTimeoutMs: number;
@@ -88,6 +90,8 @@ async function run(o: ServeOptions): Promise<void> {
     bodyLimit: Math.round(o.bodyLimitMb * 1024 * 1024),
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.timeoutMs,
+    inferMaxBatch: o.inferMaxBatch,
+    inferMaxOutputValues: o.inferMaxOutput,
     headersTimeoutMs: o.headersTimeoutMs,
     uploadTimeoutMs: o.uploadTimeoutMs,
     idleTimeoutMs: o.idleTimeoutMs,
@@ -129,8 +133,10 @@ export function register(program: Command): void {
     .option('--queue-limit <n>', 'requests waiting per model before 503 (default 64)', intOption('--queue-limit', 1, 100000))
     .option('--workers <n>', 'inference worker threads (default: from the core count)', intOption('--workers', 1, 256))
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
-    .option('--max-in-flight <n>', 'detect requests admitted at once before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
+    .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
     .option('--timeout-ms <ms>', 'a request still queued after this long gets 503', intOption('--timeout-ms', 1, 3_600_000), APP_DEFAULTS.requestTimeoutMs)
+    .option('--infer-max-batch <n>', 'KServe infer: largest batch per request, else 400', intOption('--infer-max-batch', 1, 1_000_000), APP_DEFAULTS.inferMaxBatch)
+    .option('--infer-max-output <values>', 'KServe infer: most values one answer may hold, else 413', intOption('--infer-max-output', 1, 1 << 28), APP_DEFAULTS.inferMaxOutputValues)
     .option('--headers-timeout-ms <ms>', 'request line and headers must arrive within this, else 408', intOption('--headers-timeout-ms', 1, 3_600_000), APP_DEFAULTS.headersTimeoutMs)
     .option('--upload-timeout-ms <ms>', 'a whole request, body included, must arrive within this, else 408', intOption('--upload-timeout-ms', 1, 3_600_000), APP_DEFAULTS.uploadTimeoutMs)
     .option('--idle-timeout-ms <ms>', 'a connection silent this long during a request is closed', intOption('--idle-timeout-ms', 1, 3_600_000), APP_DEFAULTS.idleTimeoutMs)

@@ -1,20 +1,20 @@
 // The Fastify application: plugins for docs, websocket and each route group, one error shape, metrics hooks.
 // The runtime is a dependency (any ServerRuntime), so the HTTP layer is testable on its own.
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import AjvCompiler from '@fastify/ajv-compiler';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { ServerRuntime } from './contract.ts';
-import { clientErrorHandler } from './client-errors.ts';
-import { errorReply, errorSchema, installErrorHandling, logError, sendError, trackRoutes } from './errors.ts';
+import { Admission } from './admission.ts';
+import { errorSchema, installErrorHandling, trackRoutes } from './errors.ts';
 import { installGuards } from './guards.ts';
 import { defaultPolicy, type OriginPolicy } from './origin.ts';
+import { serverOptions } from './server-options.ts';
 import { createMetrics, type ServerMetrics } from './metrics.ts';
 import { detectionResponseSchema, kserveErrorSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
 import { detectRoutes } from './routes/detect.ts';
 import { modelRoutes } from './routes/models.ts';
-import { kserveRoutes } from './routes/kserve.ts';
+import { INFER_CAPS, kserveRoutes } from './routes/kserve.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -43,8 +43,12 @@ export interface AppOptions {
   inferBodyLimit?: number;
   /** a request not answered by then leaves the queue with 503 */
   requestTimeoutMs?: number;
-  /** /v1/detect requests admitted at once; more get 503 + Retry-After before their body is read */
+  /** requests running a model at once (detect, infer, generate, sample), counted once their body has arrived; more get 503 + Retry-After */
   maxInFlight?: number;
+  /** KServe infer: largest batch per request */
+  inferMaxBatch?: number;
+  /** KServe infer: most values an answer may hold */
+  inferMaxOutputValues?: number;
   /** bytes a stream socket may hold unsent before the server stops starting new frames for it */
   streamMaxBuffered?: number;
   /** the request line and headers must have arrived by then (slow-header clients are cut with 408) */
@@ -64,6 +68,8 @@ export const DEFAULTS = {
   inferBodyLimit: 64 * 1024 * 1024,
   requestTimeoutMs: 30_000,
   maxInFlight: 128,
+  inferMaxBatch: INFER_CAPS.maxBatch,
+  inferMaxOutputValues: INFER_CAPS.maxOutputValues,
   streamMaxBuffered: 1024 * 1024,
   headersTimeoutMs: 10_000,
   // 16 MiB at 1 Mbit/s takes ~130 s: a slow but honest uploader still fits, a stalled one is cut
@@ -73,59 +79,13 @@ export const DEFAULTS = {
   keepAliveTimeoutMs: 72_000,
 };
 
-/** Ajv for bodies refuses what it would otherwise coerce ("seed": null -> 0, true -> 1); query strings
- * and params are text, so they keep coercion ("0.5" -> 0.5). */
-function validatorCompilers() {
-  const pool = AjvCompiler();
-  return {
-    buildValidator: (external: unknown, opts: { customOptions: object }) => {
-      const coercing = pool(external as never, opts as never);
-      const strict = pool(external as never, { ...opts, customOptions: { ...opts.customOptions, coerceTypes: false } } as never);
-      return (route: { httpPart?: string }) => (route.httpPart === 'body' ? strict : coercing)(route as never);
-    },
-  };
-}
-
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<AppOptions>;
   const metrics = opts.metrics ?? createMetrics();
   const { runtime } = o;
   let accepting = true;
 
-  const app = Fastify({
-    logger: o.logger ?? false,
-    bodyLimit: 1024 * 1024,
-    // Validation must fail on unknown query parameters instead of silently dropping them (a typo like
-    // ?threshold=.5 would otherwise be ignored).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
-    schemaErrorFormatter: (errors, dataVar) => {
-      const e = errors[0];
-      const where = `${dataVar}${e.instancePath ? e.instancePath.replace(/\//g, '.') : ''}`;
-      const extra = e.keyword === 'additionalProperties' ? `: unknown parameter "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
-      return new Error(`${where} ${e.message}${extra}`);
-    },
-    schemaController: { compilersFactory: validatorCompilers() as never },
-    forceCloseConnections: 'idle',
-    // requests arriving while draining are answered by the guard in our shape (with Retry-After)
-    return503OnClosing: false,
-    logController: new LogController({ disableRequestLogging: !o.requestLogging }),
-    requestTimeout: o.uploadTimeoutMs,
-    connectionTimeout: o.idleTimeoutMs,
-    keepAliveTimeout: o.keepAliveTimeoutMs,
-    // Node checks the header/request timeouts on this period (30 s by default, far coarser than the limits)
-    http: {
-      headersTimeout: Math.min(o.headersTimeoutMs, o.uploadTimeoutMs),
-      requestTimeout: o.uploadTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(Math.min(o.headersTimeoutMs, o.uploadTimeoutMs) / 10))),
-    } as never,
-    // bad URL encoding and over-long path parameters, which Fastify otherwise answers in its own shape
-    frameworkErrors: (err, req, reply) => {
-      const r = errorReply(err);
-      logError(req.log, r, err);
-      return sendError(reply, r);
-    },
-    clientErrorHandler: function (this: FastifyInstance, err, socket) { clientErrorHandler(() => this.log)(err as never, socket); },
-  } as FastifyServerOptions);
+  const app = Fastify(serverOptions(o));
   app.decorateRequest('pinholeModel', '');
   trackRoutes(app);
   installErrorHandling(app);
@@ -168,10 +128,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
 
-  await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, requestTimeoutMs: o.requestTimeoutMs, maxInFlight: o.maxInFlight });
+  const admission = new Admission({ maxInFlight: o.maxInFlight, requestTimeoutMs: o.requestTimeoutMs });
+  await app.register(detectRoutes, { runtime, bodyLimit: o.bodyLimit, admission });
   await app.register(modelRoutes, { runtime });
-  await app.register(kserveRoutes, { runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting && !app.pinholeDrain.draining });
-  await app.register(generateRoutes, { runtime });
+  await app.register(kserveRoutes, {
+    runtime, bodyLimit: o.inferBodyLimit, accepting: () => accepting && !app.pinholeDrain.draining, admission,
+    caps: { maxBatch: o.inferMaxBatch, maxOutputValues: o.inferMaxOutputValues },
+  });
+  await app.register(generateRoutes, { runtime, admission });
   await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
   await app.register(metricsRoutes, { metrics });
   return app;

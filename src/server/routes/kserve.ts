@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
-import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
+import type { Admission } from '../admission.ts';
+import type { DetectOptions, ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
 
 export interface KServeOptions {
   runtime: ServerRuntime;
@@ -10,7 +11,23 @@ export interface KServeOptions {
   bodyLimit: number;
   /** false once shutdown has begun */
   accepting: () => boolean;
+  admission: Admission;
+  caps: InferCaps;
 }
+
+/**
+ * What one infer request may ask for. An answer is JSON text (~10-20 bytes a value), built in memory on
+ * the event loop: without a cap one request for a large batch of a generator's images takes gigabytes and
+ * stalls every other request (issue 17).
+ */
+export interface InferCaps {
+  /** largest batch (first dimension, where the model leaves it open) */
+  maxBatch: number;
+  /** most values an answer may hold, all outputs together */
+  maxOutputValues: number;
+}
+
+export const INFER_CAPS: InferCaps = { maxBatch: 64, maxOutputValues: 1 << 22 };
 
 // The Open Inference Protocol's datatype names live here; the runtime speaks ONNX Runtime's type names.
 type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
@@ -122,30 +139,75 @@ function readyModel(runtime: ServerRuntime, name: string): ModelInfo {
 }
 
 /** One KServe v2 infer request: JSON tensors checked against the model's signature, run, answered as JSON. */
-async function infer(runtime: ServerRuntime, name: string, body: V2Request) {
+/** The batch a request asks for: the largest first dimension among inputs whose model dimension is open. */
+function batchOf(body: V2Request, sig: ModelSignature | undefined): number {
+  let batch = 1;
+  for (const t of body.inputs) {
+    const open = !sig || (sig.inputs.find((s) => s.name === t.name)?.shape[0] ?? -1) < 0;
+    if (open && t.shape.length > 0) batch = Math.max(batch, t.shape[0]);
+  }
+  return batch;
+}
+
+/** Values the outputs will hold for `batch`, or undefined when a dimension other than the batch is open. */
+function outputValues(sig: ModelSignature, names: string[] | undefined, batch: number): number | undefined {
+  let total = 0;
+  for (const o of sig.outputs) {
+    if (names && !names.includes(o.name)) continue;
+    let n = 1;
+    for (const [i, d] of o.shape.entries()) {
+      if (d >= 0) n *= d;
+      else if (i === 0) n *= batch;
+      else return undefined;
+    }
+    total += n;
+  }
+  return total;
+}
+
+function overOutputCap(values: number, caps: InferCaps): PinholeError {
+  return new PinholeError('too_large', `the answer would hold ${values} values, over the cap of ${caps.maxOutputValues} per request; send a smaller batch`);
+}
+
+/** Refuses, before anything runs, a request over the batch or answer-size cap. */
+function checkCaps(body: V2Request, sig: ModelSignature | undefined, caps: InferCaps): void {
+  const batch = batchOf(body, sig);
+  if (batch > caps.maxBatch) throw bad(`batch of ${batch} is over the cap of ${caps.maxBatch} per request; split it`);
+  const values = sig && outputValues(sig, body.outputs?.map((o) => o.name), batch);
+  if (values !== undefined && values > caps.maxOutputValues) throw overOutputCap(values, caps);
+}
+
+function checkNames(body: V2Request, sig: ModelSignature | undefined, inputs: Record<string, RawTensor>): void {
+  if (!sig) return;
+  const want = sig.inputs.map((s) => s.name);
+  const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
+  if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
+  const missing = want.filter((k) => !inputs[k]);
+  if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
+  const requested = body.outputs?.map((o) => o.name);
+  if (requested) {
+    const have = sig.outputs.map((o) => o.name);
+    const unknownOut = requested.filter((r) => !have.includes(r));
+    if (unknownOut.length) throw bad(`unknown output ${unknownOut.join(', ')}; the model has ${have.join(', ')}`);
+  }
+}
+
+async function infer(runtime: ServerRuntime, name: string, body: V2Request, caps: InferCaps, run: DetectOptions) {
+  const sig = await runtime.signature?.(name);
+  checkCaps(body, sig, caps);
   const inputs: Record<string, RawTensor> = {};
   for (const t of body.inputs) {
     if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
     inputs[t.name] = toRawTensor(t);
   }
-  const sig = await runtime.signature?.(name);
-  if (sig) {
-    const want = sig.inputs.map((s) => s.name);
-    const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
-    if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
-    const missing = want.filter((k) => !inputs[k]);
-    if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
-  }
-  const requested = body.outputs?.map((o) => o.name);
-  if (sig && requested) {
-    const have = sig.outputs.map((o) => o.name);
-    const unknown = requested.filter((r) => !have.includes(r));
-    if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
-  }
-  const out = await runtime.infer(name, inputs);
-  const names = requested ?? Object.keys(out);
+  checkNames(body, sig, inputs);
+  const out = await runtime.infer(name, inputs, run);
+  const names = body.outputs?.map((o) => o.name) ?? Object.keys(out);
   const missing = names.filter((n) => !out[n]);
   if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+  // outputs whose size the signature left open are counted now, before their JSON is built
+  const values = names.reduce((a, n) => a + out[n].data.length, 0);
+  if (values > caps.maxOutputValues) throw overOutputCap(values, caps);
   return {
     model_name: name,
     model_version: '1',
@@ -224,10 +286,10 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       body: { $ref: 'V2InferRequest#' },
       response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'KServeError#' }, '5xx': { $ref: 'KServeError#' } },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const { name } = req.params as { name: string };
     readyModel(runtime, name);
     req.pinholeModel = name;
-    return infer(runtime, name, req.body as V2Request);
+    return infer(runtime, name, req.body as V2Request, opts.caps, opts.admission.enter(reply));
   });
 }
