@@ -22,10 +22,11 @@ export function clientErrorHandler(log: () => FastifyBaseLogger) {
     const r = known ?? { status: 400, code: 'bad_request', message: `malformed HTTP request (${err.code ?? 'parse error'})` };
     log().info({ code: r.code, status: r.status }, r.message);
     // An answer already under way (a response has started on this socket) cannot be replaced.
-    const res = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const res = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: { url?: string } } })._httpMessage;
     if (!socket.writable || res?.headersSent) { socket.destroy(); return; }
-    // The path is only known for a request whose line was parsed; a KServe client still gets its shape then.
-    const url = /^[A-Z]+ (\S+)/.exec(err.rawPacket?.toString('latin1', 0, 512) ?? '')?.[1] ?? '/';
+    // The path is known for a request whose line was parsed (from its request, or the bytes that failed);
+    // a KServe client still gets its shape then.
+    const url = res?.req?.url ?? /^[A-Z]+ +(\S+)/.exec(err.rawPacket?.toString('latin1', 0, 512) ?? '')?.[1] ?? '/';
     const body = JSON.stringify(errorBody(errorShapeFor(url), r));
     socket.end(`HTTP/1.1 ${r.status} ${REASON[r.status]}\r\nContent-Type: application/json; charset=utf-8\r\n`
       + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

@@ -95,8 +95,13 @@ export function errorBody(shape: ErrorShape, r: Pick<ErrorReply, 'code' | 'messa
 
 export function sendError(reply: FastifyReply, r: ErrorReply): FastifyReply {
   if (r.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfter))));
-  // a refused WebSocket upgrade is not an HTTP keep-alive connection: nothing else will ever close it
-  if (r.close || reply.request.headers.upgrade) reply.header('connection', 'close');
+  if (r.close) reply.header('connection', 'close');
+  // A refused WebSocket upgrade is answered on a socket the HTTP server no longer manages (the upgrade took
+  // it over): nothing else will ever close it, not even shutdown.
+  if (reply.request.headers.upgrade) {
+    reply.header('connection', 'close');
+    reply.raw.once('finish', () => reply.raw.socket?.end());
+  }
   return reply.code(r.status).type('application/json; charset=utf-8').send(errorBody(errorShapeFor(reply.request.url), r));
 }
 

@@ -6,6 +6,20 @@ import { hostAllowed, originAllowed, type OriginPolicy } from './origin.ts';
 
 const forbidden = (message: string) => Object.assign(new Error(message), { statusCode: 403 });
 
+// RFC 6455: a 16-byte nonce in base64, version 13 (ws also speaks 8). Checked here so that a bad handshake
+// gets our error shape instead of the WebSocket library's plain-text 400.
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+function badHandshake(req: FastifyRequest): string | undefined {
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return undefined;
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !WS_KEY.test(key.trim())) return 'WebSocket handshake: missing or invalid Sec-WebSocket-Key';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'WebSocket handshake: Sec-WebSocket-Version must be 13';
+  if (req.method !== 'GET') return 'WebSocket handshake: the method must be GET';
+  return undefined;
+}
+
 /** Browsers send these cross-site without asking first (no CORS preflight): a form post, a WebSocket. */
 function crossSiteCapable(req: FastifyRequest): boolean {
   if (req.headers.upgrade?.toLowerCase() === 'websocket') return true;
@@ -24,6 +38,8 @@ export function installGuards(app: FastifyInstance, policy: OriginPolicy): void 
     if (!hostAllowed(policy, req.headers.host)) {
       throw forbidden(`Host "${req.headers.host ?? ''}" is not served here (allowed: ${policy.hosts === 'loopback' ? 'localhost and loopback addresses' : (policy.hosts as string[]).join(', ')}; see --allowed-hosts)`);
     }
+    const handshake = badHandshake(req);
+    if (handshake) throw Object.assign(new Error(handshake), { statusCode: 400 });
     if (crossSiteCapable(req) && !originAllowed(policy, req.headers.origin, req.headers.host)) {
       throw forbidden(`Origin "${req.headers.origin}" is not allowed (see --allowed-origins)`);
     }

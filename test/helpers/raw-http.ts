@@ -13,7 +13,7 @@ export interface RawAnswer {
 }
 
 /** Parses the first HTTP response in `buf` (Content-Length framed or to the end). */
-export function parseResponse(buf: Buffer): Omit<RawAnswer, 'reset' | 'ended'> | undefined {
+export function parseResponse(buf: Buffer, noBody = false): Omit<RawAnswer, 'reset' | 'ended'> | undefined {
   const text = buf.toString('latin1');
   const head = text.indexOf('\r\n\r\n');
   if (head < 0) return undefined;
@@ -24,7 +24,9 @@ export function parseResponse(buf: Buffer): Omit<RawAnswer, 'reset' | 'ended'> |
     const i = l.indexOf(':');
     headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
   }
-  const len = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
+  // an answer to HEAD, 1xx, 204 and 304 has no body whatever Content-Length says
+  const len = noBody || status < 200 || status === 204 || status === 304 ? 0
+    : headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
   const rest = buf.subarray(Buffer.byteLength(text.slice(0, head + 4), 'latin1'));
   if (len !== undefined && rest.length < len) return undefined;
   return { status, headers, body: rest.subarray(0, len ?? rest.length).toString('utf8') };
@@ -32,6 +34,7 @@ export function parseResponse(buf: Buffer): Omit<RawAnswer, 'reset' | 'ended'> |
 
 /** Sends `data`, waits for one full answer (or the end of the socket), then closes unless told to keep it. */
 export function rawRequest(port: number, data: string | Buffer, opts: { timeoutMs?: number } = {}): Promise<RawAnswer> {
+  const head = /^HEAD /.test(typeof data === 'string' ? data : data.toString('latin1', 0, 5));
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1');
     let buf = Buffer.alloc(0);
@@ -39,7 +42,7 @@ export function rawRequest(port: number, data: string | Buffer, opts: { timeoutM
     let ended = false;
     const timer = setTimeout(() => { s.destroy(); reject(new Error(`no answer within ${opts.timeoutMs ?? 5000} ms: ${buf.toString('latin1').slice(0, 200)}`)); }, opts.timeoutMs ?? 5000);
     const finish = () => {
-      const r = parseResponse(buf);
+      const r = parseResponse(buf, head);
       if (!r) return false;
       clearTimeout(timer);
       // give a close/reset that follows the answer a moment to show
@@ -49,7 +52,7 @@ export function rawRequest(port: number, data: string | Buffer, opts: { timeoutM
     s.on('data', (c) => { buf = Buffer.concat([buf, c]); finish(); });
     s.on('end', () => { ended = true; });
     s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNRESET' || e.code === 'EPIPE') reset = true; else reject(e); });
-    s.on('close', () => { if (!parseResponse(buf)) { clearTimeout(timer); resolve({ status: 0, headers: {}, body: buf.toString(), reset, ended }); } });
+    s.on('close', () => { if (!parseResponse(buf, head)) { clearTimeout(timer); resolve({ status: 0, headers: {}, body: buf.toString(), reset, ended }); } });
     s.write(data);
   });
 }
