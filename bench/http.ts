@@ -40,15 +40,15 @@ const shoot = (extra: { overallRate?: number; duration: number }): Promise<Resul
 
 interface Run { rps: number; p50: number; p99: number; avgBatch: number; ok: number; bad: number; cpuMsPerImage: number; clientCores: number }
 async function measured(extra: { overallRate?: number; duration: number }): Promise<Run> {
-  const i0 = await counter(server.url, 'pinhole_inference_count', model.name);
-  const e0 = await counter(server.url, 'pinhole_execution_count', model.name);
+  const i0 = await counter(server.url, 'pinhole_inference_total', model.name);
+  const e0 = await counter(server.url, 'pinhole_execution_total', model.name);
   const c0 = cpuSeconds(server.child.pid!);
   const k0 = process.cpuUsage();
   const r = await shoot(extra);
   const k = process.cpuUsage(k0);
   const cpu = cpuSeconds(server.child.pid!) - c0;
-  const i1 = await counter(server.url, 'pinhole_inference_count', model.name);
-  const e1 = await counter(server.url, 'pinhole_execution_count', model.name);
+  const i1 = await counter(server.url, 'pinhole_inference_total', model.name);
+  const e1 = await counter(server.url, 'pinhole_execution_total', model.name);
   return { rps: r['2xx'] / r.duration, p50: r.latency.p50, p99: r.latency.p99, avgBatch: (i1 - i0) / Math.max(1, e1 - e0), ok: r['2xx'], bad: r.non2xx + r.errors + r.timeouts,
     cpuMsPerImage: (1000 * cpu) / Math.max(1, r['2xx']), clientCores: (k.user + k.system) / 1e6 / r.duration };
 }
@@ -98,7 +98,7 @@ try {
     const peak = await measured({ duration });
     peaks.push(peak);
     console.log(`round ${r} server, peak: ${peak.rps.toFixed(1)} images/s, latency p50 ${ms(peak.p50)} p99 ${ms(peak.p99)}, average batch ${peak.avgBatch.toFixed(2)}`
-      + ` (pinhole_inference_count / pinhole_execution_count), ${peak.ok} ok, ${peak.bad} not ok; server CPU ${peak.cpuMsPerImage.toFixed(0)} ms/image, autocannon ${peak.clientCores.toFixed(2)} cores`);
+      + ` (pinhole_inference_total / pinhole_execution_total), ${peak.ok} ok, ${peak.bad} not ok; server CPU ${peak.cpuMsPerImage.toFixed(0)} ms/image, autocannon ${peak.clientCores.toFixed(2)} cores`);
     // the ceiling at the batch the server reached in its first round
     const batch = Math.max(1, Math.round(peaks[0].avgBatch));
     const c = await runCeiling({ modelDir: model.dir, images: [image], batch, durationMs: duration * 1000, workers: o.workers ? Number(o.workers) : undefined });

@@ -2,7 +2,7 @@
 // in its own process with its output as is, then a one-line status per bench.
 //
 //   node --import tsx bench/run.ts [--only http,ws,vision] [--models models] [--model NAME] [--duration 10]
-// Also available by name: data, runtime-threads, train-kernel (see bench/README.md).
+// Also available by name: data, runtime-threads, train-kernel, quantize, peer, cold-start (see bench/README.md).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,11 +26,14 @@ const ARGS: Record<string, string[]> = {
   data: [],
   'runtime-threads': ['--seconds', '3', '--rounds', '1', '--batches', '1,4', '--spin', 'on'],
   'train-kernel': [],
+  quantize: ['--models', o.models],
+  peer: [],
+  'cold-start': ['--rounds', '3'],
 };
 
 const names = o.only.split(',').map((s) => s.trim()).filter(Boolean);
 for (const n of names) {
-  if (!existsSync(join(here, `${n}.ts`)) || n === 'run' || n === 'server-child') {
+  if (!existsSync(join(here, `${n}.ts`)) || n === 'run' || n === 'server-child' || n === 'darknet-model') {
     console.error(`bench: no bench "${n}" (known: ${Object.keys(ARGS).join(', ')})`);
     process.exit(2);
   }

@@ -69,8 +69,8 @@ try {
   await runStream(wsUrl, Math.min(2, duration)); // warm-up
   for (const n of streamCounts) {
     const p0 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
-    const i0 = await counter(server.url, 'pinhole_inference_count', model.name);
-    const e0 = await counter(server.url, 'pinhole_execution_count', model.name);
+    const i0 = await counter(server.url, 'pinhole_inference_total', model.name);
+    const e0 = await counter(server.url, 'pinhole_execution_total', model.name);
     const c0 = cpuSeconds(server.child.pid!);
     const k0 = process.cpuUsage();
     const t0 = performance.now();
@@ -79,8 +79,8 @@ try {
     const serverCpu = cpuSeconds(server.child.pid!) - c0;
     const k = process.cpuUsage(k0);
     const clientCpu = (k.user + k.system) / 1e6;
-    const i1 = await counter(server.url, 'pinhole_inference_count', model.name);
-    const e1 = await counter(server.url, 'pinhole_execution_count', model.name);
+    const i1 = await counter(server.url, 'pinhole_inference_total', model.name);
+    const e1 = await counter(server.url, 'pinhole_execution_total', model.name);
     const p1 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
     const sent = all.reduce((a, s) => a + s.sent, 0);
     const processed = all.reduce((a, s) => a + s.processed, 0);

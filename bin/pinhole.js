@@ -1,6 +1,17 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly (tsx), so a checkout works right after `npm ci`.
-import { register } from 'tsx/esm/api';
+// The `pinhole` command: the compiled build when it is current, else the sources through tsx (bin/entry.js).
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { chooseEntry } from './entry.js';
 
-register();
-await import('../src/cli/main.ts');
+let entry;
+try {
+  entry = chooseEntry(fileURLToPath(new URL('..', import.meta.url)));
+} catch (e) {
+  process.stderr.write(`pinhole: ${e.message}\n`);
+  process.exit(2);
+}
+if (entry.from === 'src') {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+await import(pathToFileURL(entry.file).href);

@@ -50,6 +50,10 @@ interface ManifestBase {
   /** Evaluation figures for trained models (mAP, agreement, ...), with how they were measured. */
   metrics?: Record<string, unknown>;
   description?: string;
+  /** numeric precision of model.onnx: absent means float32; int8 folders are written by `pinhole quantize` */
+  precision?: 'fp32' | 'int8';
+  /** how an int8 folder was made: its float source, calibration method and data */
+  quantization?: Record<string, unknown>;
 }
 
 /** YOLOv1 detection layer. Output layout: probs [S*S][C], conf [S*S][B], boxes [S*S][B][4]. */
@@ -163,6 +167,7 @@ export function validateManifest(m: unknown): Manifest {
     need(o[k] === undefined || (typeof o[k] === 'number' && (o[k] as number) >= 0 && (o[k] as number) <= 1),
       `model.json: "${k}" must be a number in [0, 1]`);
   }
+  need(o.precision === undefined || o.precision === 'fp32' || o.precision === 'int8', 'model.json: "precision" must be fp32 or int8');
   need(o.hier === undefined || o.kind === 'yolo9000', 'model.json: "hier" applies to yolo9000 models only');
   if (o.kind === 'yolov1') {
     need(isPosInt(o.side) && isPosInt(o.num), 'model.json: yolov1 needs positive integer "side" and "num"');

@@ -229,8 +229,14 @@ describe('WGAN image training run', () => {
     const base = { seed: 4, pool: 32, iterations: 3, evalEvery: 1, ckptEvery: 1, config, name: 'w', log: () => {} };
     const r1 = await trainWganImages({ ...base, out: join(dir, 'w'), runDir: join(dir, 'run-w'), resume: false, maxSteps: 2 });
     expect(r1.stopped).toBe(true);
-    const r2 = await trainWganImages({ ...base, out: join(dir, 'w'), runDir: join(dir, 'run-w'), resume: true });
+    // the resumed run keeps the checkpoint's architecture: a typed --z 16 is ignored (the ONNX input below is [N, 8])
+    const lines: string[] = [];
+    const r2 = await trainWganImages({
+      ...base, config: { ...config, zDim: 16 }, given: ['zDim'], log: (l) => lines.push(l),
+      out: join(dir, 'w'), runDir: join(dir, 'run-w'), resume: true,
+    });
     expect(r2.stopped).toBe(false);
+    expect(lines).toContain('--z 16 ignored: a resumed run keeps its architecture (--z 8)');
     const m = JSON.parse(await readFile(join(dir, 'w', 'model.json'), 'utf8'));
     expect(m.kind).toBe('wgan');
     expect(m.inputs.noise).toBe('z');

@@ -19,6 +19,7 @@ import { GraphBuilder, attr } from '../src/onnx/graph.ts';
 import { buildVocabulary } from '../src/vision/text.ts';
 import { generatorManifest, rng, tinyGeneratorNet, tinyRegionNet, tinyVocNet, regionManifest, writeModel, writeTinyModel } from './runtime-fixtures.ts';
 import { metricSum, multipartBody, parseMetrics, pngBomb } from './server-fakes.ts';
+import { NO_PROMTOOL, promtoolCheck, promtoolPath } from './helpers/promtool.ts';
 
 /** A toy text-to-image graph: tokens [N,6] int32, z [N,4], eps [N,3] -> stage1 [N,3,4,4], stage2 [N,3,8,8]. */
 function toyStackGan(vocab: number): Uint8Array {
@@ -288,7 +289,7 @@ describe('models, KServe v2, generation, metrics', () => {
     expectError(await gen({ text: 'a red circle', model: 'nope' }), 404, 'unknown_model');
   });
 
-  it('/metrics: requests, batches (average batch = inference_count / execution_count), queue depth', async () => {
+  it('/metrics: requests, batches (average batch = inference_total / execution_total), queue depth', async () => {
     const m0 = parseMetrics((await call('/metrics')).body.toString());
     const rs = await Promise.all(Array.from({ length: 12 }, () => post('/v1/detect?model=tiny', DOG, 'image/jpeg')));
     expect(rs.every((r) => r.status === 200)).toBe(true);
@@ -296,8 +297,8 @@ describe('models, KServe v2, generation, metrics', () => {
     const m1 = parseMetrics(text);
     const d = (name: string, labels: Record<string, string>) => metricSum(m1, name, labels) - metricSum(m0, name, labels);
     expect(d('pinhole_requests_total', { model: 'tiny', route: '/v1/detect', status: '200' })).toBe(12);
-    const images = d('pinhole_inference_count', { model: 'tiny' });
-    const batches = d('pinhole_execution_count', { model: 'tiny' });
+    const images = d('pinhole_inference_total', { model: 'tiny' });
+    const batches = d('pinhole_execution_total', { model: 'tiny' });
     expect(images).toBe(12);
     expect(batches).toBeGreaterThanOrEqual(3);
     expect(batches).toBeLessThanOrEqual(12);
@@ -306,6 +307,13 @@ describe('models, KServe v2, generation, metrics', () => {
     expect(d('pinhole_inference_duration_seconds_count', { model: 'tiny' })).toBe(batches);
     expect(text).toMatch(/^pinhole_queue_depth\{model="tiny"\} 0$/m);
     expect(text).toMatch(/^pinhole_model_ready\{model="broken"\} 0$/m);
+  });
+
+  it.skipIf(!promtoolPath)(`/metrics of the real runtime passes promtool check metrics (${promtoolPath ? 'promtool found' : NO_PROMTOOL})`, async () => {
+    await post('/v1/detect?model=tiny', DOG, 'image/jpeg');
+    const text = (await call('/metrics')).body.toString();
+    expect(text).toMatch(/^pinhole_inference_total\{model="tiny"\} [1-9]/m);
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
   });
 });
 

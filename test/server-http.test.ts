@@ -353,7 +353,7 @@ describe('errors, metrics, docs', () => {
     expect(r.headers['content-type']).toMatch(/^text\/plain/);
     const text = r.body;
     for (const name of ['pinhole_requests_total', 'pinhole_request_duration_seconds', 'pinhole_queue_duration_seconds',
-      'pinhole_inference_duration_seconds', 'pinhole_batch_size', 'pinhole_inference_count', 'pinhole_execution_count',
+      'pinhole_inference_duration_seconds', 'pinhole_batch_size', 'pinhole_inference_total', 'pinhole_execution_total',
       'pinhole_stream_frames_total', 'pinhole_queue_depth', 'process_cpu_user_seconds_total', 'nodejs_heap_size_total_bytes']) {
       expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
     }
@@ -361,8 +361,8 @@ describe('errors, metrics, docs', () => {
     const d = (name: string, labels: Record<string, string>) => metricSum(after, name, labels) - metricSum(before, name, labels);
     expect(d('pinhole_requests_total', { model: 'det', route: '/v1/detect', status: '200' })).toBe(1);
     expect(d('pinhole_requests_total', { model: '', route: '/v1/detect', status: '404' })).toBe(1);
-    expect(d('pinhole_inference_count', { model: 'det' })).toBe(4);
-    expect(d('pinhole_execution_count', { model: 'det' })).toBe(2);
+    expect(d('pinhole_inference_total', { model: 'det' })).toBe(4);
+    expect(d('pinhole_execution_total', { model: 'det' })).toBe(2);
     expect(d('pinhole_batch_size_count', { model: 'det' })).toBe(2);
     expect(d('pinhole_batch_size_sum', { model: 'det' })).toBe(4);
     expect(d('pinhole_queue_duration_seconds_count', { model: 'det' })).toBe(4);

@@ -1,7 +1,7 @@
 // What a resumed run trains with (src/train/engine/resume-options.ts) and how old checkpoints' options
 // are read (migrateYoloOptions), without training anything.
 import { describe, expect, it } from 'vitest';
-import { flagName, resumedOptions, type ResumeKeys } from '../src/train/engine/resume-options.ts';
+import { flagName, resumedOptions, resumedWithConfig, type ResumeKeys } from '../src/train/engine/resume-options.ts';
 import { migrateYoloOptions } from '../src/train/yolo/trainers.ts';
 
 interface Opts {
@@ -61,5 +61,21 @@ describe('migrateYoloOptions', () => {
     const now = { jitter: 0.05, clsPick: 'objectness', clsScale: [0.2, 1.25] };
     expect(migrateYoloOptions('yolo9000', now)).toEqual(now);
     expect(migrateYoloOptions('yolov2', { jitter: 0.05 })).toEqual({ jitter: 0.05 });
+  });
+});
+
+describe('resumed options with a nested config (the GAN trainers)', () => {
+  it('applies the rule at both levels with one list of typed keys', () => {
+    const cli = { out: '/new', seed: 1, iterations: 2000, config: { size: 32, zDim: 64, lr: 5e-5, clip: 0.01 } };
+    const recorded = { out: '/old', seed: 7, iterations: 700, config: { size: 64, zDim: 100, lr: 1e-4, clip: 0.02 } };
+    const lines: string[] = [];
+    const configKeys: ResumeKeys<typeof cli.config> = { arch: ['size', 'zDim'], session: [], flags: { zDim: '--z' } };
+    const o = resumedWithConfig(cli, ['iterations', 'zDim', 'lr'], recorded, { arch: [], session: ['out'] }, configKeys, (l) => lines.push(l));
+    expect(o).toEqual({ out: '/new', seed: 7, iterations: 2000, config: { size: 64, zDim: 100, lr: 5e-5, clip: 0.02 } });
+    expect(lines).toEqual([
+      '--iterations 2000 (the run had 700)',
+      '--z 64 ignored: a resumed run keeps its architecture (--z 100)',
+      '--lr 0.00005 (the run had 0.0001)',
+    ]);
   });
 });

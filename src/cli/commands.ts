@@ -9,5 +9,6 @@ import { register as serve } from './serve.ts';
 import { register as train } from './train.ts';
 import { register as exportCkpt } from './export.ts';
 import { register as bench } from './bench.ts';
+import { register as quantize } from './quantize.ts';
 
-export const commands: Array<(program: Command) => void> = [darknet, faceapi, detect, evaluate, generate, serve, train, exportCkpt, bench];
+export const commands: Array<(program: Command) => void> = [darknet, faceapi, detect, evaluate, generate, serve, train, exportCkpt, bench, quantize];

@@ -1,6 +1,7 @@
-// `pinhole detect MODEL_DIR IMAGE... [--thresh T] [--nms N] [--hier H] [--max-det K] [--json]`
+// `pinhole detect MODEL_DIR INPUT... [--thresh T] [--nms N] [--hier H] [--max-det K] [--json] [--save PATH]`
 // Offline detection through the same Runtime the server uses (same preprocessing, batching, decode).
-import { readFile, stat } from 'node:fs/promises';
+// Inputs (files, folders, globs, -, videos): inputs.ts; annotated images: save.ts; videos: video.ts.
+import { stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PinholeError } from '../errors.ts';
@@ -8,11 +9,15 @@ import { Runtime, type DetectPlan } from '../runtime/runtime.ts';
 import type { DetectionResponse, DetectParams } from '../runtime/types.ts';
 import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
+import { expandInputs, imageBytes, readStdin, type Input } from './inputs.ts';
+import { AnnotatedWriter } from './save.ts';
+import { runVideos } from './video-cli.ts';
 
 interface DetectCliOptions extends DetectParams {
   json?: boolean;
   ep: string[];
   maxBatch: number;
+  save?: string;
 }
 
 function classList(raw: string): number[] {
@@ -44,7 +49,10 @@ function human(file: string, r: DetectionResponse): string {
   return lines.join('\n') + '\n';
 }
 
-async function run(modelDir: string, images: string[], o: DetectCliOptions): Promise<void> {
+async function run(modelDir: string, args: string[], o: DetectCliOptions): Promise<void> {
+  const all = await expandInputs(args);
+  const images = all.filter((i) => i.kind !== 'video');
+  const videos = all.filter((i): i is Input & { kind: 'video' } => i.kind === 'video');
   const dir = resolve(modelDir);
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new Error(`no model folder at ${modelDir}`);
@@ -52,31 +60,32 @@ async function run(modelDir: string, images: string[], o: DetectCliOptions): Pro
   // one image: one worker with every core gives it the lowest latency; several: the serving default
   const rt = await Runtime.create({
     modelsDir: dirname(dir), only: [name], eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: 0, warmup: false,
-    workers: images.length === 1 ? 1 : undefined,
+    workers: images.length === 1 && !videos.length ? 1 : undefined,
   });
   try {
     const info = rt.model(name)!;
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);
     // flags are checked for syntax by commander; against the model, once, by the runtime's door
     const plan = resolveFlags(rt, name, detectParams(o));
+    if (videos.length) await runVideos(rt, plan, videos, { save: o.save, json: o.json, images: images.length });
+    const saver = o.save && images.length ? new AnnotatedWriter(o.save) : undefined;
+    let stdin: Promise<Buffer> | undefined;
     // every image goes in at once: the batcher groups them, exactly as concurrent HTTP requests
-    const results = await Promise.allSettled(images.map(async (file) => {
-      let bytes: Buffer;
+    const results = await Promise.allSettled(images.map(async (inp) => {
+      const bytes = await imageBytes(inp, () => (stdin ??= readStdin()));
+      let r;
       try {
-        bytes = await readFile(file);
+        r = await rt.runDetect(plan, bytes);
       } catch (e) {
-        throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        throw new Error(`${inp.name}: ${(e as Error).message}`);
       }
-      try {
-        return await rt.runDetect(plan, bytes);
-      } catch (e) {
-        throw new Error(`${file}: ${(e as Error).message}`);
-      }
+      if (saver) await saver.write(inp.name, bytes, r);
+      return r;
     }));
     const failures: Error[] = [];
     results.forEach((r, i) => {
       if (r.status === 'rejected') failures.push(r.reason as Error);
-      else process.stdout.write(o.json ? `${JSON.stringify(r.value)}\n` : human(images[i], r.value));
+      else process.stdout.write(o.json ? `${JSON.stringify(r.value)}\n` : human(images[i].name, r.value));
     });
     if (failures.length) {
       const first = failures[0];
@@ -91,10 +100,10 @@ async function run(modelDir: string, images: string[], o: DetectCliOptions): Pro
 export function register(program: Command): void {
   program
     .command('detect')
-    .description('detect objects in image files with a model folder (same pipeline as the server)')
+    .description('detect objects in images (files, folders, globs, stdin) or videos with a model folder (same pipeline as the server)')
     .argument('<model_dir>', 'model folder (model.json + model.onnx)')
-    .argument('<images...>', 'image files (JPEG, PNG, WebP, ...)')
-    .option('--thresh <t>', 'score threshold in [0, 1] (default .25)', threshOption)
+    .argument('<inputs...>', 'image files (JPEG, PNG, WebP, ...), folders, globs ("imgs/*.jpg"), - (an image on stdin) or video files (ffmpeg)')
+    .option('--thresh <t>', 'score threshold in [0, 1] (default: the model\'s, else .25)', threshOption)
     .option('--nms <n>', 'NMS IoU threshold in [0, 1] (default: the model\'s, else .45 / .4 for YOLOv1)', nmsOption)
     .option('--hier <h>', 'YOLO9000 hierarchy threshold in [0, 1] (default: the model\'s, else .5)', hierOption)
     .option('--tree-scores <mode>', 'YOLO9000: top (one node per box, darknet detector test) or classes (every leaf scored, darknet valid)', treeScoresOption)
@@ -102,6 +111,7 @@ export function register(program: Command): void {
     .option('--classes <ids>', 'keep only these class ids (comma list)', classList)
     .option('--agnostic', 'class-agnostic NMS')
     .option('--json', 'one JSON detection response per image, one per line')
+    .option('--save <path>', 'write the inputs with boxes drawn: images into folder PATH; a video into PATH if it ends in .mp4/.mkv/.webm/..., else into the folder (plus JSON lines beside it)')
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
     .option('--max-batch <n>', 'largest batch when several images are given', intOption('--max-batch', 1, 256), 8)
     .action((modelDir: string, images: string[], o: DetectCliOptions) => run(modelDir, images, o));

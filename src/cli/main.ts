@@ -3,10 +3,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UsageError } from './errors.ts';
 import { commands } from './commands.ts';
+import { VERSION } from '../version.ts';
 
 const program = new Command('pinhole')
   .description('Pinhole: real-time object detection and image generation inference server')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError(false)
   .exitOverride()
   .configureOutput({ writeErr: (s) => { if (!/^error:/.test(s)) process.stderr.write(s); } });

@@ -101,7 +101,7 @@ const stackgan: TrainCommand = {
     .option('--joint-d-batch', 'run each discriminator on one joint batch of real, mismatched and generated images (shared batch-norm statistics) instead of once per group'),
   { steps: 'optimizer steps', ckptEvery: 250, samples: 'sample previews' })
     .option('--redo <phases>', 'with --resume: stage2 (continue Stage-II to a larger --stage2-steps) and/or judge (train a fresh judge), comma list', redoList),
-  async run(raw) {
+  async run(raw, given) {
     const [{ initBackend }, { trainStackGan }, { DEFAULT_CONFIG }] = await Promise.all([
       import('../train/backend.ts'), import('../train/gan/stackgan/train.ts'), import('../train/gan/stackgan/config.ts'),
     ]);
@@ -113,7 +113,7 @@ const stackgan: TrainCommand = {
       judgeSteps: raw.judgeSteps as number, evalCount: raw.eval as number, batch2: raw.batch2 as number,
       config: { ...DEFAULT_CONFIG, batch: raw.batch as number, lr: raw.lr as number, jointDBatch: raw.jointDBatch === true },
       redo: raw.redo as Array<'stage2' | 'judge'> | undefined,
-      log: r.log, onProgress: r.progress,
+      log: r.log, onProgress: r.progress, given: given.map((k) => (k === 'eval' ? 'evalCount' : k)),
     }));
   },
 };
@@ -131,7 +131,7 @@ const wgan: TrainCommand = {
     .option('--n-critic <n>', 'critic updates per generator update', intOption('--n-critic', 1, 1000), 5)
     .option('--eval-every <n>', 'record W estimate and SWD every N generator iterations', intOption('--eval-every', 1, 1e9), 100),
   { steps: 'generator iterations', ckptEvery: 100, samples: 'sample grids' }),
-  async run(raw) {
+  async run(raw, given) {
     const size = raw.size as number;
     if (size % 16 !== 0) throw new UsageError(`--size must be a multiple of 16, got ${size}`);
     const [{ initBackend }, { trainWganImages, WGAN_IMAGE_DEFAULTS }] = await Promise.all([import('../train/backend.ts'), import('../train/gan/wgan-image.ts')]);
@@ -141,7 +141,7 @@ const wgan: TrainCommand = {
       seed: raw.seed as number, pool: raw.pool as number, iterations: raw.iterations as number, evalEvery: raw.evalEvery as number,
       config: { ...WGAN_IMAGE_DEFAULTS, size, zDim: raw.z as number, batch: raw.batch as number, lr: raw.lr as number,
         clip: raw.clip as number, nCritic: raw.nCritic as number },
-      log: r.log, onProgress: (i, t, info) => r.progress('wgan', i, t, info),
+      log: r.log, onProgress: (i, t, info) => r.progress('wgan', i, t, info), given: given.map((k) => (k === 'z' ? 'zDim' : k)),
     }));
   },
 };

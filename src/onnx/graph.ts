@@ -9,8 +9,8 @@ export const OPSET = 17;
 // onnx-proto's schema stops at IR 8, which is the IR version of opsets 15-18.
 const IR_VERSION = 8;
 
-export type ElemType = 'float32' | 'int64' | 'int32' | 'uint8' | 'bool';
-export type TypedData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+export type ElemType = 'float32' | 'int64' | 'int32' | 'uint8' | 'int8' | 'bool';
+export type TypedData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 export type Dim = number | string;
 
 const DTYPE: Record<ElemType, number> = {
@@ -18,6 +18,7 @@ const DTYPE: Record<ElemType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
@@ -25,6 +26,7 @@ function elemTypeOf(data: TypedData): ElemType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof Int32Array) return 'int32';
+  if (data instanceof Int8Array) return 'int8';
   return 'uint8';
 }
 
@@ -46,7 +48,8 @@ export const attr = {
   t: (data: TypedData, dims: number[]): Attr => ({ kind: 't', v: { data, dims } }),
 };
 
-function tensorProto(name: string, data: TypedData, dims: number[]): p.onnx.ITensorProto {
+/** An initializer / constant tensor; the element type follows the typed array. */
+export function tensorProto(name: string, data: TypedData, dims: number[]): p.onnx.ITensorProto {
   const n = dims.reduce((a, b) => a * b, 1);
   if (n !== data.length) {
     throw new Error(`initializer ${name}: ${data.length} values do not fill dims [${dims.join(',')}]`);
@@ -68,7 +71,7 @@ function attributeProto(name: string, a: Attr): p.onnx.IAttributeProto {
   }
 }
 
-function valueInfo(name: string, type: ElemType, dims: Dim[]): p.onnx.IValueInfoProto {
+export function valueInfo(name: string, type: ElemType, dims: Dim[]): p.onnx.IValueInfoProto {
   return {
     name,
     type: {

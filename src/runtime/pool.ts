@@ -17,12 +17,16 @@ function tsxApiUrl(): string {
   }
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url).href;
+// Built (dist/, `npm run build`) this module is .js and so is the worker; from the sources both are .ts.
+const COMPILED = import.meta.url.endsWith('.js');
+const WORKER_URL = new URL(COMPILED ? './worker.js' : './worker.ts', import.meta.url).href;
 
 function bootstrap(): string {
-  // An eval worker is a classic script; dynamic import() loads tsx, then the TypeScript worker module.
-  return `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`
-    + `.then(() => require('node:worker_threads').parentPort.postMessage({ ready: true }));`;
+  // An eval worker is a classic script; dynamic import() loads the worker module, TypeScript through tsx.
+  const load = COMPILED
+    ? `import(${JSON.stringify(WORKER_URL)})`
+    : `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+  return `${load}.then(() => require('node:worker_threads').parentPort.postMessage({ ready: true }));`;
 }
 
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;

@@ -1,11 +1,14 @@
-// Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics.
+// Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics by default and the
+// model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear).
 // sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
-// this module only converts the resized uint8 pixels once, straight into the final tensor layout.
+// this module only converts the resized uint8 pixels once, straight into the final tensor layout
+// (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts).
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
 import { pasteGeometry, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
+import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
 // One libvips thread per image: parallelism comes from concurrent requests on the libuv pool, and
 // the cores left over belong to ONNX Runtime. The operation cache only helps when the same input is
@@ -41,7 +44,7 @@ export function pixelLayout(m: Pick<Manifest, 'preprocess' | 'pad' | 'pad_value'
 }
 
 export interface Preprocessed {
-  /** C*H*W float32, RGB/255 planar, ready to be one slot of an NCHW batch */
+  /** C*H*W float32, RGB planar, normalised (darknet: /255), ready to be one slot of an NCHW batch */
   data: Float32Array;
   /** original image size after EXIF orientation: the frame the boxes are reported in */
   width: number;
@@ -81,18 +84,19 @@ function mapSharpError(e: unknown): PinholeError {
   return badImage(`cannot decode image: ${msg.replace(/^Vips\w*:\s*/, '').split('\n')[0]}`, e);
 }
 
-/**
- * Decodes `bytes` and lays the picture out as the network input described by `spec`:
- * letterbox (darknet: integer scaled size, centred, canvas exactly 0.5) or plain resize.
- * Throws PinholeError bad_image for anything that is not a whole, supported image and too_large for
- * images over the pixel limit (checked on the header, before any pixel is decoded).
- */
-export async function preprocess(bytes: Uint8Array, spec: InputSpec, layout: PreprocessMode | PixelLayout,
-  opts: PreprocessOptions = {}): Promise<Preprocessed> {
-  const L: PixelLayout = typeof layout === 'string' ? { mode: layout } : layout;
-  const mode = L.mode;
+/** Decoded pixels (a video frame): sharp only resizes them. */
+function fromRaw(r: RawImage): { img: Sharp; width: number; height: number } {
+  try {
+    checkRawImage(r);
+  } catch (e) {
+    throw badImage((e as Error).message);
+  }
+  const img = sharp(r.data, { raw: { width: r.width, height: r.height, channels: r.channels } });
+  return { img, width: r.width, height: r.height };
+}
+
+async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img: Sharp; width: number; height: number }> {
   if (bytes.byteLength === 0) throw badImage('empty image (0 bytes)');
-  const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   // failOn 'warning' (sharp's default, made explicit): a truncated or damaged file is an error,
   // never a half-grey picture that would yield plausible but wrong boxes.
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true });
@@ -106,6 +110,21 @@ export async function preprocess(bytes: Uint8Array, spec: InputSpec, layout: Pre
   if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (expected JPEG, PNG, WebP, GIF or TIFF)`);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw badImage('image has no pixels');
+  return { img, width, height };
+}
+
+/**
+ * Decodes `bytes` (or takes decoded RGB/RGBA pixels as they are, a video frame) and lays the picture out
+ * as the network input described by `spec`: letterbox (darknet: integer scaled size, centred, canvas
+ * exactly 0.5) or plain resize. Throws PinholeError bad_image for anything that is not a whole, supported
+ * image and too_large for images over the pixel limit (checked on the header, before any pixel is decoded).
+ */
+export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, layout: PreprocessMode | PixelLayout,
+  opts: PreprocessOptions = {}): Promise<Preprocessed> {
+  const L: PixelLayout = typeof layout === 'string' ? { mode: layout } : layout;
+  const mode = L.mode;
+  const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
+  const { img, width, height } = isRawImage(bytes) ? fromRaw(bytes) : await fromEncoded(bytes, maxPixels);
   if (width * height > maxPixels) {
     throw new PinholeError('too_large', `image too large: ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
   }

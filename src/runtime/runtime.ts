@@ -16,6 +16,7 @@ import { listModelFolders } from './folder.ts';
 import { generateImage, sampleImages, stackGanSpec, type GeneratedImage, type GenerateRequest, type SampleRequest, type StackGanSpec } from './generate.ts';
 import { detectJob, imageSize } from './job.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
+import type { RawImage } from './raw-image.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { Sessions, type LoadedModel } from './sessions.ts';
 import type {
@@ -186,10 +187,11 @@ export class Runtime {
   }
 
   /**
-   * The door, second half: decodes one encoded image into the plan's job and queues it. Errors are
+   * The door, second half: decodes one encoded image (or takes decoded pixels, a video frame) into the
+   * plan's job and queues it. Errors are
    * PinholeErrors: bad_image, too_large, overloaded (with retryAfter), timeout, model_not_ready.
    */
-  async runDetect(resolved: DetectPlan, image: Uint8Array, opts: DetectOptions = {}): Promise<DetectionResponse> {
+  async runDetect(resolved: DetectPlan, image: Uint8Array | RawImage, opts: DetectOptions = {}): Promise<DetectionResponse> {
     const t0 = performance.now();
     const { serving, plan } = this.servingFor(resolved);
     const deadline = this.deadline(t0, opts);
@@ -215,8 +217,8 @@ export class Runtime {
     });
   }
 
-  /** Both halves of the door at once: detects objects in one encoded image. */
-  detect(model: string | undefined, image: Uint8Array, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
+  /** Both halves of the door at once: detects objects in one encoded image or decoded frame. */
+  detect(model: string | undefined, image: Uint8Array | RawImage, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
     try {
       return this.runDetect(this.resolveDetect(model, params), image, opts);
     } catch (e) {

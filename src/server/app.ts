@@ -18,11 +18,14 @@ import { INFER_CAPS, kserveRoutes } from './routes/kserve.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { consoleRoutes } from './routes/console.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** the model a request resolved to ('' until then); the `model` label of pinhole_requests_total */
     pinholeModel: string;
+    /** the error code of the answer ('' unless it failed); the `code`/`reason` of pinhole_request_failures_total */
+    pinholeErrorCode: string;
   }
   interface FastifyInstance {
     /** shutdown has begun: new requests get 503 + Connection: close + Retry-After, answers close their socket */
@@ -87,6 +90,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const app = Fastify(serverOptions(o));
   app.decorateRequest('pinholeModel', '');
+  app.decorateRequest('pinholeErrorCode', '');
   trackRoutes(app);
   installErrorHandling(app);
   installGuards(app, opts.originPolicy ?? defaultPolicy('127.0.0.1'));
@@ -96,9 +100,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
 
   app.addHook('onResponse', async (req, reply) => {
-    const route = req.routeOptions.url ?? 'unmatched';
-    metrics.requests.inc({ model: req.pinholeModel, route, status: String(reply.statusCode) });
-    metrics.requestDuration.observe({ route }, reply.elapsedTime / 1000);
+    metrics.observeRequest({ model: req.pinholeModel, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode,
+      seconds: reply.elapsedTime / 1000, code: req.pinholeErrorCode || undefined });
   });
   app.addHook('preClose', async () => { accepting = false; app.pinholeDrain.start(); });
 
@@ -138,5 +141,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(generateRoutes, { runtime, admission });
   await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
   await app.register(metricsRoutes, { metrics });
+  await app.register(consoleRoutes);
   return app;
 }

@@ -94,6 +94,7 @@ export function errorBody(shape: ErrorShape, r: Pick<ErrorReply, 'code' | 'messa
 }
 
 export function sendError(reply: FastifyReply, r: ErrorReply): FastifyReply {
+  reply.request.pinholeErrorCode = r.code;
   if (r.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfter))));
   if (r.close) reply.header('connection', 'close');
   // A refused WebSocket upgrade is answered on a socket the HTTP server no longer manages (the upgrade took

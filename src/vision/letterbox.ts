@@ -1,5 +1,5 @@
-// Geometry of the two ways an image becomes a network input, and the inverse map that brings
-// network-relative boxes back to the original image. The runtime fills pixels (sharp); this module
+// Geometry of the three ways an image becomes a network input (letterbox, resize, pad-square), and the
+// inverse map that brings network-relative boxes back to the original image. The runtime fills pixels (sharp); this module
 // only decides where they go, with darknet's integer and float32 arithmetic so boxes match it.
 
 import type { PadPosition, PreprocessKind } from '../manifest.ts';

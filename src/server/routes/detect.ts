@@ -4,6 +4,7 @@ import type { Admission } from '../admission.ts';
 import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
 import { detectQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
+import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
@@ -27,7 +28,7 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       summary: 'Detect objects in one image',
       description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
       tags: ['detection'],
-      querystring: detectQuerySchema,
+      querystring: { ...detectQuerySchema, properties: { ...detectQuerySchema.properties, render: RENDER_QUERY } },
       body: {
         content: {
           'image/jpeg': raw,
@@ -54,10 +55,11 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
       },
     },
   }, async (req, reply) => {
-    const q = req.query as DetectQuery;
+    const q = req.query as DetectQuery & { render?: RenderFlag };
     const plan = runtime.resolveDetect(q.model, toDetectParams(q));
     req.pinholeModel = plan.model;
     const bytes = await imageBytes(req, bodyLimit);
-    return runtime.runDetect(plan, bytes, opts.admission.enter(reply));
+    const r = await runtime.runDetect(plan, bytes, opts.admission.enter(reply));
+    return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }

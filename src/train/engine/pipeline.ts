@@ -16,10 +16,13 @@ export async function openPipeline(cfg: SourceConfig, opts: { inProcess?: boolea
     let id = 0;
     return { request: (r) => makeBatch(src, cfg, { ...r, id: id++ }), close: async () => {} };
   }
-  // .ts workers need tsx's loader registered inside the worker before the module is imported
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const url = new URL('./batch-worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
+  // .ts workers need tsx's loader registered inside the worker before the module is imported; built
+  // (dist/) this module and the worker are plain .js
+  const compiled = import.meta.url.endsWith('.js');
+  const url = new URL(compiled ? './batch-worker.js' : './batch-worker.ts', import.meta.url).href;
+  const boot = compiled
+    ? `import(${JSON.stringify(url)})`
+    : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
   const worker = new Worker(boot, { eval: true, workerData: cfg });
   const pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
   let failed: Error | undefined;

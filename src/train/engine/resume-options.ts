@@ -10,6 +10,8 @@ export interface ResumeKeys<T> {
   session: readonly (keyof T)[];
   /** how a value the run did not set reads in a log line (e.g. sizes: 'the default sizes') */
   unset?: Partial<Record<keyof T, string>>;
+  /** the flag of a key whose name differs from flagName(key) (e.g. zDim: '--z') */
+  flags?: Partial<Record<keyof T, string>>;
 }
 
 /** `--cls-pick` for `clsPick`. */
@@ -35,16 +37,29 @@ export function resumedOptions<T extends object>(
     if (keys.session.includes(k)) continue;
     const had = recorded[k];
     const unset = keys.unset?.[k];
+    const flag = keys.flags?.[k] ?? flagName(k);
     if (keys.arch.includes(k)) {
       if (typed.has(k) && !same(cli[k], had)) {
-        log(`${flagName(k)} ${show(cli[k])} ignored: a resumed run keeps its architecture (${flagName(k)} ${show(had, unset)})`);
+        log(`${flag} ${show(cli[k])} ignored: a resumed run keeps its architecture (${flag} ${show(had, unset)})`);
       }
       out[k] = had as T[typeof k];
     } else if (typed.has(k)) {
-      if (!same(cli[k], had)) log(`${flagName(k)} ${show(cli[k])} (the run had ${show(had, unset)})`);
+      if (!same(cli[k], had)) log(`${flag} ${show(cli[k])} (the run had ${show(had, unset)})`);
     } else if (Object.hasOwn(recorded, k)) {
       out[k] = had as T[typeof k];
     }
   }
   return out;
+}
+
+/**
+ * resumedOptions for options that hold a nested `config` (the GAN trainers): the same rule at both
+ * levels, with one list of typed keys (the two levels' key names do not overlap).
+ */
+export function resumedWithConfig<C extends object, T extends { config: C }>(
+  cli: T, given: Iterable<string>, recorded: Partial<T>, keys: ResumeKeys<T>, configKeys: ResumeKeys<C>, log: (line: string) => void,
+): T {
+  const typed = [...given];
+  const top = resumedOptions(cli, typed, recorded, { ...keys, session: [...keys.session, 'config'] }, log);
+  return { ...top, config: resumedOptions(cli.config, typed, (recorded.config ?? {}) as Partial<C>, configKeys, log) };
 }

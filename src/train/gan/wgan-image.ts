@@ -21,6 +21,7 @@ import { downsample, imageTensor, normalTensor } from './stackgan/data.ts';
 import { bn, upBlock } from './stackgan/models.ts';
 import { slicedWasserstein } from './swd.ts';
 import { InitSeeds } from './init-seeds.ts';
+import { resumedWithConfig, type ResumeKeys } from '../engine/resume-options.ts';
 
 type ST = tf.SymbolicTensor;
 
@@ -83,7 +84,13 @@ export interface WganImageOptions {
   maxSteps?: number;
   log: (line: string) => void;
   onProgress?: (iteration: number, total: number, info: string) => void;
+  /** options typed on the command line (these names): on resume they replace the run's */
+  given?: string[];
 }
+
+/** Options of a WGAN run on resume (see resumedOptions): the nets' shapes are the checkpoint's. */
+const WGAN_RESUME: ResumeKeys<WganImageOptions> = { arch: [], session: ['out', 'runDir', 'name', 'resume', 'maxSteps', 'log', 'onProgress', 'given'] };
+const WGAN_CONFIG_RESUME: ResumeKeys<WganImageConfig> = { arch: ['size', 'zDim', 'ngf', 'ndf'], session: [], flags: { zDim: '--z' } };
 
 export interface WganImageRecord {
   iteration: number;
@@ -163,7 +170,7 @@ class WganRun {
     this.lastSave = Date.now();
     await saveGanCheckpoint(this.ckptDir, {
       trainer: 'wgan', phase: 'wgan', step: this.it, seed: this.o.seed,
-      options: { ...this.o, log: undefined, onProgress: undefined } as Record<string, unknown>, state: { history: this.history, seconds: this.seconds },
+      options: { ...this.o, log: undefined, onProgress: undefined, given: undefined } as Record<string, unknown>, state: { history: this.history, seconds: this.seconds },
     }, this.models, this.optimizers);
   }
 
@@ -215,11 +222,14 @@ class WganRun {
   }
 }
 
-export async function trainWganImages(o: WganImageOptions): Promise<{ dir: string; metrics: Record<string, unknown>; stopped: boolean }> {
-  await mkdir(o.runDir, { recursive: true });
-  const ckptDir = checkpointDir(o.runDir);
-  const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
-  if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+export async function trainWganImages(options: WganImageOptions): Promise<{ dir: string; metrics: Record<string, unknown>; stopped: boolean }> {
+  await mkdir(options.runDir, { recursive: true });
+  const ckptDir = checkpointDir(options.runDir);
+  const ck = options.resume ? await loadGanCheckpoint(ckptDir) : undefined;
+  if (options.resume && !ck) options.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+  const o = ck
+    ? resumedWithConfig(options, options.given ?? [], ck.meta.options as Partial<WganImageOptions>, WGAN_RESUME, WGAN_CONFIG_RESUME, options.log)
+    : options;
   const run = new WganRun(o, ckptDir);
   if (ck) await run.resume(ck);
   const dv = trainableVariables(run.D);

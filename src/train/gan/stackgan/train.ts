@@ -13,6 +13,7 @@ import type { GanManifest } from '../../../manifest.ts';
 import { klNormal } from '../losses.ts';
 import { InitSeeds } from '../init-seeds.ts';
 import { setAlphaDropoutStep } from '../../snn/index.ts';
+import { resumedWithConfig, type ResumeKeys } from '../../engine/resume-options.ts';
 import { checkpointDir, loadGanCheckpoint, restoreModels, restoreOptimizers, saveGanCheckpoint, type GanCheckpoint } from '../checkpoint.ts';
 import { tile, toRgb } from '../../../vision/generated-images.ts';
 import { encodePng } from '../../data/image.ts';
@@ -55,7 +56,14 @@ export interface StackGanTrainOptions {
   log: (line: string) => void;
   /** progress within the current phase */
   onProgress?: (phase: string, step: number, total: number, info: string) => void;
+  /** options typed on the command line (these names): on resume they replace the run's */
+  given?: string[];
 }
+
+/** Options of a StackGAN run on resume (see resumedOptions); the vocabulary comes with the checkpoint's state. */
+const STACKGAN_RESUME: ResumeKeys<StackGanTrainOptions> = {
+  arch: [], session: ['out', 'runDir', 'name', 'resume', 'maxSteps', 'redo', 'log', 'onProgress', 'given'], flags: { evalCount: '--eval' },
+};
 
 type Phase = 'text' | 'stage1' | 'stage2' | 'judge' | 'done';
 
@@ -261,7 +269,7 @@ class StackGanRun {
     p.state.seconds += (Date.now() - this.lastSave) / 1000;
     this.lastSave = Date.now();
     const where = await saveGanCheckpoint(this.ckptDir, {
-      trainer: 'stackgan', phase: this.phase, step: this.step, seed: o.seed, options: { ...o, log: undefined, onProgress: undefined } as Record<string, unknown>,
+      trainer: 'stackgan', phase: this.phase, step: this.step, seed: o.seed, options: { ...o, log: undefined, onProgress: undefined, given: undefined } as Record<string, unknown>,
       state: p.state as unknown as Record<string, unknown>,
     }, p.models, p.opts);
     o.log(`checkpoint ${why}: ${where}`);
@@ -431,12 +439,16 @@ function stages(o: StackGanTrainOptions, p: StackGanParts): { stage1: Stage; sta
   };
 }
 
-export async function trainStackGan(o: StackGanTrainOptions): Promise<StackGanResult> {
+export async function trainStackGan(options: StackGanTrainOptions): Promise<StackGanResult> {
   const t0 = Date.now();
-  await mkdir(o.runDir, { recursive: true });
-  const ckptDir = checkpointDir(o.runDir);
-  const ck = o.resume ? await loadGanCheckpoint(ckptDir) : undefined;
-  if (o.resume && !ck) o.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+  await mkdir(options.runDir, { recursive: true });
+  const ckptDir = checkpointDir(options.runDir);
+  const ck = options.resume ? await loadGanCheckpoint(ckptDir) : undefined;
+  if (options.resume && !ck) options.log(`no checkpoint in ${ckptDir}: starting from scratch`);
+  // the nets' shapes (config.base, zDim, widths, ...) are not flags: an untyped key is the run's anyway
+  const o = ck
+    ? resumedWithConfig(options, options.given ?? [], ck.meta.options as Partial<StackGanTrainOptions>, STACKGAN_RESUME, { arch: [], session: [] }, options.log)
+    : options;
   const parts = buildParts(o, ck);
   const at = ck ? await resumeParts(o, ck, parts) : { phase: 'text' as Phase, step: 0 };
   const run = new StackGanRun(o, parts, ckptDir);

@@ -1,0 +1,44 @@
+// darknet's yolov2-tiny-voc (Debian's cfg) with seeded random weights from the darknet oracle's
+// gen_weights.py, imported into a model folder, and its int8 version made by `pinhole quantize`: the same
+// cfg + weights every contender of the peer bench loads. Cached under the OS temp folder by seed.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { importDarknet } from '../src/onnx/darknet/folder.ts';
+import { darknetAvailable, darknetCfg, darknetData, oracleWeights } from '../test/helpers/oracle.ts';
+
+const BIN = fileURLToPath(new URL('../bin/pinhole.js', import.meta.url));
+
+export interface DarknetBenchModel {
+  cfg: string;
+  weights: string;
+  names: string;
+  /** folder holding the model folders `NAME` (float32) and `NAME-int8` */
+  modelsDir: string;
+  name: string;
+  int8Name: string;
+}
+
+/** What is missing to build the model, or undefined when everything is there. */
+export function darknetModelMissing(): string | undefined {
+  if (!darknetAvailable()) return "the darknet oracle scripts (/work/shared/darknet-oracle), /usr/bin/python3 or Debian's darknet data (apt-get install darknet python3-numpy)";
+  return undefined;
+}
+
+export async function darknetBenchModel(seed = 1, calib = 'synth:997:64'): Promise<DarknetBenchModel> {
+  const cfg = darknetCfg('yolov2-tiny-voc');
+  const names = darknetData('voc.names');
+  const weights = await oracleWeights(cfg, { seed });
+  const modelsDir = join(tmpdir(), `pinhole-bench-darknet-${userInfo().uid}`, `seed${seed}`);
+  mkdirSync(modelsDir, { recursive: true });
+  const name = 'yolov2-tiny-voc';
+  const int8Name = `${name}-int8`;
+  if (!existsSync(join(modelsDir, name, 'model.json'))) await importDarknet({ cfg, weights, names, out: join(modelsDir, name) });
+  if (!existsSync(join(modelsDir, int8Name, 'model.json'))) {
+    // random weights score nothing worth evaluating; the speed is the point here
+    execFileSync(process.execPath, [BIN, 'quantize', join(modelsDir, name), '--calib', calib, '--out', join(modelsDir, int8Name), '--no-eval'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return { cfg, weights, names, modelsDir, name, int8Name };
+}

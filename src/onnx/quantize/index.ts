@@ -1,0 +1,70 @@
+// Static int8 quantization of a float ONNX model: BatchNorm folded, activation ranges calibrated on
+// preprocessed images, then QDQ with per-channel symmetric int8 weights (see qdq.ts).
+import { onnx } from '../graph.ts';
+import { calibrateRanges, type CalibrationMethod } from './calibrate.ts';
+import { foldBatchNorms } from './fold.ts';
+import { insertQdq, planQuantization, type ActivationType } from './qdq.ts';
+import { indexGraph, type Graph } from './tensors.ts';
+
+export { CALIBRATION_METHODS, type CalibrationMethod } from './calibrate.ts';
+export type { ActivationType } from './qdq.ts';
+
+export interface QuantizeOptions {
+  /** graph input fed with the calibration images, and its C, H, W */
+  input: string;
+  inputDims: [number, number, number];
+  /** calibration images, each preprocessed exactly as the runtime feeds the model */
+  calibration: readonly Float32Array[];
+  method: CalibrationMethod;
+  percentile?: number;
+  activations: ActivationType;
+  /**
+   * Layers left in float32, by node name, or 'first' (the Conv/Gemm layers reading the graph input: three
+   * input channels make a poor int8 GEMM, and the image is the tensor whose rounding costs the most) and
+   * 'last' (the layers producing the graph outputs: their logits feed the decoder directly).
+   */
+  keepFloat: readonly string[];
+}
+
+export interface QuantizeResult {
+  bytes: Uint8Array;
+  foldedBatchNorms: number;
+  quantizedNodes: number;
+  activations: number;
+  keptFloat: string[];
+}
+
+/** Conv/Gemm nodes that read a graph input. */
+export function inputLayers(g: Graph): string[] {
+  const inputs = new Set((g.input ?? []).map((i) => i.name!));
+  return (g.node ?? []).filter((n) => (n.opType === 'Conv' || n.opType === 'Gemm') && inputs.has(n.input![0])).map((n) => n.name!);
+}
+
+/** Conv/Gemm nodes whose output reaches a graph output through pass-through nodes only. */
+export function outputLayers(g: Graph): string[] {
+  const ix = indexGraph(g);
+  const out: string[] = [];
+  for (const o of ix.outputs) {
+    let n = ix.producer.get(o);
+    while (n && ['Identity', 'Reshape', 'Transpose', 'Flatten'].includes(n.opType!)) n = ix.producer.get(n.input![0]);
+    if (n && (n.opType === 'Conv' || n.opType === 'Gemm')) out.push(n.name!);
+  }
+  return out;
+}
+
+export async function quantizeModel(bytes: Uint8Array, o: QuantizeOptions): Promise<QuantizeResult> {
+  const model = onnx.ModelProto.decode(bytes);
+  const g = model.graph as Graph;
+  if (!(g.input ?? []).some((i) => i.name === o.input)) throw new Error(`the model has no input named ${o.input}`);
+  const folded = foldBatchNorms(g);
+  const keep = new Set(o.keepFloat.flatMap((k) => (k === 'first' ? inputLayers(g) : k === 'last' ? outputLayers(g) : [k])));
+  const known = new Set((g.node ?? []).map((n) => n.name));
+  for (const k of keep) if (!known.has(k)) throw new Error(`--keep-float: the model has no node named ${k}`);
+  const plan = planQuantization(g, keep);
+  const ranges = await calibrateRanges(model, o.input, o.inputDims, plan.calibrate, o.calibration, {
+    method: o.method, percentile: o.percentile, exact: new Set([o.input]),
+  });
+  const report = insertQdq(g, plan, ranges, o.activations);
+  model.producerName = 'pinhole quantize';
+  return { bytes: onnx.ModelProto.encode(model).finish(), foldedBatchNorms: folded, ...report };
+}

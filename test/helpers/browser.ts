@@ -1,0 +1,34 @@
+// Debian's Chromium driven by playwright-core, for the console's browser test and bench/console.ts:
+// headless, no sandbox (CI runs as root), nothing phoning home, a fresh profile per launch, and optionally
+// the fake camera playing a .y4m clip.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+export const CHROMIUM = process.env.PINHOLE_CHROMIUM ?? '/usr/bin/chromium';
+export const hasChromium = (): boolean => existsSync(CHROMIUM);
+
+export interface Launched {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(o: { fakeVideo?: string; viewport?: { width: number; height: number } } = {}): Promise<Launched> {
+  const profile = mkdtempSync(join(tmpdir(), 'pinhole-chromium-'));
+  const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'];
+  if (o.fakeVideo) {
+    args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${o.fakeVideo}`, '--use-fake-ui-for-media-stream');
+  }
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true, args, viewport: o.viewport ?? { width: 1280, height: 800 },
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,299 @@
+// pinhole quantize: the QDQ graph it writes (BatchNorm folded, Q/DQ around the convolutions, per-channel
+// int8 weights, int32 biases), that ONNX Runtime fuses it into int8 kernels, that its output stays close
+// to the float model's on real, runtime-preprocessed images, and the command's usage errors.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attr, decodeModel, GraphBuilder, onnx } from '../src/onnx/graph.ts';
+import { foldBatchNorms } from '../src/onnx/quantize/fold.ts';
+import { quantizeModel } from '../src/onnx/quantize/index.ts';
+import { activationQParams, quantizeWeights } from '../src/onnx/quantize/qdq.ts';
+import type { Graph } from '../src/onnx/quantize/tensors.ts';
+import { preprocess } from '../src/runtime/preprocess.ts';
+import { encodePng } from '../src/train/data/image.ts';
+import { openDataset } from '../src/train/data/open.ts';
+import { regionManifest, writeModel } from './runtime-fixtures.ts';
+import { rng, uniform } from './helpers/random.ts';
+
+const BIN = fileURLToPath(new URL('../bin/pinhole.js', import.meta.url));
+const SIZE = 96;
+
+function pinhole(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Conv-BN-leaky-maxpool blocks (BN statistics away from identity), a two-branch Concat, a 1x1 head. */
+function detectorNet(): Uint8Array {
+  const r = rng(5);
+  const g = new GraphBuilder('quant-test');
+  let x = g.input('image', ['N', 3, SIZE, SIZE]);
+  let cin = 3;
+  const block = (cout: number, k: number) => {
+    const w = g.initializer('w', uniform(cout * cin * k * k, r, Math.sqrt(6 / (cin * k * k))), [cout, cin, k, k]);
+    const c = g.node('Conv', [x, w], { kernel_shape: attr.ints([k, k]), pads: attr.ints(Array(4).fill((k - 1) / 2)) }, 'conv');
+    const bn = ['scale', 'bias', 'mean', 'var'].map((n) => g.initializer(n, Float32Array.from({ length: cout }, () => {
+      const u = r();
+      return n === 'scale' ? 0.5 + u : n === 'bias' ? u - 0.5 : n === 'mean' ? (u - 0.5) * 0.4 : 0.5 + u;
+    }), [cout]));
+    const b = g.node('BatchNormalization', [c, ...bn], { epsilon: attr.f(1e-5) }, 'bn');
+    x = g.node('LeakyRelu', [b], { alpha: attr.f(0.1) }, 'leaky');
+    cin = cout;
+  };
+  const pool = () => { x = g.node('MaxPool', [x], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }, 'pool'); };
+  block(16, 3); pool();
+  block(32, 3); pool();
+  block(32, 3); pool();
+  const branch = x;
+  block(32, 3);
+  const main = x;
+  x = g.node('Concat', [branch, main], { axis: attr.i(1) }, 'route');
+  cin = 64;
+  block(64, 1);
+  const w = g.initializer('w_head', uniform(14 * cin, r, Math.sqrt(3 / cin)), [14, cin, 1, 1]);
+  const bias = g.initializer('b_head', uniform(14, r, 0.1), [14]);
+  x = g.node('Conv', [x, w, bias], { kernel_shape: attr.ints([1, 1]) }, 'head');
+  g.output(x, 'region', ['N', 14, SIZE / 8, SIZE / 8]);
+  return g.toModel();
+}
+
+let root: string;
+let fp32: Uint8Array;
+let images: Float32Array[];
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'pinhole-quant-'));
+  fp32 = detectorNet();
+  // generated scenes through the runtime's own preprocessing: the tensors the server feeds the model
+  const ds = await openDataset('synth:997:12:160');
+  const spec = { width: SIZE, height: SIZE, channels: 3, layout: 'NCHW' as const };
+  images = [];
+  for (let i = 0; i < ds.size; i++) {
+    const s = await ds.get(i);
+    images.push((await preprocess(await encodePng(s.rgb, s.width, s.height), spec, 'letterbox')).data);
+  }
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function run(bytes: Uint8Array, x: Float32Array, level: 'disabled' | 'all' = 'all'): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: level });
+  try {
+    const out = await s.run({ image: new ort.Tensor('float32', x, [1, 3, SIZE, SIZE]) });
+    return out.region.data as Float32Array;
+  } finally {
+    await s.release();
+  }
+}
+
+const calib = () => images.slice(0, 8);
+const held = () => images.slice(8);
+
+describe('quantizer building blocks', () => {
+  it('folding BatchNorm into the Conv changes no output (within float rounding)', async () => {
+    const m = decodeModel(fp32);
+    expect(foldBatchNorms(m.graph as Graph)).toBe(5);
+    expect(m.graph!.node!.some((n) => n.opType === 'BatchNormalization')).toBe(false);
+    const folded = onnx.ModelProto.encode(m).finish();
+    for (const x of held()) {
+      const a = await run(fp32, x, 'disabled'), b = await run(folded, x, 'disabled');
+      let max = 0;
+      for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+      expect(max).toBeLessThan(1e-4);
+    }
+  });
+
+  it('weights: symmetric int8 per channel, the largest |w| of each channel at +-127', () => {
+    const w = Float32Array.of(-1, 0.3, 0.7, /* channel 1 */ 0.01, 0.03, -0.04, /* channel 2 */ 0, 0, 0);
+    const { q, scales } = quantizeWeights(w, 3, (i) => Math.floor(i / 3));
+    expect([...scales].map((s) => +s.toFixed(7))).toEqual([+(1 / 127).toFixed(7), +(0.04 / 127).toFixed(7), 1]);
+    expect([...q]).toEqual([-127, 38, 89, 32, 95, -127, 0, 0, 0]);
+  });
+
+  it('activations: zero exactly representable, the calibrated range spread over the type', () => {
+    const u = activationQParams({ min: -0.1, max: 2.45 }, 'uint8');
+    expect(u.scale).toBeCloseTo(2.55 / 255, 9);
+    expect(u.zeroPoint).toBe(10);
+    const pos = activationQParams({ min: 0.2, max: 1 }, 'uint8'); // zero pulled into the range
+    expect(pos.zeroPoint).toBe(0);
+    expect(pos.scale).toBeCloseTo(1 / 255, 9);
+    const s = activationQParams({ min: -1, max: 1 }, 'int8');
+    expect(s.zeroPoint).toBe(0);
+  });
+});
+
+describe('quantizeModel on a small detector', () => {
+  let q: Awaited<ReturnType<typeof quantizeModel>>;
+  beforeAll(async () => {
+    q = await quantizeModel(fp32, { input: 'image', inputDims: [3, SIZE, SIZE], calibration: calib(), method: 'minmax', activations: 'uint8', keepFloat: [] });
+  });
+
+  it('QDQ around every convolution, per-channel int8 weights, int32 biases', () => {
+    const g = decodeModel(q.bytes).graph!;
+    const producer = new Map(g.node!.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+    const inits = new Map(g.initializer!.map((t) => [t.name!, t]));
+    const convs = g.node!.filter((n) => n.opType === 'Conv');
+    expect(convs).toHaveLength(6);
+    expect(g.node!.some((n) => n.opType === 'BatchNormalization')).toBe(false);
+    for (const c of convs) {
+      const [x, w, b] = c.input!.map((i) => producer.get(i));
+      expect(x?.opType).toBe('DequantizeLinear');
+      expect(w?.opType).toBe('DequantizeLinear');
+      expect(b?.opType).toBe('DequantizeLinear');
+      const wq = inits.get(w!.input![0])!, ws = inits.get(w!.input![1])!;
+      expect(wq.dataType).toBe(onnx.TensorProto.DataType.INT8);
+      expect(ws.dims!.map(Number)).toEqual([Number(wq.dims![0])]); // one scale per output channel
+      expect(Number(w!.attribute!.find((a) => a.name === 'axis')?.i)).toBe(0);
+      expect(inits.get(b!.input![0])!.dataType).toBe(onnx.TensorProto.DataType.INT32);
+      // the activation feeding the conv was quantized to uint8 by a QuantizeLinear
+      const qx = producer.get(x!.input![0])!;
+      expect(qx.opType).toBe('QuantizeLinear');
+      expect(inits.get(qx.input![2])!.dataType).toBe(onnx.TensorProto.DataType.UINT8);
+      // and its output is quantized too (the Q that lets ORT fuse a QLinearConv)
+      const consumers = g.node!.filter((n) => n.input!.includes(c.output![0]));
+      expect(consumers.map((n) => n.opType)).toEqual(['QuantizeLinear']);
+    }
+    // the bias scale is the input scale times each weight scale (what QLinearConv adds in int32)
+    const c0 = convs[1];
+    const [x, w, b] = c0.input!.map((i) => producer.get(i)!);
+    const f32 = (name: string) => new Float32Array(new Uint8Array(inits.get(name)!.rawData!).buffer);
+    const sx = f32(x.input![1])[0];
+    const sw = f32(w.input![1]);
+    const sb = f32(b.input![1]);
+    for (let i = 0; i < sw.length; i++) expect(Math.abs(sb[i] / (sx * sw[i]) - 1)).toBeLessThan(1e-6);
+  });
+
+  it('ONNX Runtime fuses the QDQ graph into int8 kernels (no float Conv left)', async () => {
+    const file = join(root, 'optimized.onnx');
+    const s = await ort.InferenceSession.create(q.bytes, { graphOptimizationLevel: 'extended', optimizedModelFilePath: file });
+    await s.release();
+    const ops = decodeModel(readFileSync(file)).graph!.node!.map((n) => n.opType);
+    expect(ops.filter((o) => o === 'QLinearConv')).toHaveLength(6);
+    expect(ops).toContain('QLinearLeakyRelu');
+    expect(ops).toContain('QLinearConcat');
+    expect(ops).not.toContain('Conv');
+  });
+
+  it('int8 output stays within 4% of the float output range on held-out images', async () => {
+    // stated tolerance: max |int8 - fp32| <= 4% and mean <= 1% of the float output's range (per image)
+    for (const x of held()) {
+      const a = await run(fp32, x), b = await run(q.bytes, x);
+      let lo = Infinity, hi = -Infinity, max = 0, sum = 0;
+      for (let i = 0; i < a.length; i++) {
+        lo = Math.min(lo, a[i]); hi = Math.max(hi, a[i]);
+        const d = Math.abs(a[i] - b[i]);
+        max = Math.max(max, d);
+        sum += d;
+      }
+      if (process.env.PINHOLE_QUANT_DEBUG) console.log(`max ${(max / (hi - lo)).toFixed(4)} mean ${(sum / a.length / (hi - lo)).toFixed(5)} of the range`);
+      expect(max / (hi - lo)).toBeLessThan(0.04);
+      expect(sum / a.length / (hi - lo)).toBeLessThan(0.01);
+    }
+  });
+
+  it("'first,last' keeps the layers at the image and at the output in float32", async () => {
+    const k = await quantizeModel(fp32, { input: 'image', inputDims: [3, SIZE, SIZE], calibration: calib(), method: 'percentile', percentile: 99.99, activations: 'uint8', keepFloat: ['first', 'last'] });
+    expect(k.keptFloat).toHaveLength(2);
+    const g = decodeModel(k.bytes).graph!;
+    const inits = new Map(g.initializer!.map((t) => [t.name!, t]));
+    const convs = g.node!.filter((n) => n.opType === 'Conv');
+    expect(convs[0].input![0]).toBe('image');
+    expect(inits.get(convs[0].input![1])!.dataType).toBe(onnx.TensorProto.DataType.FLOAT);
+    expect(inits.get(convs.at(-1)!.input![1])!.dataType).toBe(onnx.TensorProto.DataType.FLOAT);
+    // the head's output is a float tensor straight into the graph output, no Q/DQ
+    expect(g.node!.filter((n) => n.input!.includes(convs.at(-1)!.output![0])).map((n) => n.opType)).toEqual(['Identity']);
+  });
+});
+
+describe('pinhole quantize', () => {
+  let models: string;
+  beforeAll(() => {
+    models = join(root, 'models');
+    writeModel(models, 'det', fp32, regionManifest('det', SIZE, 2, 2));
+    const imgs = join(root, 'calib');
+    mkdirSync(imgs);
+    return (async () => {
+      const ds = await openDataset('synth:996:4:128');
+      for (let i = 0; i < ds.size; i++) {
+        const s = await ds.get(i);
+        writeFileSync(join(imgs, `${i}.png`), await encodePng(s.rgb, s.width, s.height));
+      }
+    })();
+  });
+
+  it('writes an int8 model folder from an image folder, with precision and calibration in model.json', async () => {
+    const out = join(root, 'models', 'det-int8');
+    const r = await pinhole('quantize', join(models, 'det'), '--calib', join(root, 'calib'), '--out', out, '--no-eval', '--method', 'minmax');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(m.precision).toBe('int8');
+    expect(m.name).toBe('det-int8');
+    expect(m.quantization).toMatchObject({ from: 'det', calibration: 'minmax', calibration_images: 4 });
+    const ops = decodeModel(readFileSync(join(out, 'model.onnx'))).graph!.node!.map((n) => n.opType);
+    expect(ops).toContain('QuantizeLinear');
+    // the folder serves: same detection path as the server
+    const d = await pinhole('detect', out, join(root, 'calib', '0.png'), '--json');
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout).model).toBe('det-int8');
+  });
+
+  const usage: Array<[string, () => string[], RegExp]> = [
+    ['missing --calib', () => ['quantize', join(models, 'det'), '--out', join(root, 'x')], /--calib/],
+    ['bad --method', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(root, 'x'), '--method', 'kl'], /--method must be one of/],
+    ['bad --calib spec', () => ['quantize', join(models, 'det'), '--calib', 'synth:x:4', '--out', join(root, 'x')], /--calib: bad dataset spec/],
+    ['bad --percentile', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(root, 'x'), '--percentile', '101'], /--percentile/],
+    ['bad --activations', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(root, 'x'), '--activations', 'fp16'], /--activations/],
+    ['--out the source folder', () => ['quantize', join(models, 'det'), '--calib', 'synth:997:4', '--out', join(models, 'det')], /--out must be a new folder/],
+    ['a generator folder', () => ['quantize', 'models/wgan-synth', '--calib', 'synth:997:4', '--out', join(root, 'x')], /quantize takes detectors/],
+  ];
+  for (const [what, args, msg] of usage) {
+    it(`${what}: exit 2, one line on stderr`, async () => {
+      const r = await pinhole(...args());
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(msg);
+    });
+  }
+
+  it('a missing model folder is a failure (exit 1), one line', async () => {
+    const r = await pinhole('quantize', join(root, 'nope'), '--calib', 'synth:997:4', '--out', join(root, 'x'));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('shipped int8 folders', () => {
+  const shipped = ['yolov1-synth', 'yolov2-synth', 'yolo9000-synth'].filter((m) => existsSync(join('models', `${m}-int8`, 'model.json')));
+  for (const m of shipped) {
+    it(`models/${m}-int8: int8, scored on its float folder's held-out set, within 0.01 mAP@0.5 of it`, () => {
+      const q = JSON.parse(readFileSync(join('models', `${m}-int8`, 'model.json'), 'utf8'));
+      const f = JSON.parse(readFileSync(join('models', m, 'model.json'), 'utf8'));
+      expect(q.precision).toBe('int8');
+      expect(q.quantization.from).toBe(m);
+      expect(q.quantization.calibration_data).not.toMatch(/^synth\w*:(1|2|3|999):/); // neither trained on nor held out
+      expect(q.metrics.eval_data).toBe(f.metrics.eval_data);
+      expect(q.metrics.fp32_map50).toBe(f.metrics.map50);
+      expect(q.metrics.map50).toBeGreaterThanOrEqual(f.metrics.map50 - 0.01);
+      const ops = decodeModel(readFileSync(join('models', `${m}-int8`, 'model.onnx'))).graph!.node!.map((n) => n.opType);
+      expect(ops).toContain('QuantizeLinear');
+    });
+  }
+
+  it('yolov2-synth-int8 finds what yolov2-synth finds on examples/shapes.png (pinhole detect)', async () => {
+    const run = async (m: string) => {
+      const r = await pinhole('detect', join('models', m), 'examples/shapes.png', '--json', '--thresh', '0.5');
+      expect(r.code).toBe(0);
+      return (JSON.parse(r.stdout).detections as Array<{ class: string }>).map((d) => d.class).sort();
+    };
+    expect(await run('yolov2-synth-int8')).toEqual(await run('yolov2-synth'));
+  });
+});
+
