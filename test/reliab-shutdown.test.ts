@@ -5,10 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { writeTinyModel } from './runtime-fixtures.ts';
-import { jpegBytes } from './server-fakes.ts';
+import { FakeRuntime, jpegBytes, pngBytes } from './server-fakes.ts';
+import { parseResponse } from './helpers/raw-http.ts';
+import { buildApp } from '../src/server/app.ts';
+import { startServer } from '../src/server/lifecycle.ts';
 import { tempDirs } from './helpers/tmp.ts';
 
 const tmp = tempDirs('pinhole-shutdown-');
@@ -74,5 +78,52 @@ describe('shutdown with keep-alive clients (child process)', () => {
       agent.destroy();
       child.kill('SIGKILL');
     }
+  });
+});
+
+describe('drain (in process)', () => {
+  it('a request on an open keep-alive socket after shutdown began: 503, Retry-After, Connection: close, our shape; the running one is answered and closes its socket', async () => {
+    const rt = new FakeRuntime();
+    const app = await buildApp({ runtime: rt });
+    const server = await startServer({ app, runtime: rt, host: '127.0.0.1', port: 0 });
+    const png = await pngBytes(8, 8);
+    const head = `POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`;
+    const open = async () => {
+      const s = net.connect(server.port, '127.0.0.1');
+      await new Promise((r) => s.once('connect', r));
+      let buf = Buffer.alloc(0);
+      s.on('data', (c) => { buf = Buffer.concat([buf, c]); });
+      const closed = new Promise<void>((r) => s.once('close', () => r()));
+      return { s, closed, answers: () => buf };
+    };
+    // an idle keep-alive connection (one request answered), and one whose request is running
+    const idle = await open();
+    idle.s.write(head);
+    idle.s.write(png);
+    while (!parseResponse(idle.answers())) await new Promise((r) => setTimeout(r, 5));
+    expect(parseResponse(idle.answers())!.headers.connection).toBe('keep-alive');
+    const release = rt.hold();
+    const busy = await open();
+    busy.s.write(head);
+    busy.s.write(png);
+    while (rt.calls.length < 2) await new Promise((r) => setTimeout(r, 5));
+
+    const closing = server.close();
+    idle.s.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    await idle.closed;
+    const text = idle.answers().toString('latin1');
+    const second = parseResponse(Buffer.from(text.slice(text.indexOf('HTTP/1.1', 10)), 'latin1'))!;
+    expect(second.status).toBe(503);
+    expect(second.headers.connection).toBe('close');
+    expect(Number(second.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(second.body).error.code).toBe('overloaded');
+
+    release();
+    await busy.closed;
+    const done = parseResponse(busy.answers())!;
+    expect(done.status).toBe(200);
+    expect(done.headers.connection).toBe('close');
+    await closing;
+    expect(rt.closed).toBe(true);
   });
 });
