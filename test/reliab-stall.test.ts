@@ -85,3 +85,32 @@ describe('stalled clients', () => {
     expect(a.afterMs).toBeLessThan(HEADERS_TIMEOUT_MS + 1_500);
   });
 });
+
+describe('idle timeout', () => {
+  it('cuts a client gone silent mid-body with 408, never a request the server is still working on', async () => {
+    const rt = new FakeRuntime();
+    const idle = await buildApp({ runtime: rt, idleTimeoutMs: 300, uploadTimeoutMs: 10_000 });
+    await idle.listen({ host: '127.0.0.1', port: 0 });
+    const p = (idle.server.address() as net.AddressInfo).port;
+    try {
+      const png = await pngBytes(16, 16);
+      const release = rt.hold();
+      const working = fetch(`http://127.0.0.1:${p}/v1/detect`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+      await new Promise((r) => setTimeout(r, 900));
+      release();
+      expect((await working).status).toBe(200);
+
+      const saved = port;
+      port = p;
+      const { done } = stall('POST /v1/detect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n', Buffer.alloc(10));
+      port = saved;
+      const a = await done;
+      expect(a.status).toBe(408);
+      expect(JSON.parse(a.body).error.code).toBe('request_timeout');
+      expect(a.afterMs).toBeGreaterThanOrEqual(250);
+      expect(a.afterMs).toBeLessThan(3_000);
+    } finally {
+      await idle.close();
+    }
+  });
+});

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { ServerRuntime } from './contract.ts';
 import { Admission } from './admission.ts';
+import { idleSocketHandler } from './client-errors.ts';
 import { errorSchema, installErrorHandling, trackRoutes } from './errors.ts';
 import { installGuards } from './guards.ts';
 import { defaultPolicy, type OriginPolicy } from './origin.ts';
@@ -89,6 +90,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   let accepting = true;
 
   const app = Fastify(serverOptions(o));
+  app.server.on('timeout', idleSocketHandler(() => app.log));
   app.decorateRequest('pinholeModel', '');
   app.decorateRequest('pinholeErrorCode', '');
   trackRoutes(app);

@@ -34,3 +34,21 @@ export function clientErrorHandler(log: () => FastifyBaseLogger) {
     setTimeout(() => socket.destroy(), 2_000).unref();
   };
 }
+
+type TimedSocket = Socket & { _httpMessage?: { writableEnded?: boolean; req?: { complete?: boolean } } };
+
+/**
+ * The idle timeout (`--idle-timeout-ms`) is meant for clients gone silent, but Node applies it to any
+ * socket without traffic, also while the server itself works on a request whose body has arrived (a long
+ * inference): those are left to the request deadline. A silent client mid-request gets 408 and the socket
+ * closes; an idle keep-alive socket just closes.
+ */
+export function idleSocketHandler(log: () => FastifyBaseLogger) {
+  const answer = clientErrorHandler(log);
+  return (socket: TimedSocket): void => {
+    const res = socket._httpMessage;
+    if (res && !res.writableEnded && res.req?.complete) return;
+    if (res && !res.writableEnded) answer(Object.assign(new Error('idle'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    else socket.destroy();
+  };
+}
