@@ -112,6 +112,8 @@ async function main(): Promise<void> {
   console.log(`soak: ${a.minutes} min, detector ${a.detector}, wgan ${a.wgan}, stackgan ${a.stackgan}; load average ${loadAverage()}`);
   console.log(`RSS MiB: first sample ${first.toFixed(0)}, after ${warmupMs / 1000} s warm-up ${start.toFixed(0)}, max ${max.toFixed(0)}, end ${last.toFixed(0)}; `
     + `growth after warm-up ${(last - start).toFixed(0)} (max ${(max - start).toFixed(0)})`);
+  const every = Math.max(1, Math.round(samples.length / 12));
+  console.log(`RSS MiB over time: ${samples.filter((_, i) => i % every === 0).map((x) => `${Math.round(x.t / 1000)}s ${x.rss.toFixed(0)}`).join(', ')}`);
   for (const [k, v] of [...tally].sort()) console.log(`  ${k}: ${v}`);
   console.log(`  websocket results: ${wsResults}`);
   const fives = [...tally].filter(([k]) => / 5\d\d$/.test(k) && !/ 503$/.test(k)).reduce((n, [, v]) => n + v, 0);

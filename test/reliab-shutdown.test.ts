@@ -17,14 +17,14 @@ import { tempDirs } from './helpers/tmp.ts';
 
 const tmp = tempDirs('pinhole-shutdown-');
 
-interface Answer { status: number; connection?: string; retryAfter?: string; body: string }
+interface Answer { status: number; connection?: string; retryAfter?: string; body: string; at?: number }
 
 function detect(agent: http.Agent, url: string, img: Buffer): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${url}/v1/detect?model=tiny`, { method: 'POST', agent, headers: { 'content-type': 'image/jpeg' } }, (res) => {
       let body = '';
       res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, retryAfter: res.headers['retry-after'] as string | undefined, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, retryAfter: res.headers['retry-after'] as string | undefined, body, at: performance.now() }));
     });
     req.on('error', reject);
     req.end(img);
@@ -51,7 +51,7 @@ describe('shutdown with keep-alive clients (child process)', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(url, out).toBeDefined();
-      const img = await jpegBytes(160, 120);
+      const img = await jpegBytes(320, 240);
       // 100 keep-alive connections, each used once already
       const warm = await Promise.all(Array.from({ length: 100 }, () => detect(agent, url!, img)));
       expect(warm.every((a) => a.status === 200 && a.connection === 'keep-alive')).toBe(true);
@@ -60,16 +60,21 @@ describe('shutdown with keep-alive clients (child process)', () => {
       const wsClosed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
 
       const inflight = Array.from({ length: 100 }, () => detect(agent, url!, img).catch((e: Error) => ({ status: -1, body: e.message }) as Answer));
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 50));
       const killedAt = performance.now();
       child.kill('SIGTERM');
       const answers = await Promise.all(inflight);
       const lastAnswer = performance.now();
       const { code, at } = await exited;
 
+      const late = answers.filter((x) => (x.at ?? 0) > killedAt).length;
+      console.log(`SIGTERM with 100 in flight: ${late} answered after it; ${answers.filter((x) => x.status === 200).length} x 200, ${answers.filter((x) => x.status === 503).length} x 503; `
+        + `exit ${Math.round(at - killedAt)} ms after SIGTERM, ${Math.round(at - lastAnswer)} ms after the last answer`);
       const bad = answers.filter((a) => !(a.status === 200 || (a.status === 503 && a.connection === 'close' && Number(a.retryAfter) >= 1)));
       expect(bad, JSON.stringify(bad.slice(0, 3))).toEqual([]);
       for (const a of answers.filter((x) => x.status === 503)) expect(JSON.parse(a.body).error.code).toBe('overloaded');
+      // the signal really landed while most of them were running
+      expect(late).toBeGreaterThanOrEqual(50);
       expect(code, out).toBe(0);
       expect(at - killedAt, `exit ${Math.round(at - killedAt)} ms after SIGTERM`).toBeLessThan(2_000);
       expect(at - lastAnswer, 'exit after the last answer').toBeLessThan(1_500);
