@@ -6,7 +6,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
-import { pasteGeometry, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
+import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
@@ -50,6 +50,8 @@ export interface Preprocessed {
   width: number;
   height: number;
   geometry: PasteGeometry;
+  /** the inverse map of `geometry`, which the decoder applies to this image's boxes */
+  frame: BoxFrame;
 }
 
 const f = Math.fround;
@@ -133,7 +135,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   const g = pasteGeometry(mode, width, height, W, H, L.pad);
   if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
     const data = await sampled(img, { width, height }, spec, L, g);
-    return { data, width, height, geometry: g };
+    return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
 
   let pipe = img;
@@ -174,7 +176,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
       for (let x = 0; x < rowLen; x++) out[dst + x] = l0[px[src + x]];
     }
   }
-  return { data: out, width, height, geometry: g };
+  return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
 }
 
 async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: OutputInfo }> {

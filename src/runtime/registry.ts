@@ -9,7 +9,6 @@ import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
 import { readManifest, readModelBytes } from './folder.ts';
-import { checkGanManifest } from './generate.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
@@ -186,7 +185,6 @@ export class ModelRegistry {
     const manifest = await readManifest(f.dir);
     f.manifest = manifest;
     const files = { manifest, bytes: await readModelBytes(f.dir) };
-    checkGanManifest(manifest);
     const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup);
     if (this.closing) {
       await this.sessions.release(model);

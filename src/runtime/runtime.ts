@@ -13,9 +13,9 @@ import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
-import { generateImage, sampleImages, stackGanSpec, type GeneratedImage, type GenerateRequest, type SampleRequest, type StackGanSpec } from './generate.ts';
-import { detectJob, imageSize } from './job.ts';
+import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest, type StackGanSpec } from './generate.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
+import type { DetectJob } from './protocol.ts';
 import type { RawImage } from './raw-image.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { Sessions, type LoadedModel } from './sessions.ts';
@@ -198,15 +198,17 @@ export class Runtime {
     const ticket = this.batcher.admit(serving.queue);
     return this.tracked(async () => {
       const m = serving.model.manifest;
-      let job;
+      let pre;
       try {
-        job = detectJob(await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }), plan.params);
+        pre = await preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels });
       } catch (e) {
         ticket.cancel();
         throw e;
       }
       const decode = performance.now() - t0;
-      const size = imageSize(job);
+      const size = { width: pre.width, height: pre.height };
+      // the job: tensor, the frame of the geometry preprocessing used, the parameters as resolved
+      const job: DetectJob = { tensor: pre.data, frame: pre.frame, params: plan.params };
       const { result, timing } = await ticket.submit(serving.detection!, job, deadline);
       return {
         model: plan.model,
@@ -300,7 +302,7 @@ function checkInputs(model: LoadedModel, inputs: Record<string, RawTensor>): voi
     const n = t.dims.reduce((a, d) => a * d, 1);
     if (n !== t.data.length) throw bad(`input "${m.name}": dims [${t.dims.join(', ')}] need ${n} values, got ${t.data.length}`);
   }
-  if (model.manifest.kind === 'stackgan') checkTokens(stackGanSpec(model.manifest), inputs);
+  if (model.manifest.kind === 'stackgan') checkTokens(model.manifest, inputs);
 }
 
 /** Token ids index the embedding table: one outside the vocabulary would fail inside ONNX Runtime's Gather. */

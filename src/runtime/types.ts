@@ -3,21 +3,7 @@ import type { InputSpec, ModelKind } from '../manifest.ts';
 
 // The job's types are src/vision's; re-exported for the server and the CLI.
 export { TREE_SCORES, type Box, type Detection, type DetectParams, type ImageSize, type TreeScores } from '../vision/types.ts';
-import type { Detection } from '../vision/types.ts';
-
-export interface Timing {
-  decode: number;
-  queue: number;
-  infer: number;
-  post: number;
-}
-
-export interface DetectionResponse {
-  model: string;
-  image: { width: number; height: number };
-  detections: Detection[];
-  timing_ms: Timing;
-}
+export type { DetectionResponse, Timing } from './response.ts';
 
 export type ModelStatus = 'loading' | 'ready' | 'error';
 

@@ -1,6 +1,7 @@
 // Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
 // the mapping to the runtime's DetectParams.
-import { TREE_SCORES, type DetectParams, type TreeScores } from '../runtime/types.ts';
+import type { FromSchema } from 'json-schema-to-ts';
+import { TREE_SCORES, type DetectParams } from '../runtime/types.ts';
 
 const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
 
@@ -31,16 +32,9 @@ export const streamQuerySchema = {
   },
 } as const;
 
-export interface DetectQuery {
-  model?: string;
-  thresh?: number;
-  nms?: number;
-  hier?: number;
-  max_det?: number;
-  classes?: string;
-  agnostic?: boolean;
-  tree_scores?: TreeScores;
-}
+/** The query as Fastify hands it over once the schema has validated (and coerced) it. */
+export type DetectQuery = FromSchema<typeof detectQuerySchema>;
+export type StreamQuery = FromSchema<typeof streamQuerySchema>;
 
 /**
  * The query as DetectParams. Syntax only (the schema has checked types, ranges and the shape of

@@ -1,42 +1,7 @@
 // Response schemas shared by routes and the OpenAPI document. Fastify serializes with them, so every
-// field the API promises must be listed (unlisted fields are dropped from responses).
-export const detectionResponseSchema = {
-  $id: 'DetectionResponse',
-  type: 'object',
-  required: ['model', 'image', 'detections', 'timing_ms'],
-  properties: {
-    model: { type: 'string' },
-    image: {
-      type: 'object',
-      required: ['width', 'height'],
-      properties: { width: { type: 'integer' }, height: { type: 'integer' } },
-    },
-    detections: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['class_id', 'class', 'score', 'box'],
-        properties: {
-          class_id: { type: 'integer' },
-          class: { type: 'string' },
-          score: { type: 'number' },
-          box: {
-            type: 'object',
-            description: 'pixels of the original image',
-            required: ['x1', 'y1', 'x2', 'y2'],
-            properties: { x1: { type: 'number' }, y1: { type: 'number' }, x2: { type: 'number' }, y2: { type: 'number' } },
-          },
-          path: { type: 'array', items: { type: 'string' }, description: 'yolo9000: WordTree path from the root, as names' },
-        },
-      },
-    },
-    timing_ms: {
-      type: 'object',
-      properties: { decode: { type: 'number' }, queue: { type: 'number' }, infer: { type: 'number' }, post: { type: 'number' } },
-    },
-  },
-} as const;
-
+// field the API promises must be listed (unlisted fields are dropped from responses). The detection
+// response is the runtime's (its type is derived from it).
+export { detectionResponseSchema } from '../runtime/response.ts';
 const inputSpec = {
   type: 'object',
   properties: {

@@ -1,9 +1,11 @@
 // KServe v2 / Open Inference Protocol: health, model metadata and readiness, JSON-tensor inference.
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FromSchema } from 'json-schema-to-ts';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
 import type { Admission } from '../admission.ts';
 import type { DetectOptions, ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
+import type { v2InferRequestSchema } from '../schemas.ts';
 
 export interface KServeOptions {
   runtime: ServerRuntime;
@@ -44,8 +46,8 @@ function v2Metadata(sig: ModelSignature): { inputs: V2TensorMetadata[]; outputs:
 }
 const MAX_ELEMENTS = 1 << 26;
 
-interface V2Input { name: string; shape: number[]; datatype: V2Type; data: unknown[] }
-interface V2Request { id?: string; inputs: V2Input[]; outputs?: Array<{ name: string }> }
+type V2Request = FromSchema<typeof v2InferRequestSchema>;
+type V2Input = V2Request['inputs'][number];
 
 function bad(message: string): PinholeError {
   return new PinholeError('bad_request', message);

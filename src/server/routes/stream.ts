@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { DetectPlan, ServerRuntime } from '../contract.ts';
 import { resultJson, resultProtobuf } from '../frames.ts';
 import type { ServerMetrics } from '../metrics.ts';
-import { streamQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
+import { streamQuerySchema, toDetectParams, type StreamQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
 
 export interface StreamRouteOptions {
@@ -13,8 +13,6 @@ export interface StreamRouteOptions {
   requestTimeoutMs: number;
   maxBuffered: number;
 }
-
-type StreamQuery = DetectQuery & { format?: 'json' | 'protobuf' };
 
 export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOptions): Promise<void> {
   const { runtime, metrics } = opts;
