@@ -68,6 +68,13 @@ function expectError(a: Answer, status: number, code?: string) {
   if (code) expect(a.json.error.code).toBe(code);
 }
 
+/** SPEC: the KServe v2 routes answer {"error": "<message>"}. */
+function expectKServeError(a: Answer, status: number) {
+  expect(a.status, JSON.stringify(a.json)).toBe(status);
+  expect(Object.keys(a.json)).toEqual(['error']);
+  expect(typeof a.json.error).toBe('string');
+}
+
 async function healthy() {
   expect((await call('/v2/health/live')).status).toBe(200);
   expect((await call('/v2/health/ready')).status).toBe(200);
@@ -239,9 +246,9 @@ describe('models, KServe v2, generation, metrics', () => {
     for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - want[i]));
     expect(maxDiff).toBeLessThan(1e-4);
 
-    expectError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'img', shape: [1], datatype: 'FP32', data: [1] }] }), 'application/json'), 400, 'bad_request');
-    expectError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 8, 8], datatype: 'FP32', data: new Array(192).fill(0) }] }), 'application/json'), 400, 'bad_request');
-    expectError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 64, 64], datatype: 'FP32', data: new Array(n / 2).fill(0) }], outputs: [{ name: 'nope' }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'img', shape: [1], datatype: 'FP32', data: [1] }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 8, 8], datatype: 'FP32', data: new Array(192).fill(0) }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 64, 64], datatype: 'FP32', data: new Array(n / 2).fill(0) }], outputs: [{ name: 'nope' }] }), 'application/json'), 400);
     await healthy();
   });
 

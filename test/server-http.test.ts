@@ -26,6 +26,17 @@ function expectError(r: LightMyRequestResponse, status: number, code?: string) {
   return b.error as { code: string; message: string };
 }
 
+/** SPEC: the KServe v2 routes answer {"error": "<message>"} (the Open Inference Protocol's shape). */
+function expectKServeError(r: LightMyRequestResponse, status: number) {
+  expect(r.statusCode, r.body).toBe(status);
+  expect(r.headers['content-type']).toMatch(/^application\/json/);
+  const b = r.json();
+  expect(Object.keys(b)).toEqual(['error']);
+  expect(typeof b.error).toBe('string');
+  expect(b.error.length).toBeGreaterThan(0);
+  return b.error as string;
+}
+
 const detect = (payload: Buffer | string, type: string, query = '') =>
   app.inject({ method: 'POST', url: `/v1/detect${query}`, headers: { 'content-type': type }, payload });
 
@@ -167,11 +178,11 @@ describe('POST /v1/detect', () => {
     const r = await app.inject({ method: 'POST', url: '/v1/detect', payload: png });
     expectError(r, 415, 'unsupported_media_type');
     // image bodies are not accepted elsewhere
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
     await healthy();
   });
 
-  it('overload: beyond maxInFlight -> 503 with Retry-After before the body is read; runtime overload -> 503', async () => {
+  it('overload: beyond maxInFlight -> 503 with Retry-After; runtime overload -> 503', async () => {
     const release = rt.hold();
     const held = Array.from({ length: 4 }, () => detect(png, 'image/png'));
     let over: LightMyRequestResponse;
@@ -235,8 +246,8 @@ describe('KServe v2', () => {
     const broken = await app.inject({ url: '/v2/models/broken/ready' });
     expect(broken.statusCode).toBe(503);
     expect(broken.json()).toEqual({ name: 'broken', ready: false });
-    expectError(await app.inject({ url: '/v2/models/nope' }), 404, 'unknown_model');
-    expectError(await app.inject({ url: '/v2/models/nope/ready' }), 404, 'unknown_model');
+    expectKServeError(await app.inject({ url: '/v2/models/nope' }), 404);
+    expectKServeError(await app.inject({ url: '/v2/models/nope/ready' }), 404);
   });
 
   it('server is not ready while a model is loading or when none serves', async () => {
@@ -288,12 +299,12 @@ describe('KServe v2', () => {
       { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }, { name: 'input', shape: [1], datatype: 'FP32', data: [1] }] },
     ];
     for (const payload of bad) {
-      expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
+      expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
     }
     const ok = { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }] };
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404, 'unknown_model');
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503, 'model_not_ready');
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
     await healthy();
   });
 });
@@ -326,9 +337,9 @@ describe('generation routes', () => {
 });
 
 describe('errors, metrics, docs', () => {
-  it('unknown routes and methods -> 404 in the error shape', async () => {
+  it('unknown routes -> 404, a known route with another method -> 405, in the error shape', async () => {
     expectError(await app.inject({ url: '/nope' }), 404, 'not_found');
-    expectError(await app.inject({ method: 'DELETE', url: '/v1/models' }), 404, 'not_found');
+    expectError(await app.inject({ method: 'DELETE', url: '/v1/models' }), 405, 'method_not_allowed');
   });
 
   it('/metrics exposes every SPEC name and the prom-client defaults, and counts', async () => {

@@ -102,3 +102,11 @@ export const v2ModelMetadataSchema = {
     outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
   },
 } as const;
+
+/** KServe v2 / Open Inference Protocol error body (SPEC: the /v2 routes keep their clients' shape). */
+export const kserveErrorSchema = {
+  $id: 'KServeError',
+  type: 'object',
+  properties: { error: { type: 'string' } },
+  required: ['error'],
+} as const;

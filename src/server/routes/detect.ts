@@ -1,17 +1,16 @@
 // POST /v1/detect: one image in, the detection response out.
 import type { FastifyInstance } from 'fastify';
+import type { Admission } from '../admission.ts';
 import type { ServerRuntime } from '../contract.ts';
 import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
 import { detectQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
-import { PinholeError } from '../../errors.ts';
 import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
   bodyLimit: number;
-  requestTimeoutMs: number;
-  /** requests admitted at once (body being read, queued or inferring); beyond it: 503 before reading the body */
-  maxInFlight: number;
+  /** the server's slots and deadline, taken once the image has arrived */
+  admission: Admission;
 }
 
 // The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
@@ -21,7 +20,6 @@ const raw = { schema: { description: 'the encoded image' } };
 export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
   const { runtime, bodyLimit } = opts;
   await registerImageParsers(app, bodyLimit);
-  let inFlight = 0;
 
   app.post('/v1/detect', {
     // No route bodyLimit: it would override the per-parser limits set in registerImageParsers.
@@ -56,20 +54,12 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
         '5xx': { $ref: 'Error#' },
       },
     },
-    onRequest: async (req, reply) => {
-      if (inFlight >= opts.maxInFlight) {
-        throw new PinholeError('overloaded', `server busy: ${inFlight} detect requests in flight`, { retryAfter: 1 });
-      }
-      inFlight++;
-      // The response's 'close' fires exactly once, whether it finished or the client went away.
-      reply.raw.once('close', () => { inFlight--; });
-    },
   }, async (req, reply) => {
     const q = req.query as DetectQuery & { render?: RenderFlag };
     const plan = runtime.resolveDetect(q.model, toDetectParams(q));
     req.pinholeModel = plan.model;
     const bytes = await imageBytes(req, bodyLimit);
-    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, opts.admission.enter(reply));
     return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }

@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { FromSchema } from 'json-schema-to-ts';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
-import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
+import type { Admission } from '../admission.ts';
+import type { DetectOptions, ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
 import type { v2InferRequestSchema } from '../schemas.ts';
 
 export interface KServeOptions {
@@ -12,7 +13,23 @@ export interface KServeOptions {
   bodyLimit: number;
   /** false once shutdown has begun */
   accepting: () => boolean;
+  admission: Admission;
+  caps: InferCaps;
 }
+
+/**
+ * What one infer request may ask for. An answer is JSON text (~10-20 bytes a value), built in memory on
+ * the event loop: without a cap one request for a large batch of a generator's images takes gigabytes and
+ * stalls every other request (issue 17).
+ */
+export interface InferCaps {
+  /** largest batch (first dimension, where the model leaves it open) */
+  maxBatch: number;
+  /** most values an answer may hold, all outputs together */
+  maxOutputValues: number;
+}
+
+export const INFER_CAPS: InferCaps = { maxBatch: 64, maxOutputValues: 1 << 22 };
 
 // The Open Inference Protocol's datatype names live here; the runtime speaks ONNX Runtime's type names.
 type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
@@ -36,6 +53,25 @@ function bad(message: string): PinholeError {
   return new PinholeError('bad_request', message);
 }
 
+/**
+ * Row-major values of `data`, nested at most as deep as the shape has dimensions (a client may send flat or
+ * nested arrays). Iterative: a body nested thousands deep must get a 400, not overflow the stack.
+ */
+function flatten(t: V2Input): unknown[] {
+  const maxDepth = Math.max(1, t.shape.length);
+  const out: unknown[] = [];
+  const stack: Array<{ a: unknown[]; i: number }> = [{ a: t.data, i: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.a.length) { stack.pop(); continue; }
+    const v = top.a[top.i++];
+    if (!Array.isArray(v)) { out.push(v); continue; }
+    if (stack.length >= maxDepth) throw bad(`input "${t.name}": data is nested deeper than its ${t.shape.length}-dimensional shape`);
+    stack.push({ a: v, i: 0 });
+  }
+  return out;
+}
+
 /** JSON values of one input to a typed array, checking count, type and range of every element. */
 export function toRawTensor(t: V2Input): RawTensor {
   const type = TO_RAW[t.datatype];
@@ -43,7 +79,7 @@ export function toRawTensor(t: V2Input): RawTensor {
   if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`input "${t.name}": shape must hold non-negative integers`);
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (n > MAX_ELEMENTS) throw bad(`input "${t.name}": ${n} elements is over the limit of ${MAX_ELEMENTS}`);
-  const flat = t.data.flat(Infinity as 1) as unknown[];
+  const flat = flatten(t);
   if (flat.length !== n) throw bad(`input "${t.name}": shape [${t.shape.join(',')}] needs ${n} values, got ${flat.length}`);
   const fail = (i: number, what: string) => bad(`input "${t.name}": element ${i} is not ${what}`);
   switch (type) {
@@ -105,30 +141,75 @@ function readyModel(runtime: ServerRuntime, name: string): ModelInfo {
 }
 
 /** One KServe v2 infer request: JSON tensors checked against the model's signature, run, answered as JSON. */
-async function infer(runtime: ServerRuntime, name: string, body: V2Request) {
+/** The batch a request asks for: the largest first dimension among inputs whose model dimension is open. */
+function batchOf(body: V2Request, sig: ModelSignature | undefined): number {
+  let batch = 1;
+  for (const t of body.inputs) {
+    const open = !sig || (sig.inputs.find((s) => s.name === t.name)?.shape[0] ?? -1) < 0;
+    if (open && t.shape.length > 0) batch = Math.max(batch, t.shape[0]);
+  }
+  return batch;
+}
+
+/** Values the outputs will hold for `batch`, or undefined when a dimension other than the batch is open. */
+function outputValues(sig: ModelSignature, names: string[] | undefined, batch: number): number | undefined {
+  let total = 0;
+  for (const o of sig.outputs) {
+    if (names && !names.includes(o.name)) continue;
+    let n = 1;
+    for (const [i, d] of o.shape.entries()) {
+      if (d >= 0) n *= d;
+      else if (i === 0) n *= batch;
+      else return undefined;
+    }
+    total += n;
+  }
+  return total;
+}
+
+function overOutputCap(values: number, caps: InferCaps): PinholeError {
+  return new PinholeError('too_large', `the answer would hold ${values} values, over the cap of ${caps.maxOutputValues} per request; send a smaller batch`);
+}
+
+/** Refuses, before anything runs, a request over the batch or answer-size cap. */
+function checkCaps(body: V2Request, sig: ModelSignature | undefined, caps: InferCaps): void {
+  const batch = batchOf(body, sig);
+  if (batch > caps.maxBatch) throw bad(`batch of ${batch} is over the cap of ${caps.maxBatch} per request; split it`);
+  const values = sig && outputValues(sig, body.outputs?.map((o) => o.name), batch);
+  if (values !== undefined && values > caps.maxOutputValues) throw overOutputCap(values, caps);
+}
+
+function checkNames(body: V2Request, sig: ModelSignature | undefined, inputs: Record<string, RawTensor>): void {
+  if (!sig) return;
+  const want = sig.inputs.map((s) => s.name);
+  const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
+  if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
+  const missing = want.filter((k) => !inputs[k]);
+  if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
+  const requested = body.outputs?.map((o) => o.name);
+  if (requested) {
+    const have = sig.outputs.map((o) => o.name);
+    const unknownOut = requested.filter((r) => !have.includes(r));
+    if (unknownOut.length) throw bad(`unknown output ${unknownOut.join(', ')}; the model has ${have.join(', ')}`);
+  }
+}
+
+async function infer(runtime: ServerRuntime, name: string, body: V2Request, caps: InferCaps, run: DetectOptions) {
+  const sig = await runtime.signature?.(name);
+  checkCaps(body, sig, caps);
   const inputs: Record<string, RawTensor> = {};
   for (const t of body.inputs) {
     if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
     inputs[t.name] = toRawTensor(t);
   }
-  const sig = await runtime.signature?.(name);
-  if (sig) {
-    const want = sig.inputs.map((s) => s.name);
-    const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
-    if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
-    const missing = want.filter((k) => !inputs[k]);
-    if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
-  }
-  const requested = body.outputs?.map((o) => o.name);
-  if (sig && requested) {
-    const have = sig.outputs.map((o) => o.name);
-    const unknown = requested.filter((r) => !have.includes(r));
-    if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
-  }
-  const out = await runtime.infer(name, inputs);
-  const names = requested ?? Object.keys(out);
+  checkNames(body, sig, inputs);
+  const out = await runtime.infer(name, inputs, run);
+  const names = body.outputs?.map((o) => o.name) ?? Object.keys(out);
   const missing = names.filter((n) => !out[n]);
   if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+  // outputs whose size the signature left open are counted now, before their JSON is built
+  const values = names.reduce((a, n) => a + out[n].data.length, 0);
+  if (values > caps.maxOutputValues) throw overOutputCap(values, caps);
   return {
     model_name: name,
     model_version: '1',
@@ -169,7 +250,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       summary: 'Model metadata',
       tags: ['kserve-v2'],
       params: nameParam,
-      response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'Error#' } },
+      response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'KServeError#' } },
     },
   }, async (req) => {
     const { name } = req.params as { name: string };
@@ -187,7 +268,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       response: {
         200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
         503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
-        404: { $ref: 'Error#' },
+        404: { $ref: 'KServeError#' },
       },
     },
   }, async (req, reply) => {
@@ -205,12 +286,12 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
       tags: ['kserve-v2'],
       params: nameParam,
       body: { $ref: 'V2InferRequest#' },
-      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
+      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'KServeError#' }, '5xx': { $ref: 'KServeError#' } },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const { name } = req.params as { name: string };
     readyModel(runtime, name);
     req.pinholeModel = name;
-    return infer(runtime, name, req.body as V2Request);
+    return infer(runtime, name, req.body as V2Request, opts.caps, opts.admission.enter(reply));
   });
 }
