@@ -1,7 +1,7 @@
-// Browser access from other origins: `--cors` parsing, CORS headers and preflights, the WebSocket Origin
-// check, and headless Chromium (playwright-core) running a page served from another origin (a second
-// http server on another port) that calls /v1/detect through CORS, and one on an unlisted origin that the
-// browser refuses.
+// Browser access from other origins: `--cors` (the same list as --allowed-origins), CORS headers and
+// preflights, the Origin check of stream upgrades, and headless Chromium (playwright-core) running a page
+// served from another origin (a second http server, named allowed.test by Chromium's resolver) that calls
+// /v1/detect through CORS, and one on an unlisted origin (other.test) that the browser refuses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { CHROMIUM, hasChromium, launchChromium, type Launched } from './helpers/browser.ts';
 import { buildApp } from '../src/server/app.ts';
-import { parseOrigins } from '../src/server/cors.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { FakeRuntime, pngBytes } from './server-fakes.ts';
 
@@ -20,24 +19,25 @@ let other: string; // an unlisted one
 let png: Buffer;
 
 /** A tiny page server: the page itself and the image it will send, from its own origin. */
-async function pageServer(): Promise<{ srv: Server; origin: string }> {
+async function pageServer(name: string): Promise<{ srv: Server; origin: string }> {
   const srv = createServer((req, res) => {
     if (req.url === '/img.png') return res.writeHead(200, { 'content-type': 'image/png' }).end(png);
     res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>other origin</title><p>page');
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { srv, origin: `http://127.0.0.1:${(srv.address() as AddressInfo).port}` };
+  // not a loopback name: loopback pages are allowed by default (origin.ts), these must be listed to pass
+  return { srv, origin: `http://${name}:${(srv.address() as AddressInfo).port}` };
 }
 
 beforeAll(async () => {
   png = await pngBytes(40, 30);
-  const a = await pageServer();
-  const b = await pageServer();
+  const a = await pageServer('allowed.test');
+  const b = await pageServer('other.test');
   pages = [a.srv, b.srv];
   allowed = a.origin;
   other = b.origin;
   const rt = new FakeRuntime();
-  const app = await buildApp({ runtime: rt, cors: parseOrigins(`${allowed},https://nvr.example:8443`) });
+  const app = await buildApp({ runtime: rt, originPolicy: { origins: [allowed, 'https://nvr.example:8443'], hosts: 'loopback' } });
   server = await startServer({ app, runtime: rt, host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
@@ -45,21 +45,20 @@ afterAll(async () => {
   await Promise.all(pages.map((p) => new Promise((r) => p.close(r))));
 });
 
-describe('--cors origins', () => {
-  it('parses a comma list or *, refusing what a browser never sends as an Origin', () => {
-    expect(parseOrigins('http://a.example, https://B.example:8443')).toEqual(['http://a.example', 'https://b.example:8443']);
-    expect(parseOrigins('*')).toBe('*');
-    expect(parseOrigins('')).toEqual([]);
-    for (const bad of ['a.example', 'http://a.example/path', 'ftp://a.example', 'https://a.example:443', 'http://']) {
-      expect(() => parseOrigins(bad), bad).toThrow(/scheme:\/\/host\[:port\]/);
-    }
-  });
+describe('--cors', () => {
+  const serve = (...args: string[]) => spawnSync(process.execPath, ['bin/pinhole.js', 'serve', '--port', '0', ...args], { encoding: 'utf8', timeout: 60_000 });
 
-  it('pinhole serve --cors with a bad origin: one line on stderr, exit 2', () => {
-    const r = spawnSync(process.execPath, ['bin/pinhole.js', 'serve', '--cors', 'nvr.example', '--port', '0'], { encoding: 'utf8', timeout: 60_000 });
+  it('a bad origin: one line on stderr, exit 2', () => {
+    const r = serve('--cors', 'nvr.example');
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/--cors: origin "nvr.example" must be scheme:\/\/host\[:port\]/);
+    expect(r.stderr).toMatch(/--cors: origin "nvr.example" must look like http\(s\):\/\/host\[:port\]/);
+  });
+
+  it('is the same list as --allowed-origins: giving both is refused', () => {
+    const r = serve('--cors', 'https://a.example', '--allowed-origins', 'https://b.example', '--models', 'models');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--cors and --allowed-origins are the same list/);
   });
 });
 
@@ -78,22 +77,24 @@ describe('CORS headers and the WebSocket Origin check', () => {
     expect(String(r.headers['access-control-expose-headers'])).toMatch(/X-Seed/i);
   });
 
-  it('an unlisted origin gets no CORS headers: preflight 404 in the error shape; requests without Origin are unaffected', async () => {
+  it('an unlisted origin gets no CORS headers: preflight 405 in the error shape; requests without Origin are unaffected', async () => {
     const p = await preflight(other);
-    expect(p.statusCode).toBe(404);
+    expect(p.statusCode).toBe(405);
     expect(p.headers['access-control-allow-origin']).toBeUndefined();
-    expect(p.json().error.code).toBe('not_found');
+    expect(p.json().error.code).toBe('method_not_allowed');
     const r = await server.app.inject({ method: 'GET', url: '/v1/models', headers: { origin: other } });
     expect(r.headers['access-control-allow-origin']).toBeUndefined();
     const plain = await server.app.inject({ method: 'GET', url: '/v1/models' });
     expect(plain.statusCode).toBe(200);
   });
 
-  it('the default (no --cors) allows no cross-origin page', async () => {
+  it('the default (no --cors) allows no cross-origin page but loopback ones', async () => {
     const app = await buildApp({ runtime: new FakeRuntime() });
-    const p = await app.inject({ method: 'OPTIONS', url: '/v1/detect', headers: { origin: allowed, 'access-control-request-method': 'POST' } });
-    expect(p.statusCode).toBe(404);
+    const pre = (origin: string) => app.inject({ method: 'OPTIONS', url: '/v1/detect', headers: { origin, host: '127.0.0.1:8080', 'access-control-request-method': 'POST' } });
+    const p = await pre(allowed);
+    expect(p.statusCode).toBe(405);
     expect(p.headers['access-control-allow-origin']).toBeUndefined();
+    expect((await pre('http://localhost:3000')).headers['access-control-allow-origin']).toBe('http://localhost:3000');
     await app.close();
   });
 
@@ -109,6 +110,7 @@ describe('CORS headers and the WebSocket Origin check', () => {
     expect(await open(server.url)).toBe(101);
     expect(await open(allowed)).toBe(101);
     expect(await open(other)).toBe(403);
+    expect(await open('http://127.0.0.1:1')).toBe(101); // a loopback page: allowed by default (origin.ts)
     expect(await open('https://evil.example')).toBe(403);
   });
 });
@@ -117,7 +119,8 @@ const browserReason = hasChromium() ? undefined : `no Chromium at ${CHROMIUM} (a
 
 describe.skipIf(browserReason !== undefined)(`headless Chromium on another origin${browserReason ? ` (skipped: ${browserReason})` : ''}`, () => {
   let browser: Launched;
-  beforeAll(async () => { browser = await launchChromium(); }, 60_000);
+  // the page servers' names resolve to 127.0.0.1 in this browser only
+  beforeAll(async () => { browser = await launchChromium({ args: ['--host-resolver-rules=MAP *.test 127.0.0.1'] }); }, 60_000);
   afterAll(async () => { await browser?.close(); });
 
   type Attempt = { status: number; body: unknown } | { failed: string };

@@ -68,8 +68,8 @@ function expectError(a: Answer, status: number, code?: string) {
   if (code) expect(a.json.error.code).toBe(code);
 }
 
-/** The Open Inference Protocol's error body on /v2 routes: {"error": "<string>"}. */
-function expectV2Error(a: Answer, status: number) {
+/** SPEC: the KServe v2 routes answer {"error": "<message>"}. */
+function expectKServeError(a: Answer, status: number) {
   expect(a.status, JSON.stringify(a.json)).toBe(status);
   expect(Object.keys(a.json)).toEqual(['error']);
   expect(typeof a.json.error).toBe('string');
@@ -261,10 +261,10 @@ describe('models, KServe v2, generation, metrics', () => {
     expect(got.length).toBe(want.length);
     expect(Array.from(got)).toEqual(Array.from(Float32Array.from(out.data as number[])));
 
-    expectV2Error(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'img', shape: [1], datatype: 'FP32', data: [1] }] }), 'application/json'), 400);
-    expectV2Error(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 8, 8], datatype: 'FP32', data: new Array(192).fill(0) }] }), 'application/json'), 400);
-    expectV2Error(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 64, 64], datatype: 'FP32', data: new Array(n / 2).fill(0) }], outputs: [{ name: 'nope' }] }), 'application/json'), 400);
-    expectV2Error(await call('/v2/models/broken'), 503);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'img', shape: [1], datatype: 'FP32', data: [1] }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 8, 8], datatype: 'FP32', data: new Array(192).fill(0) }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 64, 64], datatype: 'FP32', data: new Array(n / 2).fill(0) }], outputs: [{ name: 'nope' }] }), 'application/json'), 400);
+    expectKServeError(await call('/v2/models/broken'), 503);
     await healthy();
   });
 

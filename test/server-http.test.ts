@@ -26,8 +26,8 @@ function expectError(r: LightMyRequestResponse, status: number, code?: string) {
   return b.error as { code: string; message: string };
 }
 
-/** The Open Inference Protocol's error shape, used on every /v2 route: {"error": "<message>"}. */
-function expectV2Error(r: LightMyRequestResponse, status: number) {
+/** SPEC: the KServe v2 routes answer {"error": "<message>"} (the Open Inference Protocol's shape). */
+function expectKServeError(r: LightMyRequestResponse, status: number) {
   expect(r.statusCode, r.body).toBe(status);
   expect(r.headers['content-type']).toMatch(/^application\/json/);
   const b = r.json();
@@ -226,11 +226,11 @@ describe('POST /v1/detect', () => {
     const r = await app.inject({ method: 'POST', url: '/v1/detect', payload: png });
     expectError(r, 415, 'unsupported_media_type');
     // image bodies are not accepted elsewhere
-    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
     await healthy();
   });
 
-  it('overload: beyond maxInFlight -> 503 with Retry-After before the body is read; runtime overload -> 503', async () => {
+  it('overload: beyond maxInFlight -> 503 with Retry-After; runtime overload -> 503', async () => {
     const release = rt.hold();
     const held = Array.from({ length: 4 }, () => detect(png, 'image/png'));
     let over: LightMyRequestResponse;
@@ -295,8 +295,8 @@ describe('KServe v2', () => {
     const broken = await app.inject({ url: '/v2/models/broken/ready' });
     expect(broken.statusCode).toBe(503);
     expect(broken.json()).toEqual({ name: 'broken', ready: false });
-    expectV2Error(await app.inject({ url: '/v2/models/nope' }), 404);
-    expectV2Error(await app.inject({ url: '/v2/models/nope/ready' }), 404);
+    expectKServeError(await app.inject({ url: '/v2/models/nope' }), 404);
+    expectKServeError(await app.inject({ url: '/v2/models/nope/ready' }), 404);
   });
 
   it('server is ready only when every model is: not while one is loading or failed, nor with none', async () => {
@@ -354,12 +354,12 @@ describe('KServe v2', () => {
       { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }, { name: 'input', shape: [1], datatype: 'FP32', data: [1] }] },
     ];
     for (const payload of bad) {
-      expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
+      expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
     }
     const ok = { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }] };
-    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404);
-    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503);
-    expectV2Error(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
     await healthy();
   });
 });
@@ -392,9 +392,9 @@ describe('generation routes', () => {
 });
 
 describe('errors, metrics, docs', () => {
-  it('unknown routes and methods -> 404 in the error shape', async () => {
+  it('unknown routes -> 404, a known route with another method -> 405, in the error shape', async () => {
     expectError(await app.inject({ url: '/nope' }), 404, 'not_found');
-    expectError(await app.inject({ method: 'DELETE', url: '/v1/models' }), 404, 'not_found');
+    expectError(await app.inject({ method: 'DELETE', url: '/v1/models' }), 405, 'method_not_allowed');
   });
 
   it('/metrics exposes every SPEC name and the prom-client defaults, and counts', async () => {

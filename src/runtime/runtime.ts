@@ -13,7 +13,7 @@ import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
-import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
+import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest, type StackGanSpec } from './generate.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
 import type { DetectJob } from './protocol.ts';
 import type { RawImage } from './raw-image.ts';
@@ -239,13 +239,13 @@ export class Runtime {
   }
 
   /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
-  async generate(model: string, req: GenerateRequest): Promise<GeneratedImage> {
-    return generateImage(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs), req);
+  async generate(model: string, req: GenerateRequest, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    return generateImage(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs, opts), req);
   }
 
   /** Unconditional samples of a wgan model, a grid when n > 1 (generate.ts). */
-  async sample(model: string, req: SampleRequest = {}): Promise<GeneratedImage> {
-    return sampleImages(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs), req);
+  async sample(model: string, req: SampleRequest = {}, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    return sampleImages(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs, opts), req);
   }
 
   /**
@@ -301,5 +301,19 @@ function checkInputs(model: LoadedModel, inputs: Record<string, RawTensor>): voi
     });
     const n = t.dims.reduce((a, d) => a * d, 1);
     if (n !== t.data.length) throw bad(`input "${m.name}": dims [${t.dims.join(', ')}] need ${n} values, got ${t.data.length}`);
+  }
+  if (model.manifest.kind === 'stackgan') checkTokens(model.manifest, inputs);
+}
+
+/** Token ids index the embedding table: one outside the vocabulary would fail inside ONNX Runtime's Gather. */
+function checkTokens(spec: StackGanSpec, inputs: Record<string, RawTensor>): void {
+  const t = inputs[spec.inputs.tokens];
+  const size = spec.text.vocabulary.length;
+  if (!t) return;
+  for (let i = 0; i < t.data.length; i++) {
+    const id = Number(t.data[i]);
+    if (!(id >= 0 && id < size)) {
+      throw new PinholeError('bad_request', `input "${spec.inputs.tokens}": token id ${id} (element ${i}) is outside the vocabulary of ${size} words (0..${size - 1})`);
+    }
   }
 }

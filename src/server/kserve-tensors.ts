@@ -81,12 +81,31 @@ function binaryTensor(t: V2Input, bytes: Buffer): RawTensor {
   return { type, dims: t.shape, data };
 }
 
+/**
+ * Row-major values of `data`, nested at most as deep as the shape has dimensions (a client may send flat or
+ * nested arrays). Iterative: a body nested thousands deep must get a 400, not overflow the stack.
+ */
+function flatten(t: V2Input, data: unknown[]): unknown[] {
+  const maxDepth = Math.max(1, t.shape.length);
+  const out: unknown[] = [];
+  const stack: Array<{ a: unknown[]; i: number }> = [{ a: data, i: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    if (top.i >= top.a.length) { stack.pop(); continue; }
+    const v = top.a[top.i++];
+    if (!Array.isArray(v)) { out.push(v); continue; }
+    if (stack.length >= maxDepth) throw bad(`input "${t.name}": data is nested deeper than its ${t.shape.length}-dimensional shape`);
+    stack.push({ a: v, i: 0 });
+  }
+  return out;
+}
+
 /** JSON values of one input to a typed array, checking count, type and range of every element. */
 export function jsonTensor(t: V2Input): RawTensor {
   const type = rawType(t);
   const n = elementCount(t);
   if (!Array.isArray(t.data)) throw bad(`input "${t.name}": give "data" or parameters.binary_data_size`);
-  const flat = t.data.flat(Infinity as 1) as unknown[];
+  const flat = flatten(t, t.data);
   if (flat.length !== n) throw bad(`input "${t.name}": shape [${t.shape.join(',')}] needs ${n} values, got ${flat.length}`);
   const fail = (i: number, what: string) => bad(`input "${t.name}": element ${i} is not ${what}`);
   switch (type) {

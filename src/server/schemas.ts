@@ -119,10 +119,10 @@ export const v2ModelMetadataSchema = {
   },
 } as const;
 
-/** The Open Inference Protocol's error body (the SPEC's exception to {"error": {"code", "message"}}). */
-export const v2ErrorSchema = {
-  $id: 'V2Error',
+/** KServe v2 / Open Inference Protocol error body (SPEC: the /v2 routes keep their clients' shape). */
+export const kserveErrorSchema = {
+  $id: 'KServeError',
   type: 'object',
-  required: ['error'],
   properties: { error: { type: 'string' } },
+  required: ['error'],
 } as const;

@@ -6,16 +6,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinholeError } from '../../errors.ts';
 import type { ServerRuntime } from '../contract.ts';
 import { checkFields, faceModelName, minConfidence, toPredictions } from '../deepstack.ts';
-import { errorReply } from '../errors.ts';
+import type { Admission } from '../admission.ts';
 import { imageRequest } from '../image-body.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
 
 export interface DeepStackOptions {
   runtime: ServerRuntime;
   bodyLimit: number;
-  requestTimeoutMs: number;
-  /** the /v1/detect admission check, shared so both count against one in-flight limit */
-  admit: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** the server's slots and deadline (shared with /v1/detect and every route that runs a model) */
+  admission: Admission;
   /** --face-model: the model behind /v1/vision/face (default: the detector whose one class is "face") */
   faceModel?: string;
 }
@@ -67,54 +66,39 @@ function routeSchema(operationId: string, summary: string, label: boolean, param
   };
 }
 
-/** DeepStack's failure body for everything under /v1/vision, Fastify's own errors included. */
-function installFailureBody(app: FastifyInstance): void {
-  const send = (reply: FastifyReply, status: number, error: string) =>
-    reply.code(status).type('application/json; charset=utf-8').send({ success: false, error });
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const r = errorReply(err);
-    if (r.status === 415) r.message = `unsupported content type "${req.headers['content-type'] ?? '(none)'}"; send multipart/form-data with a file field "image"`;
-    if (r.status >= 500 && r.code === 'internal') req.log.error({ err }, 'request failed');
-    if (r.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfter))));
-    return send(reply, r.status, r.message);
-  });
-  app.setNotFoundHandler((req, reply) => send(reply, 404, `no route ${req.method} ${req.url.split('?')[0]}`));
-}
-
 export async function deepstackRoutes(app: FastifyInstance, opts: DeepStackOptions): Promise<void> {
   const { runtime } = opts;
-  installFailureBody(app);
 
   /** One request through the same door as /v1/detect: the image, min_confidence as thresh, the model's answer. */
-  const answer = async (req: FastifyRequest, model: string | undefined, label: boolean) => {
+  const answer = async (req: FastifyRequest, reply: FastifyReply, model: string | undefined, label: boolean) => {
     const t0 = performance.now();
     const { bytes, fields } = await imageRequest(req, opts.bodyLimit);
     checkFields(fields);
     const thresh = minConfidence((req.query as { min_confidence?: number }).min_confidence, fields);
     const plan = runtime.resolveDetect(model, thresh === undefined ? {} : { thresh });
     req.pinholeModel = plan.model;
-    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, opts.admission.enter(reply));
     return { success: true, predictions: toPredictions(r, label), duration: Math.round((performance.now() - t0) * 10) / 10, model: r.model };
   };
-  const config = { swaggerTransform: formDoc };
+  const config = { swaggerTransform: formDoc, accepts: 'multipart/form-data with a file field "image"', limitBytes: opts.bodyLimit };
 
   app.post('/detection', {
-    onRequest: opts.admit, config,
+    config,
     schema: routeSchema('visionDetection', 'DeepStack object detection (the default detector)', true),
-  }, (req) => answer(req, undefined, true));
+  }, (req, reply) => answer(req, reply, undefined, true));
 
   app.post('/custom/:model', {
-    onRequest: opts.admit, config,
+    config,
     schema: routeSchema('visionCustom', 'DeepStack custom model: any detector folder by name', true,
       { type: 'object', required: ['model'], properties: { model: { type: 'string', minLength: 1 } } }),
-  }, (req) => answer(req, (req.params as { model: string }).model, true));
+  }, (req, reply) => answer(req, reply, (req.params as { model: string }).model, true));
 
   app.post('/face', {
-    onRequest: opts.admit, config,
+    config,
     schema: routeSchema('visionFace', 'DeepStack face detection (the face model)', false),
-  }, (req) => {
+  }, (req, reply) => {
     const name = faceModelName(runtime, opts.faceModel);
     if (opts.faceModel !== undefined && !runtime.model(name)) throw new PinholeError('unknown_model', `--face-model "${name}" is not loaded`);
-    return answer(req, name, false);
+    return answer(req, reply, name, false);
   });
 }

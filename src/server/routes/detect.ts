@@ -1,9 +1,9 @@
 // POST /v1/detect: one image in, the detection response out.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import type { Admission } from '../admission.ts';
 import type { ServerRuntime } from '../contract.ts';
 import { imageRequest, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
 import { detectQuerySchema, toDetectParams, withBodyParams, type DetectQuery } from '../params.ts';
-import { PinholeError } from '../../errors.ts';
 import { fileField, multipartFormDoc } from '../openapi.ts';
 import { deepstackRoutes } from './deepstack.ts';
 import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
@@ -11,9 +11,8 @@ import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../re
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
   bodyLimit: number;
-  requestTimeoutMs: number;
-  /** requests admitted at once (body being read, queued or inferring); beyond it: 503 before reading the body */
-  maxInFlight: number;
+  /** the server's slots and deadline, taken once the image has arrived */
+  admission: Admission;
   /** the model behind /v1/vision/face (see deepstack.ts) */
   faceModel?: string;
 }
@@ -28,19 +27,8 @@ const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image'), 
 export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
   const { runtime, bodyLimit } = opts;
   await registerImageParsers(app, bodyLimit);
-  let inFlight = 0;
-  // One admission for every route that runs a detection (this one and the DeepStack ones).
-  const admit = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (inFlight >= opts.maxInFlight) {
-      throw new PinholeError('overloaded', `server busy: ${inFlight} detect requests in flight`, { retryAfter: 1 });
-    }
-    inFlight++;
-    // The response's 'close' fires exactly once, whether it finished or the client went away.
-    reply.raw.once('close', () => { inFlight--; });
-  };
-  await app.register(deepstackRoutes, {
-    prefix: '/v1/vision', runtime, bodyLimit, requestTimeoutMs: opts.requestTimeoutMs, admit, faceModel: opts.faceModel,
-  });
+  // DeepStack's routes: the same parsers, admission and door (see routes/deepstack.ts)
+  await app.register(deepstackRoutes, { prefix: '/v1/vision', runtime, bodyLimit, admission: opts.admission, faceModel: opts.faceModel });
 
   app.post('/v1/detect', {
     // No route bodyLimit: it would override the per-parser limits set in registerImageParsers.
@@ -76,14 +64,13 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
         '5xx': { $ref: 'Error#' },
       },
     },
-    onRequest: (req, reply) => admit(req, reply),
   }, async (req, reply) => {
     // The body first: its fields are parameters too. Then the door, once, for all of them.
     const { bytes, fields } = await imageRequest(req, bodyLimit);
     const q = withBodyParams(req, req.query as DetectQuery, fields, detectRouteQuery) as DetectQuery & { render?: RenderFlag };
     const plan = runtime.resolveDetect(q.model, toDetectParams(q));
     req.pinholeModel = plan.model;
-    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, opts.admission.enter(reply));
     return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }

@@ -5,7 +5,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
 import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
-import { errorReply } from '../errors.ts';
+import type { Admission } from '../admission.ts';
+import { checkCaps, INFER_CAPS, overOutputCap, type InferCaps } from '../kserve-caps.ts';
 import {
   bad, binaryOutput, jsonOutput, requestTensors, splitInferBody, v2Metadata, wantsBinary, type V2Output, type V2Request,
 } from '../kserve-tensors.ts';
@@ -16,7 +17,12 @@ export interface KServeOptions {
   bodyLimit: number;
   /** false once shutdown has begun */
   accepting: () => boolean;
+  /** the server's slots and deadline, taken once the request's body has arrived */
+  admission: Admission;
+  caps: InferCaps;
 }
+
+export { INFER_CAPS, type InferCaps };
 
 /** The one version every model has (the metadata's `versions`). */
 const VERSION = '1';
@@ -58,7 +64,7 @@ const versionParams = {
 } as const;
 /** The params schema for a route: versioned or not. */
 const paramsFor = (operationId: string) => (operationId.startsWith('modelVersion') ? versionParams : modelParams);
-const v2Error = { $ref: 'V2Error#' } as const;
+const v2Error = { $ref: 'KServeError#' } as const;
 const readySchema = (key: 'live' | 'ready') => ({ type: 'object', properties: { [key]: { type: 'boolean' } } });
 const modelReadySchema = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } as const;
 
@@ -93,33 +99,26 @@ function sendOutputs(reply: FastifyReply, req: V2Request, head: object, names: s
 }
 
 /** One infer request: tensors in (JSON and/or binary), checked against the model, run, outputs as asked. */
-async function runInfer(runtime: ServerRuntime, req: FastifyRequest, reply: FastifyReply, binary: Buffer) {
+async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: FastifyReply, binary: Buffer) {
+  const { runtime } = opts;
   const p = req.params as ModelParams;
   readyModel(runtime, p);
   req.pinholeModel = p.name;
   const body = req.body as V2Request;
+  const sig = await runtime.signature?.(p.name);
+  checkCaps(body, sig, opts.caps);
   const inputs = requestTensors(body, binary);
   const requested = body.outputs?.map((o) => o.name);
-  checkAgainstSignature(await runtime.signature?.(p.name), inputs, requested);
-  const out = await runtime.infer(p.name, inputs);
+  checkAgainstSignature(sig, inputs, requested);
+  const out = await runtime.infer(p.name, inputs, opts.admission.enter(reply));
   const names = requested ?? Object.keys(out);
   const missing = names.filter((n) => !out[n]);
   if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
+  // outputs whose size the signature left open are counted now, before their answer is built
+  const values = names.reduce((a, n) => a + out[n].data.length, 0);
+  if (values > opts.caps.maxOutputValues) throw overOutputCap(values, opts.caps);
   const head = { model_name: p.name, model_version: VERSION, ...(body.id !== undefined ? { id: body.id } : {}) };
   return sendOutputs(reply, body, head, names, out);
-}
-
-/** The protocol's error shape for everything under /v2, Fastify's own errors (404, 413, validation) included. */
-function installV2Errors(app: FastifyInstance, bodyLimit: number): void {
-  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    const r = errorReply(err);
-    if (r.status === 413 && !(err instanceof PinholeError)) r.message = `the request body is over the limit of ${bodyLimit} bytes`;
-    if (r.status >= 500 && r.code === 'internal') req.log.error({ err }, 'request failed');
-    if (r.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(r.retryAfter))));
-    return reply.code(r.status).type('application/json; charset=utf-8').send({ error: r.message });
-  });
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).type('application/json; charset=utf-8').send({ error: `no route ${req.method} ${req.url.split('?')[0]}` }));
 }
 
 /** One body parser for infer requests: JSON, with or without binary tensor data after it. */
@@ -144,7 +143,6 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   const { runtime } = opts;
   const answer = (reply: FastifyReply, ok: boolean, body: object) => reply.code(ok ? 200 : 503).send(body);
   const binaryOf = new WeakMap<FastifyRequest, Buffer>();
-  installV2Errors(app, opts.bodyLimit);
   installInferParser(app, opts.bodyLimit, binaryOf);
 
   app.get('', {
@@ -198,7 +196,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   app.get('/models/:name/ready', { schema: readyRouteSchema('modelReady') }, modelReady);
   app.get('/models/:name/versions/:version/ready', { schema: readyRouteSchema('modelVersionReady') }, modelReady);
 
-  const infer = (req: FastifyRequest, reply: FastifyReply) => runInfer(runtime, req, reply, binaryOf.get(req) ?? Buffer.alloc(0));
+  const infer = (req: FastifyRequest, reply: FastifyReply) => runInfer(opts, req, reply, binaryOf.get(req) ?? Buffer.alloc(0));
   const inferSchema = (operationId: string) => ({
     summary: 'Inference on tensors: JSON, or JSON followed by binary tensor data (Inference-Header-Content-Length)',
     operationId,
@@ -207,6 +205,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     body: { $ref: 'V2InferRequest#' },
     response: { 200: { $ref: 'V2InferResponse#' }, '4xx': v2Error, '5xx': v2Error },
   });
-  app.post('/models/:name/infer', { bodyLimit: opts.bodyLimit, schema: inferSchema('modelInfer') }, infer);
-  app.post('/models/:name/versions/:version/infer', { bodyLimit: opts.bodyLimit, schema: inferSchema('modelVersionInfer') }, infer);
+  const config = { accepts: 'application/json, application/octet-stream or no Content-Type (JSON, then any binary tensor data)' };
+  app.post('/models/:name/infer', { bodyLimit: opts.bodyLimit, config, schema: inferSchema('modelInfer') }, (req, reply) => infer(req, reply));
+  app.post('/models/:name/versions/:version/infer', { bodyLimit: opts.bodyLimit, config, schema: inferSchema('modelVersionInfer') }, (req, reply) => infer(req, reply));
 }

@@ -7,15 +7,12 @@ import type { ServerMetrics } from '../metrics.ts';
 import { streamQuerySchema, toDetectParams, type StreamQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
 import { websocketDoc } from '../openapi.ts';
-import { checkUpgradeOrigin, type OriginList } from '../cors.ts';
 
 export interface StreamRouteOptions {
   runtime: ServerRuntime;
   metrics: ServerMetrics;
   requestTimeoutMs: number;
   maxBuffered: number;
-  /** origins whose pages may open a stream besides the server's own */
-  cors: OriginList;
 }
 
 const streamDoc = {
@@ -39,37 +36,43 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
   // resolved once per connection, before the upgrade: a bad query or model is a plain HTTP error
   const plans = new WeakMap<object, DetectPlan>();
 
-  app.get('/v1/stream', {
-    websocket: true,
-    schema: { querystring: streamQuerySchema },
+  app.route({
+    method: 'GET',
+    url: '/v1/stream',
+    schema: { querystring: streamQuerySchema, hide: true },
     config: { swaggerTransform: websocketDoc(streamDoc) },
     preHandler: async (req) => {
-      checkUpgradeOrigin(opts.cors, req);
       const q = req.query as StreamQuery;
       const plan = runtime.resolveDetect(q.model, toDetectParams(q));
       req.pinholeModel = plan.model;
       plans.set(req, plan);
     },
-  }, (socket, req) => {
-    const q = req.query as StreamQuery;
-    const model = req.pinholeModel;
-    const plan = plans.get(req)!;
-    const session = new StreamSession({
-      sink: {
-        get bufferedAmount() { return socket.bufferedAmount; },
-        get open() { return socket.readyState === socket.OPEN; },
-        send: (data) => socket.send(data, { binary: typeof data !== 'string' }),
-      },
-      detect: (frame) => runtime.runDetect(plan, frame.image, { deadlineMs: Date.now() + opts.requestTimeoutMs }),
-      encode: q.format === 'protobuf' ? resultProtobuf : resultJson,
-      onOutcome: (outcome) => metrics.streamFrames.inc({ model, outcome }),
-      maxBuffered: opts.maxBuffered,
-    });
-    socket.on('message', (data, isBinary) => {
-      if (!isBinary) return session.reject('send each frame as a binary message (an encoded image or a pinhole.Frame)');
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-      session.push(buf);
-    });
-    socket.on('close', () => session.close());
+    // a plain GET (no Upgrade) reaches this handler; an upgraded one goes to wsHandler
+    handler: async (_req, reply) => {
+      reply.header('upgrade', 'websocket');
+      throw Object.assign(new Error('GET /v1/stream is a WebSocket: send Connection: Upgrade and Upgrade: websocket'), { statusCode: 426 });
+    },
+    wsHandler: (socket, req) => {
+      const q = req.query as StreamQuery;
+      const model = req.pinholeModel;
+      const plan = plans.get(req)!;
+      const session = new StreamSession({
+        sink: {
+          get bufferedAmount() { return socket.bufferedAmount; },
+          get open() { return socket.readyState === socket.OPEN; },
+          send: (data) => socket.send(data, { binary: typeof data !== 'string' }),
+        },
+        detect: (frame) => runtime.runDetect(plan, frame.image, { deadlineMs: Date.now() + opts.requestTimeoutMs }),
+        encode: q.format === 'protobuf' ? resultProtobuf : resultJson,
+        onOutcome: (outcome) => metrics.streamFrames.inc({ model, outcome }),
+        maxBuffered: opts.maxBuffered,
+      });
+      socket.on('message', (data, isBinary) => {
+        if (!isBinary) return session.reject('send each frame as a binary message (an encoded image or a pinhole.Frame)');
+        const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+        session.push(buf);
+      });
+      socket.on('close', () => session.close());
+    },
   });
 }
