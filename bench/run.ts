@@ -2,7 +2,7 @@
 // in its own process with its output as is, then a one-line status per bench.
 //
 //   node --import tsx bench/run.ts [--only http,ws,vision] [--models models] [--model NAME] [--duration 10]
-// Also available by name: data, runtime-threads, train-kernel, quantize, peer, cold-start (see bench/README.md).
+// Also available by name: data, runtime-threads, train-kernel, quantize, peer, cold-start, kserve (see bench/README.md).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ const ARGS: Record<string, string[]> = {
   quantize: ['--models', o.models],
   peer: [],
   'cold-start': ['--rounds', '3'],
+  kserve: ['--models', o.models],
 };
 
 const names = o.only.split(',').map((s) => s.trim()).filter(Boolean);

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'bad_image'
   | 'bad_parameter'
   | 'unknown_model'
+  | 'forbidden'
   | 'model_not_ready'
   | 'too_large'
   | 'unsupported_media_type'
@@ -17,6 +18,7 @@ const STATUS: Record<ErrorCode, number> = {
   bad_image: 400,
   bad_parameter: 400,
   unknown_model: 404,
+  forbidden: 403,
   model_not_ready: 503,
   too_large: 413,
   unsupported_media_type: 415,

@@ -1,5 +1,6 @@
 // model.json: the contract between producers (darknet import, training/export) and the server.
 // SPEC.md fixes the required fields; this module types them and validates a parsed file.
+import { need } from './errors.ts';
 
 export type ModelKind = 'yolov1' | 'yolov2' | 'yolo9000' | 'stackgan' | 'wgan';
 export type DetectorKind = 'yolov1' | 'yolov2' | 'yolo9000';
@@ -103,10 +104,53 @@ export interface Yolo9000Manifest extends Omit<YoloV2Manifest, 'kind'> {
   tree: WordTreeSpec | string;
 }
 
-export interface GanManifest extends ManifestBase {
-  kind: 'stackgan' | 'wgan';
-  [extra: string]: unknown;
+/** The tokenizer of a text-to-image model (runtime/text.ts encodes with it). */
+export interface TextSpec {
+  /** id -> word; vocabulary[0] = PAD, vocabulary[1] = UNK */
+  vocabulary: string[];
+  /** ids per caption: shorter captions are padded with PAD, longer ones cut */
+  maxTokens: number;
+  /** longest text accepted (characters), to refuse huge requests before tokenising */
+  maxChars: number;
 }
+
+/** The padding and unknown-word tokens, the first two words of every vocabulary. */
+export const PAD = '<pad>';
+export const UNK = '<unk>';
+
+interface GanManifestBase extends ManifestBase {
+  /** noise size per image */
+  zDim: number;
+  /** range of the generator's output values (tanh: [-1, 1]) */
+  outputRange?: number[];
+  /** how the model was trained (configuration, curves), for the record */
+  training?: Record<string, unknown>;
+}
+
+/** StackGAN: text (token ids), noise z and conditioning noise eps in; one image per stage out. */
+export interface StackGanManifest extends GanManifestBase {
+  kind: 'stackgan';
+  text: TextSpec;
+  /** ONNX input names */
+  inputs: { tokens: string; noise: string; eps: string };
+  cDim: number;
+  /** ONNX output per stage, with its image side in pixels */
+  stages: Record<'1' | '2', { output: string; size: number }>;
+  /** the caption grammar the model was trained on, for the record */
+  captions?: Record<string, unknown>;
+  /** the attribute judge shipped beside the model (evaluation) */
+  judge?: { file: string; input: string; outputs: string[]; size: number };
+}
+
+/** WGAN: noise z in, images out; `input` holds the (square) image size. */
+export interface WganManifest extends GanManifestBase {
+  kind: 'wgan';
+  inputs: { noise: string };
+  /** ONNX output name */
+  output: string;
+}
+
+export type GanManifest = StackGanManifest | WganManifest;
 
 export type Manifest = YoloV1Manifest | YoloV2Manifest | Yolo9000Manifest | GanManifest;
 export type DetectorManifest = YoloV1Manifest | YoloV2Manifest | Yolo9000Manifest;
@@ -119,79 +163,128 @@ export function isDetector(m: Pick<Manifest, 'kind'>): m is DetectorManifest {
 
 export class ManifestError extends Error {}
 
-function need(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new ManifestError(msg);
+function check(cond: unknown, msg: string): asserts cond {
+  need(cond, () => new ManifestError(`model.json: ${msg}`));
 }
 
+type Fields = Record<string, unknown>;
+
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const isObject = (v: unknown): v is Fields => !!v && typeof v === 'object' && !Array.isArray(v);
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** pad-square's pad/pad_value and the mean/std normalisation. */
-function validatePixelOptions(o: Record<string, unknown>, channels: number): void {
-  need(o.pad === undefined || o.pad === 'top-left' || o.pad === 'center', 'model.json: "pad" must be top-left or center');
-  need(o.pad_value === undefined || (isNum(o.pad_value) && o.pad_value >= 0 && o.pad_value <= 255),
-    'model.json: "pad_value" must be a number in [0, 255]');
-  need((o.pad === undefined && o.pad_value === undefined) || o.preprocess === 'pad-square',
-    'model.json: "pad" and "pad_value" apply to preprocess pad-square only');
-  need(o.resample === undefined || o.resample === 'cubic' || o.resample === 'bilinear-tf', 'model.json: "resample" must be cubic or bilinear-tf');
-  need((o.mean === undefined) === (o.std === undefined), 'model.json: "mean" and "std" go together');
+function checkPixelOptions(o: Fields, channels: number): void {
+  check(o.pad === undefined || o.pad === 'top-left' || o.pad === 'center', '"pad" must be top-left or center');
+  check(o.pad_value === undefined || (isNum(o.pad_value) && o.pad_value >= 0 && o.pad_value <= 255), '"pad_value" must be a number in [0, 255]');
+  check((o.pad === undefined && o.pad_value === undefined) || o.preprocess === 'pad-square', '"pad" and "pad_value" apply to preprocess pad-square only');
+  check(o.resample === undefined || o.resample === 'cubic' || o.resample === 'bilinear-tf', '"resample" must be cubic or bilinear-tf');
+  check((o.mean === undefined) === (o.std === undefined), '"mean" and "std" go together');
   if (o.mean !== undefined) {
-    need(Array.isArray(o.mean) && o.mean.length === channels && o.mean.every(isNum),
-      `model.json: "mean" must hold ${channels} numbers (one per input channel)`);
-    need(Array.isArray(o.std) && o.std.length === channels && o.std.every((v) => isNum(v) && v > 0),
-      `model.json: "std" must hold ${channels} positive numbers (one per input channel)`);
+    check(Array.isArray(o.mean) && o.mean.length === channels && o.mean.every(isNum), `"mean" must hold ${channels} numbers (one per input channel)`);
+    check(Array.isArray(o.std) && o.std.length === channels && o.std.every((v) => isNum(v) && v > 0),
+      `"std" must hold ${channels} positive numbers (one per input channel)`);
   }
 }
 
-/** Validates a parsed model.json; returns it typed or throws ManifestError naming the bad field. */
-export function validateManifest(m: unknown): Manifest {
-  need(m && typeof m === 'object' && !Array.isArray(m), 'model.json must be a JSON object');
-  const o = m as Record<string, unknown>;
-  need(typeof o.name === 'string' && o.name.length > 0, 'model.json: "name" must be a non-empty string');
+function checkBase(o: Fields): void {
+  check(isName(o.name), '"name" must be a non-empty string');
   const kinds: ModelKind[] = ['yolov1', 'yolov2', 'yolo9000', 'stackgan', 'wgan'];
-  need(kinds.includes(o.kind as ModelKind), `model.json: "kind" must be one of ${kinds.join(', ')}`);
-  const inp = o.input as Record<string, unknown> | undefined;
-  need(inp && typeof inp === 'object', 'model.json: "input" is required');
-  need(isPosInt(inp.width) && isPosInt(inp.height) && isPosInt(inp.channels),
-    'model.json: input.width/height/channels must be positive integers');
-  need(inp.layout === 'NCHW', 'model.json: input.layout must be "NCHW"');
+  check(kinds.includes(o.kind as ModelKind), `"kind" must be one of ${kinds.join(', ')}`);
+  const inp = o.input;
+  check(isObject(inp), '"input" is required');
+  check(isPosInt(inp.width) && isPosInt(inp.height) && isPosInt(inp.channels), 'input.width/height/channels must be positive integers');
+  check(inp.layout === 'NCHW', 'input.layout must be "NCHW"');
   const pre: PreprocessKind[] = ['letterbox', 'resize', 'pad-square'];
-  need(pre.includes(o.preprocess as PreprocessKind), `model.json: "preprocess" must be one of ${pre.join(', ')}`);
-  validatePixelOptions(o, inp.channels as number);
-  need(Array.isArray(o.names) && o.names.every((n) => typeof n === 'string'), 'model.json: "names" must be an array of strings');
+  check(pre.includes(o.preprocess as PreprocessKind), `"preprocess" must be one of ${pre.join(', ')}`);
+  checkPixelOptions(o, inp.channels as number);
+  check(Array.isArray(o.names) && o.names.every((n) => typeof n === 'string'), '"names" must be an array of strings');
   const sources = ['darknet', 'pinhole-train', 'face-api'];
-  need(sources.includes(o.source as string), `model.json: "source" must be one of ${sources.join(', ')}`);
-  const names = o.names as string[];
+  check(sources.includes(o.source as string), `"source" must be one of ${sources.join(', ')}`);
   for (const k of ['nms', 'hier', 'thresh'] as const) {
-    need(o[k] === undefined || (typeof o[k] === 'number' && (o[k] as number) >= 0 && (o[k] as number) <= 1),
-      `model.json: "${k}" must be a number in [0, 1]`);
+    check(o[k] === undefined || (typeof o[k] === 'number' && (o[k] as number) >= 0 && (o[k] as number) <= 1), `"${k}" must be a number in [0, 1]`);
   }
-  need(o.precision === undefined || o.precision === 'fp32' || o.precision === 'int8', 'model.json: "precision" must be fp32 or int8');
-  need(o.hier === undefined || o.kind === 'yolo9000', 'model.json: "hier" applies to yolo9000 models only');
-  if (o.kind === 'yolov1') {
-    need(isPosInt(o.side) && isPosInt(o.num), 'model.json: yolov1 needs positive integer "side" and "num"');
-    need(typeof o.sqrt === 'boolean' && typeof o.softmax === 'boolean', 'model.json: yolov1 needs boolean "sqrt" and "softmax"');
+  check(o.precision === undefined || o.precision === 'fp32' || o.precision === 'int8', '"precision" must be fp32 or int8');
+  check(o.hier === undefined || o.kind === 'yolo9000', '"hier" applies to yolo9000 models only');
+}
+
+function checkYoloV1(o: Fields): void {
+  check(isPosInt(o.side) && isPosInt(o.num), 'yolov1 needs positive integer "side" and "num"');
+  check(typeof o.sqrt === 'boolean' && typeof o.softmax === 'boolean', 'yolov1 needs boolean "sqrt" and "softmax"');
+}
+
+function checkRegion(o: Fields): void {
+  check(isPosInt(o.num), '"num" must be a positive integer');
+  check(Array.isArray(o.anchors) && o.anchors.length === 2 * o.num && o.anchors.every((a) => typeof a === 'number' && a > 0),
+    '"anchors" must hold 2*num positive numbers');
+  check(o.coords === 4, '"coords" must be 4');
+  check(typeof o.softmax === 'boolean', '"softmax" must be boolean');
+  check(o.class_scores === undefined || typeof o.class_scores === 'boolean', '"class_scores" must be boolean');
+  check(o.class_scores !== false || (o.kind === 'yolov2' && (o.names as string[]).length === 1),
+    '"class_scores": false needs a yolov2 model with exactly one class name');
+}
+
+function checkTree(o: Fields): void {
+  const t = o.tree;
+  check(typeof t === 'string' || (isObject(t) && Array.isArray(t.parents)), 'yolo9000 needs "tree" (a tree file name or {"parents": [...]})');
+  if (typeof t === 'object') {
+    const parents = t.parents as number[];
+    const names = o.names as string[];
+    check(parents.length === names.length, `tree has ${parents.length} nodes but there are ${names.length} names`);
+    check(parents.every((p, i) => Number.isInteger(p) && p >= -1 && p < i), 'tree parents must precede their children');
   }
-  if (o.kind === 'yolov2' || o.kind === 'yolo9000') {
-    need(isPosInt(o.num), 'model.json: "num" must be a positive integer');
-    need(Array.isArray(o.anchors) && o.anchors.length === 2 * (o.num as number) && o.anchors.every((a) => typeof a === 'number' && a > 0),
-      'model.json: "anchors" must hold 2*num positive numbers');
-    need(o.coords === 4, 'model.json: "coords" must be 4');
-    need(typeof o.softmax === 'boolean', 'model.json: "softmax" must be boolean');
-    need(o.class_scores === undefined || typeof o.class_scores === 'boolean', 'model.json: "class_scores" must be boolean');
-    need(o.class_scores !== false || (o.kind === 'yolov2' && names.length === 1),
-      'model.json: "class_scores": false needs a yolov2 model with exactly one class name');
+}
+
+/** The tokenizer section of a stackgan model.json. */
+export function checkTextSpec(t: unknown): asserts t is TextSpec {
+  check(isObject(t), '"text" (the tokenizer: vocabulary, maxTokens, maxChars) is required');
+  const v = t.vocabulary;
+  check(Array.isArray(v) && v.length >= 3 && v.every((w) => typeof w === 'string'), 'text.vocabulary must be an array of at least 3 words');
+  check(v[0] === PAD && v[1] === UNK, `text.vocabulary must start with "${PAD}", "${UNK}"`);
+  check(isPosInt(t.maxTokens), 'text.maxTokens must be a positive integer');
+  check(isPosInt(t.maxChars), 'text.maxChars must be a positive integer');
+}
+
+function checkStackGan(o: Fields): void {
+  checkTextSpec(o.text);
+  const inputs = o.inputs;
+  check(isObject(inputs) && isName(inputs.tokens) && isName(inputs.noise) && isName(inputs.eps), 'stackgan needs "inputs": {"tokens", "noise", "eps"} (ONNX input names)');
+  check(isPosInt(o.zDim) && isPosInt(o.cDim), 'stackgan needs positive integer "zDim" and "cDim"');
+  const stages = o.stages;
+  check(isObject(stages), 'stackgan needs "stages": {"1": {"output", "size"}, "2": {...}}');
+  for (const k of ['1', '2']) {
+    const st = stages[k];
+    check(isObject(st) && isName(st.output) && isPosInt(st.size), `stages["${k}"] needs "output" (ONNX output name) and "size"`);
   }
-  if (o.kind === 'yolo9000') {
-    const t = o.tree;
-    need(typeof t === 'string' || (t && typeof t === 'object' && Array.isArray((t as WordTreeSpec).parents)),
-      'model.json: yolo9000 needs "tree" (a tree file name or {"parents": [...]})');
-    if (typeof t === 'object') {
-      const parents = (t as WordTreeSpec).parents;
-      need(parents.length === names.length, `model.json: tree has ${parents.length} nodes but there are ${names.length} names`);
-      need(parents.every((p, i) => Number.isInteger(p) && p >= -1 && p < i), 'model.json: tree parents must precede their children');
-    }
-  }
-  return o as unknown as Manifest;
+}
+
+function checkWgan(o: Fields): void {
+  const inputs = o.inputs;
+  check(isObject(inputs) && isName(inputs.noise), 'wgan needs "inputs": {"noise"} (ONNX input name)');
+  check(isPosInt(o.zDim), 'wgan needs a positive integer "zDim"');
+  check(isName(o.output), 'wgan needs "output" (ONNX output name)');
+  const inp = o.input as Fields;
+  check(inp.width === inp.height, 'wgan needs a square "input" (the image size)');
+}
+
+const KIND_CHECKS: Record<ModelKind, Array<(o: Fields) => void>> = {
+  yolov1: [checkYoloV1],
+  yolov2: [checkRegion],
+  yolo9000: [checkRegion, checkTree],
+  stackgan: [checkStackGan],
+  wgan: [checkWgan],
+};
+
+/**
+ * Validates a parsed model.json, every kind in full (the generators' sections too); returns it typed
+ * or throws ManifestError naming the bad field. The one place a model.json is checked.
+ */
+export function validateManifest(m: unknown): Manifest {
+  check(isObject(m), 'must be a JSON object');
+  checkBase(m);
+  for (const f of KIND_CHECKS[m.kind as ModelKind]) f(m);
+  // every field the type promises was checked above, kind by kind
+  return m as unknown as Manifest;
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attr, decodeModel, GraphBuilder, onnx } from '../src/onnx/graph.ts';
+import { klThreshold } from '../src/onnx/quantize/calibrate.ts';
 import { foldBatchNorms } from '../src/onnx/quantize/fold.ts';
 import { quantizeModel } from '../src/onnx/quantize/index.ts';
 import { activationQParams, quantizeWeights } from '../src/onnx/quantize/qdq.ts';
@@ -115,6 +116,16 @@ describe('quantizer building blocks', () => {
     const { q, scales } = quantizeWeights(w, 3, (i) => Math.floor(i / 3));
     expect([...scales].map((s) => +s.toFixed(7))).toEqual([+(1 / 127).toFixed(7), +(0.04 / 127).toFixed(7), 1]);
     expect([...q]).toEqual([-127, 38, 89, 32, 95, -127, 0, 0, 0]);
+  });
+
+  it('entropy calibration clips a lone outlier and keeps a distribution that fills its range', () => {
+    const bulk = new Float64Array(2048);
+    for (let j = 0; j < 400; j++) bulk[j] = Math.round(1e5 * Math.exp(-((j / 120) ** 2))); // |x| of a bell, 1/5 of the range
+    bulk[2047] = 1; // one value far out
+    const t = klThreshold(bulk);
+    expect(t).toBeGreaterThan(0.1);
+    expect(t).toBeLessThan(0.3);
+    expect(klThreshold(new Float64Array(2048).fill(50))).toBeGreaterThan(0.95);
   });
 
   it('activations: zero exactly representable, the calibrated range spread over the type', () => {

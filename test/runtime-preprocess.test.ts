@@ -107,6 +107,32 @@ describe('preprocess: letterbox (darknet semantics)', () => {
     for (let i = 512; i < 768; i++) expect(r.data[i]).toBeCloseTo(30 / 255, 2);
   });
 
+  it('decodes exactly the formats proto/pinhole.proto and the README name: JPEG, PNG, WebP, GIF (first frame), TIFF, AVIF', async () => {
+    const flat = (rgb: [number, number, number]) => sharp({ create: { width: 16, height: 12, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
+    const red: [number, number, number] = [200, 40, 40];
+    const encoded: Record<string, Buffer> = {
+      jpeg: await flat(red).jpeg({ quality: 95 }).toBuffer(),
+      png: await flat(red).png().toBuffer(),
+      webp: await flat(red).webp({ quality: 95 }).toBuffer(),
+      tiff: await flat(red).tiff().toBuffer(),
+      avif: await flat(red).avif({ quality: 90 }).toBuffer(),
+      // two frames (red, then blue) stacked as pages: the first is used
+      gif: await sharp(Buffer.concat([
+        (await flat(red).raw().toBuffer()), (await flat([40, 40, 200]).raw().toBuffer()),
+      ]), { raw: { width: 16, height: 24, channels: 3, pageHeight: 12 } }).gif().toBuffer(),
+    };
+    for (const [format, bytes] of Object.entries(encoded)) {
+      const r = await preprocess(bytes, spec(16, 12), 'resize');
+      expect([r.width, r.height], format).toEqual([16, 12]);
+      const mean = (c: number) => r.data.subarray(c * 192, (c + 1) * 192).reduce((a, b) => a + b, 0) / 192 * 255;
+      expect(Math.abs(mean(0) - 200), format).toBeLessThan(12);
+      expect(Math.abs(mean(2) - 40), format).toBeLessThan(12);
+    }
+    const bmp = Buffer.alloc(70);
+    bmp.write('BM', 0);
+    expect(await code(preprocess(bmp, spec(16, 12), 'resize'))).toBe('bad_image');
+  });
+
   it('grey and alpha inputs give 3 RGB planes (alpha dropped, like darknet\'s imread)', async () => {
     const grey = await sharp(Buffer.alloc(12 * 12, 77), { raw: { width: 12, height: 12, channels: 1 } }).png().toBuffer();
     const g = await preprocess(grey, spec(12, 12), 'letterbox');

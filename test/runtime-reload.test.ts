@@ -72,6 +72,31 @@ describe('model reload', () => {
     }
   });
 
+  it('a request resolved once runs on a reloaded model after being resolved again against its manifest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pinhole-plan-'));
+    writeTinyModel(dir, 'p', { seed: 3, classes: 3 });
+    const rt = await Runtime.create({ modelsDir: dir, maxBatch: 2, batchDelayMs: 0, workers: 1, log: quiet });
+    try {
+      // the door: model, kind and parameters checked once; the plan is what a stream keeps per connection
+      const plan = rt.resolveDetect(undefined, { thresh: 0, classes: [2, 2] });
+      expect(plan.model).toBe('p');
+      expect(plan.params).toMatchObject({ thresh: 0, classes: [2] });
+      const r = await rt.runDetect(plan, image);
+      expect(r.detections.length).toBeGreaterThan(0);
+      expect(r.detections.every((d) => d.class_id === 2)).toBe(true);
+      expect(() => rt.resolveDetect('nope', {})).toThrow(/unknown model "nope" \(models: p\)/);
+      // the model comes back with 2 classes: class 2 is gone, and the old plan is refused as the new model says
+      writeTinyModel(dir, 'p', { seed: 3, classes: 2 });
+      expect((await rt.reload('p')).classes).toBe(2);
+      await expect(rt.runDetect(plan, image)).rejects.toMatchObject({ code: 'bad_parameter', message: expect.stringMatching(/class id 2/) });
+      const again = await rt.runDetect(rt.resolveDetect('p', { thresh: 0 }), image);
+      expect(again.detections.every((d) => d.class_id < 2)).toBe(true);
+    } finally {
+      await rt.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('with watch on, a replaced model.onnx is picked up by itself', async () => {
     writeTinyModel(root, 'w', { seed: 2 });
     const statuses: ModelInfo[] = [];

@@ -68,9 +68,18 @@ function expectError(a: Answer, status: number, code?: string) {
   if (code) expect(a.json.error.code).toBe(code);
 }
 
+/** SPEC: the KServe v2 routes answer {"error": "<message>"}. */
+function expectKServeError(a: Answer, status: number) {
+  expect(a.status, JSON.stringify(a.json)).toBe(status);
+  expect(Object.keys(a.json)).toEqual(['error']);
+  expect(typeof a.json.error).toBe('string');
+}
+
 async function healthy() {
   expect((await call('/v2/health/live')).status).toBe(200);
-  expect((await call('/v2/health/ready')).status).toBe(200);
+  // the server as a whole is not ready (the "broken" folder failed: the protocol's "all models ready"); tiny is
+  expect((await call('/v2/health/ready')).status).toBe(503);
+  expect((await call('/v2/models/tiny/ready')).status).toBe(200);
   const ok = await post('/v1/detect?model=tiny', DOG, 'image/jpeg');
   expect(ok.status).toBe(200);
   expect(ok.json.image).toEqual({ width: 768, height: 576 });
@@ -239,9 +248,23 @@ describe('models, KServe v2, generation, metrics', () => {
     for (let i = 0; i < want.length; i++) maxDiff = Math.max(maxDiff, Math.abs(out.data[i] - want[i]));
     expect(maxDiff).toBeLessThan(1e-4);
 
-    expectError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'img', shape: [1], datatype: 'FP32', data: [1] }] }), 'application/json'), 400, 'bad_request');
-    expectError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 8, 8], datatype: 'FP32', data: new Array(192).fill(0) }] }), 'application/json'), 400, 'bad_request');
-    expectError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 64, 64], datatype: 'FP32', data: new Array(n / 2).fill(0) }], outputs: [{ name: 'nope' }] }), 'application/json'), 400);
+    // the binary tensor data extension both ways, no Content-Type (as tritonclient.http sends): same numbers
+    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', shape: [2, 3, 64, 64], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+      outputs: [{ name: 'region', parameters: { binary_data: true } }] }));
+    const rb = await call('/v2/models/tiny/versions/1/infer', { method: 'POST', body: Buffer.concat([header, Buffer.from(x.buffer)]),
+      headers: { 'inference-header-content-length': String(header.length) } });
+    expect(rb.status, rb.body.toString()).toBe(200);
+    const hl = Number(rb.headers.get('inference-header-content-length'));
+    const rj = JSON.parse(rb.body.subarray(0, hl).toString());
+    expect(rj.outputs[0]).toMatchObject({ name: 'region', shape: [2, 16, 8, 8], parameters: { binary_data_size: want.length * 4 } });
+    const got = new Float32Array(Uint8Array.from(rb.body.subarray(hl)).buffer);
+    expect(got.length).toBe(want.length);
+    expect(Array.from(got)).toEqual(Array.from(Float32Array.from(out.data as number[])));
+
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'img', shape: [1], datatype: 'FP32', data: [1] }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 8, 8], datatype: 'FP32', data: new Array(192).fill(0) }] }), 'application/json'), 400);
+    expectKServeError(await post('/v2/models/tiny/infer', JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 64, 64], datatype: 'FP32', data: new Array(n / 2).fill(0) }], outputs: [{ name: 'nope' }] }), 'application/json'), 400);
+    expectKServeError(await call('/v2/models/broken'), 503);
     await healthy();
   });
 

@@ -26,6 +26,17 @@ function expectError(r: LightMyRequestResponse, status: number, code?: string) {
   return b.error as { code: string; message: string };
 }
 
+/** SPEC: the KServe v2 routes answer {"error": "<message>"} (the Open Inference Protocol's shape). */
+function expectKServeError(r: LightMyRequestResponse, status: number) {
+  expect(r.statusCode, r.body).toBe(status);
+  expect(r.headers['content-type']).toMatch(/^application\/json/);
+  const b = r.json();
+  expect(Object.keys(b)).toEqual(['error']);
+  expect(typeof b.error).toBe('string');
+  expect(b.error.length).toBeGreaterThan(0);
+  return b.error as string;
+}
+
 const detect = (payload: Buffer | string, type: string, query = '') =>
   app.inject({ method: 'POST', url: `/v1/detect${query}`, headers: { 'content-type': type }, payload });
 
@@ -60,6 +71,13 @@ describe('POST /v1/detect', () => {
     expect(rt.calls[n - 1].bytes).toBe(webp.length);
     // what curl --data-binary and many clients send: the decoder sniffs the format
     expect((await detect(jpeg, 'application/octet-stream')).json().image).toEqual({ width: 768, height: 576 });
+    // every other format the decoder takes is accepted under its own type
+    for (const [type, bytes] of [['image/gif', await sharp(png).gif().toBuffer()], ['image/tiff', await sharp(png).tiff().toBuffer()],
+      ['image/avif', await sharp(png).avif().toBuffer()]] as const) {
+      const r = await detect(bytes, type);
+      expect(r.statusCode, `${type}: ${r.body}`).toBe(200);
+      expect(r.json().image).toEqual({ width: 40, height: 30 });
+    }
   });
 
   it('accepts multipart field "image" and JSON base64 (with or without a data: URL)', async () => {
@@ -89,6 +107,47 @@ describe('POST /v1/detect', () => {
     await detect(png, 'image/png');
     expect(rt.calls.at(-1)!.model).toBe('det');
     expect(rt.calls.at(-1)!.params).toEqual({});
+  });
+
+  it('the same parameters as multipart fields or JSON properties; unknown, bad or doubled ones refused, never ignored', async () => {
+    const form = (fields: Record<string, string>) => {
+      const boundary = '----pinholeform';
+      const parts = Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
+      const body = Buffer.concat([Buffer.from(parts.join('')),
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n`),
+        png, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+      return detect(body, `multipart/form-data; boundary=${boundary}`);
+    };
+    const all = { model: 'tree', thresh: '0.9', nms: '0.5', hier: '0.6', max_det: '7', classes: '2,0', agnostic: 'true', tree_scores: 'classes' };
+    const want = { thresh: 0.9, nms: 0.5, hier: 0.6, maxDet: 7, classes: [2, 0], agnostic: true, treeScores: 'classes' };
+    const r1 = await form(all);
+    expect(r1.statusCode, r1.body).toBe(200);
+    expect(rt.calls.at(-1)!).toMatchObject({ model: 'tree', params: want });
+    const r2 = await detect(JSON.stringify({ image: png.toString('base64'), model: 'tree', thresh: 0.9, nms: 0.5, hier: 0.6, max_det: 7,
+      classes: '2,0', agnostic: true, tree_scores: 'classes' }), 'application/json');
+    expect(r2.statusCode, r2.body).toBe(200);
+    expect(rt.calls.at(-1)!).toMatchObject({ model: 'tree', params: want });
+    // query and body together, each with its own parameters
+    const r3 = await detect(JSON.stringify({ image: png.toString('base64'), nms: 0.3 }), 'application/json', '?thresh=0.7');
+    expect(r3.statusCode, r3.body).toBe(200);
+    expect(rt.calls.at(-1)!.params).toEqual({ thresh: 0.7, nms: 0.3 });
+
+    const refused: Array<[() => Promise<LightMyRequestResponse>, RegExp]> = [
+      [() => form({ threshold: '0.9' }), /unknown parameter "threshold"/],
+      [() => form({ thresh: '2' }), /body.thresh/],
+      [() => form({ classes: '7' }), /class id 7/],
+      [() => form({ model: 'tree', hier: 'x' }), /hier/],
+      [() => detect(JSON.stringify({ image: png.toString('base64'), threshold: 0.9 }), 'application/json'), /threshold/],
+      [() => detect(JSON.stringify({ image: png.toString('base64'), thresh: 'high' }), 'application/json'), /thresh/],
+      [() => detect(JSON.stringify({ image: png.toString('base64'), thresh: 0.5 }), 'application/json', '?thresh=0.5'), /both in the query and in the body/],
+    ];
+    for (const [call, re] of refused) {
+      const r = await call();
+      expect(r.statusCode, r.body).toBe(400);
+      expect(r.json().error.message).toMatch(re);
+    }
+    expect((await form({ image: 'not a file' })).statusCode).toBe(400);
+    await healthy();
   });
 
   it('bad parameters -> 400 bad_parameter naming the parameter', async () => {
@@ -167,11 +226,11 @@ describe('POST /v1/detect', () => {
     const r = await app.inject({ method: 'POST', url: '/v1/detect', payload: png });
     expectError(r, 415, 'unsupported_media_type');
     // image bodies are not accepted elsewhere
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'image/png' }, payload: png }), 415);
     await healthy();
   });
 
-  it('overload: beyond maxInFlight -> 503 with Retry-After before the body is read; runtime overload -> 503', async () => {
+  it('overload: beyond maxInFlight -> 503 with Retry-After; runtime overload -> 503', async () => {
     const release = rt.hold();
     const held = Array.from({ length: 4 }, () => detect(png, 'image/png'));
     let over: LightMyRequestResponse;
@@ -225,9 +284,10 @@ describe('GET /v1/models', () => {
 describe('KServe v2', () => {
   it('health live/ready, model metadata and readiness', async () => {
     expect((await app.inject({ url: '/v2/health/live' })).json()).toEqual({ live: true });
+    // the protocol's server readiness: all models ready, and "broken" failed to load
     const ready = await app.inject({ url: '/v2/health/ready' });
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ ready: true });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ ready: false });
     const meta = await app.inject({ url: '/v2/models/det' });
     expect(meta.statusCode).toBe(200);
     expect(meta.json()).toMatchObject({ name: 'det', platform: 'onnxruntime_onnx', inputs: [{ datatype: 'FP32', shape: [-1, 3, 32, 32] }] });
@@ -235,20 +295,26 @@ describe('KServe v2', () => {
     const broken = await app.inject({ url: '/v2/models/broken/ready' });
     expect(broken.statusCode).toBe(503);
     expect(broken.json()).toEqual({ name: 'broken', ready: false });
-    expectError(await app.inject({ url: '/v2/models/nope' }), 404, 'unknown_model');
-    expectError(await app.inject({ url: '/v2/models/nope/ready' }), 404, 'unknown_model');
+    expectKServeError(await app.inject({ url: '/v2/models/nope' }), 404);
+    expectKServeError(await app.inject({ url: '/v2/models/nope/ready' }), 404);
   });
 
-  it('server is not ready while a model is loading or when none serves', async () => {
-    const rt2 = new FakeRuntime([{ name: 'a', dir: '', status: 'loading' }]);
+  it('server is ready only when every model is: not while one is loading or failed, nor with none', async () => {
+    const rt2 = new FakeRuntime([]);
     const app2 = await buildApp({ runtime: rt2 });
+    expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
+    rt2.infos.push({ name: 'a', dir: '', status: 'loading' });
     const r = await app2.inject({ url: '/v2/health/ready' });
     expect(r.statusCode).toBe(503);
     expect(r.json()).toEqual({ ready: false });
+    rt2.infos.push({ name: 'b', dir: '', status: 'ready', kind: 'yolov2' });
+    expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
     rt2.infos[0].status = 'error';
     expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(503);
-    rt2.infos.push({ name: 'b', dir: '', status: 'ready', kind: 'yolov2' });
-    expect((await app2.inject({ url: '/v2/health/ready' })).statusCode).toBe(200);
+    rt2.infos[0].status = 'ready';
+    const ok = await app2.inject({ url: '/v2/health/ready' });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({ ready: true });
     await app2.close();
   });
 
@@ -288,12 +354,12 @@ describe('KServe v2', () => {
       { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }, { name: 'input', shape: [1], datatype: 'FP32', data: [1] }] },
     ];
     for (const payload of bad) {
-      expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
+      expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload }), 400);
     }
     const ok = { inputs: [{ name: 'input', shape: [1], datatype: 'FP32', data: [1] }] };
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404, 'unknown_model');
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503, 'model_not_ready');
-    expectError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/nope/infer', payload: ok }), 404);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/broken/infer', payload: ok }), 503);
+    expectKServeError(await app.inject({ method: 'POST', url: '/v2/models/det/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }), 400);
     await healthy();
   });
 });
@@ -326,9 +392,9 @@ describe('generation routes', () => {
 });
 
 describe('errors, metrics, docs', () => {
-  it('unknown routes and methods -> 404 in the error shape', async () => {
+  it('unknown routes -> 404, a known route with another method -> 405, in the error shape', async () => {
     expectError(await app.inject({ url: '/nope' }), 404, 'not_found');
-    expectError(await app.inject({ method: 'DELETE', url: '/v1/models' }), 404, 'not_found');
+    expectError(await app.inject({ method: 'DELETE', url: '/v1/models' }), 405, 'method_not_allowed');
   });
 
   it('/metrics exposes every SPEC name and the prom-client defaults, and counts', async () => {

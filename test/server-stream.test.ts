@@ -215,9 +215,36 @@ describe('GET /v1/stream over a real socket', () => {
     ws.close();
     expect(messages.every((m) => m.binary)).toBe(true);
     const [a, b, c] = messages.map((m) => decodeResult(m.data));
-    expect(a).toMatchObject({ frame: 1, id: 1234, dropped: 0, model: 'det', width: 3, height: 1, detections: [] });
-    expect(b).toMatchObject({ frame: 2, id: 0, width: 4 });
+    expect(a).toMatchObject({ frame: 1, id: '1234', dropped: 0, model: 'det', width: 3, height: 1, detections: [] });
+    expect(b).toMatchObject({ frame: 2, id: '0', width: 4 });
     expect(c).toMatchObject({ frame: 3, error: { code: 'bad_image' } });
+  });
+
+  it('Frame.id (uint64) is echoed exactly above 2^53, in protobuf and in JSON; a failed frame keeps its id', async () => {
+    // 2^53 + 1 and 2^64 - 1 cannot be held by a JavaScript number: read as Long/string end to end
+    const ids = ['9007199254740993', '18446744073709551615'];
+    const notImage = Buffer.from('not an image at all');
+    const pb = await connect('?format=protobuf');
+    for (const id of ids) {
+      pb.ws.send(encodeFrame(frames[1], BigInt(id)));
+      await until(() => pb.messages.length === ids.indexOf(id) + 1);
+    }
+    pb.ws.send(encodeFrame(notImage, 77n));
+    await until(() => pb.messages.length === 3);
+    pb.ws.close();
+    const got = pb.messages.map((m) => decodeResult(m.data));
+    expect(got.map((r) => r.id)).toEqual([...ids, '77']);
+    expect(got[2]).toMatchObject({ error: { code: 'bad_image' } });
+
+    const js = await connect('');
+    js.ws.send(encodeFrame(frames[1], ids[1]));
+    await until(() => js.messages.length === 1);
+    js.ws.send(encodeFrame(frames[1], 42));
+    await until(() => js.messages.length === 2);
+    js.ws.close();
+    const [big, small] = js.messages.map((m) => JSON.parse(m.data.toString()));
+    expect(big.id).toBe(ids[1]); // a decimal string above 2^53 - 1
+    expect(small.id).toBe(42); // a number while it is exact
   });
 
   it('text messages get an error result; the stream stays usable', async () => {

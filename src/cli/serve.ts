@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
 import { buildApp, DEFAULTS as APP_DEFAULTS } from '../server/app.ts';
-import { closeOnSignals, startServer } from '../server/lifecycle.ts';
+import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
+import { defaultPolicy, parseList } from '../server/origin.ts';
 import { createMetrics } from '../server/metrics.ts';
 import { epList } from './detect-options.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';
@@ -31,6 +32,27 @@ interface ServeOptions {
   watch?: boolean;
   logLevel: string;
   logRequests?: boolean;
+  inferMaxBatch: number;
+  inferMaxOutput: number;
+  headersTimeoutMs: number;
+  uploadTimeoutMs: number;
+  idleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  allowedOrigins?: '*' | string[];
+  allowedHosts?: '*' | string[];
+  cors?: '*' | string[];
+  faceModel?: string;
+}
+
+const listOption = (what: 'origin' | 'host', flag: string) => (raw: string) => {
+  try { return parseList(raw, what); } catch (e) { throw new UsageError(`${flag}: ${(e as Error).message}`); }
+};
+
+/** `--cors` and `--allowed-origins` name the same list (CORS and the Origin guard read one policy): one of them. */
+function corsList(o: ServeOptions): '*' | string[] | undefined {
+  if (o.cors !== undefined && o.allowedOrigins !== undefined) throw new UsageError('--cors and --allowed-origins are the same list: give one');
+  return o.cors ?? o.allowedOrigins;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -65,6 +87,8 @@ async function run(o: ServeOptions): Promise<void> {
     throw new Error(`models folder ${modelsDir} ${st ? 'is not a folder' : 'not found'}: run from the checkout (it ships models/) or pass --models DIR; `
       + `a model folder is made with \`pinhole darknet CFG WEIGHTS --out DIR/NAME\` or \`pinhole export CHECKPOINT --out DIR/NAME\``);
   }
+  const host = o.host;
+  const policy = defaultPolicy(host);
   const metrics = createMetrics();
   const log = deferredLogger();
   const runtime = await Runtime.create({
@@ -78,6 +102,14 @@ async function run(o: ServeOptions): Promise<void> {
     bodyLimit: Math.round(o.bodyLimitMb * 1024 * 1024),
     maxInFlight: o.maxInFlight,
     requestTimeoutMs: o.timeoutMs,
+    faceModel: o.faceModel,
+    inferMaxBatch: o.inferMaxBatch,
+    inferMaxOutputValues: o.inferMaxOutput,
+    headersTimeoutMs: o.headersTimeoutMs,
+    uploadTimeoutMs: o.uploadTimeoutMs,
+    idleTimeoutMs: o.idleTimeoutMs,
+    keepAliveTimeoutMs: o.keepAliveTimeoutMs,
+    originPolicy: { origins: corsList(o) ?? policy.origins, hosts: o.allowedHosts ?? policy.hosts },
   });
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
@@ -93,7 +125,7 @@ async function run(o: ServeOptions): Promise<void> {
     + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`);
   let server;
   try {
-    server = await startServer({ app, runtime, host: o.host, port: o.port ?? envPort() });
+    server = await startServer({ app, runtime, host, port: o.port ?? envPort(), shutdownTimeoutMs: o.shutdownTimeoutMs });
   } catch (e) {
     await runtime.close();
     throw e;
@@ -119,10 +151,21 @@ export function register(program: Command): void {
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
-    .option('--max-in-flight <n>', 'detect requests admitted at once before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
+    .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)
     .option('--timeout-ms <ms>', 'a request still queued after this long gets 503', intOption('--timeout-ms', 1, 3_600_000), APP_DEFAULTS.requestTimeoutMs)
+    .option('--infer-max-batch <n>', 'KServe infer: largest batch per request, else 400', intOption('--infer-max-batch', 1, 1_000_000), APP_DEFAULTS.inferMaxBatch)
+    .option('--infer-max-output <values>', 'KServe infer: most values one answer may hold, else 413', intOption('--infer-max-output', 1, 1 << 28), APP_DEFAULTS.inferMaxOutputValues)
+    .option('--headers-timeout-ms <ms>', 'request line and headers must arrive within this, else 408', intOption('--headers-timeout-ms', 1, 3_600_000), APP_DEFAULTS.headersTimeoutMs)
+    .option('--upload-timeout-ms <ms>', 'a whole request, body included, must arrive within this, else 408', intOption('--upload-timeout-ms', 1, 3_600_000), APP_DEFAULTS.uploadTimeoutMs)
+    .option('--idle-timeout-ms <ms>', 'a connection silent this long during a request is closed', intOption('--idle-timeout-ms', 1, 3_600_000), APP_DEFAULTS.idleTimeoutMs)
+    .option('--keep-alive-timeout-ms <ms>', 'an idle keep-alive connection is closed after this', intOption('--keep-alive-timeout-ms', 1, 3_600_000), APP_DEFAULTS.keepAliveTimeoutMs)
+    .option('--shutdown-timeout-ms <ms>', 'on SIGTERM, requests still running after this are cut', intOption('--shutdown-timeout-ms', 1, 3_600_000), SHUTDOWN_TIMEOUT_MS)
+    .option('--allowed-origins <list>', 'browser Origins allowed to call the server (CORS), open /v1/stream or post multipart, comma list or * (default: same-origin and loopback pages)', listOption('origin', '--allowed-origins'))
+    .option('--allowed-hosts <list>', 'Host names served, comma list or * (default: loopback names when listening on loopback, else any)', listOption('host', '--allowed-hosts'))
     .option('--watch', 'reload a model when its folder changes')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', logLevel, 'info')
     .option('--log-requests', 'log every request (off by default: it costs throughput)')
+    .option('--face-model <name>', 'the model behind DeepStack\'s /v1/vision/face (default: the detector whose one class is "face")')
+    .option('--cors <origins>', 'the same list as --allowed-origins (CORS and the Origin checks read one list)', listOption('origin', '--cors'))
     .action((o: ServeOptions) => run(o));
 }

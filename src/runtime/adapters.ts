@@ -2,7 +2,7 @@
 // batch up to the model's batch size; raw-tensor inference (KServe infer, the generators) runs alone.
 import type { Detection } from '../vision/types.ts';
 import type { Adapter } from './batcher.ts';
-import type { DetectJob } from './job.ts';
+import type { DetectJob } from './protocol.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
 import type { RawTensor } from './types.ts';
 

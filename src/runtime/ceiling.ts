@@ -6,7 +6,7 @@ import { basename, resolve } from 'node:path';
 import { isDetector } from '../manifest.ts';
 import { resolveParams } from '../vision/params.ts';
 import { readModelFolder } from './folder.ts';
-import { detectJob, type DetectJob } from './job.ts';
+import type { DetectJob } from './protocol.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
 import { Sessions } from './sessions.ts';
 import type { DetectParams, RuntimeLogger } from './types.ts';
@@ -71,7 +71,7 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
       const p = await preprocess(o.images[next++ % o.images.length], m.input, pixelLayout(m), { maxInputPixels: o.maxInputPixels });
       decodeMs += performance.now() - t0;
       decoded++;
-      return detectJob(p, params);
+      return { tensor: p.data, frame: p.frame, params };
     };
     const decodeBatch = () => Promise.all(Array.from({ length: o.batch }, decodeOne));
 

@@ -67,7 +67,11 @@ export async function readManifest(dir: string): Promise<Manifest> {
 }
 
 export async function readModelFolder(dir: string): Promise<ModelFiles> {
-  const manifest = await readManifest(dir);
+  return { manifest: await readManifest(dir), bytes: await readModelBytes(dir) };
+}
+
+/** model.onnx of a folder, shared memory (see ModelFiles.bytes). */
+export async function readModelBytes(dir: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
     bytes = await readShared(join(dir, 'model.onnx'));
@@ -75,7 +79,7 @@ export async function readModelFolder(dir: string): Promise<ModelFiles> {
     throw new Error(`model.onnx: ${reason(e)}`);
   }
   if (bytes.byteLength === 0) throw new Error('model.onnx is empty');
-  return { manifest, bytes };
+  return bytes;
 }
 
 /** Model folder names under `root` (directories, hidden ones skipped), sorted. */

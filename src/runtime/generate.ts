@@ -5,9 +5,9 @@
 // session for tests and the CLI), so this module holds no session of its own.
 import sharp from 'sharp';
 import { PinholeError } from '../errors.ts';
-import type { Manifest } from '../manifest.ts';
+import type { Manifest, StackGanManifest } from '../manifest.ts';
 import { toRgb, tile } from '../vision/generated-images.ts';
-import { checkText, parseTextSpec, type TextSpec } from '../vision/text.ts';
+import { checkText } from '../vision/text.ts';
 import type { RawTensor } from './types.ts';
 
 export type InferFn = (inputs: Record<string, RawTensor>) => Promise<Record<string, RawTensor>>;
@@ -28,22 +28,15 @@ export interface GeneratedImage {
   seed: number;
 }
 
-/** The generator part of a StackGAN model.json. */
-export interface StackGanSpec {
-  text: TextSpec;
-  /** ONNX input names */
-  inputs: { tokens: string; noise: string; eps: string };
-  zDim: number;
-  cDim: number;
-  /** ONNX output per stage, with its image side in pixels */
-  stages: Record<'1' | '2', { output: string; size: number }>;
-}
+/** The generator part of a StackGAN model.json: the manifest itself (validated by manifest.ts). */
+export type StackGanSpec = StackGanManifest;
 
-/** The generator part of a WGAN model.json. */
+/** What sampling needs of a WGAN model.json. */
 export interface WganSpec {
   inputs: { noise: string };
   zDim: number;
   output: string;
+  /** image side in pixels */
   size: number;
 }
 
@@ -110,37 +103,20 @@ export function resolveSeed(seed: unknown): number {
 
 // ---------------------------------------------------------------- model.json sections
 
-function need(cond: unknown, msg: string): asserts cond {
-  if (!cond) throw new Error(`model.json: ${msg}`);
+function wrongKind(m: Manifest, kind: 'stackgan' | 'wgan'): PinholeError {
+  const what = kind === 'stackgan' ? 'text-to-image generation' : 'sampling';
+  return new PinholeError('bad_parameter', `model "${m.name}" is a ${m.kind} model; ${what} needs a ${kind} model`);
 }
 
-const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
-
+/** A stackgan model.json, typed; a model of another kind is a 400. */
 export function stackGanSpec(m: Manifest): StackGanSpec {
-  need(m.kind === 'stackgan', `kind is ${m.kind}, not stackgan`);
-  const o = m as unknown as Record<string, unknown>;
-  const text = parseTextSpec(o.text);
-  const inputs = o.inputs as StackGanSpec['inputs'] | undefined;
-  need(inputs && isName(inputs.tokens) && isName(inputs.noise) && isName(inputs.eps), 'stackgan needs "inputs": {"tokens", "noise", "eps"} (ONNX input names)');
-  need(isPosInt(o.zDim) && isPosInt(o.cDim), 'stackgan needs positive integer "zDim" and "cDim"');
-  const stages = o.stages as StackGanSpec['stages'] | undefined;
-  need(stages && typeof stages === 'object', 'stackgan needs "stages": {"1": {"output", "size"}, "2": {...}}');
-  for (const k of ['1', '2'] as const) {
-    need(stages[k] && isName(stages[k].output) && isPosInt(stages[k].size), `stages["${k}"] needs "output" (ONNX output name) and "size"`);
-  }
-  return { text, inputs, zDim: o.zDim as number, cDim: o.cDim as number, stages };
+  if (m.kind !== 'stackgan') throw wrongKind(m, 'stackgan');
+  return m;
 }
 
 export function wganSpec(m: Manifest): WganSpec {
-  need(m.kind === 'wgan', `kind is ${m.kind}, not wgan`);
-  const o = m as unknown as Record<string, unknown>;
-  const inputs = o.inputs as WganSpec['inputs'] | undefined;
-  need(inputs && isName(inputs.noise), 'wgan needs "inputs": {"noise"} (ONNX input name)');
-  need(isPosInt(o.zDim), 'wgan needs a positive integer "zDim"');
-  need(isName(o.output), 'wgan needs "output" (ONNX output name)');
-  need(isPosInt(m.input?.width) && m.input.width === m.input.height, 'wgan needs a square "input" (the image size)');
-  return { inputs, zDim: o.zDim as number, output: o.output as string, size: m.input.width };
+  if (m.kind !== 'wgan') throw wrongKind(m, 'wgan');
+  return { inputs: m.inputs, zDim: m.zDim, output: m.output, size: m.input.width };
 }
 
 // ---------------------------------------------------------------- images
@@ -167,37 +143,9 @@ export function stackGanFeeds(spec: StackGanSpec, ids: Int32Array, seed: number)
   };
 }
 
-const specs = new WeakMap<Manifest, StackGanSpec | WganSpec>();
-
-/** The generator spec of a model.json, parsed once per manifest object; a wrong kind is a 400. */
-function specOf(m: Manifest, kind: 'stackgan'): StackGanSpec;
-function specOf(m: Manifest, kind: 'wgan'): WganSpec;
-function specOf(m: Manifest, kind: 'stackgan' | 'wgan'): StackGanSpec | WganSpec {
-  if (m.kind !== kind) {
-    const what = kind === 'stackgan' ? 'text-to-image generation' : 'sampling';
-    throw new PinholeError('bad_parameter', `model "${m.name}" is a ${m.kind} model; ${what} needs a ${kind} model`);
-  }
-  let s = specs.get(m);
-  if (!s) {
-    try {
-      s = kind === 'stackgan' ? stackGanSpec(m) : wganSpec(m);
-    } catch (e) {
-      throw new PinholeError('internal', `model "${m.name}": ${(e as Error).message}`);
-    }
-    specs.set(m, s);
-  }
-  return s;
-}
-
-/** Throws (plain Error) when a GAN model.json lacks what generation needs; load-time check. */
-export function checkGanManifest(m: Manifest): void {
-  if (m.kind === 'stackgan') stackGanSpec(m);
-  else if (m.kind === 'wgan') wganSpec(m);
-}
-
 /** Text to image with a StackGAN model: Stage-II (default) or Stage-I. */
 export async function generateImage(m: Manifest, infer: InferFn, req: GenerateRequest): Promise<GeneratedImage> {
-  const spec = specOf(m, 'stackgan');
+  const spec = stackGanSpec(m);
   if (!req || typeof req !== 'object') throw new PinholeError('bad_request', 'generate needs {text, seed?, stage?}');
   const stage = req.stage ?? 2;
   if (stage !== 1 && stage !== 2) throw new PinholeError('bad_parameter', `stage must be 1 or 2, got ${JSON.stringify(req.stage)}`);
@@ -210,7 +158,7 @@ export async function generateImage(m: Manifest, infer: InferFn, req: GenerateRe
 
 /** n unconditional WGAN samples (a grid when n > 1); sample k depends only on (seed, k). */
 export async function sampleImages(m: Manifest, infer: InferFn, req: SampleRequest = {}): Promise<GeneratedImage> {
-  const spec = specOf(m, 'wgan');
+  const spec = wganSpec(m);
   const n = req.n ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > MAX_SAMPLES) throw new PinholeError('bad_parameter', `n must be an integer in [1, ${MAX_SAMPLES}], got ${JSON.stringify(req.n)}`);
   const seed = resolveSeed(req.seed);

@@ -6,7 +6,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
-import { pasteGeometry, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
+import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
@@ -20,7 +20,10 @@ sharp.cache(false);
 export const DEFAULT_MAX_INPUT_PIXELS = 40_000_000;
 
 /** Formats accepted as input. SVG/PDF/etc. are refused: they are programs more than pictures. */
+// 'heif' is AVIF here: sharp's prebuilt libvips decodes AV1 HEIF only (HEIC/HEVC fails to decode: bad_image).
+// Animated GIF and multi-page TIFF: the first frame/page.
 const FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+const EXPECTED = 'expected JPEG, PNG, WebP, GIF, TIFF or AVIF';
 
 export interface PreprocessOptions {
   maxInputPixels?: number;
@@ -50,6 +53,8 @@ export interface Preprocessed {
   width: number;
   height: number;
   geometry: PasteGeometry;
+  /** the inverse map of `geometry`, which the decoder applies to this image's boxes */
+  frame: BoxFrame;
 }
 
 const f = Math.fround;
@@ -80,7 +85,7 @@ function badImage(msg: string, cause?: unknown): PinholeError {
 function mapSharpError(e: unknown): PinholeError {
   const msg = e instanceof Error ? e.message : String(e);
   if (/pixel limit/i.test(msg)) return new PinholeError('too_large', `image too large: ${msg}`, { cause: e });
-  if (/unsupported image format/i.test(msg)) return badImage('not a supported image (expected JPEG, PNG, WebP, GIF or TIFF)', e);
+  if (/unsupported image format/i.test(msg)) return badImage(`not a supported image (${EXPECTED})`, e);
   return badImage(`cannot decode image: ${msg.replace(/^Vips\w*:\s*/, '').split('\n')[0]}`, e);
 }
 
@@ -109,7 +114,7 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img:
   } catch (e) {
     throw mapSharpError(e);
   }
-  if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (expected JPEG, PNG, WebP, GIF or TIFF)`);
+  if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (${EXPECTED})`);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw badImage('image has no pixels');
   return { img, width, height };
@@ -135,7 +140,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   const g = pasteGeometry(mode, width, height, W, H, L.pad);
   if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
     const data = await sampled(img, { width, height }, spec, L, g);
-    return { data, width, height, geometry: g };
+    return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
 
   let pipe = img;
@@ -176,7 +181,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
       for (let x = 0; x < rowLen; x++) out[dst + x] = l0[px[src + x]];
     }
   }
-  return { data: out, width, height, geometry: g };
+  return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
 }
 
 async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: OutputInfo }> {

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { Manifest } from '../manifest.ts';
 import type { EpAttempt, EpName } from './ep.ts';
 import type { Detection } from '../vision/types.ts';
-import type { DetectJob } from './job.ts';
+import type { ImageJob } from '../vision/postprocess.ts';
 import type { RawTensor } from './types.ts';
 
 export interface TensorMeta {
@@ -44,6 +44,16 @@ export interface WarmRequest {
   batches: number[];
   /** also run the solo session (batch 1), first */
   solo?: boolean;
+}
+
+/**
+ * A detection job: what the runtime's door makes of one request, resolved once (parameters, the box
+ * frame of the image's preprocessing geometry). It travels unchanged through the batcher into a worker,
+ * which trusts it (vision/postprocess decodeJobs).
+ */
+export interface DetectJob extends ImageJob {
+  /** C*H*W float32, one slot of the NCHW batch (transferred to the worker) */
+  tensor: Float32Array;
 }
 
 export interface DetectRequest {

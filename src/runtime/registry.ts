@@ -8,8 +8,7 @@ import { PinholeError } from '../errors.ts';
 import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
-import { readModelFolder } from './folder.ts';
-import { checkGanManifest } from './generate.ts';
+import { readManifest, readModelBytes } from './folder.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
@@ -123,6 +122,7 @@ export class ModelRegistry {
       info.kind = m.kind;
       info.input = m.input;
       info.classes = m.names.length;
+      info.names = m.names;
       info.source = m.source;
       if (m.metrics) info.metrics = m.metrics;
     }
@@ -182,10 +182,11 @@ export class ModelRegistry {
   }
 
   private async loadServing(f: ModelFolder): Promise<Serving> {
-    const files = await readModelFolder(f.dir);
-    const manifest = files.manifest;
+    // the manifest is kept before model.onnx is read: a folder missing only its graph still reports its kind,
+    // so a request for it is answered model_not_ready, not "no such model"
+    const manifest = await readManifest(f.dir);
     f.manifest = manifest;
-    checkGanManifest(manifest);
+    const files = { manifest, bytes: await readModelBytes(f.dir) };
     const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup);
     if (this.closing) {
       await this.sessions.release(model);

@@ -14,9 +14,9 @@ import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
 import { defaultDecodeLanes, Lanes } from './lanes.ts';
-import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest } from './generate.ts';
-import { detectJob, imageSize } from './job.ts';
+import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest, type StackGanSpec } from './generate.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
+import type { DetectJob } from './protocol.ts';
 import type { RawImage } from './raw-image.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
 import { ACCEL_MAX_BATCH, Sessions, type LoadedModel, type ThreadPlan } from './sessions.ts';
@@ -206,16 +206,17 @@ export class Runtime {
     const ticket = this.batcher.admit(serving.queue);
     return this.tracked(async () => {
       const m = serving.model.manifest;
-      let job;
+      let pre;
       try {
-        const pre = await this.decodes.run(() => preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }));
-        job = detectJob(pre, plan.params);
+        pre = await this.decodes.run(() => preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }));
       } catch (e) {
         ticket.cancel();
         throw e;
       }
       const decode = performance.now() - t0;
-      const size = imageSize(job);
+      const size = { width: pre.width, height: pre.height };
+      // the job: tensor, the frame of the geometry preprocessing used, the parameters as resolved
+      const job: DetectJob = { tensor: pre.data, frame: pre.frame, params: plan.params };
       const { result, timing } = await ticket.submit(serving.detection!, job, deadline);
       return {
         model: plan.model,
@@ -246,13 +247,13 @@ export class Runtime {
   }
 
   /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
-  async generate(model: string, req: GenerateRequest): Promise<GeneratedImage> {
-    return generateImage(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs), req);
+  async generate(model: string, req: GenerateRequest, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    return generateImage(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs, opts), req);
   }
 
   /** Unconditional samples of a wgan model, a grid when n > 1 (generate.ts). */
-  async sample(model: string, req: SampleRequest = {}): Promise<GeneratedImage> {
-    return sampleImages(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs), req);
+  async sample(model: string, req: SampleRequest = {}, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    return sampleImages(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs, opts), req);
   }
 
   /**
@@ -308,5 +309,19 @@ function checkInputs(model: LoadedModel, inputs: Record<string, RawTensor>): voi
     });
     const n = t.dims.reduce((a, d) => a * d, 1);
     if (n !== t.data.length) throw bad(`input "${m.name}": dims [${t.dims.join(', ')}] need ${n} values, got ${t.data.length}`);
+  }
+  if (model.manifest.kind === 'stackgan') checkTokens(model.manifest, inputs);
+}
+
+/** Token ids index the embedding table: one outside the vocabulary would fail inside ONNX Runtime's Gather. */
+function checkTokens(spec: StackGanSpec, inputs: Record<string, RawTensor>): void {
+  const t = inputs[spec.inputs.tokens];
+  const size = spec.text.vocabulary.length;
+  if (!t) return;
+  for (let i = 0; i < t.data.length; i++) {
+    const id = Number(t.data[i]);
+    if (!(id >= 0 && id < size)) {
+      throw new PinholeError('bad_request', `input "${spec.inputs.tokens}": token id ${id} (element ${i}) is outside the vocabulary of ${size} words (0..${size - 1})`);
+    }
   }
 }

@@ -4,9 +4,8 @@
 import { availableParallelism } from 'node:os';
 import { isDetector, type Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
-import type { DetectJob } from './job.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
-import type { DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
+import type { DetectJob, DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
 import type { RawTensor } from './types.ts';
 
 export interface ThreadPlan {

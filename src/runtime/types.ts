@@ -3,21 +3,7 @@ import type { InputSpec, ModelKind } from '../manifest.ts';
 
 // The job's types are src/vision's; re-exported for the server and the CLI.
 export { TREE_SCORES, type Box, type Detection, type DetectParams, type ImageSize, type TreeScores } from '../vision/types.ts';
-import type { Detection } from '../vision/types.ts';
-
-export interface Timing {
-  decode: number;
-  queue: number;
-  infer: number;
-  post: number;
-}
-
-export interface DetectionResponse {
-  model: string;
-  image: { width: number; height: number };
-  detections: Detection[];
-  timing_ms: Timing;
-}
+export type { DetectionResponse, Timing } from './response.ts';
 
 export type ModelStatus = 'loading' | 'ready' | 'error';
 
@@ -29,6 +15,8 @@ export interface ModelInfo {
   kind?: ModelKind;
   input?: InputSpec;
   classes?: number;
+  /** class names (model.json `names`), e.g. to find the face model: a detector whose one class is "face" */
+  names?: readonly string[];
   /** execution provider actually in use: 'cuda' | 'cpu' */
   ep?: string;
   /** largest batch the batcher forms for this model */

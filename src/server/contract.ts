@@ -21,12 +21,12 @@ export interface ServerRuntime {
   runDetect(plan: DetectPlan, bytes: Uint8Array, opts?: DetectOptions): Promise<DetectionResponse>;
   /** resolveDetect + runDetect in one call */
   detect(model: string | undefined, bytes: Uint8Array, params: DetectParams, opts?: DetectOptions): Promise<DetectionResponse>;
-  infer(model: string, inputs: Record<string, RawTensor>): Promise<Record<string, RawTensor>>;
+  infer(model: string, inputs: Record<string, RawTensor>, opts?: DetectOptions): Promise<Record<string, RawTensor>>;
   close(): Promise<void>;
   /** tensor names, ORT types and shapes; without it /v2/models/{name} lists the image input only */
   signature?(model: string): ModelSignature | undefined | Promise<ModelSignature | undefined>;
   /** text to image (stackgan); absent when the runtime serves no generators */
-  generate?(model: string, req: GenerateRequest): Promise<GeneratedImage>;
+  generate?(model: string, req: GenerateRequest, opts?: DetectOptions): Promise<GeneratedImage>;
   /** unconditional samples (wgan), a grid when n > 1 */
-  sample?(model: string, req: SampleRequest): Promise<GeneratedImage>;
+  sample?(model: string, req: SampleRequest, opts?: DetectOptions): Promise<GeneratedImage>;
 }

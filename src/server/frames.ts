@@ -14,13 +14,14 @@ function types(): { Frame: protobuf.Type; Result: protobuf.Type } {
 
 export interface IncomingFrame {
   image: Uint8Array;
-  /** client frame id from a protobuf Frame, 0 for raw images */
-  id: number;
+  /** client frame id from a protobuf Frame ('0' for raw images): a decimal string, since a uint64 may exceed 2^53 */
+  id: string;
 }
 
 export interface StreamResult {
   frame: number;
-  id: number;
+  /** decimal uint64, see IncomingFrame.id */
+  id: string;
   dropped: number;
   response?: DetectionResponse;
   error?: { code: string; message: string };
@@ -39,25 +40,32 @@ export function looksLikeImage(b: Uint8Array): boolean {
 
 /** Throws on a message that is neither an image nor a decodable Frame with an image. */
 export function parseFrame(b: Uint8Array): IncomingFrame {
-  if (looksLikeImage(b)) return { image: b, id: 0 };
+  if (looksLikeImage(b)) return { image: b, id: '0' };
   const { Frame } = types();
-  let msg: { image?: Uint8Array; id?: number };
+  let msg: { image?: Uint8Array; id?: string };
   try {
-    msg = Frame.toObject(Frame.decode(b), { longs: Number }) as typeof msg;
+    msg = Frame.toObject(Frame.decode(b), { longs: String }) as typeof msg;
   } catch {
     throw new Error('binary message is neither an image nor a pinhole.Frame');
   }
   if (!msg.image || msg.image.length === 0) throw new Error('pinhole.Frame has no image');
-  return { image: msg.image, id: msg.id ?? 0 };
+  return { image: msg.image, id: msg.id ?? '0' };
 }
 
-export function encodeFrame(image: Uint8Array, id = 0): Uint8Array {
+/** `id`: a number, or a decimal string / bigint for ids above 2^53. */
+export function encodeFrame(image: Uint8Array, id: number | string | bigint = 0): Uint8Array {
   const { Frame } = types();
-  return Frame.encode(Frame.create({ image, id })).finish();
+  return Frame.encode(Frame.fromObject({ image, id: typeof id === 'bigint' ? id.toString() : id })).finish();
+}
+
+/** A JSON number while it is exact, the decimal string above 2^53 - 1 (as the proto comment says). */
+function jsonId(id: string): number | string {
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : id;
 }
 
 export function resultJson(r: StreamResult): string {
-  const head = { frame: r.frame, ...(r.id ? { id: r.id } : {}), dropped: r.dropped };
+  const head = { frame: r.frame, ...(r.id !== '0' ? { id: jsonId(r.id) } : {}), dropped: r.dropped };
   return JSON.stringify(r.error ? { ...head, error: r.error } : { ...head, ...r.response });
 }
 
@@ -79,8 +87,13 @@ export function resultProtobuf(r: StreamResult): Uint8Array {
   })).finish();
 }
 
-/** For clients and tests: a protobuf Result as a plain object (camelCase fields, numbers for uint64). */
+/**
+ * For clients and tests: a protobuf Result as a plain object (camelCase fields). uint64 fields are numbers,
+ * except `id`, a decimal string (exact above 2^53).
+ */
 export function decodeResult(b: Uint8Array): Record<string, unknown> {
   const { Result } = types();
-  return Result.toObject(Result.decode(b), { longs: Number, defaults: true, arrays: true });
+  const msg = Result.decode(b);
+  const obj = Result.toObject(msg, { longs: Number, defaults: true, arrays: true });
+  return { ...obj, id: (Result.toObject(msg, { longs: String, defaults: true }) as { id: string }).id };
 }

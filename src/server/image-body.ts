@@ -5,9 +5,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import multipart from '@fastify/multipart';
 import { PinholeError } from '../errors.ts';
 
-export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+// Every format the decoder takes (src/runtime/preprocess.ts), so a correct Content-Type is never refused.
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/tiff', 'image/avif'] as const;
 // curl --data-binary and many HTTP clients default to octet-stream; the decoder sniffs the format anyway.
-const RAW_TYPES = [...IMAGE_TYPES, 'application/octet-stream'];
+export const RAW_TYPES = [...IMAGE_TYPES, 'application/octet-stream'];
 
 export const ACCEPTED = `${IMAGE_TYPES.join(', ')}, multipart/form-data (field "image") or application/json {"image": "<base64>"}`;
 
@@ -35,14 +36,27 @@ function decodeBase64(s: string): Buffer {
   throw new PinholeError('bad_image', '"image" is not valid base64');
 }
 
+/** The image of a request and the other fields that came with it (multipart text fields, JSON properties). */
+export interface ImageRequest {
+  bytes: Uint8Array;
+  /** everything but the image: multipart fields as strings, JSON properties as sent */
+  fields: Record<string, unknown>;
+}
+
 export async function imageBytes(req: FastifyRequest, bodyLimit: number): Promise<Uint8Array> {
+  return (await imageRequest(req, bodyLimit)).bytes;
+}
+
+export async function imageRequest(req: FastifyRequest, bodyLimit: number): Promise<ImageRequest> {
   let bytes: Uint8Array;
+  let fields: Record<string, unknown> = {};
   if (req.isMultipart()) {
-    bytes = await multipartImage(req);
+    ({ bytes, fields } = await multipartImage(req));
   } else if (Buffer.isBuffer(req.body)) {
     bytes = req.body;
   } else if (req.body && typeof req.body === 'object') {
-    const img = (req.body as { image?: unknown }).image;
+    const { image: img, ...rest } = req.body as { image?: unknown };
+    fields = rest;
     if (typeof img !== 'string') throw new PinholeError('bad_request', 'JSON body must be {"image": "<base64>"}');
     bytes = decodeBase64(img);
     if (bytes.length > bodyLimit) throw new PinholeError('too_large', `image is ${bytes.length} bytes, the limit is ${bodyLimit}`);
@@ -50,18 +64,25 @@ export async function imageBytes(req: FastifyRequest, bodyLimit: number): Promis
     throw new PinholeError('unsupported_media_type', `send the image as ${ACCEPTED}`);
   }
   if (bytes.length === 0) throw new PinholeError('bad_image', 'the image is empty (0 bytes)');
-  return bytes;
+  return { bytes, fields };
 }
 
-async function multipartImage(req: FastifyRequest): Promise<Uint8Array> {
+async function multipartImage(req: FastifyRequest): Promise<ImageRequest> {
   let found: Buffer | undefined;
+  const fields: Record<string, string> = {};
   for await (const part of req.parts()) {
     if (part.type === 'file') {
-      // Every file stream must be consumed or busboy stalls; only `image` is kept.
+      // Every file stream must be consumed or busboy stalls.
       const buf = await part.toBuffer();
-      if (part.fieldname === 'image') found = buf;
+      if (part.fieldname !== 'image') throw new PinholeError('bad_request', `unexpected file field "${part.fieldname}": send the image as field "image"`);
+      if (found) throw new PinholeError('bad_request', 'more than one file field "image"');
+      found = buf;
+    } else {
+      if (part.fieldname === 'image') throw new PinholeError('bad_request', 'field "image" must be a file upload (e.g. curl -F image=@photo.jpg)');
+      if (part.fieldname in fields) throw new PinholeError('bad_parameter', `form field "${part.fieldname}" given twice`);
+      fields[part.fieldname] = String(part.value);
     }
   }
   if (!found) throw new PinholeError('bad_request', 'multipart body has no file field "image"');
-  return found;
+  return { bytes: found, fields };
 }

@@ -21,6 +21,10 @@ export interface StartOptions {
   shutdownTimeoutMs?: number;
 }
 
+/** Requests whose bytes were already sent when shutdown began are read (and answered) before idle sockets close. */
+const DRAIN_GRACE_MS = 50;
+export const SHUTDOWN_TIMEOUT_MS = 25_000;
+
 export async function startServer(o: StartOptions): Promise<RunningServer> {
   await o.app.listen({ host: o.host, port: o.port });
   const addr = o.app.server.address();
@@ -29,7 +33,11 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      const timeout = o.shutdownTimeoutMs ?? 30_000;
+      // From here every answer carries Connection: close and new requests get 503 + Retry-After, so
+      // keep-alive clients go elsewhere instead of holding the server open until their idle timeout.
+      o.app.pinholeDrain?.start();
+      await new Promise((r) => setTimeout(r, DRAIN_GRACE_MS));
+      const timeout = o.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS;
       let timer: NodeJS.Timeout | undefined;
       const cut = new Promise<void>((resolve) => {
         timer = setTimeout(() => {
@@ -40,6 +48,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
         timer.unref();
       });
       try {
+        // stops listening, closes WebSockets with 1001 and idle keep-alive sockets, waits for the rest
         await Promise.race([o.app.close(), cut]);
       } finally {
         clearTimeout(timer);

@@ -1,6 +1,17 @@
 // Query parameters of /v1/detect and /v1/stream: JSON schema (validated by Fastify, shown in /docs) and
 // the mapping to the runtime's DetectParams.
-import { TREE_SCORES, type DetectParams, type TreeScores } from '../runtime/types.ts';
+import type { FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import type { FromSchema } from 'json-schema-to-ts';
+import { PinholeError } from '../errors.ts';
+import { TREE_SCORES, type DetectParams } from '../runtime/types.ts';
+
+/** One validation error as one line naming the parameter (route validation and body parameters alike). */
+export function schemaErrorMessage(errors: FastifySchemaValidationError[], dataVar: string): string {
+  const e = errors[0];
+  const where = `${dataVar}${e.instancePath ? e.instancePath.replace(/\//g, '.') : ''}`;
+  const extra = e.keyword === 'additionalProperties' ? `: unknown parameter "${(e.params as { additionalProperty: string }).additionalProperty}"` : '';
+  return `${where} ${e.message}${extra}`;
+}
 
 const unit = (description: string) => ({ type: 'number', minimum: 0, maximum: 1, description }) as const;
 
@@ -31,15 +42,24 @@ export const streamQuerySchema = {
   },
 } as const;
 
-export interface DetectQuery {
-  model?: string;
-  thresh?: number;
-  nms?: number;
-  hier?: number;
-  max_det?: number;
-  classes?: string;
-  agnostic?: boolean;
-  tree_scores?: TreeScores;
+/** The query as Fastify hands it over once the schema has validated (and coerced) it. */
+export type DetectQuery = FromSchema<typeof detectQuerySchema>;
+export type StreamQuery = FromSchema<typeof streamQuerySchema>;
+
+/**
+ * The query plus the detection parameters sent in the body (multipart fields or JSON properties): checked
+ * by the same schema as the query (so `-F thresh=0.9` means what `?thresh=0.9` means, and an unknown field is
+ * refused, not ignored). A parameter given in both places is refused: neither obviously wins.
+ */
+export function withBodyParams(req: FastifyRequest, query: DetectQuery, fields: Record<string, unknown>,
+  schema: object = detectQuerySchema): DetectQuery {
+  if (Object.keys(fields).length === 0) return query;
+  const validate = req.compileValidationSchema(schema);
+  const body = { ...fields };
+  if (!validate(body)) throw new PinholeError('bad_parameter', schemaErrorMessage(validate.errors ?? [], 'body'));
+  const twice = Object.keys(body).find((k) => k in query);
+  if (twice) throw new PinholeError('bad_parameter', `parameter "${twice}" given both in the query and in the body`);
+  return { ...query, ...body };
 }
 
 /**

@@ -1,42 +1,7 @@
 // Response schemas shared by routes and the OpenAPI document. Fastify serializes with them, so every
-// field the API promises must be listed (unlisted fields are dropped from responses).
-export const detectionResponseSchema = {
-  $id: 'DetectionResponse',
-  type: 'object',
-  required: ['model', 'image', 'detections', 'timing_ms'],
-  properties: {
-    model: { type: 'string' },
-    image: {
-      type: 'object',
-      required: ['width', 'height'],
-      properties: { width: { type: 'integer' }, height: { type: 'integer' } },
-    },
-    detections: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['class_id', 'class', 'score', 'box'],
-        properties: {
-          class_id: { type: 'integer' },
-          class: { type: 'string' },
-          score: { type: 'number' },
-          box: {
-            type: 'object',
-            description: 'pixels of the original image',
-            required: ['x1', 'y1', 'x2', 'y2'],
-            properties: { x1: { type: 'number' }, y1: { type: 'number' }, x2: { type: 'number' }, y2: { type: 'number' } },
-          },
-          path: { type: 'array', items: { type: 'string' }, description: 'yolo9000: WordTree path from the root, as names' },
-        },
-      },
-    },
-    timing_ms: {
-      type: 'object',
-      properties: { decode: { type: 'number' }, queue: { type: 'number' }, infer: { type: 'number' }, post: { type: 'number' } },
-    },
-  },
-} as const;
-
+// field the API promises must be listed (unlisted fields are dropped from responses). The detection
+// response is the runtime's (its type is derived from it).
+export { detectionResponseSchema } from '../runtime/response.ts';
 const inputSpec = {
   type: 'object',
   properties: {
@@ -82,7 +47,11 @@ const v2Tensor = {
     name: { type: 'string' },
     shape: { type: 'array', items: { type: 'integer' } },
     datatype: { type: 'string', enum: ['BOOL', 'UINT8', 'INT32', 'INT64', 'FP32'] },
-    parameters: { type: 'object', additionalProperties: true },
+    parameters: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { binary_data_size: { type: 'integer', minimum: 0, description: 'binary tensor data extension: the bytes of this tensor after the JSON' } },
+    },
     data: { type: 'array', description: 'row-major values; nested arrays are flattened' },
   },
 } as const;
@@ -93,11 +62,22 @@ export const v2InferRequestSchema = {
   required: ['inputs'],
   properties: {
     id: { type: 'string' },
-    parameters: { type: 'object', additionalProperties: true },
-    inputs: { type: 'array', minItems: 1, items: { ...v2Tensor, required: ['name', 'shape', 'datatype', 'data'] } },
+    parameters: {
+      type: 'object',
+      additionalProperties: true,
+      properties: { binary_data_output: { type: 'boolean', description: 'every output as binary data unless the output says otherwise' } },
+    },
+    inputs: { type: 'array', minItems: 1, items: v2Tensor, description: 'each with "data" or parameters.binary_data_size' },
     outputs: {
       type: 'array',
-      items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { type: 'object', additionalProperties: true } } },
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string' },
+          parameters: { type: 'object', additionalProperties: true, properties: { binary_data: { type: 'boolean', description: 'this output as binary data' } } },
+        },
+      },
     },
   },
 } as const;
@@ -119,6 +99,7 @@ export const v2InferResponseSchema = {
           shape: { type: 'array', items: { type: 'integer' } },
           datatype: { type: 'string' },
           data: { type: 'array', items: {} },
+          parameters: { type: 'object', properties: { binary_data_size: { type: 'integer' } } },
         },
       },
     },
@@ -136,4 +117,12 @@ export const v2ModelMetadataSchema = {
     inputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
     outputs: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } } } },
   },
+} as const;
+
+/** KServe v2 / Open Inference Protocol error body (SPEC: the /v2 routes keep their clients' shape). */
+export const kserveErrorSchema = {
+  $id: 'KServeError',
+  type: 'object',
+  properties: { error: { type: 'string' } },
+  required: ['error'],
 } as const;

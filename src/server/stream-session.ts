@@ -92,16 +92,17 @@ export class StreamSession {
         this.pending = undefined;
         let r: StreamResult;
         let outcome: StreamOutcome;
+        // known once the message parsed, so a frame that fails later still carries the client's id
+        let frame: IncomingFrame | undefined;
         try {
           if (!(p.bytes instanceof Uint8Array)) throw new PinholeError('bad_request', p.bytes.error);
-          let frame: IncomingFrame;
           try { frame = parseFrame(p.bytes); } catch (e) { throw new PinholeError('bad_image', (e as Error).message); }
           const response = await this.options.detect(frame);
           r = { frame: p.seq, id: frame.id, dropped: 0, response };
           outcome = 'processed';
         } catch (e) {
           const er = errorReply(e);
-          r = { frame: p.seq, id: 0, dropped: 0, error: { code: er.code, message: er.message } };
+          r = { frame: p.seq, id: frame?.id ?? '0', dropped: 0, error: { code: er.code, message: er.message } };
           outcome = 'error';
         }
         this.options.onOutcome?.(outcome);

@@ -2,21 +2,11 @@
 // both call encodeText with the vocabulary stored in model.json, so a caption is tokenised exactly the
 // same way in both places; it lives on the floor both may import. Pure functions, no I/O.
 import { PinholeError } from '../errors.ts';
+import { PAD, UNK, type TextSpec } from '../manifest.ts';
 
-export const PAD = '<pad>';
-export const UNK = '<unk>';
+export { PAD, UNK, type TextSpec } from '../manifest.ts';
 export const PAD_ID = 0;
 export const UNK_ID = 1;
-
-/** The tokenizer's part of model.json. */
-export interface TextSpec {
-  /** id -> word; vocabulary[0] = PAD, vocabulary[1] = UNK */
-  vocabulary: string[];
-  /** ids per caption: shorter captions are padded with PAD, longer ones cut */
-  maxTokens: number;
-  /** longest text accepted (characters), to refuse huge requests before tokenising */
-  maxChars: number;
-}
 
 export interface EncodedText {
   ids: Int32Array;
@@ -91,17 +81,4 @@ export function checkText(text: unknown, spec: TextSpec): EncodedText {
     throw new PinholeError('bad_parameter', `none of the words in the text are known to this model (it knows e.g. ${sample})`);
   }
   return enc;
-}
-
-/** Checks the tokenizer section of a model.json; returns it typed or throws naming the bad field. */
-export function parseTextSpec(raw: unknown): TextSpec {
-  const o = raw as Partial<TextSpec> | undefined;
-  if (!o || typeof o !== 'object') throw new Error('model.json: "text" (the tokenizer: vocabulary, maxTokens, maxChars) is required');
-  if (!Array.isArray(o.vocabulary) || o.vocabulary.length < 3 || !o.vocabulary.every((w) => typeof w === 'string')) {
-    throw new Error('model.json: text.vocabulary must be an array of at least 3 words');
-  }
-  if (o.vocabulary[PAD_ID] !== PAD || o.vocabulary[UNK_ID] !== UNK) throw new Error(`model.json: text.vocabulary must start with "${PAD}", "${UNK}"`);
-  if (!Number.isInteger(o.maxTokens) || (o.maxTokens as number) < 1) throw new Error('model.json: text.maxTokens must be a positive integer');
-  if (!Number.isInteger(o.maxChars) || (o.maxChars as number) < 1) throw new Error('model.json: text.maxChars must be a positive integer');
-  return { vocabulary: o.vocabulary, maxTokens: o.maxTokens as number, maxChars: o.maxChars as number };
 }

@@ -14,10 +14,11 @@ export interface Launched {
   close(): Promise<void>;
 }
 
-export async function launchChromium(o: { fakeVideo?: string; viewport?: { width: number; height: number } } = {}): Promise<Launched> {
+export async function launchChromium(o: { fakeVideo?: string; viewport?: { width: number; height: number }; args?: string[] } = {}): Promise<Launched> {
   const profile = mkdtempSync(join(tmpdir(), 'pinhole-chromium-'));
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
     '--disable-sync', '--no-first-run'];
+  if (o.args) args.push(...o.args);
   if (o.fakeVideo) {
     args.push('--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${o.fakeVideo}`, '--use-fake-ui-for-media-stream');
   }

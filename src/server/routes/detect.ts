@@ -1,51 +1,59 @@
 // POST /v1/detect: one image in, the detection response out.
 import type { FastifyInstance } from 'fastify';
+import type { Admission } from '../admission.ts';
 import type { ServerRuntime } from '../contract.ts';
-import { imageBytes, registerImageParsers, ACCEPTED } from '../image-body.ts';
-import { detectQuerySchema, toDetectParams, type DetectQuery } from '../params.ts';
-import { PinholeError } from '../../errors.ts';
+import { imageRequest, registerImageParsers, ACCEPTED, RAW_TYPES } from '../image-body.ts';
+import { detectQuerySchema, toDetectParams, withBodyParams, type DetectQuery } from '../params.ts';
+import { fileField, multipartFormDoc } from '../openapi.ts';
+import { deepstackRoutes } from './deepstack.ts';
 import { RENDER_QUERY, sendAnnotated, wantsRender, type RenderFlag } from '../render.ts';
 
 export interface DetectRouteOptions {
   runtime: ServerRuntime;
   bodyLimit: number;
-  requestTimeoutMs: number;
-  /** requests admitted at once (body being read, queued or inferring); beyond it: 503 before reading the body */
-  maxInFlight: number;
+  /** the server's slots and deadline, taken once the image has arrived */
+  admission: Admission;
+  /** the model behind /v1/vision/face (see deepstack.ts) */
+  faceModel?: string;
 }
 
 // The raw parsers hand the handler a Buffer; an empty schema keeps validation off those bodies while the
 // OpenAPI document still lists the media types.
 const raw = { schema: { description: 'the encoded image' } };
+// The detection parameters plus the console's `render`: in the query, or as multipart fields / JSON properties.
+const detectRouteQuery = { ...detectQuerySchema, properties: { ...detectQuerySchema.properties, render: RENDER_QUERY } } as const;
+const detectFormDoc = multipartFormDoc({ image: fileField('the encoded image'), ...detectRouteQuery.properties }, ['image']);
 
 export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOptions): Promise<void> {
   const { runtime, bodyLimit } = opts;
   await registerImageParsers(app, bodyLimit);
-  let inFlight = 0;
+  // DeepStack's routes: the same parsers, admission and door (see routes/deepstack.ts)
+  await app.register(deepstackRoutes, { prefix: '/v1/vision', runtime, bodyLimit, admission: opts.admission, faceModel: opts.faceModel });
 
   app.post('/v1/detect', {
     // No route bodyLimit: it would override the per-parser limits set in registerImageParsers.
-    config: { accepts: ACCEPTED, limitBytes: bodyLimit },
+    config: { accepts: ACCEPTED, limitBytes: bodyLimit, swaggerTransform: detectFormDoc },
     schema: {
       summary: 'Detect objects in one image',
-      description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image.`,
+      operationId: 'detect',
+      description: `Body: ${ACCEPTED}. Boxes are in pixels of the original image. The parameters may also be `
+        + 'sent as multipart fields or JSON properties (the same names and checks; not both in the query and the body).',
       tags: ['detection'],
-      querystring: { ...detectQuerySchema, properties: { ...detectQuerySchema.properties, render: RENDER_QUERY } },
+      querystring: detectRouteQuery,
       body: {
         content: {
-          'image/jpeg': raw,
-          'image/png': raw,
-          'image/webp': raw,
-          'application/octet-stream': raw,
-          // No `type`: the multipart parser leaves the body undefined (parts are read in the handler).
+          ...Object.fromEntries(RAW_TYPES.map((t) => [t, raw])),
+          // No `type`: the multipart parser leaves the body undefined (parts are read in the handler);
+          // detectFormDoc gives the document the form's fields.
           'multipart/form-data': {
             schema: { description: 'form field "image": the encoded image' },
           },
           'application/json': {
             schema: {
               type: 'object',
+              additionalProperties: false,
               required: ['image'],
-              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' } },
+              properties: { image: { type: 'string', description: 'base64 (a data: URL prefix is accepted)' }, ...detectRouteQuery.properties },
             },
           },
         },
@@ -56,20 +64,13 @@ export async function detectRoutes(app: FastifyInstance, opts: DetectRouteOption
         '5xx': { $ref: 'Error#' },
       },
     },
-    onRequest: async (req, reply) => {
-      if (inFlight >= opts.maxInFlight) {
-        throw new PinholeError('overloaded', `server busy: ${inFlight} detect requests in flight`, { retryAfter: 1 });
-      }
-      inFlight++;
-      // The response's 'close' fires exactly once, whether it finished or the client went away.
-      reply.raw.once('close', () => { inFlight--; });
-    },
   }, async (req, reply) => {
-    const q = req.query as DetectQuery & { render?: RenderFlag };
+    // The body first: its fields are parameters too. Then the door, once, for all of them.
+    const { bytes, fields } = await imageRequest(req, bodyLimit);
+    const q = withBodyParams(req, req.query as DetectQuery, fields, detectRouteQuery) as DetectQuery & { render?: RenderFlag };
     const plan = runtime.resolveDetect(q.model, toDetectParams(q));
     req.pinholeModel = plan.model;
-    const bytes = await imageBytes(req, bodyLimit);
-    const r = await runtime.runDetect(plan, bytes, { deadlineMs: Date.now() + opts.requestTimeoutMs });
+    const r = await runtime.runDetect(plan, bytes, opts.admission.enter(reply));
     return wantsRender(q.render) ? sendAnnotated(reply, bytes, r, req.headers.accept) : r;
   });
 }

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo } from '../../runtime/types.ts';
+import type { Admission } from '../admission.ts';
 import type { ServerRuntime } from '../contract.ts';
 
 function pickModel(runtime: ServerRuntime, name: string | undefined, kind: 'stackgan' | 'wgan', route: string): ModelInfo {
@@ -20,15 +21,21 @@ function pickModel(runtime: ServerRuntime, name: string | undefined, kind: 'stac
 
 const notServed = (what: string) => Object.assign(new Error(`this server does not serve ${what}`), { statusCode: 501 });
 
-const png = { description: 'PNG image', type: 'string', format: 'binary' } as const;
+// A PNG body with the seed that made it: replaying the request with ?seed= / "seed" gives the same image.
+const png = {
+  description: 'PNG image',
+  headers: { 'x-seed': { type: 'integer', description: 'the seed used (the one given, or the one drawn); send it back to get the same image' } },
+  content: { 'image/png': { schema: { type: 'string', format: 'binary' } } },
+} as const;
 const seedSchema = { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 } as const;
 
-export async function generateRoutes(app: FastifyInstance, opts: { runtime: ServerRuntime }): Promise<void> {
+export async function generateRoutes(app: FastifyInstance, opts: { runtime: ServerRuntime; admission: Admission }): Promise<void> {
   const { runtime } = opts;
 
   app.post('/v1/generate', {
     schema: {
       summary: 'Text to image (StackGAN)',
+      operationId: 'generateImage',
       tags: ['generation'],
       body: {
         type: 'object',
@@ -48,19 +55,31 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
     const info = pickModel(runtime, b.model, 'stackgan', '/v1/generate');
     req.pinholeModel = info.name;
     if (!runtime.generate) throw notServed('text-to-image generation');
-    const img = await runtime.generate(info.name, { text: b.text, seed: b.seed, stage: b.stage });
+    const img = await runtime.generate(info.name, { text: b.text, seed: b.seed, stage: b.stage }, opts.admission.enter(reply));
     return reply.type('image/png').header('x-seed', String(img.seed)).send(Buffer.from(img.png));
   });
 
+  const sampleQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: { model: { type: 'string', minLength: 1 }, seed: seedSchema, n: { type: 'integer', minimum: 1, maximum: 64 } },
+  } as const;
+
+  // HEAD answers what GET would (status, type) without running the generator: a sample costs a model run.
+  app.head('/v1/sample', { schema: { hide: true, querystring: sampleQuery } }, async (req, reply) => {
+    const q = req.query as { model?: string };
+    req.pinholeModel = pickModel(runtime, q.model, 'wgan', '/v1/sample').name;
+    if (!runtime.sample) throw notServed('sampling');
+    return reply.type('image/png').send();
+  });
+
   app.get('/v1/sample', {
+    exposeHeadRoute: false,
     schema: {
       summary: 'Unconditional samples (WGAN), a grid when n > 1',
+      operationId: 'sampleImages',
       tags: ['generation'],
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { model: { type: 'string', minLength: 1 }, seed: seedSchema, n: { type: 'integer', minimum: 1, maximum: 64 } },
-      },
+      querystring: sampleQuery,
       response: { 200: png, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
     },
   }, async (req, reply) => {
@@ -68,7 +87,7 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
     const info = pickModel(runtime, q.model, 'wgan', '/v1/sample');
     req.pinholeModel = info.name;
     if (!runtime.sample) throw notServed('sampling');
-    const img = await runtime.sample(info.name, { seed: q.seed, n: q.n });
+    const img = await runtime.sample(info.name, { seed: q.seed, n: q.n }, opts.admission.enter(reply));
     return reply.type('image/png').header('x-seed', String(img.seed)).send(Buffer.from(img.png));
   });
 }

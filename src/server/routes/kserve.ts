@@ -1,8 +1,15 @@
-// KServe v2 / Open Inference Protocol: health, model metadata and readiness, JSON-tensor inference.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+// KServe v2 / Open Inference Protocol under /v2: health, server and model metadata, readiness, inference
+// on tensors (JSON or the binary tensor data extension, both ways), the versioned model routes (version "1",
+// as the metadata advertises). Errors here are the protocol's {"error": "<message>"} (SPEC exception).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
 import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
+import type { Admission } from '../admission.ts';
+import { checkCaps, INFER_CAPS, overOutputCap, type InferCaps } from '../kserve-caps.ts';
+import {
+  bad, binaryOutput, jsonOutput, requestTensors, splitInferBody, v2Metadata, wantsBinary, type V2Output, type V2Request,
+} from '../kserve-tensors.ts';
 
 export interface KServeOptions {
   runtime: ServerRuntime;
@@ -10,76 +17,18 @@ export interface KServeOptions {
   bodyLimit: number;
   /** false once shutdown has begun */
   accepting: () => boolean;
+  /** the server's slots and deadline, taken once the request's body has arrived */
+  admission: Admission;
+  caps: InferCaps;
 }
 
-// The Open Inference Protocol's datatype names live here; the runtime speaks ONNX Runtime's type names.
-type V2Type = 'BOOL' | 'UINT8' | 'INT32' | 'INT64' | 'FP32';
-const TO_RAW: Record<V2Type, RawTensor['type']> = { BOOL: 'bool', UINT8: 'uint8', INT32: 'int32', INT64: 'int64', FP32: 'float32' };
-const FROM_RAW: Record<RawTensor['type'], V2Type> = { bool: 'BOOL', uint8: 'UINT8', int32: 'INT32', int64: 'INT64', float32: 'FP32' };
-/** Every ORT type a model's metadata may name (tensors of the last four are listed, not served). */
-const DATATYPE: Record<string, string> = { ...FROM_RAW, float16: 'FP16', float64: 'FP64', int8: 'INT8', string: 'BYTES' };
+export { INFER_CAPS, type InferCaps };
 
-interface V2TensorMetadata { name: string; datatype: string; shape: number[] }
-
-function v2Metadata(sig: ModelSignature): { inputs: V2TensorMetadata[]; outputs: V2TensorMetadata[] } {
-  const conv = (t: TensorSignature): V2TensorMetadata => ({ name: t.name, datatype: DATATYPE[t.type] ?? t.type.toUpperCase(), shape: t.shape });
-  return { inputs: sig.inputs.map(conv), outputs: sig.outputs.map(conv) };
-}
-const MAX_ELEMENTS = 1 << 26;
-
-interface V2Input { name: string; shape: number[]; datatype: V2Type; data: unknown[] }
-interface V2Request { id?: string; inputs: V2Input[]; outputs?: Array<{ name: string }> }
-
-function bad(message: string): PinholeError {
-  return new PinholeError('bad_request', message);
-}
-
-/** JSON values of one input to a typed array, checking count, type and range of every element. */
-export function toRawTensor(t: V2Input): RawTensor {
-  const type = TO_RAW[t.datatype];
-  if (!type) throw bad(`input "${t.name}": unsupported datatype ${t.datatype} (use FP32, INT64, INT32, UINT8 or BOOL)`);
-  if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`input "${t.name}": shape must hold non-negative integers`);
-  const n = t.shape.reduce((a, b) => a * b, 1);
-  if (n > MAX_ELEMENTS) throw bad(`input "${t.name}": ${n} elements is over the limit of ${MAX_ELEMENTS}`);
-  const flat = t.data.flat(Infinity as 1) as unknown[];
-  if (flat.length !== n) throw bad(`input "${t.name}": shape [${t.shape.join(',')}] needs ${n} values, got ${flat.length}`);
-  const fail = (i: number, what: string) => bad(`input "${t.name}": element ${i} is not ${what}`);
-  switch (type) {
-    case 'float32': {
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) { const v = flat[i]; if (typeof v !== 'number') throw fail(i, 'a number'); out[i] = v; }
-      return { type, dims: t.shape, data: out };
-    }
-    case 'int32': case 'uint8': {
-      const [lo, hi] = type === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 255];
-      const out = type === 'int32' ? new Int32Array(n) : new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = flat[i];
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) throw fail(i, `an integer in [${lo}, ${hi}]`);
-        out[i] = v;
-      }
-      return { type, dims: t.shape, data: out };
-    }
-    case 'int64': {
-      const out = new BigInt64Array(n);
-      for (let i = 0; i < n; i++) { const v = flat[i]; if (!Number.isSafeInteger(v)) throw fail(i, 'an integer'); out[i] = BigInt(v as number); }
-      return { type, dims: t.shape, data: out };
-    }
-    case 'bool': {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) { const v = flat[i]; if (typeof v !== 'boolean') throw fail(i, 'a boolean'); out[i] = v ? 1 : 0; }
-      return { type, dims: t.shape, data: out };
-    }
-  }
-}
-
-function fromRawTensor(name: string, t: RawTensor) {
-  let data: unknown[];
-  if (t.data instanceof BigInt64Array) data = Array.from(t.data, (v) => Number(v));
-  else if (t.type === 'bool') data = Array.from(t.data as Uint8Array, (v) => v !== 0);
-  else data = Array.from(t.data as Float32Array);
-  return { name, datatype: FROM_RAW[t.type], shape: t.dims, data };
-}
+/** The one version every model has (the metadata's `versions`). */
+const VERSION = '1';
+export const HEADER_LENGTH = 'inference-header-content-length';
+// tritonclient.http sends no Content-Type at all; the extension's examples use octet-stream for binary bodies.
+const BODY_TYPES = new Set(['application/json', 'application/octet-stream']);
 
 /** Metadata when the runtime offers no signature: the image input as model.json describes it. */
 function fallbackSignature(info: ModelInfo): ModelSignature {
@@ -89,126 +38,174 @@ function fallbackSignature(info: ModelInfo): ModelSignature {
   return { inputs, outputs: [] };
 }
 
-function knownModel(runtime: ServerRuntime, name: string): ModelInfo {
-  const info = runtime.model(name);
-  if (!info) throw new PinholeError('unknown_model', `unknown model "${name}"`);
+interface ModelParams { name: string; version?: string }
+
+function knownModel(runtime: ServerRuntime, p: ModelParams): ModelInfo {
+  const info = runtime.model(p.name);
+  if (!info) throw new PinholeError('unknown_model', `unknown model "${p.name}"`);
+  if (p.version !== undefined && p.version !== VERSION) {
+    throw new PinholeError('unknown_model', `model "${p.name}" has no version "${p.version}" (versions: ["${VERSION}"])`);
+  }
   return info;
 }
 
-function readyModel(runtime: ServerRuntime, name: string): ModelInfo {
-  const info = knownModel(runtime, name);
-  if (info.status === 'loading') throw new PinholeError('model_not_ready', `model "${name}" is still loading`, { retryAfter: 1 });
-  if (info.status === 'error') throw new PinholeError('model_not_ready', `model "${name}" failed to load: ${info.error ?? 'unknown error'}`);
+function readyModel(runtime: ServerRuntime, p: ModelParams): ModelInfo {
+  const info = knownModel(runtime, p);
+  if (info.status === 'loading') throw new PinholeError('model_not_ready', `model "${p.name}" is still loading`, { retryAfter: 1 });
+  if (info.status === 'error') throw new PinholeError('model_not_ready', `model "${p.name}" failed to load: ${info.error ?? 'unknown error'}`);
   return info;
 }
 
-/** One KServe v2 infer request: JSON tensors checked against the model's signature, run, answered as JSON. */
-async function infer(runtime: ServerRuntime, name: string, body: V2Request) {
-  const inputs: Record<string, RawTensor> = {};
-  for (const t of body.inputs) {
-    if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
-    inputs[t.name] = toRawTensor(t);
-  }
-  const sig = await runtime.signature?.(name);
-  if (sig) {
-    const want = sig.inputs.map((s) => s.name);
-    const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
-    if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
-    const missing = want.filter((k) => !inputs[k]);
-    if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
-  }
-  const requested = body.outputs?.map((o) => o.name);
-  if (sig && requested) {
+const modelParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
+const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: { ...modelParams.properties, version: { type: 'string', minLength: 1, description: `"${VERSION}", the only version` } },
+} as const;
+/** The params schema for a route: versioned or not. */
+const paramsFor = (operationId: string) => (operationId.startsWith('modelVersion') ? versionParams : modelParams);
+const v2Error = { $ref: 'KServeError#' } as const;
+const readySchema = (key: 'live' | 'ready') => ({ type: 'object', properties: { [key]: { type: 'boolean' } } });
+const modelReadySchema = { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } as const;
+
+/** Checks the request's inputs and requested outputs against the model's signature (when the runtime has one). */
+function checkAgainstSignature(sig: ModelSignature | undefined, inputs: Record<string, RawTensor>, requested: string[] | undefined): void {
+  if (!sig) return;
+  const want = sig.inputs.map((s) => s.name);
+  const unknown = Object.keys(inputs).filter((k) => !want.includes(k));
+  if (unknown.length) throw bad(`unknown input ${unknown.map((u) => `"${u}"`).join(', ')}; the model takes ${want.join(', ')}`);
+  const missing = want.filter((k) => !inputs[k]);
+  if (missing.length) throw bad(`missing input ${missing.join(', ')}`);
+  if (requested) {
     const have = sig.outputs.map((o) => o.name);
-    const unknown = requested.filter((r) => !have.includes(r));
-    if (unknown.length) throw bad(`unknown output ${unknown.join(', ')}; the model has ${have.join(', ')}`);
+    const unknownOut = requested.filter((r) => !have.includes(r));
+    if (unknownOut.length) throw bad(`unknown output ${unknownOut.join(', ')}; the model has ${have.join(', ')}`);
   }
-  const out = await runtime.infer(name, inputs);
+}
+
+/** The response: plain JSON, or JSON followed by the binary outputs with Inference-Header-Content-Length. */
+function sendOutputs(reply: FastifyReply, req: V2Request, head: object, names: string[], out: Record<string, RawTensor>) {
+  const parts: Buffer[] = [];
+  const outputs: V2Output[] = names.map((n) => {
+    if (!wantsBinary(req, n)) return jsonOutput(n, out[n]);
+    const b = binaryOutput(n, out[n]);
+    parts.push(b.bytes);
+    return b.meta;
+  });
+  const body = { ...head, outputs };
+  if (!parts.length) return reply.send(body);
+  const json = Buffer.from(JSON.stringify(body));
+  return reply.type('application/octet-stream').header(HEADER_LENGTH, String(json.length)).send(Buffer.concat([json, ...parts]));
+}
+
+/** One infer request: tensors in (JSON and/or binary), checked against the model, run, outputs as asked. */
+async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: FastifyReply, binary: Buffer) {
+  const { runtime } = opts;
+  const p = req.params as ModelParams;
+  readyModel(runtime, p);
+  req.pinholeModel = p.name;
+  const body = req.body as V2Request;
+  const sig = await runtime.signature?.(p.name);
+  checkCaps(body, sig, opts.caps);
+  const inputs = requestTensors(body, binary);
+  const requested = body.outputs?.map((o) => o.name);
+  checkAgainstSignature(sig, inputs, requested);
+  const out = await runtime.infer(p.name, inputs, opts.admission.enter(reply));
   const names = requested ?? Object.keys(out);
   const missing = names.filter((n) => !out[n]);
   if (missing.length) throw bad(`unknown output ${missing.join(', ')}; the model has ${Object.keys(out).join(', ')}`);
-  return {
-    model_name: name,
-    model_version: '1',
-    ...(body.id !== undefined ? { id: body.id } : {}),
-    outputs: names.map((n) => fromRawTensor(n, out[n])),
-  };
+  // outputs whose size the signature left open are counted now, before their answer is built
+  const values = names.reduce((a, n) => a + out[n].data.length, 0);
+  if (values > opts.caps.maxOutputValues) throw overOutputCap(values, opts.caps);
+  const head = { model_name: p.name, model_version: VERSION, ...(body.id !== undefined ? { id: body.id } : {}) };
+  return sendOutputs(reply, body, head, names, out);
 }
 
-const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
-const readySchema = (key: 'live' | 'ready') => ({ type: 'object', properties: { [key]: { type: 'boolean' } } });
+/** One body parser for infer requests: JSON, with or without binary tensor data after it. */
+function installInferParser(app: FastifyInstance, bodyLimit: number, binaryOf: WeakMap<FastifyRequest, Buffer>): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
+    const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    if (type !== undefined && !BODY_TYPES.has(type)) {
+      return done(new PinholeError('unsupported_media_type', `unsupported content type "${type}"; send application/json, application/octet-stream or none`));
+    }
+    try {
+      const { json, binary } = splitInferBody(body as Buffer, req.headers[HEADER_LENGTH]);
+      binaryOf.set(req, binary);
+      done(null, json);
+    } catch (e) {
+      done(e as Error);
+    }
+  });
+}
 
 export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): Promise<void> {
   const { runtime } = opts;
   const answer = (reply: FastifyReply, ok: boolean, body: object) => reply.code(ok ? 200 : 503).send(body);
+  const binaryOf = new WeakMap<FastifyRequest, Buffer>();
+  installInferParser(app, opts.bodyLimit, binaryOf);
 
-  app.get('/v2', {
-    schema: { summary: 'Server metadata', tags: ['kserve-v2'] },
-  }, async () => ({ name: 'pinhole', version: '0.1.0', extensions: [] }));
+  app.get('', {
+    schema: { summary: 'Server metadata', operationId: 'serverMetadata', tags: ['kserve-v2'] },
+  }, async () => ({ name: 'pinhole', version: '0.1.0', extensions: ['binary_tensor_data'] }));
 
-  app.get('/v2/health/live', {
-    schema: { summary: 'Server live', tags: ['kserve-v2'], response: { 200: readySchema('live') } },
+  app.get('/health/live', {
+    schema: { summary: 'Server live', operationId: 'serverLive', tags: ['kserve-v2'], response: { 200: readySchema('live') } },
   }, async () => ({ live: true }));
 
-  app.get('/v2/health/ready', {
+  app.get('/health/ready', {
     schema: {
-      summary: 'Server ready: no model still loading, at least one serving, not shutting down',
+      summary: 'Server ready: every model loaded and ready, at least one model, not shutting down',
+      operationId: 'serverReady',
       tags: ['kserve-v2'],
       response: { 200: readySchema('ready'), 503: readySchema('ready') },
     },
   }, async (_req, reply) => {
     const ms = runtime.models();
-    const ready = opts.accepting() && ms.some((m) => m.status === 'ready') && !ms.some((m) => m.status === 'loading');
+    const ready = opts.accepting() && ms.length > 0 && ms.every((m) => m.status === 'ready');
     return answer(reply, ready, { ready });
   });
 
-  app.get('/v2/models/:name', {
-    schema: {
-      summary: 'Model metadata',
-      tags: ['kserve-v2'],
-      params: nameParam,
-      response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': { $ref: 'Error#' } },
-    },
-  }, async (req) => {
-    const { name } = req.params as { name: string };
-    const info = knownModel(runtime, name);
-    req.pinholeModel = name;
-    const sig = (info.status === 'ready' ? await runtime.signature?.(name) : undefined) ?? fallbackSignature(info);
-    return { name, versions: ['1'], platform: 'onnxruntime_onnx', ...v2Metadata(sig) };
+  const metadata = async (req: FastifyRequest) => {
+    const p = req.params as ModelParams;
+    readyModel(runtime, p);
+    req.pinholeModel = p.name;
+    const sig = (await runtime.signature?.(p.name)) ?? fallbackSignature(runtime.model(p.name)!);
+    return { name: p.name, versions: [VERSION], platform: 'onnxruntime_onnx', ...v2Metadata(sig) };
+  };
+  const metadataSchema = (operationId: string) => ({
+    summary: 'Model metadata (an error while the model is loading or failed to load)',
+    operationId,
+    tags: ['kserve-v2'],
+    params: paramsFor(operationId),
+    response: { 200: { $ref: 'V2ModelMetadata#' }, '4xx': v2Error, '5xx': v2Error },
   });
+  app.get('/models/:name', { schema: metadataSchema('modelMetadata') }, metadata);
+  app.get('/models/:name/versions/:version', { schema: metadataSchema('modelVersionMetadata') }, metadata);
 
-  app.get('/v2/models/:name/ready', {
-    schema: {
-      summary: 'Model ready',
-      tags: ['kserve-v2'],
-      params: nameParam,
-      response: {
-        200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
-        503: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
-        404: { $ref: 'Error#' },
-      },
-    },
-  }, async (req, reply) => {
-    const { name } = req.params as { name: string };
-    const info = knownModel(runtime, name);
-    req.pinholeModel = name;
-    const ready = info.status === 'ready' && opts.accepting();
-    return answer(reply, ready, { name, ready });
+  const modelReady = async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = req.params as ModelParams;
+    const info = knownModel(runtime, p);
+    req.pinholeModel = p.name;
+    return answer(reply, info.status === 'ready' && opts.accepting(), { name: p.name, ready: info.status === 'ready' && opts.accepting() });
+  };
+  const readyRouteSchema = (operationId: string) => ({
+    summary: 'Model ready', operationId, tags: ['kserve-v2'], params: paramsFor(operationId),
+    response: { 200: modelReadySchema, 503: modelReadySchema, 404: v2Error },
   });
+  app.get('/models/:name/ready', { schema: readyRouteSchema('modelReady') }, modelReady);
+  app.get('/models/:name/versions/:version/ready', { schema: readyRouteSchema('modelVersionReady') }, modelReady);
 
-  app.post('/v2/models/:name/infer', {
-    bodyLimit: opts.bodyLimit,
-    schema: {
-      summary: 'Inference on raw tensors (JSON)',
-      tags: ['kserve-v2'],
-      params: nameParam,
-      body: { $ref: 'V2InferRequest#' },
-      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } },
-    },
-  }, async (req) => {
-    const { name } = req.params as { name: string };
-    readyModel(runtime, name);
-    req.pinholeModel = name;
-    return infer(runtime, name, req.body as V2Request);
+  const infer = (req: FastifyRequest, reply: FastifyReply) => runInfer(opts, req, reply, binaryOf.get(req) ?? Buffer.alloc(0));
+  const inferSchema = (operationId: string) => ({
+    summary: 'Inference on tensors: JSON, or JSON followed by binary tensor data (Inference-Header-Content-Length)',
+    operationId,
+    tags: ['kserve-v2'],
+    params: paramsFor(operationId),
+    body: { $ref: 'V2InferRequest#' },
+    response: { 200: { $ref: 'V2InferResponse#' }, '4xx': v2Error, '5xx': v2Error },
   });
+  const config = { accepts: 'application/json, application/octet-stream or no Content-Type (JSON, then any binary tensor data)' };
+  app.post('/models/:name/infer', { bodyLimit: opts.bodyLimit, config, schema: inferSchema('modelInfer') }, (req, reply) => infer(req, reply));
+  app.post('/models/:name/versions/:version/infer', { bodyLimit: opts.bodyLimit, config, schema: inferSchema('modelVersionInfer') }, (req, reply) => infer(req, reply));
 }

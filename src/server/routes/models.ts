@@ -24,6 +24,7 @@ export async function modelRoutes(app: FastifyInstance, opts: { runtime: ServerR
   app.get('/v1/models', {
     schema: {
       summary: 'List models',
+      operationId: 'listModels',
       tags: ['models'],
       response: { 200: { $ref: 'ModelList#' } },
     },
