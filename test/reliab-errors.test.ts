@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { buildApp } from '../src/server/app.ts';
 import { parseList, originAllowed, hostAllowed, defaultPolicy } from '../src/server/origin.ts';
 import { CLIENT_LINES_PER_SECOND, logClientError } from '../src/server/client-log.ts';
+import { declaredBatch } from '../src/server/routes/kserve.ts';
 import type { GenerateRequest, SampleRequest } from '../src/server/contract.ts';
 import { FakeRuntime, multipartBody, pngBytes } from './server-fakes.ts';
 import { rawRequest, type RawAnswer } from './helpers/raw-http.ts';
@@ -93,6 +94,14 @@ describe('finding 4: client mistakes that were 500s are 400s', () => {
     // nesting that matches the shape is still accepted
     const ok = await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload: { inputs: [{ name: 'input', shape: [1, 2], datatype: 'FP32', data: [[1, 2]] }] } });
     expect(ok.statusCode, ok.body).toBe(200);
+  });
+});
+
+describe('finding 2: the KServe batch is read from the text before parsing', () => {
+  it('declaredBatch: the largest first dimension of any "shape", whatever the spacing or key order', () => {
+    expect(declaredBatch('{"inputs":[{"name":"z","shape":[3000,64],"datatype":"FP32","data":[0]}]}')).toBe(3000);
+    expect(declaredBatch('{"inputs":[{"data":[1],"shape" : [ 7 , 2 ]},{"shape":[12,1]}]}')).toBe(12);
+    expect(declaredBatch('{"inputs":[{"shape":[],"data":[1]}]}')).toBe(0);
   });
 });
 

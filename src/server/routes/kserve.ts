@@ -1,5 +1,5 @@
 // KServe v2 / Open Inference Protocol: health, model metadata and readiness, JSON-tensor inference.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FromSchema } from 'json-schema-to-ts';
 import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
@@ -179,6 +179,34 @@ function checkCaps(body: V2Request, sig: ModelSignature | undefined, caps: Infer
   if (values !== undefined && values > caps.maxOutputValues) throw overOutputCap(values, caps);
 }
 
+const SHAPE_HEAD = /"shape"\s*:\s*\[\s*(\d+)/g;
+
+/**
+ * The largest first dimension among the "shape" arrays of a JSON body still in text. A batch over the cap
+ * is refused from it before megabytes of tensor data are parsed on the event loop (only for models whose
+ * every input has an open first dimension, so a first dimension is always the batch).
+ */
+export function declaredBatch(text: string): number {
+  let batch = 0;
+  for (const m of text.matchAll(SHAPE_HEAD)) batch = Math.max(batch, Number(m[1]));
+  return batch;
+}
+
+/** JSON parsing for infer: Fastify's own parser, after the batch cap has been checked on the text. */
+async function capCheckingJsonParser(app: FastifyInstance, opts: KServeOptions): Promise<void> {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: opts.bodyLimit }, async (req: FastifyRequest, text: string | Buffer) => {
+    const name = (req.params as { name?: string }).name;
+    const sig = name && opts.runtime.model(name)?.status === 'ready' ? await opts.runtime.signature?.(name) : undefined;
+    if (sig && sig.inputs.every((t) => (t.shape[0] ?? 0) < 0)) {
+      const batch = declaredBatch(text as string);
+      if (batch > opts.caps.maxBatch) throw bad(`batch of ${batch} is over the cap of ${opts.caps.maxBatch} per request; split it`);
+    }
+    return new Promise((resolve, reject) => json(req, text as string, (err, body) => (err ? reject(err) : resolve(body))));
+  });
+}
+
 function checkNames(body: V2Request, sig: ModelSignature | undefined, inputs: Record<string, RawTensor>): void {
   if (!sig) return;
   const want = sig.inputs.map((s) => s.name);
@@ -279,19 +307,22 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
     return answer(reply, ready, { name, ready });
   });
 
-  app.post('/v2/models/:name/infer', {
-    bodyLimit: opts.bodyLimit,
-    schema: {
-      summary: 'Inference on raw tensors (JSON)',
-      tags: ['kserve-v2'],
-      params: nameParam,
-      body: { $ref: 'V2InferRequest#' },
-      response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'KServeError#' }, '5xx': { $ref: 'KServeError#' } },
-    },
-  }, async (req, reply) => {
-    const { name } = req.params as { name: string };
-    readyModel(runtime, name);
-    req.pinholeModel = name;
-    return infer(runtime, name, req.body as V2Request, opts.caps, opts.admission.enter(reply));
+  await app.register(async (scope) => {
+    await capCheckingJsonParser(scope, opts);
+    scope.post('/v2/models/:name/infer', {
+      bodyLimit: opts.bodyLimit,
+      schema: {
+        summary: 'Inference on raw tensors (JSON)',
+        tags: ['kserve-v2'],
+        params: nameParam,
+        body: { $ref: 'V2InferRequest#' },
+        response: { 200: { $ref: 'V2InferResponse#' }, '4xx': { $ref: 'KServeError#' }, '5xx': { $ref: 'KServeError#' } },
+      },
+    }, async (req, reply) => {
+      const { name } = req.params as { name: string };
+      readyModel(runtime, name);
+      req.pinholeModel = name;
+      return infer(runtime, name, req.body as V2Request, opts.caps, opts.admission.enter(reply));
+    });
   });
 }
