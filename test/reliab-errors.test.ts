@@ -8,6 +8,8 @@ import { Writable } from 'node:stream';
 import WebSocket from 'ws';
 import { buildApp } from '../src/server/app.ts';
 import { parseList, originAllowed, hostAllowed, defaultPolicy } from '../src/server/origin.ts';
+import { CLIENT_LINES_PER_SECOND, logClientError } from '../src/server/client-log.ts';
+import { declaredBatch } from '../src/server/routes/kserve.ts';
 import type { GenerateRequest, SampleRequest } from '../src/server/contract.ts';
 import { FakeRuntime, multipartBody, pngBytes } from './server-fakes.ts';
 import { rawRequest, type RawAnswer } from './helpers/raw-http.ts';
@@ -92,6 +94,14 @@ describe('finding 4: client mistakes that were 500s are 400s', () => {
     // nesting that matches the shape is still accepted
     const ok = await app.inject({ method: 'POST', url: '/v2/models/det/infer', payload: { inputs: [{ name: 'input', shape: [1, 2], datatype: 'FP32', data: [[1, 2]] }] } });
     expect(ok.statusCode, ok.body).toBe(200);
+  });
+});
+
+describe('finding 2: the KServe batch is read from the text before parsing', () => {
+  it('declaredBatch: the largest first dimension of any "shape", whatever the spacing or key order', () => {
+    expect(declaredBatch('{"inputs":[{"name":"z","shape":[3000,64],"datatype":"FP32","data":[0]}]}')).toBe(3000);
+    expect(declaredBatch('{"inputs":[{"data":[1],"shape" : [ 7 , 2 ]},{"shape":[12,1]}]}')).toBe(12);
+    expect(declaredBatch('{"inputs":[{"shape":[],"data":[1]}]}')).toBe(0);
   });
 });
 
@@ -201,6 +211,22 @@ describe('finding 6: client mistakes logged at info without a stack, faults at e
     const errors = logLines.filter((l) => (l.level as number) >= 50);
     expect(errors).toHaveLength(1);
     expect(JSON.stringify(errors[0])).toMatch(/"stack"/);
+  });
+});
+
+describe('finding 6: a client cannot flood the log', () => {
+  it('client-error lines are limited per second; the rest are counted and reported once a second', () => {
+    const lines: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+    const log = { info: (fields: Record<string, unknown>, msg: string) => lines.push({ fields, msg }), warn: () => {} } as never;
+    // a fresh window (the limiter is per process, other tests have used it)
+    const t = Date.now() + 60_000;
+    logClientError(log, 'info', { code: 'bad_request' }, 'bad 0', t);
+    lines.length = 0;
+    for (let i = 1; i < 500; i++) logClientError(log, 'info', { code: 'bad_request' }, `bad ${i}`, t + i);
+    expect(lines).toHaveLength(CLIENT_LINES_PER_SECOND - 1);
+    logClientError(log, 'info', { code: 'bad_request' }, 'next second', t + 1_000);
+    expect(lines.at(-2)).toEqual({ fields: { skipped: 500 - CLIENT_LINES_PER_SECOND }, msg: `${500 - CLIENT_LINES_PER_SECOND} more client errors in the last second were not logged` });
+    expect(lines.at(-1)!.msg).toBe('next second');
   });
 });
 

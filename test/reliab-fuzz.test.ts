@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { Runtime } from '../src/runtime/index.ts';
 import { buildApp } from '../src/server/app.ts';
+import { CLIENT_LINES_PER_SECOND } from '../src/server/client-log.ts';
 import { errorShapeFor } from '../src/server/errors.ts';
 import { encodeFrame } from '../src/server/frames.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
@@ -40,7 +41,7 @@ function toyStackGan(vocab: number): Uint8Array {
   return g.toModel();
 }
 
-const logs: Array<{ level: number; msg?: string }> = [];
+const logs: Array<{ level: number; time: number; msg?: string; skipped?: number }> = [];
 const logStream = new Writable({ write(c, _e, cb) { for (const l of String(c).split('\n')) if (l) logs.push(JSON.parse(l)); cb(); } });
 
 let server: RunningServer;
@@ -284,7 +285,13 @@ describe(`fuzz (seed ${SEED})`, () => {
     expect(g.status).toBe(200);
     const errors = logs.filter((l) => l.level >= 50);
     expect(errors.slice(0, 5)).toEqual([]);
-    expect(logs.length).toBeGreaterThan(500);
+    // one line per bad request, until the rate limit: then counted, and said so once a second
+    const perSecond = new Map<number, number>();
+    for (const l of logs) perSecond.set(Math.floor(l.time / 1000), (perSecond.get(Math.floor(l.time / 1000)) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(2 * CLIENT_LINES_PER_SECOND + 2);
+    const skipped = logs.reduce((n, l) => n + (l.skipped ?? 0), 0);
+    expect(skipped).toBeGreaterThan(100);
+    expect(logs.length).toBeGreaterThan(50);
     // nothing the fuzz left behind holds the server open (the forced cut would take 25 s)
     const t = performance.now();
     await server.close();

@@ -4,6 +4,7 @@
 // request meets a reset. Here: the documented shape, Connection: close, the socket ended after the answer.
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
+import { logClientError } from './client-log.ts';
 import { errorBody, errorShapeFor } from './errors.ts';
 
 const BY_CODE: Record<string, { status: number; code: string; message: string }> = {
@@ -20,7 +21,7 @@ export function clientErrorHandler(log: () => FastifyBaseLogger) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const known = err.code ? BY_CODE[err.code] : undefined;
     const r = known ?? { status: 400, code: 'bad_request', message: `malformed HTTP request (${err.code ?? 'parse error'})` };
-    log().info({ code: r.code, status: r.status }, r.message);
+    logClientError(log(), 'info', { code: r.code, status: r.status }, r.message);
     // An answer already under way (a response has started on this socket) cannot be replaced.
     const res = (socket as Socket & { _httpMessage?: { headersSent?: boolean; req?: { url?: string } } })._httpMessage;
     if (!socket.writable || res?.headersSent) { socket.destroy(); return; }

@@ -6,6 +6,7 @@
 // error with the stack.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PinholeError } from '../errors.ts';
+import { logClientError } from './client-log.ts';
 import { drainThen } from './drain.ts';
 
 export interface ErrorReply {
@@ -106,11 +107,10 @@ export function sendError(reply: FastifyReply, r: ErrorReply): FastifyReply {
   return reply.code(r.status).type('application/json; charset=utf-8').send(errorBody(errorShapeFor(reply.request.url), r));
 }
 
-/** Logs one answered error: client mistakes at info with their code, faults at error with the stack. */
+/** Logs one answered error: client mistakes at info with their code (rate-limited), faults at error with the stack. */
 export function logError(log: FastifyRequest['log'], r: ErrorReply, err: unknown): void {
   if (r.status >= 500 && r.code === 'internal') log.error({ err }, 'request failed');
-  else if (r.status >= 500) log.warn({ code: r.code, status: r.status }, r.message);
-  else log.info({ code: r.code, status: r.status }, r.message);
+  else logClientError(log, r.status >= 500 ? 'warn' : 'info', { code: r.code, status: r.status }, r.message);
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -47,7 +47,31 @@ export function overOutputCap(values: number, caps: InferCaps): PinholeError {
 /** Refuses, before anything runs, a request over the batch or answer-size cap. */
 export function checkCaps(body: V2Request, sig: ModelSignature | undefined, caps: InferCaps): void {
   const batch = batchOf(body, sig);
-  if (batch > caps.maxBatch) throw bad(`batch of ${batch} is over the cap of ${caps.maxBatch} per request; split it`);
+  checkBatch(batch, caps);
   const values = sig && outputValues(sig, body.outputs?.map((o) => o.name), batch);
   if (values !== undefined && values > caps.maxOutputValues) throw overOutputCap(values, caps);
+}
+
+const SHAPE_HEAD = /"shape"\s*:\s*\[\s*(\d+)/g;
+
+/**
+ * The largest first dimension among the "shape" arrays of a JSON body still in text. A batch over the cap
+ * is refused from it before megabytes of tensor data are parsed on the event loop (only for models whose
+ * every input has an open first dimension, so a first dimension is always the batch).
+ */
+export function declaredBatch(text: string): number {
+  let batch = 0;
+  for (const m of text.matchAll(SHAPE_HEAD)) batch = Math.max(batch, Number(m[1]));
+  return batch;
+}
+
+/** Refuses from the text a batch over the cap, for a model whose inputs all have an open batch dimension. */
+export function checkDeclaredBatch(text: string, sig: ModelSignature | undefined, caps: InferCaps): void {
+  if (!sig || !sig.inputs.every((t) => (t.shape[0] ?? 0) < 0)) return;
+  const batch = declaredBatch(text);
+  checkBatch(batch, caps);
+}
+
+function checkBatch(batch: number, caps: InferCaps): void {
+  if (batch > caps.maxBatch) throw bad(`batch of ${batch} is over the cap of ${caps.maxBatch} per request; split it`);
 }

@@ -6,7 +6,8 @@ import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
 import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
 import type { Admission } from '../admission.ts';
-import { checkCaps, INFER_CAPS, overOutputCap, type InferCaps } from '../kserve-caps.ts';
+import { checkCaps, checkDeclaredBatch, INFER_CAPS, overOutputCap, type InferCaps } from '../kserve-caps.ts';
+export { declaredBatch } from '../kserve-caps.ts';
 import {
   bad, binaryOutput, jsonOutput, requestTensors, splitInferBody, v2Metadata, wantsBinary, type V2Output, type V2Request,
 } from '../kserve-tensors.ts';
@@ -122,20 +123,24 @@ async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: Fastify
 }
 
 /** One body parser for infer requests: JSON, with or without binary tensor data after it. */
-function installInferParser(app: FastifyInstance, bodyLimit: number, binaryOf: WeakMap<FastifyRequest, Buffer>): void {
+function installInferParser(app: FastifyInstance, opts: KServeOptions, binaryOf: WeakMap<FastifyRequest, Buffer>): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, async (req: FastifyRequest, body: string | Buffer) => {
     const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
     if (type !== undefined && !BODY_TYPES.has(type)) {
-      return done(new PinholeError('unsupported_media_type', `unsupported content type "${type}"; send application/json, application/octet-stream or none`));
+      throw new PinholeError('unsupported_media_type', `unsupported content type "${type}"; send application/json, application/octet-stream or none`);
     }
-    try {
-      const { json, binary } = splitInferBody(body as Buffer, req.headers[HEADER_LENGTH]);
-      binaryOf.set(req, binary);
-      done(null, json);
-    } catch (e) {
-      done(e as Error);
+    const bytes = body as Buffer;
+    const name = (req.params as { name?: string }).name;
+    if (name && opts.runtime.model(name)?.status === 'ready') {
+      // the JSON header is read for shapes before it is parsed; binary data after it holds no text to match
+      const end = Number(req.headers[HEADER_LENGTH]);
+      const text = bytes.subarray(0, Number.isInteger(end) && end >= 0 ? Math.min(end, bytes.length) : bytes.length).toString('utf8');
+      checkDeclaredBatch(text, await opts.runtime.signature?.(name), opts.caps);
     }
+    const { json, binary } = splitInferBody(bytes, req.headers[HEADER_LENGTH]);
+    binaryOf.set(req, binary);
+    return json;
   });
 }
 
@@ -143,7 +148,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   const { runtime } = opts;
   const answer = (reply: FastifyReply, ok: boolean, body: object) => reply.code(ok ? 200 : 503).send(body);
   const binaryOf = new WeakMap<FastifyRequest, Buffer>();
-  installInferParser(app, opts.bodyLimit, binaryOf);
+  installInferParser(app, opts, binaryOf);
 
   app.get('', {
     schema: { summary: 'Server metadata', operationId: 'serverMetadata', tags: ['kserve-v2'] },
