@@ -1,13 +1,14 @@
 // Darknet cfg + weights -> model folder (model.onnx + model.json). Everything is converted and checked in
 // memory first; the folder is written under a temporary name beside --out and renamed into place only
 // when complete, so a failure never leaves a partial model folder for the server to trip over.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   validateManifest, type Manifest, type Yolo9000Manifest, type YoloV1Manifest, type YoloV2Manifest,
 } from '../../manifest.ts';
 import { checkModel } from '../check.ts';
+import { writeModelFolder } from '../write-folder.ts';
 import { readCfg, type DarknetNet } from './cfg.ts';
 import { DarknetError, ioError } from './errors.ts';
 import { darknetToOnnx, INPUT_NAME, OUTPUT_NAME } from './import.ts';
@@ -112,20 +113,9 @@ export async function importDarknet(o: DarknetImportOptions): Promise<DarknetImp
   const { onnx, manifest, times } = await convertDarknet({ ...o, name });
 
   const t1 = performance.now();
-  const parent = dirname(out);
-  // the first missing ancestor we create, removed again if anything below fails
-  let created: string | undefined;
-  let tmp: string | undefined;
   try {
-    created = mkdirSync(parent, { recursive: true });
-    tmp = mkdtempSync(join(parent, `.${basename(out)}.tmp-`));
-    writeFileSync(join(tmp, 'model.onnx'), onnx.bytes);
-    writeFileSync(join(tmp, 'model.json'), JSON.stringify(manifest, null, 2) + '\n');
-    chmodSync(tmp, 0o755); // mkdtemp makes it 0700; the server may run as another user
-    renameSync(tmp, out);
+    writeModelFolder(out, onnx.bytes, manifest);
   } catch (e) {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    if (created) rmSync(created, { recursive: true, force: true });
     throw ioError('write', o.out, e);
   }
   const t2 = performance.now();

@@ -2,10 +2,11 @@
 // everything is converted and loaded in onnxruntime in memory first, written under a temporary name
 // beside --out, and renamed into place only when complete, so a refusal never leaves a partial folder.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { validateManifest, type YoloV2Manifest } from '../../manifest.ts';
 import { checkModel } from '../check.ts';
+import { writeModelFolder } from '../write-folder.ts';
 import { FaceApiError } from './errors.ts';
 import { buildGraph, INPUT_NAME, OUTPUT_NAME, recogniseArch } from './network.ts';
 import { findManifest, loadWeights } from './weights.ts';
@@ -110,19 +111,9 @@ export async function importFaceApi(o: FaceApiImportOptions): Promise<FaceApiImp
   const name = o.name ?? basename(out);
   if (!name) throw new FaceApiError('model name is empty');
   const { onnx, manifest, title } = await convertFaceApi({ manifest: o.manifest, name, size: o.size });
-  const parent = dirname(out);
-  let created: string | undefined;
-  let tmp: string | undefined;
   try {
-    created = mkdirSync(parent, { recursive: true });
-    tmp = mkdtempSync(join(parent, `.${basename(out)}.tmp-`));
-    writeFileSync(join(tmp, 'model.onnx'), onnx);
-    writeFileSync(join(tmp, 'model.json'), JSON.stringify(manifest, null, 2) + '\n');
-    chmodSync(tmp, 0o755); // mkdtemp makes it 0700; the server may run as another user
-    renameSync(tmp, out);
+    writeModelFolder(out, onnx, manifest);
   } catch (e) {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    if (created) rmSync(created, { recursive: true, force: true });
     throw new FaceApiError(`cannot write ${o.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return { dir: out, manifest, onnxBytes: onnx.byteLength, title };
