@@ -27,8 +27,9 @@ describe('architecture floors', () => {
     file('src/manifest.ts', './errors.ts');
     file('src/vision/math.ts', '../manifest.ts', '../errors.ts');
     file('src/onnx/graph.ts', '../vision/math.ts', '../manifest.ts');
-    file('src/train/fit.ts', '../onnx/graph.ts', '../vision/math.ts');
-    file('src/runtime/engine.ts', '../vision/math.ts', 'node:worker_threads');
+    file('src/train/fit.ts', '../onnx/graph.ts', '../vision/math.ts', '../codec/png.ts');
+    file('src/codec/png.ts', '../errors.ts', 'node:zlib');
+    file('src/runtime/engine.ts', '../vision/math.ts', 'node:worker_threads', '../codec/png.ts');
     file('src/server/app.ts', '../runtime/engine.ts');
     file('src/cli/errors.ts');
     file('src/cli/main.ts', './errors.ts', '../train/fit.ts', '../server/app.ts', '../onnx/graph.ts');
@@ -41,12 +42,14 @@ describe('architecture floors', () => {
     file('src/train/uses-runtime.ts', '../runtime/engine.ts');
     file('src/runtime/uses-server.ts', '../server/app.ts');
     file('src/server/uses-train.ts', '../train/fit.ts');
+    file('src/codec/uses-runtime.ts', '../runtime/engine.ts');
     file('src/errors-helper.ts');
     file('src/vision/ok.ts', '../errors-helper.ts');
 
     const found = (await floorViolations(['src', 'bin'], root)).map(key).sort();
     expect(found).toEqual([
       'cli-is-the-top: src/train/uses-cli.ts -> src/cli/errors.ts',
+      'codec-is-a-floor: src/codec/uses-runtime.ts -> src/runtime/engine.ts',
       'server-not-train: src/server/uses-train.ts -> src/train/fit.ts',
       'onnx-below-train: src/onnx/uses-train.ts -> src/train/fit.ts',
       'runtime-below-server: src/runtime/uses-server.ts -> src/server/app.ts',

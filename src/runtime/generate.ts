@@ -3,12 +3,14 @@
 // augmentation's eps), drawn here from a PRNG keyed by the seed, so one seed always gives one image.
 // Inference goes through an `infer` function (the Runtime's worker-thread path, or a direct ORT
 // session for tests and the CLI), so this module holds no session of its own.
-import sharp from 'sharp';
+import { encodePng } from '../codec/png.ts';
 import { PinholeError } from '../errors.ts';
 import type { Manifest, StackGanManifest } from '../manifest.ts';
 import { toRgb, tile } from '../vision/generated-images.ts';
 import { checkText } from '../vision/text.ts';
 import type { RawTensor } from './types.ts';
+
+export { encodePng };
 
 export type InferFn = (inputs: Record<string, RawTensor>) => Promise<Record<string, RawTensor>>;
 
@@ -121,10 +123,6 @@ export function wganSpec(m: Manifest): WganSpec {
 
 // ---------------------------------------------------------------- images
 
-export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
-  const buf = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-}
 
 // ---------------------------------------------------------------- requests
 

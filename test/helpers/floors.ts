@@ -1,6 +1,7 @@
 // The architecture floors (README "Architecture") as dependency-cruiser rules: data flows one way,
 // src/vision <- src/runtime <- src/server and src/train -> src/onnx, with src/cli wiring it all on top
-// and src/manifest.ts / src/errors.ts the floor everyone stands on. test/floors.test.ts runs them over
+// and src/manifest.ts / src/errors.ts the floor everyone stands on (src/codec beside them, for what
+// serving and training both encode). test/floors.test.ts runs them over
 // src and bin, and over fixture trees that break each rule on purpose.
 import { cruise, type IForbiddenRuleType, type IViolation } from 'dependency-cruiser';
 
@@ -48,6 +49,13 @@ export const FLOOR_RULES: IForbiddenRuleType[] = [
     severity: 'error',
     from: { path: '^src/server/' },
     to: { path: '^src/(train|cli)/' },
+  },
+  {
+    name: 'codec-is-a-floor',
+    comment: 'src/codec (image encoding both serving and training use) imports only the floor files and itself',
+    severity: 'error',
+    from: { path: '^src/codec/' },
+    to: { path: '^src/', pathNot: [`^${FLOOR_FILES}`, '^src/codec/'] },
   },
   {
     name: 'cli-is-the-top',

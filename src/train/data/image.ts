@@ -1,6 +1,7 @@
 // Image file <-> 8-bit RGB (HWC) through sharp, for the dataset loaders and for handing generated
 // scenes to the serving pipeline as files.
 import sharp from 'sharp';
+import { encodePng as encodePngAt } from '../../codec/png.ts';
 
 export interface RgbImage {
   width: number;
@@ -33,9 +34,9 @@ export async function imageSize(input: Uint8Array | string): Promise<{ width: nu
   }
 }
 
-export async function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
-  const buf = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 3 }).toBuffer();
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+/** PNG of RGB pixels at zlib level 3: training writes many and keeps few, so speed over size. */
+export function encodePng(rgb: Uint8Array, width: number, height: number): Promise<Uint8Array> {
+  return encodePngAt(rgb, width, height, 3);
 }
 
 export async function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality = 92): Promise<Uint8Array> {
