@@ -13,7 +13,7 @@ import { buildApp } from '../src/server/app.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { createMetrics } from '../src/server/metrics.ts';
 import { classColour } from '../src/vision/palette.ts';
-import { hasChromium, launchChromium, type Launched } from './helpers/browser.ts';
+import { hasChromium, launchChromium, openConsole, type Launched } from './helpers/browser.ts';
 import { clipFrames, hasFfmpeg, writeClip } from './helpers/clip.ts';
 
 // The callbacks given to page.evaluate run in the page; the test's own program has no DOM types (Node's fetch
@@ -53,11 +53,8 @@ describe.skipIf(!ready)('web console in Chromium', () => {
     const app = await buildApp({ runtime, metrics });
     server = await startServer({ app, runtime, host: '127.0.0.1', port: 0 });
     browser = await launchChromium({ fakeVideo: y4m });
-    page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${server.url}/`);
-    await page.waitForSelector('body[data-models="loaded"]');
+    let errors: string[];
+    ({ page, errors } = await openConsole(browser, server.url));
     expect(errors).toEqual([]);
   });
 

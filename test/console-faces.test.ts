@@ -13,7 +13,7 @@ import { Runtime, type RuntimeLogger } from '../src/runtime/index.ts';
 import { buildApp } from '../src/server/app.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { classColour } from '../src/vision/palette.ts';
-import { hasChromium, launchChromium, type Launched } from './helpers/browser.ts';
+import { hasChromium, launchChromium, openConsole, type Launched } from './helpers/browser.ts';
 import { hasFfmpeg } from './helpers/clip.ts';
 import { ASTRONAUT, MEGAMIND } from './helpers/faceapi.ts';
 
@@ -89,11 +89,8 @@ describe.skipIf(missing)('the face model in the web console', () => {
     const app = await buildApp({ runtime });
     server = await startServer({ app, runtime, host: '127.0.0.1', port: 0 });
     browser = await launchChromium({ fakeVideo: y4m });
-    page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${server.url}/`);
-    await page.waitForSelector('body[data-models="loaded"]');
+    let errors: string[];
+    ({ page, errors } = await openConsole(browser, server.url));
     expect(errors).toEqual([]);
   }, 120_000);
 

@@ -4,7 +4,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.PINHOLE_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = (): boolean => existsSync(CHROMIUM);
@@ -32,4 +32,14 @@ export async function launchChromium(o: { fakeVideo?: string; viewport?: { width
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A new tab on the console at `url`, once its model list has loaded; `errors` collects the page's uncaught errors. */
+export async function openConsole(browser: Launched, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}/`);
+  await page.waitForSelector('body[data-models="loaded"]');
+  return { page, errors };
 }
