@@ -95,16 +95,21 @@ export interface ServerChild {
   stop(): Promise<number | null>;
 }
 
-/** Starts `pinhole serve` on 127.0.0.1:0 serving only `model` (through a symlink folder). */
-export async function startServerChild(model: PickedModel, flags: string[], timeoutMs = 180_000): Promise<ServerChild> {
+/**
+ * Starts `pinhole serve` on 127.0.0.1:0 serving only `models` (through a folder of symlinks). `logTail`
+ * keeps only the last that many characters of its output, for long runs that log every request.
+ */
+export async function startServerChild(models: PickedModel | PickedModel[], flags: string[], timeoutMs = 180_000,
+  logTail = Infinity): Promise<ServerChild> {
   const only = mkdtempSync(join(tmpdir(), 'pinhole-bench-models-'));
-  symlinkSync(model.dir, join(only, model.name), 'dir');
+  for (const m of [models].flat()) symlinkSync(m.dir, join(only, m.name), 'dir');
   const child = spawn(process.execPath, [join(ROOT, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
-  child.stdout!.on('data', (c) => { log += c; });
-  child.stderr!.on('data', (c) => { log += c; });
+  const keep = (c: Buffer) => { log = (log + c).slice(-logTail); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const cleanup = () => rmSync(only, { recursive: true, force: true });
   const t0 = Date.now();
@@ -122,7 +127,7 @@ export async function startServerChild(model: PickedModel, flags: string[], time
   if (/"status":"error"/.test(log)) {
     child.kill('SIGKILL');
     cleanup();
-    throw new Error(`model ${model.name} failed to load:\n${log.slice(-2000)}`);
+    throw new Error(`a model of ${[models].flat().map((m) => m.name).join(', ')} failed to load:\n${log.slice(-2000)}`);
   }
   return {
     url,

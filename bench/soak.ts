@@ -5,15 +5,12 @@
 // everything; the RSS figures do not depend on it).
 //
 //   node --import tsx bench/soak.ts [--minutes 3] [--models models] [--detector yolov2-synth] [--warmup-s 30]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { loadAverage } from './server-child.ts';
+import { loadAverage, startServerChild } from './server-child.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const { values: a } = parseArgs({
   options: {
     minutes: { type: 'string', default: '3' },
@@ -34,25 +31,11 @@ function rssMiB(pid: number): number {
 }
 
 async function startServer(): Promise<{ url: string; pid: number; stop(): Promise<number | null> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'pinhole-soak-'));
-  for (const m of [a.detector!, a.wgan!, a.stackgan!]) symlinkSync(resolve(a.models!, m), join(dir, m), 'dir');
-  const child = spawn(process.execPath, [join(ROOT, 'bin/pinhole.js'), 'serve', '--models', dir, '--port', '0'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const models = [a.detector!, a.wgan!, a.stackgan!].map((name) => ({ name, dir: resolve(a.models!, name), kind: '' }));
   // the malformed requests are logged (info) for the whole run: keep the tail only
-  let log = '';
-  const keep = (c: Buffer) => { log = (log + c).slice(-8192); };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const t0 = Date.now();
-  let url: string | undefined;
-  while (!url) {
-    if (child.exitCode !== null || Date.now() - t0 > 180_000) throw new Error(`pinhole serve did not start:\n${log.slice(-2000)}`);
-    url = /serving \d+\/\d+ model\(s\) at (http:\/\/[\d.:]+)/.exec(log)?.[1];
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  while ((await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 100));
-  return { url, pid: child.pid!, stop: async () => { child.kill('SIGTERM'); const c = await exited; rmSync(dir, { recursive: true, force: true }); return c; } };
+  const s = await startServerChild(models, [], 180_000, 8192);
+  while ((await fetch(`${s.url}/v2/health/ready`).then((r) => r.status, () => 0)) !== 200) await new Promise((r) => setTimeout(r, 100));
+  return { url: s.url, pid: s.child.pid!, stop: () => s.stop() };
 }
 
 type Tally = Map<string, number>;
