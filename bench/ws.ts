@@ -3,9 +3,14 @@
 // and processed, frames dropped (newest wins: the server's own count, reported in every result) and the
 // end-to-end latency of processed frames (send -> result received), p50 and p99.
 //
+// Also the server's own per-frame spans (the timing_ms of the results) and the CPU of the server and of
+// this client, which share the machine's cores.
+//
 //   node --import tsx bench/ws.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
-//     [--duration 10] [--fps 30] [--streams 1,8] [--max-batch N] [--batch-delay-ms D] [--workers N] [--threads N] [--solo-threads N]
+//     [--image-size 640x480] [--duration 10] [--fps 30] [--streams 1,8] [--max-batch N] [--batch-delay-ms D]
+//     [--workers N] [--threads N] [--solo-threads N]
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
 
@@ -14,10 +19,13 @@ const { values: o } = parseArgs({
     ...SERVING_OPTIONS,
     fps: { type: 'string', default: '30' },
     streams: { type: 'string', default: '1,8' },
+    // a camera's frame size: --image resized to WxH and sent as JPEG q90 (dog.jpg at 640x480: 91 980 bytes)
+    'image-size': { type: 'string' },
   },
 });
 
-const { model, image, duration, flags } = servingSetup(o);
+const { model, image: original, duration, flags } = servingSetup(o);
+const image = o['image-size'] ? await resized(original, o['image-size']) : original;
 const fps = Number(o.fps);
 const streamCounts = o.streams.split(',').map(Number);
 
@@ -26,22 +34,35 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-interface StreamStats { sent: number; processed: number; dropped: number; errors: number; latencies: number[] }
+async function resized(bytes: Buffer, size: string): Promise<Buffer> {
+  const m = /^(\d+)x(\d+)$/.exec(size);
+  if (!m) {
+    console.error(`--image-size takes WIDTHxHEIGHT, e.g. 640x480; got "${size}"`);
+    process.exit(2);
+  }
+  return sharp(bytes).resize(Number(m[1]), Number(m[2])).jpeg({ quality: 90 }).toBuffer();
+}
+
+/** The server's own spans of a processed frame (timing_ms of the result), summed over frames. */
+interface Spans { decode: number; queue: number; infer: number; post: number }
+
+interface StreamStats { sent: number; processed: number; dropped: number; errors: number; latencies: number[]; spans: Spans }
 
 async function runStream(url: string, seconds: number): Promise<StreamStats> {
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
   const sentAt: number[] = [];
-  const st: StreamStats = { sent: 0, processed: 0, dropped: 0, errors: 0, latencies: [] };
+  const st: StreamStats = { sent: 0, processed: 0, dropped: 0, errors: 0, latencies: [], spans: { decode: 0, queue: 0, infer: 0, post: 0 } };
   let lastFrame = 0;
   ws.on('message', (data) => {
-    const r = JSON.parse(data.toString()) as { frame: number; dropped: number; error?: unknown };
+    const r = JSON.parse(data.toString()) as { frame: number; dropped: number; error?: unknown; timing_ms?: Spans };
     const now = performance.now();
     lastFrame = r.frame;
     st.dropped = r.dropped;
     if (r.error) { st.errors++; return; }
     st.processed++;
     st.latencies.push(now - sentAt[r.frame - 1]);
+    for (const k of ['decode', 'queue', 'infer', 'post'] as const) st.spans[k] += r.timing_ms?.[k] ?? 0;
   });
   const period = 1000 / fps;
   const t0 = performance.now();
@@ -60,7 +81,7 @@ async function runStream(url: string, seconds: number): Promise<StreamStats> {
   return st;
 }
 
-console.log(`ws bench: model ${model.name} (${model.kind}), image ${o.image} (${image.length} bytes), ${fps} fps per stream, `
+console.log(`ws bench: model ${model.name} (${model.kind}), image ${o.image}${o['image-size'] ? ` at ${o['image-size']}` : ''} (${image.length} bytes), ${fps} fps per stream, `
   + `${duration}s per run, streams ${streamCounts.join(',')}; load ${load()}`);
 const server = await startServerChild(model, flags);
 console.log(`server: ${server.url}, ${threadsOf(server.log())}`);
@@ -91,12 +112,14 @@ try {
     // fairness: each stream's processed frames against the mean over streams
     const per = all.map((x) => x.processed);
     const meanPer = processed / n;
+    const span = (k: keyof Spans) => (all.reduce((a, x) => a + x.spans[k], 0) / Math.max(1, processed)).toFixed(1);
+    const spans = `server spans per frame (ms): decode ${span('decode')}, queue ${span('queue')}, infer ${span('infer')}, post ${span('post')}`;
     const spread = `per stream ${Math.min(...per)}-${Math.max(...per)} frames (${((100 * (Math.min(...per) - meanPer)) / meanPer).toFixed(0)}% / +${((100 * (Math.max(...per) - meanPer)) / meanPer).toFixed(0)}% of the mean)`;
     console.log(`${n} stream(s): offered ${(sent / duration).toFixed(1)} frames/s, processed ${(processed / seconds).toFixed(1)} frames/s `
       + `(${(processed / seconds / n).toFixed(1)} per stream), dropped ${dropped} of ${sent} (${((100 * dropped) / sent).toFixed(1)}%), errors ${errors}, `
       + `${spread}, end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
-      + `; server counted ${p1 - p0} frames (processed + dropped + error); CPU: server ${((1000 * serverCpu) / processed).toFixed(0)} ms per processed frame`
-      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores`);
+      + `; server counted ${p1 - p0} frames (processed + dropped + error); CPU: server ${((1000 * serverCpu) / processed).toFixed(1)} ms per processed frame`
+      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores; ${spans}`);
   }
 } finally {
   const code = await server.stop();
