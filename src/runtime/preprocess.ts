@@ -27,7 +27,14 @@ const EXPECTED = 'expected JPEG, PNG, WebP, GIF, TIFF or AVIF';
 
 export interface PreprocessOptions {
   maxInputPixels?: number;
+  /**
+   * Where the tensor goes: a buffer of `length` floats (default a new one). Every value is written, so a
+   * recycled buffer (runtime/tensor-pool.ts) needs no clearing.
+   */
+  alloc?: (length: number) => Float32Array;
 }
+
+const fresh = (length: number) => new Float32Array(length);
 
 /**
  * How a model wants its pixels (model.json preprocess, pad, pad_value, mean, std, resample); a bare
@@ -139,7 +146,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   if (C !== 3 && C !== 1) throw new Error(`input with ${C} channels is not supported (model.json input.channels)`);
   const g = pasteGeometry(mode, width, height, W, H, L.pad);
   if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
-    const data = await sampled(img, { width, height }, spec, L, g);
+    const data = await sampled(img, { width, height }, spec, L, g, opts.alloc ?? fresh);
     return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
 
@@ -161,7 +168,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   }
 
   const plane = W * H;
-  const out = new Float32Array(C * plane);
+  const out = (opts.alloc ?? fresh)(C * plane);
   const full = g.newW === W && g.newH === H;
   // darknet's canvas is exactly 0.5 (127.5 in pixel units): a uint8 grey could not represent it
   if (!full) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * plane, (c + 1) * plane);
@@ -199,11 +206,11 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
  * resampler blends image and padding along the seam as face-api's resize does.
  */
 async function sampled(img: Sharp, im: { width: number; height: number }, spec: InputSpec, L: PixelLayout,
-  g: PasteGeometry): Promise<Float32Array> {
+  g: PasteGeometry, alloc: (length: number) => Float32Array): Promise<Float32Array> {
   const C = spec.channels, W = spec.width, H = spec.height;
   const sq = g.square;
   const padValue = L.padValue ?? 0;
-  const out = new Float32Array(C * W * H);
+  const out = alloc(C * W * H);
   if (L.resample === 'bilinear-tf') {
     const { data, info } = await rawPixels(img, C);
     if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);

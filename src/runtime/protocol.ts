@@ -70,6 +70,8 @@ export interface DetectReply {
   detections: Detection[][];
   inferMs: number;
   postMs: number;
+  /** the jobs' input tensors, transferred back for reuse (tensor-pool.ts) */
+  tensors?: Float32Array[];
 }
 
 export interface InferRequest {

@@ -110,6 +110,11 @@ export class Runtime {
     return { ...this.sessions.plan };
   }
 
+  /** Detection input tensors allocated, and recycled ones handed out again (tensor-pool.ts). */
+  get tensorBuffers(): { created: number; reused: number } {
+    return this.sessions.tensors.counts;
+  }
+
   /** Per model: live versions (2 while a replaced one drains), requests waiting, batches running. */
   stats(): Record<string, { versions: number; queued: number; running: number }> {
     return this.batcher.stats();
@@ -208,7 +213,9 @@ export class Runtime {
       const m = serving.model.manifest;
       let pre;
       try {
-        pre = await this.decodes.run(() => preprocess(image, m.input, pixelLayout(m), { maxInputPixels: this.options.maxInputPixels }));
+        pre = await this.decodes.run(() => preprocess(image, m.input, pixelLayout(m), {
+          maxInputPixels: this.options.maxInputPixels, alloc: (n) => this.sessions.tensors.take(n),
+        }));
       } catch (e) {
         ticket.cancel();
         throw e;

@@ -6,6 +6,7 @@ import { isDetector, type Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
 import type { DetectJob, DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
+import { TensorPool } from './tensor-pool.ts';
 import type { RawTensor } from './types.ts';
 
 export interface ThreadPlan {
@@ -105,6 +106,8 @@ function checkInputShape(m: Manifest, inputs: TensorMeta[]): number | undefined 
 export class Sessions {
   private nextId = 1;
   readonly eps: EpName[];
+  /** detection input tensors, recycled through the workers (runDetect gives them back) */
+  readonly tensors = new TensorPool();
 
   private constructor(readonly pool: WorkerPool, readonly plan: ThreadPlan, eps: EpName[], private readonly log: SessionsOptions['log']) {
     this.eps = eps;
@@ -198,8 +201,10 @@ export class Sessions {
    * A batch of detection jobs on one worker; the image tensors are transferred, not copied. `solo`: on
    * worker 0's solo session (the caller runs nothing beside it).
    */
-  runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[], solo = false): Promise<DetectReply> {
-    return this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs, solo }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
+  async runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[], solo = false): Promise<DetectReply> {
+    const r = await this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs, solo }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
+    for (const t of r.tensors ?? []) this.tensors.give(t);
+    return r;
   }
 
   runInfer(worker: number, model: LoadedModel, inputs: Record<string, RawTensor>): Promise<InferReply> {

@@ -224,7 +224,13 @@ async function handle(m: WorkerRequest): Promise<void> {
     switch (m.op) {
       case 'load': value = await load(m); break;
       case 'warm': value = await warm(m); break;
-      case 'runDetect': value = await detectBatch(m); break;
+      case 'runDetect': {
+        // the inputs are done with once the batch ran: back to the runtime's pool, without a copy
+        const r = await detectBatch(m);
+        value = { ...r, tensors: m.jobs.map((j) => j.tensor) } satisfies DetectReply;
+        transfer = [...new Set(m.jobs.map((j) => j.tensor.buffer as ArrayBuffer))];
+        break;
+      }
       case 'runInfer': {
         const r = await infer(m);
         value = r;
