@@ -7,6 +7,7 @@ import { decodeResult, encodeFrame } from '../src/server/frames.ts';
 import { startServer, type RunningServer } from '../src/server/lifecycle.ts';
 import { createMetrics, type ServerMetrics, type StreamOutcome } from '../src/server/metrics.ts';
 import { StreamSession, type StreamSink } from '../src/server/stream-session.ts';
+import { StreamTurns } from '../src/server/stream-turns.ts';
 import type { DetectionResponse } from '../src/runtime/types.ts';
 import { FakeRuntime, metricSum, parseMetrics, pngBytes } from './server-fakes.ts';
 
@@ -17,7 +18,7 @@ function response(width: number): DetectionResponse {
 }
 
 /** A session whose detect calls wait until the test resolves them, in order. */
-function scripted(maxBuffered = 1000) {
+function scripted(maxBuffered = 1000, turns?: StreamTurns) {
   const sent: Array<Record<string, unknown>> = [];
   const sink: StreamSink & { bufferedAmount: number; open: boolean } = {
     bufferedAmount: 0,
@@ -37,6 +38,7 @@ function scripted(maxBuffered = 1000) {
     onOutcome: (o) => outcomes.push(o),
     maxBuffered,
     pollMs: 1,
+    turns,
   });
   return { session, sink, sent, started, outcomes };
 }
@@ -145,6 +147,83 @@ describe('StreamSession', () => {
   });
 });
 
+describe('StreamTurns: streams take turns for the runtime', () => {
+  it('grants up to `slots` at once, the rest in the order asked; a cancelled request never gets one', async () => {
+    const turns = new StreamTurns(2);
+    const [a, b, c, d] = [turns.take(), turns.take(), turns.take(), turns.take()];
+    expect([a.now, b.now, c.now, d.now]).toEqual([true, true, false, false]);
+    expect(turns.inFlight).toBe(2);
+    const order: string[] = [];
+    void c.granted.then((g) => order.push(`c ${g}`));
+    void d.granted.then((g) => order.push(`d ${g}`));
+    c.cancel();
+    await tick();
+    expect(order).toEqual(['c false']);
+    turns.release();
+    await tick();
+    expect(order).toEqual(['c false', 'd true']);
+    expect(turns.inFlight).toBe(2);
+    turns.release();
+    turns.release();
+    expect(turns.inFlight).toBe(0);
+    expect(turns.take().now).toBe(true);
+    expect(() => new StreamTurns(0)).toThrow(/slots/);
+  });
+
+  it('round robin over streams, each taking its newest frame when its turn comes; the replaced ones count as dropped', async () => {
+    const turns = new StreamTurns(1);
+    const [a, b, c] = [scripted(1000, turns), scripted(1000, turns), scripted(1000, turns)];
+    a.session.push(frames[0]);
+    b.session.push(frames[1]);
+    c.session.push(frames[2]);
+    await tick();
+    expect([a.started.length, b.started.length, c.started.length]).toEqual([1, 0, 0]);
+    // while a's frame runs, b and c wait for their turns and keep receiving: only their newest is kept
+    b.session.push(frames[3]);
+    c.session.push(frames[4]);
+    c.session.push(frames[5]);
+    a.session.push(frames[6]);
+    a.started[0].finish();
+    await tick(5);
+    expect(b.started.map((s) => s.width)).toEqual([4]);
+    expect(c.started.length).toBe(0);
+    // a asked again after b and c: it goes after them
+    b.started[0].finish();
+    await tick(5);
+    expect(c.started.map((s) => s.width)).toEqual([6]);
+    expect(a.started.length).toBe(1);
+    c.started[0].finish();
+    await tick(5);
+    expect(a.started.map((s) => s.width)).toEqual([1, 7]);
+    a.started[1].finish();
+    await Promise.all([a.session.idle(), b.session.idle(), c.session.idle()]);
+    expect([a.session.dropped, b.session.dropped, c.session.dropped]).toEqual([0, 1, 2]);
+    expect(c.sent.map((r) => [r.frame, r.dropped])).toEqual([[3, 2]]);
+    expect(turns.inFlight).toBe(0);
+  });
+
+  it('a stream closed while waiting for its turn gives it up; one closed while its frame runs gives the slot back', async () => {
+    const turns = new StreamTurns(1);
+    const [a, b, c] = [scripted(1000, turns), scripted(1000, turns), scripted(1000, turns)];
+    a.session.push(frames[0]);
+    b.session.push(frames[1]);
+    c.session.push(frames[2]);
+    await tick();
+    b.session.close();
+    a.session.close();
+    a.started[0].finish();
+    await tick(5);
+    // b never ran; c got the slot a gave back
+    expect(b.started.length).toBe(0);
+    expect(c.started.map((s) => s.width)).toEqual([3]);
+    expect(a.sent).toEqual([]);
+    c.started[0].finish();
+    await c.session.idle();
+    expect(turns.inFlight).toBe(0);
+    expect(turns.queued).toBe(0);
+  });
+});
+
 describe('GET /v1/stream over a real socket', () => {
   let rt: FakeRuntime;
   let server: RunningServer;
@@ -245,6 +324,37 @@ describe('GET /v1/stream over a real socket', () => {
     const [big, small] = js.messages.map((m) => JSON.parse(m.data.toString()));
     expect(big.id).toBe(ids[1]); // a decimal string above 2^53 - 1
     expect(small.id).toBe(42); // a number while it is exact
+  });
+
+  it('the server\'s streams take turns: with --stream-in-flight 1 a second stream\'s frame waits for the first\'s', async () => {
+    const rt1 = new FakeRuntime();
+    const app = await buildApp({ runtime: rt1, streamInFlight: 1 });
+    const s1 = await startServer({ app, runtime: rt1, host: '127.0.0.1', port: 0 });
+    try {
+      const open = () => new Promise<{ ws: WebSocket; got: string[] }>((resolve, reject) => {
+        const ws = new WebSocket(`${s1.url.replace('http', 'ws')}/v1/stream`);
+        const got: string[] = [];
+        ws.on('message', (d) => got.push(String(d)));
+        ws.on('open', () => resolve({ ws, got }));
+        ws.on('error', reject);
+      });
+      const [x, y] = [await open(), await open()];
+      const release = rt1.hold();
+      x.ws.send(frames[0]);
+      await until(() => rt1.calls.length === 1);
+      y.ws.send(frames[1]);
+      y.ws.send(frames[2]);
+      await tick(100);
+      expect(rt1.calls.length).toBe(1);
+      release();
+      await until(() => x.got.length === 1 && y.got.length === 1);
+      expect(rt1.calls.map((c) => c.bytes)).toEqual([frames[0].length, frames[2].length]);
+      expect(JSON.parse(y.got[0])).toMatchObject({ frame: 2, dropped: 1, image: { width: 3 } });
+      x.ws.close();
+      y.ws.close();
+    } finally {
+      await s1.close();
+    }
   });
 
   it('text messages get an error result; the stream stays usable', async () => {

@@ -26,6 +26,7 @@ interface ServeOptions {
   soloThreads?: number;
   cpuArena: boolean;
   decodeLanes?: number;
+  streamInFlight?: number;
   bodyLimitMb: number;
   maxInFlight: number;
   timeoutMs: number;
@@ -105,6 +106,7 @@ async function run(o: ServeOptions): Promise<void> {
     faceModel: o.faceModel,
     inferMaxBatch: o.inferMaxBatch,
     inferMaxOutputValues: o.inferMaxOutput,
+    streamInFlight: o.streamInFlight,
     headersTimeoutMs: o.headersTimeoutMs,
     uploadTimeoutMs: o.uploadTimeoutMs,
     idleTimeoutMs: o.idleTimeoutMs,
@@ -149,6 +151,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
     .option('--solo-threads <n>', 'with several workers: ONNX Runtime threads of a solo session for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
+    .option('--stream-in-flight <n>', 'WebSocket stream frames in the runtime at once over all streams, taking turns (default: workers + 1)', intOption('--stream-in-flight', 1, 100000))
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)

@@ -18,6 +18,7 @@ import { modelRoutes } from './routes/models.ts';
 import { INFER_CAPS, kserveRoutes } from './routes/kserve.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { StreamTurns } from './stream-turns.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { registerCors } from './cors.ts';
@@ -56,6 +57,11 @@ export interface AppOptions {
   inferMaxOutputValues?: number;
   /** bytes a stream socket may hold unsent before the server stops starting new frames for it */
   streamMaxBuffered?: number;
+  /**
+   * stream frames in the runtime at once over every stream (decoding, queued or running), handed out round
+   * robin; default: the inference workers + 1, one frame decoding while each worker runs one (stream-turns.ts)
+   */
+  streamInFlight?: number;
   /** the request line and headers must have arrived by then (slow-header clients are cut with 408) */
   headersTimeoutMs?: number;
   /** the whole request, body included, must have arrived by then (slow uploads are cut with 408) */
@@ -154,7 +160,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     caps: { maxBatch: o.inferMaxBatch, maxOutputValues: o.inferMaxOutputValues },
   });
   await app.register(generateRoutes, { runtime, admission });
-  await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered });
+  const turns = new StreamTurns(opts.streamInFlight ?? (runtime.threads?.workers ?? 1) + 1);
+  await app.register(streamRoutes, { runtime, metrics, requestTimeoutMs: o.requestTimeoutMs, maxBuffered: o.streamMaxBuffered, turns });
   await app.register(metricsRoutes, { metrics });
   await app.register(consoleRoutes);
   return app;

@@ -10,6 +10,8 @@ export type { DetectOptions, DetectPlan, GeneratedImage, GenerateRequest, ModelS
 export type { TensorSignature } from '../runtime/types.ts';
 
 export interface ServerRuntime {
+  /** the inference workers (sizes the streams' share of the runtime, stream-turns.ts); absent: one */
+  readonly threads?: { readonly workers: number };
   models(): ModelInfo[];
   model(name: string): ModelInfo | undefined;
   /**

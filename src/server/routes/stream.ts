@@ -6,6 +6,7 @@ import { resultJson, resultProtobuf } from '../frames.ts';
 import type { ServerMetrics } from '../metrics.ts';
 import { streamQuerySchema, toDetectParams, type StreamQuery } from '../params.ts';
 import { StreamSession } from '../stream-session.ts';
+import type { StreamTurns } from '../stream-turns.ts';
 import { websocketDoc } from '../openapi.ts';
 
 export interface StreamRouteOptions {
@@ -13,6 +14,8 @@ export interface StreamRouteOptions {
   metrics: ServerMetrics;
   requestTimeoutMs: number;
   maxBuffered: number;
+  /** every stream's frames take turns for the runtime through this */
+  turns: StreamTurns;
 }
 
 const streamDoc = {
@@ -66,6 +69,7 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRouteOption
         encode: q.format === 'protobuf' ? resultProtobuf : resultJson,
         onOutcome: (outcome) => metrics.streamFrames.inc({ model, outcome }),
         maxBuffered: opts.maxBuffered,
+        turns: opts.turns,
       });
       socket.on('message', (data, isBinary) => {
         if (!isBinary) return session.reject('send each frame as a binary message (an encoded image or a pinhole.Frame)');
