@@ -8,7 +8,7 @@
 //
 //   node --import tsx bench/ws.ts [--models models] [--model NAME] [--image /usr/share/darknet/data/dog.jpg]
 //     [--image-size 640x480] [--duration 10] [--fps 30] [--streams 1,8] [--max-batch N] [--batch-delay-ms D]
-//     [--workers N] [--threads N] [--solo-threads N]
+//     [--workers N] [--threads N] [--solo-threads N] [--stream-in-flight N]
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -21,10 +21,13 @@ const { values: o } = parseArgs({
     streams: { type: 'string', default: '1,8' },
     // a camera's frame size: --image resized to WxH and sent as JPEG q90 (dog.jpg at 640x480: 91 980 bytes)
     'image-size': { type: 'string' },
+    // the server's --stream-in-flight (default: inference workers + 1)
+    'stream-in-flight': { type: 'string' },
   },
 });
 
 const { model, image: original, duration, flags } = servingSetup(o);
+if (o['stream-in-flight'] !== undefined) flags.push('--stream-in-flight', o['stream-in-flight']);
 const image = o['image-size'] ? await resized(original, o['image-size']) : original;
 const fps = Number(o.fps);
 const streamCounts = o.streams.split(',').map(Number);
