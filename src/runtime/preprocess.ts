@@ -171,7 +171,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   const out = (opts.alloc ?? fresh)(C * plane);
   const full = g.newW === W && g.newH === H;
   // darknet's canvas is exactly 0.5 (127.5 in pixel units): a uint8 grey could not represent it
-  if (!full) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * plane, (c + 1) * plane);
+  if (!full) for (let c = 0; c < C; c++) fillAround(out, c * plane, W, H, g, normalised(g.fill * 255, c, L));
   const [l0, l1, l2] = channelLuts(C, L.mean, L.std);
   const rowLen = g.newW;
   for (let y = 0; y < g.newH; y++) {
@@ -189,6 +189,19 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
     }
   }
   return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
+}
+
+/** The canvas of one plane outside the pasted picture: the picture's own pixels are written after. */
+function fillAround(out: Float32Array, at: number, W: number, H: number, g: PasteGeometry, v: number): void {
+  const top = g.dy, bottom = g.dy + g.newH;
+  out.fill(v, at, at + top * W);
+  out.fill(v, at + bottom * W, at + H * W);
+  if (g.newW === W) return;
+  for (let y = top; y < bottom; y++) {
+    const row = at + y * W;
+    out.fill(v, row, row + g.dx);
+    out.fill(v, row + g.dx + g.newW, row + W);
+  }
 }
 
 async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: OutputInfo }> {
