@@ -220,6 +220,10 @@ describe('quantizeModel on a small detector', () => {
     expect(inits.get(convs.at(-1)!.input![1])!.dataType).toBe(onnx.TensorProto.DataType.FLOAT);
     // the head's output is a float tensor straight into the graph output, no Q/DQ
     expect(g.node!.filter((n) => n.input!.includes(convs.at(-1)!.output![0])).map((n) => n.opType)).toEqual(['Identity']);
+    // the first layer's activation and pool stay float with it: int8 starts at the second convolution's input
+    const ops = g.node!.map((n) => n.opType);
+    expect(ops.slice(0, ops.indexOf('QuantizeLinear'))).toEqual(['Conv', 'LeakyRelu', 'MaxPool']);
+    expect(g.node![ops.indexOf('QuantizeLinear')].input![0]).toBe(g.node![2].output![0]);
   });
 });
 
