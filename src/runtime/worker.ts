@@ -65,7 +65,7 @@ function get(modelId: number): Loaded {
 function soloSession(bytes: Uint8Array, m: LoadRequest): Promise<ort.InferenceSession> | undefined {
   const threads = m.soloThreads ?? 0;
   if (!m.eps.includes('cpu') || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena }).then((c) => c.session);
+  return createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }).then((c) => c.session);
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
@@ -74,7 +74,8 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   // made beside the worker's own session (start-up time); dropped if that one ends up off the CPU
   const soloMade = soloSession(bytes, m);
   const made = await Promise.allSettled([
-    createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena }), soloMade ?? Promise.resolve(undefined),
+    createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }),
+    soloMade ?? Promise.resolve(undefined),
   ]);
   const soloDone = made[1].status === 'fulfilled' ? made[1].value : undefined;
   if (made[0].status === 'rejected') {
