@@ -97,6 +97,28 @@ describe('runtime: recycled input tensors', () => {
     }
   });
 
+  it('batched jobs give their tensors back too, and each keeps its own answer', async () => {
+    const images = [await picture(96, 40, 7), await picture(30, 90, 13), await picture(64, 64, 3), await picture(96, 40, 5)];
+    const sizes: number[] = [];
+    const rt = await Runtime.create({ modelsDir: root, log: quiet, maxBatch: 4, batchDelayMs: 20, observer: { onBatch: (e) => sizes.push(e.size) } });
+    try {
+      const alone = [];
+      for (const im of images) alone.push(JSON.stringify((await rt.detect('a', im, { thresh: 0.01 })).detections));
+      const before = rt.tensorBuffers;
+      for (let round = 0; round < 3; round++) {
+        const together = await Promise.all(images.map((im) => rt.detect('a', im, { thresh: 0.01 })));
+        expect(together.map((r) => JSON.stringify(r.detections))).toEqual(alone);
+      }
+      const after = rt.tensorBuffers;
+      expect(Math.max(...sizes)).toBeGreaterThan(1);
+      // 12 batched jobs: at most one batch's worth of new buffers, the rest came back from the worker
+      expect(after.created - before.created).toBeLessThanOrEqual(images.length);
+      expect(after.reused - before.reused).toBeGreaterThanOrEqual(12 - images.length);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('preprocess writes every value of the buffer it is given, in every pixel layout', async () => {
     const spec = { width: 64, height: 64, channels: 3, layout: 'NCHW' as const };
     const layouts: PixelLayout[] = [
