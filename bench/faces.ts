@@ -1,5 +1,5 @@
 // Pinhole's tiny-face against face-api itself, per image, in one run on the same images:
-//   node --import tsx bench/faces.ts [--model models/tiny-face] [--rounds 7] [--workers N] [--threads N]
+//   node --import tsx bench/faces.ts [--model models/tiny-face] [--rounds 7] [--workers N] [--threads N] [--spin on|off]
 // Pinhole: Runtime.detect in this process on the file's bytes (sharp decode, pad-square + bilinear-tf,
 // ONNX Runtime in a worker, region decode + NMS), one request at a time. face-api: its own
 // detectAllFaces(TinyFaceDetectorOptions) on its tfjs-wasm Node build at the model's input size, given
@@ -25,6 +25,7 @@ const { values: o } = parseArgs({
     rounds: { type: 'string', default: '7' },
     workers: { type: 'string' },
     threads: { type: 'string' },
+    spin: { type: 'string' },
   },
 });
 
@@ -47,6 +48,7 @@ try {
   const rt = await Runtime.create({
     modelsDir: dir, maxBatch: 1, warmup: true, log: { info() {}, warn() {}, error() {} },
     ...(o.workers ? { workers: Number(o.workers) } : {}), ...(o.threads ? { intraOpThreads: Number(o.threads) } : {}),
+    ...(o.spin ? { intraOpSpinning: o.spin === 'on' } : {}),
   });
   const fa = await loadFaceApi();
   const decoded = await Promise.all(files.map((f) => decodeRgb(f)));
