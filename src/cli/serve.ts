@@ -4,12 +4,12 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Runtime } from '../runtime/runtime.ts';
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
-import { buildApp, DEFAULTS as APP_DEFAULTS } from '../server/app.ts';
+import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
 import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
 import { defaultPolicy, parseList } from '../server/origin.ts';
-import { createMetrics } from '../server/metrics.ts';
 import { epList } from './detect-options.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';
 
@@ -78,6 +78,19 @@ function deferredLogger(): RuntimeLogger & { attach(l: RuntimeLogger): void } {
   };
 }
 
+/** The app built and made ready (its routes' schemas compiled) while the models load; the runtime is closed if that fails. */
+async function built(runtime: Runtime, build: () => Promise<FastifyInstance>, loaded: Promise<void>): Promise<FastifyInstance> {
+  try {
+    const app = await build();
+    await app.ready();
+    await loaded;
+    return app;
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+}
+
 async function run(o: ServeOptions): Promise<void> {
   const modelsDir = resolve(o.models);
   // A missing folder is a mistake (wrong directory, a typo in --models), so it stops here; an empty one is a
@@ -89,13 +102,20 @@ async function run(o: ServeOptions): Promise<void> {
   }
   const host = o.host;
   const policy = defaultPolicy(host);
+  // Cold start: the inference workers start first. ONNX Runtime loads and the sessions are created and
+  // warmed on their threads while this one loads Fastify and the routes and compiles their schemas;
+  // the server listens once both are done (bench/README.md "Cold start").
+  const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
   const metrics = createMetrics();
   const log = deferredLogger();
-  const runtime = await Runtime.create({
+  const started = Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
     workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
   });
-  const app = await buildApp({
+  started.catch(() => {});
+  const { buildApp } = await import('../server/app.ts');
+  const { runtime, loaded } = await started;
+  const app = await built(runtime, () => buildApp({
     runtime, metrics,
     logger: { level: o.logLevel },
     requestLogging: o.logRequests ?? false,
@@ -110,7 +130,7 @@ async function run(o: ServeOptions): Promise<void> {
     idleTimeoutMs: o.idleTimeoutMs,
     keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     originPolicy: { origins: corsList(o) ?? policy.origins, hosts: o.allowedHosts ?? policy.hosts },
-  });
+  }), loaded);
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
   const ready = models.filter((m) => m.status === 'ready');

@@ -88,6 +88,17 @@ export class Runtime {
 
   /** Loads every model folder under modelsDir; resolves once each is ready or has failed. */
   static async create(o: RuntimeOptions): Promise<Runtime> {
+    const { runtime, loaded } = await Runtime.start(o);
+    await loaded;
+    return runtime;
+  }
+
+  /**
+   * The worker threads are up and every model folder has begun loading (status "loading"); `loaded`
+   * resolves once each is ready or has failed. Sessions are created and warmed on the workers' threads,
+   * so the caller's thread is free meanwhile: `pinhole serve` builds its HTTP app in that time.
+   */
+  static async start(o: RuntimeOptions): Promise<{ runtime: Runtime; loaded: Promise<void> }> {
     checkOptions(o);
     const log = o.log ?? stderrLogger;
     let names = await listModelFolders(o.modelsDir);
@@ -101,9 +112,12 @@ export class Runtime {
     });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);
-    await Promise.all(names.map((n) => rt.registry.reload(n)));
-    if (o.watch) rt.registry.startWatch();
-    return rt;
+    const loaded = Promise.all(names.map((n) => rt.registry.reload(n))).then(() => {
+      if (o.watch) rt.registry.startWatch();
+    });
+    // marked handled here: the caller awaits it later, after work of its own
+    loaded.catch(() => {});
+    return { runtime: rt, loaded };
   }
 
   get threads(): ThreadPlan {
