@@ -36,6 +36,8 @@ export interface RegistryOptions {
   only?: readonly string[];
   /** undefined: by execution provider (Sessions.load) */
   maxBatch: number | undefined;
+  /** undefined: by execution provider (sessions.ts defaultBatchDelayMs) */
+  batchDelayMs?: number;
   warmup: boolean;
 }
 
@@ -187,7 +189,7 @@ export class ModelRegistry {
     const manifest = await readManifest(f.dir);
     f.manifest = manifest;
     const files = { manifest, bytes: await readModelBytes(f.dir) };
-    const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup);
+    const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
     if (this.closing) {
       await this.sessions.release(model);
       throw new Error('runtime closed during load');

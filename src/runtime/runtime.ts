@@ -24,7 +24,10 @@ import type {
   DetectionResponse, DetectOptions, ModelInfo, ModelSignature, RawTensor, RuntimeLogger, RuntimeOptions,
 } from './types.ts';
 
-/** maxBatch: on an accelerator (CUDA); on CPU the default is 1 (sessions.ts CPU_MAX_BATCH). */
+/**
+ * maxBatch and batchDelayMs: on an accelerator (CUDA); on CPU the defaults are 4 and no delay
+ * (sessions.ts CPU_MAX_BATCH, defaultBatchDelayMs).
+ */
 export const DEFAULTS = { maxBatch: ACCEL_MAX_BATCH, batchDelayMs: 2, queueLimit: 64 } as const;
 
 /** A detect request resolved by the door: which model, and its parameters checked and completed. */
@@ -81,7 +84,7 @@ export class Runtime {
       queueLimit: options.queueLimit ?? DEFAULTS.queueLimit,
     }, observer);
     this.registry = new ModelRegistry({
-      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch, warmup: options.warmup !== false,
+      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch, batchDelayMs: options.batchDelayMs, warmup: options.warmup !== false,
     }, sessions, this.batcher, observer, log);
     sessions.pool.onReady = () => this.batcher.pump();
   }

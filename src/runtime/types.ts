@@ -71,9 +71,9 @@ export interface RuntimeOptions {
   only?: readonly string[];
   /** execution providers in order of preference, e.g. "cuda,cpu"; default cpu */
   eps?: string | readonly string[];
-  /** largest batch the dynamic batcher forms (default: 1 on CPU, where batching bought nothing, 4 on CUDA) */
+  /** largest batch the dynamic batcher forms (default 4) */
   maxBatch?: number;
-  /** how long a lone request waits for company while a worker is free (default 2 ms) */
+  /** how long a lone request waits for company while a worker is free (default: none on CPU, 2 ms on CUDA) */
   batchDelayMs?: number;
   /** requests waiting per model (queued + being decoded) before answering overloaded (default 64) */
   queueLimit?: number;
