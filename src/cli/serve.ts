@@ -108,13 +108,11 @@ async function run(o: ServeOptions): Promise<void> {
   const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
   const metrics = createMetrics();
   const log = deferredLogger();
-  const started = Runtime.start({
+  const { runtime, loaded } = await Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
     workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
   });
-  started.catch(() => {});
   const { buildApp } = await import('../server/app.ts');
-  const { runtime, loaded } = await started;
   const app = await built(runtime, () => buildApp({
     runtime, metrics,
     logger: { level: o.logLevel },

@@ -18,8 +18,8 @@ export interface LoadRequest {
   op: 'load';
   id: number;
   modelId: number;
-  /** model.onnx bytes, normally a view of a SharedArrayBuffer read once for all workers */
-  bytes: Uint8Array;
+  /** model.onnx, read by each worker itself (ONNX Runtime reads the file) */
+  file: string;
   eps: EpName[];
   /** with a yolo9000 tree file already read and inlined */
   manifest: Manifest;

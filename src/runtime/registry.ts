@@ -8,7 +8,7 @@ import { PinholeError } from '../errors.ts';
 import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
-import { readManifest, readModelBytes } from './folder.ts';
+import { modelFile, readManifest } from './folder.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
@@ -47,8 +47,6 @@ function message(e: unknown): string {
 
 export class ModelRegistry {
   private readonly folders = new Map<string, ModelFolder>();
-  /** model.onnx bytes per loaded model, kept to rebuild its sessions if a worker has to be restarted */
-  private readonly modelBytes = new Map<number, Uint8Array>();
   /** retired queues and the model each one serves, released once the queue drains */
   private readonly retiring = new Map<ModelQueue, LoadedModel>();
   private readonly releases = new Set<Promise<void>>();
@@ -66,8 +64,7 @@ export class ModelRegistry {
     batcher.onDrained = (queue) => this.release(queue);
     sessions.pool.onRespawn = async (worker) => {
       for (const f of this.folders.values()) {
-        const bytes = f.serving && this.modelBytes.get(f.serving.model.id);
-        if (f.serving && bytes) await this.sessions.reloadInto(worker, f.serving.model, bytes, options.warmup);
+        if (f.serving) await this.sessions.reloadInto(worker, f.serving.model, options.warmup);
       }
     };
   }
@@ -76,7 +73,6 @@ export class ModelRegistry {
     const model = this.retiring.get(queue);
     if (!model) return;
     this.retiring.delete(queue);
-    this.modelBytes.delete(model.id);
     const p = this.sessions.release(model).catch((e) => this.log.warn(`releasing ${model.name}: ${message(e)}`));
     this.releases.add(p);
     void p.finally(() => this.releases.delete(p));
@@ -188,13 +184,12 @@ export class ModelRegistry {
     // so a request for it is answered model_not_ready, not "no such model"
     const manifest = await readManifest(f.dir);
     f.manifest = manifest;
-    const files = { manifest, bytes: await readModelBytes(f.dir) };
-    const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
+    const file = await modelFile(f.dir);
+    const model = await this.sessions.load(f.name, f.dir, manifest, file, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
     if (this.closing) {
       await this.sessions.release(model);
       throw new Error('runtime closed during load');
     }
-    this.modelBytes.set(model.id, files.bytes);
     if (manifest.name !== f.name) this.log.info(`model folder ${f.name} holds model.json name "${manifest.name}"; serving it as "${f.name}"`);
     return { model, queue: this.batcher.open(f.name), ...adaptersFor(this.sessions, model, isDetector(manifest)) };
   }

@@ -81,6 +81,8 @@ export interface LoadedModel {
   id: number;
   name: string;
   dir: string;
+  /** its model.onnx */
+  file: string;
   manifest: Manifest;
   ep: EpName;
   inputs: TensorMeta[];
@@ -151,11 +153,11 @@ export class Sessions {
    * batch 1 before it serves; larger batches are warmed after, while it serves. `maxBatch` undefined:
    * CPU_MAX_BATCH on CPU, ACCEL_MAX_BATCH on an accelerator; `batchDelayMs` undefined: defaultBatchDelayMs.
    */
-  async load(name: string, dir: string, manifest: Manifest, bytes: Uint8Array, maxBatch: number | undefined, warm: boolean,
+  async load(name: string, dir: string, manifest: Manifest, file: string, maxBatch: number | undefined, warm: boolean,
     batchDelayMs?: number): Promise<LoadedModel> {
     const id = this.nextId++;
     const settled = await Promise.allSettled(
-      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, bytes, manifest))),
+      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, file, manifest))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     try {
@@ -167,7 +169,7 @@ export class Sessions {
       const fixedBatch = checkInputShape(manifest, r.inputs);
       const asked = maxBatch ?? (r.ep === 'cpu' ? CPU_MAX_BATCH : ACCEL_MAX_BATCH);
       const model: LoadedModel = {
-        id, name, dir, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
+        id, name, dir, file, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
         maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), batchDelayMs: batchDelayMs ?? defaultBatchDelayMs(r.ep), solo: r.solo,
       };
       if (warm) await this.warmToServe(model);
@@ -180,8 +182,8 @@ export class Sessions {
     }
   }
 
-  private loadRequest(worker: number, modelId: number, bytes: Uint8Array, manifest: Manifest): WorkerCall {
-    return { op: 'load', modelId, bytes, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0 };
+  private loadRequest(worker: number, modelId: number, file: string, manifest: Manifest): WorkerCall {
+    return { op: 'load', modelId, file, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0 };
   }
 
   /**
@@ -205,9 +207,12 @@ export class Sessions {
     if (note) this.log.warn(`model ${model.name}: warm-up skipped (${note})`);
   }
 
-  /** Loads a live model into a restarted worker. */
-  async reloadInto(worker: number, model: LoadedModel, bytes: Uint8Array, warm: boolean): Promise<void> {
-    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, bytes, model.manifest));
+  /**
+   * Loads a live model into a restarted worker, from its model.onnx as it is now (a file changed since is
+   * a reload's business: `--watch` makes one).
+   */
+  async reloadInto(worker: number, model: LoadedModel, warm: boolean): Promise<void> {
+    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, model.file, model.manifest));
     if (warm) await this.warm(model, warmSizes(model), worker, worker === 0);
   }
 

@@ -62,19 +62,17 @@ function get(modelId: number): Loaded {
 }
 
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-function soloSession(bytes: Uint8Array, m: LoadRequest): Promise<ort.InferenceSession> | undefined {
+function soloSession(m: LoadRequest): Promise<ort.InferenceSession> | undefined {
   const threads = m.soloThreads ?? 0;
   if (!m.eps.includes('cpu') || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena }).then((c) => c.session);
+  return createSession(m.file, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena }).then((c) => c.session);
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
-  // ORT only takes bytes in a plain ArrayBuffer: copy out of the shared one (transient, per worker)
-  const bytes = m.bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(m.bytes) : m.bytes;
   // made beside the worker's own session (start-up time); dropped if that one ends up off the CPU
-  const soloMade = soloSession(bytes, m);
+  const soloMade = soloSession(m);
   const made = await Promise.allSettled([
-    createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena }), soloMade ?? Promise.resolve(undefined),
+    createSession(m.file, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena }), soloMade ?? Promise.resolve(undefined),
   ]);
   const soloDone = made[1].status === 'fulfilled' ? made[1].value : undefined;
   if (made[0].status === 'rejected') {
