@@ -2,7 +2,8 @@
 // Loads every model folder, serves the HTTP/WebSocket API, and on SIGTERM/SIGINT stops accepting,
 // finishes in-flight requests and closes the runtime.
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/runtime.ts';
@@ -25,6 +26,7 @@ interface ServeOptions {
   threads?: number;
   soloThreads?: number;
   cpuArena: boolean;
+  ortCache: string | false;
   decodeLanes?: number;
   bodyLimitMb: number;
   maxInFlight: number;
@@ -59,6 +61,11 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 function logLevel(raw: string): string {
   if (!LEVELS.includes(raw)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got "${raw}"`);
   return raw;
+}
+
+/** $XDG_CACHE_HOME/pinhole/ort, else ~/.cache/pinhole/ort */
+function defaultOrtCache(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pinhole', 'ort');
 }
 
 function envPort(): number {
@@ -110,7 +117,7 @@ async function run(o: ServeOptions): Promise<void> {
   const log = deferredLogger();
   const { runtime, loaded } = await Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
-    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
+    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
   });
   const { buildApp } = await import('../server/app.ts');
   const app = await built(runtime, () => buildApp({
@@ -167,6 +174,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
     .option('--solo-threads <n>', 'with several workers: ONNX Runtime threads of a solo session for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
+    .option('--ort-cache <dir>', 'folder where ONNX Runtime\'s optimized graphs of large models are kept between starts (a faster start)', defaultOrtCache())
+    .option('--no-ort-cache', 'optimize every model at every start instead')
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)

@@ -10,6 +10,11 @@ export interface ThreadOptions {
   spinning?: boolean;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
+  /**
+   * 'cached': the file is a graph ORT optimized already (ort-cache.ts), loaded with optimizations off;
+   * saveTo: optimize as usual and save the optimized graph there.
+   */
+  optimized?: 'cached' | { saveTo: string };
 }
 
 export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSession.SessionOptions {
@@ -17,7 +22,8 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     executionProviders: [ep],
     // Measured here: 'parallel' halves throughput on CPU; one inter-op thread since we run sequentially.
     executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: t.optimized === 'cached' ? 'disabled' : 'all',
+    ...(typeof t.optimized === 'object' ? { optimizedModelFilePath: t.optimized.saveTo } : {}),
     intraOpNumThreads: t.intraOpThreads,
     interOpNumThreads: 1,
     // off: activations are allocated per run and given back, instead of an arena kept at its peak

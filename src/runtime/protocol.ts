@@ -5,6 +5,7 @@ import type { Manifest } from '../manifest.ts';
 import type { EpAttempt, EpName } from './ep.ts';
 import type { Detection } from '../vision/types.ts';
 import type { ImageJob } from '../vision/postprocess.ts';
+import type { OrtCacheOptions } from './ort-cache.ts';
 import type { RawTensor } from './types.ts';
 
 export interface TensorMeta {
@@ -107,6 +108,8 @@ export type WorkerReply =
 
 export interface WorkerInit {
   intraOpThreads: number;
+  /** ONNX Runtime's optimized graphs kept on disk between starts (ort-cache.ts); off when absent */
+  ortCache?: OrtCacheOptions;
   spinning?: boolean;
   cpuMemArena?: boolean;
 }

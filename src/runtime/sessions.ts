@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { isDetector, type Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
+import type { OrtCacheOptions } from './ort-cache.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
 import type { DetectJob, DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
 import type { RawTensor } from './types.ts';
@@ -104,6 +105,8 @@ export interface SessionsOptions {
   spinning?: boolean;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
+  /** keep ORT's optimized graphs on disk between starts (ort-cache.ts); off when absent */
+  ortCache?: OrtCacheOptions;
   log: PoolLog & { info(msg: string): void };
 }
 
@@ -140,7 +143,7 @@ export class Sessions {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
     // spinning off unless asked: a spinning thread holds a core that decoding (or the other sessions) need
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena }, o.log);
+    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, ortCache: o.ortCache }, o.log);
     return new Sessions(pool, plan, eps, o.log);
   }
 

@@ -1,4 +1,5 @@
 // The runtime's public surface, as used by src/server and the CLI. Shapes of responses follow SPEC.md.
+import type { OrtCacheOptions } from './ort-cache.ts';
 import type { InputSpec, ModelKind } from '../manifest.ts';
 
 // The job's types are src/vision's; re-exported for the server and the CLI.
@@ -87,6 +88,11 @@ export interface RuntimeOptions {
   decodeLanes?: number;
   /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
   cpuMemArena?: boolean;
+  /**
+   * keep ONNX Runtime's optimized graphs of large models in this folder between starts (faster session
+   * creation, less memory; ort-cache.ts); default none
+   */
+  ortCache?: OrtCacheOptions;
   /** let ORT's idle intra-op threads spin (default false: an idle thread yields its core to decoding) */
   intraOpSpinning?: boolean;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */

@@ -1,6 +1,7 @@
 // Inference worker thread: owns ONNX Runtime sessions (session.run blocks the thread it runs on, so
 // it must not be the server's event loop), assembles batches and runs the pure decoders + NMS so that
 // only small detection lists travel back.
+import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { PinholeError } from '../errors.ts';
@@ -8,8 +9,9 @@ import { isDetector, type Manifest } from '../manifest.ts';
 import { resolveParams } from '../vision/params.ts';
 import { decodeJobs, detectorLayout, type DetectorLayout } from '../vision/postprocess.ts';
 import { boxFrame } from '../vision/letterbox.ts';
-import { firstLine } from './ep.ts';
-import { createSession } from './ort-session.ts';
+import { firstLine, type EpName } from './ep.ts';
+import { cacheDrop, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
+import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
@@ -61,33 +63,55 @@ function get(modelId: number): Loaded {
   return s;
 }
 
+/**
+ * A session of the request's model.onnx. With the optimized-graph cache on (CPU first in the provider
+ * list, the model large enough: ort-cache.ts) it is created from the cached graph with optimizations off,
+ * or, the first time, from model.onnx with its optimized graph saved for the next start.
+ */
+async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
+  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, ort.env.versions.common, init.ortCache) : undefined;
+  if (!cache) return createSession(m.file, eps, t);
+  if (cacheHit(cache)) {
+    try {
+      return await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' });
+    } catch {
+      cacheDrop(cache.path);
+    }
+  }
+  try {
+    mkdirSync(init.ortCache!.dir, { recursive: true });
+    const made = await createSession(m.file, ['cpu'], { ...t, optimized: { saveTo: cache.temp } });
+    cacheStore(cache, init.ortCache!);
+    return made;
+  } catch {
+    // an unwritable cache folder (or a model ORT cannot save) serves uncached
+    cacheDrop(cache.temp);
+    return createSession(m.file, eps, t);
+  }
+}
+
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-function soloSession(m: LoadRequest): Promise<ort.InferenceSession> | undefined {
+async function soloSession(m: LoadRequest, ep: EpName): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
-  if (!m.eps.includes('cpu') || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return createSession(m.file, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena }).then((c) => c.session);
+  if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
+  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena })).session;
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
-  // made beside the worker's own session (start-up time); dropped if that one ends up off the CPU
-  const soloMade = soloSession(m);
-  const made = await Promise.allSettled([
-    createSession(m.file, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena }), soloMade ?? Promise.resolve(undefined),
-  ]);
-  const soloDone = made[1].status === 'fulfilled' ? made[1].value : undefined;
-  if (made[0].status === 'rejected') {
-    await soloDone?.release();
-    throw made[0].reason;
+  // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
+  const { session, ep, failed } = await newSession(m, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena });
+  let solo: ort.InferenceSession | undefined;
+  try {
+    solo = await soloSession(m, ep);
+  } catch (e) {
+    await session.release();
+    throw e;
   }
-  const { session, ep, failed } = made[0].value;
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
   let layout: DetectorLayout | undefined;
-  const solo = ep === 'cpu' ? soloDone : undefined;
-  if (soloDone && !solo) await soloDone.release();
   try {
-    if (made[1].status === 'rejected') throw made[1].reason;
     if (!session.inputNames.includes(inputName)) throw new Error(`model.onnx has no input "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
     if (!session.outputNames.includes(outputName)) throw new Error(`model.onnx has no output "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
     layout = isDetector(man) ? detectorLayout(man.kind, man) : undefined;
