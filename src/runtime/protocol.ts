@@ -26,6 +26,8 @@ export interface LoadRequest {
   manifest: Manifest;
   /** > 0: also create a solo session with this many ORT threads (CPU only), for lone requests */
   soloThreads?: number;
+  /** run each new session once at batch 1 before replying (the first run pays ORT's one-off costs) */
+  warm?: boolean;
 }
 
 export interface LoadReply {
@@ -35,6 +37,10 @@ export interface LoadReply {
   outputs: TensorMeta[];
   /** a solo session was created */
   solo: boolean;
+  /** the batch size the graph fixes, if it does */
+  fixedBatch?: number;
+  /** why the warm-up run was skipped, if it was (warm-up of a generator whose inputs cannot be guessed) */
+  warmNote?: string | null;
 }
 
 export interface WarmRequest {

@@ -2,7 +2,7 @@
 // at the batch sizes it will see, run a batch on a chosen worker, release it. No queueing here: the
 // batcher decides what runs where and when.
 import { availableParallelism } from 'node:os';
-import { isDetector, type Manifest } from '../manifest.ts';
+import type { Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
 import type { OrtCacheOptions } from './ort-cache.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
@@ -110,26 +110,6 @@ export interface SessionsOptions {
   log: PoolLog & { info(msg: string): void };
 }
 
-function checkInputShape(m: Manifest, inputs: TensorMeta[]): number | undefined {
-  const name = m.onnx?.input ?? inputs[0]?.name;
-  const meta = inputs.find((i) => i.name === name);
-  if (!meta) throw new Error(`model.onnx has no input "${name}"`);
-  if (!isDetector(m)) return undefined;
-  if (meta.type !== 'float32') throw new Error(`model.onnx input "${name}" is ${meta.type}, expected float32`);
-  const want = [m.input.channels, m.input.height, m.input.width];
-  if (meta.shape.length === 4) {
-    for (let k = 0; k < 3; k++) {
-      const d = meta.shape[k + 1];
-      if (typeof d === 'number' && d > 0 && d !== want[k]) {
-        throw new Error(`model.onnx input "${name}" is [${meta.shape.join(', ')}] but model.json input says ${m.input.channels}x${m.input.height}x${m.input.width} (CxHxW)`);
-      }
-    }
-  } else if (meta.shape.length > 0) {
-    throw new Error(`model.onnx input "${name}" has rank ${meta.shape.length}, expected NCHW`);
-  }
-  const b = meta.shape[0];
-  return typeof b === 'number' && b > 0 ? b : undefined;
-}
 
 export class Sessions {
   private nextId = 1;
@@ -160,7 +140,7 @@ export class Sessions {
     batchDelayMs?: number): Promise<LoadedModel> {
     const id = this.nextId++;
     const settled = await Promise.allSettled(
-      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, file, manifest))),
+      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, file, manifest, warm))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     try {
@@ -169,13 +149,15 @@ export class Sessions {
       const r = replies[0];
       for (const f of r.failed) this.log.warn(`model ${name}: execution provider ${f.ep} unavailable (${f.error}); falling back`);
       if (replies.some((x) => x.ep !== r.ep)) this.log.warn(`model ${name}: workers ended up on different providers (${replies.map((x) => x.ep).join(', ')})`);
-      const fixedBatch = checkInputShape(manifest, r.inputs);
+      const fixedBatch = r.fixedBatch;
+      const note = replies.find((x) => x.warmNote)?.warmNote;
+      if (note) this.log.warn(`model ${name}: warm-up skipped (${note})`);
       const asked = maxBatch ?? (r.ep === 'cpu' ? CPU_MAX_BATCH : ACCEL_MAX_BATCH);
       const model: LoadedModel = {
         id, name, dir, file, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
         maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), batchDelayMs: batchDelayMs ?? defaultBatchDelayMs(r.ep), solo: r.solo,
       };
-      if (warm) await this.warmToServe(model);
+      if (warm) this.warmLater(model);
       const solo = r.solo ? `, ${this.plan.soloThreads} thread(s) for a lone request` : '';
       this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
       return model;
@@ -185,26 +167,23 @@ export class Sessions {
     }
   }
 
-  private loadRequest(worker: number, modelId: number, file: string, manifest: Manifest): WorkerCall {
-    return { op: 'load', modelId, file, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0 };
+  /** `warm`: every session the worker makes runs once at batch 1 before it replies */
+  private loadRequest(worker: number, modelId: number, file: string, manifest: Manifest, warm: boolean): WorkerCall {
+    return { op: 'load', modelId, file, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0, warm };
   }
 
   /**
-   * Warms what the first request runs on before the model serves, the rest after (runs on a model take
-   * turns in a worker, so a request never shares the cores with a warm-up run): with a solo session that
-   * is the solo session (a lone first request runs there), else each worker's at batch 1.
+   * Batch sizes past 1 (an accelerator's) are warmed after the model serves: runs on a model take turns in
+   * a worker, so a request never shares the cores with a warm-up run.
    */
-  private async warmToServe(model: LoadedModel): Promise<void> {
-    const all = warmSizes(model);
-    const now = model.solo ? [] : [1];
-    await (model.solo ? this.warm(model, [], 0, true) : this.warm(model, now));
-    const later = all.filter((b) => !now.includes(b));
-    if (later.length) void this.warm(model, later).catch((e) => this.log.warn(`model ${model.name}: warm-up failed (${(e as Error).message})`));
+  private warmLater(model: LoadedModel, only?: number): void {
+    const later = warmSizes(model).filter((b) => b > 1);
+    if (later.length) void this.warm(model, later, only).catch((e) => this.log.warn(`model ${model.name}: warm-up failed (${(e as Error).message})`));
   }
 
-  private async warm(model: LoadedModel, batches: number[], only?: number, solo = false): Promise<void> {
+  private async warm(model: LoadedModel, batches: number[], only?: number): Promise<void> {
     const notes = only !== undefined
-      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches, solo })]
+      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches })]
       : await this.pool.all<string | null>({ op: 'warm', modelId: model.id, batches });
     const note = notes.find((n) => n);
     if (note) this.log.warn(`model ${model.name}: warm-up skipped (${note})`);
@@ -215,8 +194,8 @@ export class Sessions {
    * a reload's business: `--watch` makes one).
    */
   async reloadInto(worker: number, model: LoadedModel, warm: boolean): Promise<void> {
-    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, model.file, model.manifest));
-    if (warm) await this.warm(model, warmSizes(model), worker, worker === 0);
+    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, model.file, model.manifest, warm));
+    if (warm) this.warmLater(model, worker);
   }
 
   private async releaseId(modelId: number): Promise<void> {

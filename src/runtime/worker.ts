@@ -11,6 +11,7 @@ import { decodeJobs, detectorLayout, type DetectorLayout } from '../vision/postp
 import { boxFrame } from '../vision/letterbox.ts';
 import { firstLine, type EpName } from './ep.ts';
 import { cacheDrop, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
+import { checkInputShape } from './input-shape.ts';
 import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
@@ -111,7 +112,9 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
   let layout: DetectorLayout | undefined;
+  let fixedBatch: number | undefined;
   try {
+    fixedBatch = checkInputShape(man, meta(session.inputMetadata));
     if (!session.inputNames.includes(inputName)) throw new Error(`model.onnx has no input "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
     if (!session.outputNames.includes(outputName)) throw new Error(`model.onnx has no output "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
     layout = isDetector(man) ? detectorLayout(man.kind, man) : undefined;
@@ -126,7 +129,9 @@ async function load(m: LoadRequest): Promise<LoadReply> {
     session, solo, manifest: man, layout, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null,
     turn: Promise.resolve(),
   });
-  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined };
+  // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
+  const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
+  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote };
 }
 
 function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {
