@@ -28,6 +28,8 @@ interface ModelFolder {
   serving?: Serving;
   /** reloads of one folder run one after another */
   chain: Promise<unknown>;
+  /** the latest reload's files were checked and handed to the workers (or it failed before that) */
+  handedOff: Promise<void>;
 }
 
 export interface RegistryOptions {
@@ -143,23 +145,34 @@ export class ModelRegistry {
     }
     let f = this.folders.get(name);
     if (!f) {
-      f = { name, dir: join(this.options.modelsDir, name), status: 'loading', chain: Promise.resolve() };
+      f = { name, dir: join(this.options.modelsDir, name), status: 'loading', chain: Promise.resolve(), handedOff: Promise.resolve() };
       this.folders.set(name, f);
     }
     const folder = f;
-    const run = folder.chain.then(() => this.load(folder));
+    let handedOff!: () => void;
+    folder.handedOff = new Promise<void>((r) => { handedOff = r; });
+    const run = folder.chain.then(() => this.load(folder, handedOff));
     folder.chain = run.catch(() => {});
+    void folder.chain.then(handedOff);
     return run;
   }
 
-  private async load(f: ModelFolder): Promise<ModelInfo> {
+  /**
+   * Resolves once every folder's latest (re)load has been handed to the workers: its sessions are being
+   * created on their threads, and nothing more is needed from this one until they are (cold start).
+   */
+  async handedOff(): Promise<void> {
+    await Promise.all([...this.folders.values()].map((f) => f.handedOff));
+  }
+
+  private async load(f: ModelFolder, handedOff: () => void): Promise<ModelInfo> {
     if (!(await stat(f.dir).then((s) => s.isDirectory(), () => false))) return this.unloadGone(f);
     if (!f.serving) {
       f.status = 'loading';
       this.notify(f);
     }
     try {
-      const serving = await this.loadServing(f);
+      const serving = await this.loadServing(f, handedOff);
       const old = f.serving;
       f.serving = serving;
       f.status = 'ready';
@@ -179,13 +192,15 @@ export class ModelRegistry {
     return this.info(f);
   }
 
-  private async loadServing(f: ModelFolder): Promise<Serving> {
+  private async loadServing(f: ModelFolder, handedOff: () => void): Promise<Serving> {
     // the manifest is kept before model.onnx is read: a folder missing only its graph still reports its kind,
     // so a request for it is answered model_not_ready, not "no such model"
     const manifest = await readManifest(f.dir);
     f.manifest = manifest;
     const file = await modelFile(f.dir);
-    const model = await this.sessions.load(f.name, f.dir, manifest, file, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
+    const loading = this.sessions.load(f.name, f.dir, manifest, file, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
+    handedOff();
+    const model = await loading;
     if (this.closing) {
       await this.sessions.release(model);
       throw new Error('runtime closed during load');

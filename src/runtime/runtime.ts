@@ -97,7 +97,7 @@ export class Runtime {
   }
 
   /**
-   * The worker threads are up and every model folder has begun loading (status "loading"); `loaded`
+   * The worker threads are up and every model folder has been handed to them (status "loading"); `loaded`
    * resolves once each is ready or has failed. Sessions are created and warmed on the workers' threads,
    * so the caller's thread is free meanwhile: `pinhole serve` builds its HTTP app in that time.
    */
@@ -121,6 +121,7 @@ export class Runtime {
     });
     // marked handled here: the caller awaits it later, after work of its own
     loaded.catch(() => {});
+    await rt.registry.handedOff();
     return { runtime: rt, loaded };
   }
 
