@@ -29,7 +29,7 @@ describe('architecture floors', () => {
     file('src/onnx/graph.ts', '../vision/math.ts', '../manifest.ts');
     file('src/train/fit.ts', '../onnx/graph.ts', '../vision/math.ts', '../codec/png.ts');
     file('src/codec/png.ts', '../errors.ts', 'node:zlib');
-    file('src/runtime/engine.ts', '../vision/math.ts', 'node:worker_threads', '../codec/png.ts');
+    file('src/runtime/engine.ts', '../vision/math.ts', 'node:worker_threads', '../codec/png.ts', '../threads/worker.ts');
     file('src/server/app.ts', '../runtime/engine.ts');
     file('src/cli/errors.ts');
     file('src/cli/main.ts', './errors.ts', '../train/fit.ts', '../server/app.ts', '../onnx/graph.ts');
@@ -43,6 +43,8 @@ describe('architecture floors', () => {
     file('src/runtime/uses-server.ts', '../server/app.ts');
     file('src/server/uses-train.ts', '../train/fit.ts');
     file('src/codec/uses-runtime.ts', '../runtime/engine.ts');
+    file('src/threads/worker.ts', 'node:worker_threads', '../errors.ts');
+    file('src/threads/uses-server.ts', '../server/app.ts');
     file('src/errors-helper.ts');
     file('src/vision/ok.ts', '../errors-helper.ts');
 
@@ -50,6 +52,7 @@ describe('architecture floors', () => {
     expect(found).toEqual([
       'cli-is-the-top: src/train/uses-cli.ts -> src/cli/errors.ts',
       'codec-is-a-floor: src/codec/uses-runtime.ts -> src/runtime/engine.ts',
+      'threads-is-a-floor: src/threads/uses-server.ts -> src/server/app.ts',
       'server-not-train: src/server/uses-train.ts -> src/train/fit.ts',
       'onnx-below-train: src/onnx/uses-train.ts -> src/train/fit.ts',
       'runtime-below-server: src/runtime/uses-server.ts -> src/server/app.ts',

@@ -195,6 +195,39 @@ describe('Runtime.generate / Runtime.sample', () => {
   });
 });
 
+describe('the generation door', () => {
+  it('resolves once: the default model of the kind, every value checked at resolve, run trusts the plan', async () => {
+    const g = rt.resolveGenerate(undefined, { text: 'a red circle on the left' });
+    expect(g.model).toBe('sg');
+    expect(g.stage).toBe(2);
+    expect(Number.isInteger(g.seed)).toBe(true);
+    expect(Array.from(g.ids).some((id) => id > 1)).toBe(true);
+    const s = rt.resolveSample(undefined, { n: 2 });
+    expect([s.model, s.n]).toEqual(['wg', 2]);
+    // a bad request fails at resolve, synchronously, before anything is queued
+    expect(() => rt.resolveGenerate('sg', { text: 'qwerty' })).toThrow(/none of the words/);
+    expect(() => rt.resolveGenerate('wg', { text: 'a red circle' })).toThrow(/wgan model; text-to-image generation needs a stackgan/);
+    expect(() => rt.resolveSample('sg', {})).toThrow(/stackgan model; sampling needs a wgan/);
+    expect(() => rt.resolveGenerate('broken', { text: 'a red circle' })).toThrow(PinholeError);
+    // the drawn seed is the one that runs: the same image as asking for it by number
+    const img = await rt.runGenerate(g);
+    expect(img.seed).toBe(g.seed);
+    expect(Buffer.from(img.png).equals(Buffer.from((await rt.generate('sg', { text: 'a red circle on the left', seed: g.seed })).png))).toBe(true);
+  });
+
+  it('a plan made before a reload runs on the new version, planned again with the same seed', async () => {
+    const plan = rt.resolveGenerate('sg', { text: 'a blue square at the top', seed: 77 });
+    const before = await rt.runGenerate(plan);
+    await rt.reload('sg');
+    const after = await rt.runGenerate(plan);
+    expect(after.seed).toBe(77);
+    expect(Buffer.from(after.png).equals(Buffer.from(before.png))).toBe(true);
+    const sp = rt.resolveSample('wg', { seed: 3, n: 2 });
+    await rt.reload('wg');
+    expect((await rt.runSample(sp)).seed).toBe(3);
+  });
+});
+
 const BIN = fileURLToPath(new URL('../bin/pinhole.js', import.meta.url));
 
 function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

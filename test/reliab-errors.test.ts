@@ -10,7 +10,8 @@ import { buildApp } from '../src/server/app.ts';
 import { parseList, originAllowed, hostAllowed, defaultPolicy } from '../src/server/origin.ts';
 import { CLIENT_LINES_PER_SECOND, logClientError } from '../src/server/client-log.ts';
 import { declaredBatch } from '../src/server/routes/kserve.ts';
-import type { GenerateRequest, SampleRequest } from '../src/server/contract.ts';
+import type { GeneratePlan, GenerateRequest, SamplePlan, SampleRequest } from '../src/server/contract.ts';
+import { PinholeError } from '../src/errors.ts';
 import { FakeRuntime, multipartBody, pngBytes } from './server-fakes.ts';
 import { rawRequest, type RawAnswer } from './helpers/raw-http.ts';
 
@@ -22,13 +23,24 @@ class GenRuntime extends FakeRuntime {
     this.infos.push({ name: 'sg', dir: '/models/sg', status: 'ready', kind: 'stackgan', ep: 'cpu', source: 'pinhole-train',
       input: { width: 8, height: 8, channels: 3, layout: 'NCHW' } });
   }
-  async generate(_model: string, req: GenerateRequest) {
-    this.generated.push(req);
-    return { png: await pngBytes(4, 4), seed: req.seed ?? 99 };
+  // a stand-in generation door: model lookup only; the requests that reach a run are recorded
+  private plan<R extends { seed?: number }>(model: string | undefined, fallback: string, req: R) {
+    if (model !== undefined && model !== fallback) throw new PinholeError('unknown_model', `unknown model "${model}"`);
+    return { model: fallback, seed: req.seed ?? 99, asked: req };
   }
-  async sample(_model: string, req: SampleRequest) {
-    this.sampled.push(req);
-    return { png: await pngBytes(4, 4), seed: req.seed ?? 99 };
+  resolveGenerate(model: string | undefined, req: GenerateRequest) {
+    return this.plan(model, 'sg', req) as unknown as GeneratePlan;
+  }
+  async runGenerate(plan: GeneratePlan) {
+    this.generated.push(plan.asked);
+    return { png: await pngBytes(4, 4), seed: plan.seed };
+  }
+  resolveSample(model: string | undefined, req: SampleRequest) {
+    return this.plan(model, 'gan', req) as unknown as SamplePlan;
+  }
+  async runSample(plan: SamplePlan) {
+    this.sampled.push(plan.asked);
+    return { png: await pngBytes(4, 4), seed: plan.seed };
   }
 }
 

@@ -365,28 +365,41 @@ describe('KServe v2', () => {
 });
 
 describe('generation routes', () => {
-  it('answer 404 without a generator model, 400 for a detector, 501 when the runtime cannot generate', async () => {
-    expectError(await app.inject({ method: 'POST', url: '/v1/generate', payload: { text: 'a red bird' } }), 404, 'unknown_model');
-    expectError(await app.inject({ method: 'POST', url: '/v1/generate', payload: { text: 'x', model: 'det' } }), 400, 'bad_parameter');
+  it('answer 501 when the runtime has no generation door; the schema still refuses bad syntax first', async () => {
+    expectError(await app.inject({ method: 'POST', url: '/v1/generate', payload: { text: 'a red bird' } }), 501, 'not_implemented');
     expectError(await app.inject({ method: 'POST', url: '/v1/generate', payload: { text: '' } }), 400);
-    expectError(await app.inject({ url: '/v1/sample?model=det' }), 400, 'bad_parameter');
     expectError(await app.inject({ url: '/v1/sample?n=0' }), 400, 'bad_parameter');
-    expectError(await app.inject({ url: '/v1/sample?model=zzz' }), 404, 'unknown_model');
     expectError(await app.inject({ url: '/v1/sample' }), 501, 'not_implemented');
+    expect((await app.inject({ method: 'HEAD', url: '/v1/sample' })).statusCode).toBe(501);
   });
 
-  it('hand the request to runtime.sample and send its PNG with X-Seed', async () => {
+  it('hand the request to the door, answer its errors in our shape, send the PNG with X-Seed', async () => {
     const rt2 = new FakeRuntime();
-    const seen: unknown[] = [];
+    const seen: unknown[][] = [];
     const img = await pngBytes(16, 16);
-    Object.assign(rt2, { sample: async (model: string, req: unknown) => { seen.push([model, req]); return { png: img, seed: 42 }; } });
+    const door = {
+      resolveSample: (model: string | undefined, req: { seed?: number; n?: number }) => {
+        seen.push(['resolve', model, req]);
+        if (model === 'det') throw new PinholeError('bad_parameter', 'model "det" is a yolov2 model; sampling needs a wgan model');
+        if (model === 'zzz') throw new PinholeError('unknown_model', 'unknown model "zzz"');
+        return { model: model ?? 'gan', seed: req.seed ?? 9, n: req.n ?? 1 };
+      },
+      runSample: async (plan: { model: string; seed: number }) => { seen.push(['run', plan]); return { png: img, seed: plan.seed }; },
+    };
+    Object.assign(rt2, door);
     const app2 = await buildApp({ runtime: rt2 });
     const r = await app2.inject({ url: '/v1/sample?seed=42&n=4' });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toBe('image/png');
     expect(r.headers['x-seed']).toBe('42');
     expect(r.rawPayload.equals(img)).toBe(true);
-    expect(seen).toEqual([['gan', { seed: 42, n: 4 }]]);
+    expect(seen).toEqual([['resolve', undefined, { seed: 42, n: 4 }], ['run', { model: 'gan', seed: 42, n: 4 }]]);
+    seen.length = 0;
+    expectError(await app2.inject({ url: '/v1/sample?model=det' }), 400, 'bad_parameter');
+    expectError(await app2.inject({ url: '/v1/sample?model=zzz' }), 404, 'unknown_model');
+    // HEAD resolves (so it answers what GET would) but never runs the generator
+    expect((await app2.inject({ method: 'HEAD', url: '/v1/sample' })).statusCode).toBe(200);
+    expect(seen.filter(([what]) => what === 'run')).toEqual([]);
     await app2.close();
   });
 });

@@ -12,7 +12,6 @@ import type { DetectParams } from '../runtime/types.ts';
 import { evaluateDetector } from '../train/data/evaluate.ts';
 import { DataSpecError, openDataset } from '../train/data/open.ts';
 import { evalJson } from '../vision/map.ts';
-import { resolveParams } from '../vision/postprocess.ts';
 import { detectParams, epList, hierOption, maxDetOption, nmsOption, threshOption, treeScoresOption } from './detect-options.ts';
 import { intOption, UsageError } from './errors.ts';
 
@@ -56,20 +55,22 @@ async function run(modelDir: string, o: EvalCliOptions): Promise<void> {
       // with a map); `top` reports what the server answers by default
       params.treeScores ??= 'classes';
       if (params.treeScores === 'classes') params.classes = ds.names.map((n) => modelNames.indexOf(n)).filter((i) => i >= 0);
-      scoring = `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${resolveParams(manifest, params).hier})`}`;
+    }
+    // the door once for the whole dataset: every image then runs on the same checked plan
+    let plan;
+    try {
+      plan = rt.resolveDetect(name, params);
+    } catch (e) {
+      if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
+      throw e;
+    }
+    if (manifest.kind === 'yolo9000') {
+      scoring = `, YOLO9000 boxes scored by ${params.treeScores === 'classes' ? 'class (objectness x path probability)' : `top node (hier ${plan.params.hier})`}`;
     }
     bar?.start(total, 0);
     const result = await evaluateDetector(
       ds,
-      async (bytes) => {
-        try {
-          const r = await rt.detect(name, bytes, params);
-          return r.detections;
-        } catch (e) {
-          if (e instanceof PinholeError && e.code === 'bad_parameter') throw new UsageError(e.message);
-          throw e;
-        }
-      },
+      async (bytes) => (await rt.runDetect(plan, bytes)).detections,
       { limit: o.limit, concurrency: Math.max(2, o.maxBatch * 2), modelNames, onProgress: (d) => bar?.update(d) },
     );
     bar?.stop();

@@ -30,14 +30,14 @@ async function run(modelDir: string, text: string, o: GenerateCliOptions): Promi
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);
     let img;
     try {
-      if (info.kind === 'stackgan') {
-        if (o.n !== undefined) throw new UsageError('--n is for wgan models (a stackgan model makes one image per text)');
-        img = await rt.generate(name, { text, seed: o.seed, stage: o.stage as 1 | 2 });
-      } else if (info.kind === 'wgan') {
+      // which of the two doors by the folder's kind; the door then checks the rest (a detector folder
+      // gets text-to-image's "needs a stackgan model")
+      if (info.kind === 'wgan') {
         if (text.trim()) process.stderr.write(`pinhole: ${name} is an unconditional (wgan) model; the text is not used\n`);
-        img = await rt.sample(name, { seed: o.seed, n: o.n });
+        img = await rt.runSample(rt.resolveSample(name, { seed: o.seed, n: o.n }));
       } else {
-        throw new UsageError(`${modelDir} is a ${info.kind} model; generate needs a stackgan or wgan model`);
+        if (o.n !== undefined && info.kind === 'stackgan') throw new UsageError('--n is for wgan models (a stackgan model makes one image per text)');
+        img = await rt.runGenerate(rt.resolveGenerate(name, { text, seed: o.seed, stage: o.stage as 1 | 2 }));
       }
     } catch (e) {
       if (e instanceof PinholeError && e.status === 400) throw new UsageError(e.message);

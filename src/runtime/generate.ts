@@ -121,9 +121,6 @@ export function wganSpec(m: Manifest): WganSpec {
   return { inputs: m.inputs, zDim: m.zDim, output: m.output, size: m.input.width };
 }
 
-// ---------------------------------------------------------------- images
-
-
 // ---------------------------------------------------------------- requests
 
 function output(outs: Record<string, RawTensor>, name: string): RawTensor {
@@ -141,25 +138,59 @@ export function stackGanFeeds(spec: StackGanSpec, ids: Int32Array, seed: number)
   };
 }
 
-/** Text to image with a StackGAN model: Stage-II (default) or Stage-I. */
-export async function generateImage(m: Manifest, infer: InferFn, req: GenerateRequest): Promise<GeneratedImage> {
+/**
+ * A text-to-image request checked against its model, once: the model is a stackgan, the stage exists,
+ * the text encodes in its vocabulary, the seed is drawn or valid. What runs it trusts all of this.
+ */
+export interface GeneratePlan {
+  model: string;
+  /** the model.json it was checked against (a reload makes another) */
+  manifest: Manifest;
+  spec: StackGanSpec;
+  ids: Int32Array;
+  seed: number;
+  stage: 1 | 2;
+  /** the request as asked, to plan again if the model is reloaded before it runs */
+  asked: GenerateRequest;
+}
+
+/** A sampling request checked against its model: a wgan, n in range, the seed drawn or valid. */
+export interface SamplePlan {
+  model: string;
+  manifest: Manifest;
+  spec: WganSpec;
+  n: number;
+  seed: number;
+  asked: SampleRequest;
+}
+
+export function planGenerate(model: string, m: Manifest, req: GenerateRequest): GeneratePlan {
   const spec = stackGanSpec(m);
   if (!req || typeof req !== 'object') throw new PinholeError('bad_request', 'generate needs {text, seed?, stage?}');
   const stage = req.stage ?? 2;
   if (stage !== 1 && stage !== 2) throw new PinholeError('bad_parameter', `stage must be 1 or 2, got ${JSON.stringify(req.stage)}`);
-  const enc = checkText(req.text, spec.text);
-  const seed = resolveSeed(req.seed);
-  const outs = await infer(stackGanFeeds(spec, enc.ids, seed));
-  const { width, height, images } = toRgb(output(outs, spec.stages[stage].output));
+  const { ids } = checkText(req.text, spec.text);
+  return { model, manifest: m, spec, ids, seed: resolveSeed(req.seed), stage, asked: req };
+}
+
+export function planSample(model: string, m: Manifest, req: SampleRequest = {}): SamplePlan {
+  const spec = wganSpec(m);
+  const n = req.n ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SAMPLES) throw new PinholeError('bad_parameter', `n must be an integer in [1, ${MAX_SAMPLES}], got ${JSON.stringify(req.n)}`);
+  return { model, manifest: m, spec, n, seed: resolveSeed(req.seed), asked: req };
+}
+
+/** Text to image with a planned StackGAN request: Stage-II (default) or Stage-I. */
+export async function runGenerate(plan: GeneratePlan, infer: InferFn): Promise<GeneratedImage> {
+  const { spec, seed } = plan;
+  const outs = await infer(stackGanFeeds(spec, plan.ids, seed));
+  const { width, height, images } = toRgb(output(outs, spec.stages[plan.stage].output));
   return { png: await encodePng(images[0], width, height), seed };
 }
 
 /** n unconditional WGAN samples (a grid when n > 1); sample k depends only on (seed, k). */
-export async function sampleImages(m: Manifest, infer: InferFn, req: SampleRequest = {}): Promise<GeneratedImage> {
-  const spec = wganSpec(m);
-  const n = req.n ?? 1;
-  if (!Number.isInteger(n) || n < 1 || n > MAX_SAMPLES) throw new PinholeError('bad_parameter', `n must be an integer in [1, ${MAX_SAMPLES}], got ${JSON.stringify(req.n)}`);
-  const seed = resolveSeed(req.seed);
+export async function runSample(plan: SamplePlan, infer: InferFn): Promise<GeneratedImage> {
+  const { spec, n, seed } = plan;
   const z = new Float32Array(n * spec.zDim);
   for (let k = 0; k < n; k++) z.set(seededNormals(seed, NOISE_STREAM.z, k, spec.zDim), k * spec.zDim);
   const outs = await infer({ [spec.inputs.noise]: { type: 'float32', dims: [n, spec.zDim], data: z } });

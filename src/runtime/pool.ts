@@ -1,33 +1,12 @@
 // A fixed set of inference worker threads with request/reply messaging. A worker that dies is
 // replaced (its in-flight calls fail, the owner reloads its sessions through onRespawn).
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { moduleWorker, siblingModule } from '../threads/module-worker.ts';
 import { PinholeError } from '../errors.ts';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './protocol.ts';
 
-/** The URL of tsx's ESM API: workers do not inherit the main thread's loader, so each registers it. */
-function tsxApiUrl(): string {
-  try {
-    return import.meta.resolve('tsx/esm/api');
-  } catch {
-    // some hosts (test runners) do not implement import.meta.resolve
-    const cjs = createRequire(import.meta.url).resolve('tsx/esm/api');
-    return pathToFileURL(cjs.replace(/\.cjs$/, '.mjs')).href;
-  }
-}
-
-// Built (dist/, `npm run build`) this module is .js and so is the worker; from the sources both are .ts.
-const COMPILED = import.meta.url.endsWith('.js');
-const WORKER_URL = new URL(COMPILED ? './worker.js' : './worker.ts', import.meta.url).href;
-
-function bootstrap(): string {
-  // An eval worker is a classic script; dynamic import() loads the worker module, TypeScript through tsx.
-  const load = COMPILED
-    ? `import(${JSON.stringify(WORKER_URL)})`
-    : `import(${JSON.stringify(tsxApiUrl())}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL)}); })`;
-  return `${load}.then(() => require('node:worker_threads').parentPort.postMessage({ ready: true }));`;
-}
+const WORKER_URL = siblingModule(import.meta.url, 'worker');
+const READY = "require('node:worker_threads').parentPort.postMessage({ ready: true })";
 
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
@@ -75,7 +54,7 @@ export class WorkerPool {
   }
 
   private spawn(i: number): Promise<void> {
-    const worker = new Worker(bootstrap(), { eval: true, workerData: this.init, stdout: false, stderr: false });
+    const worker = moduleWorker(WORKER_URL, { workerData: this.init, stdout: false, stderr: false }, READY);
     const slot: Slot = { worker, ready: false, pending: new Map() };
     this.slots[i] = slot;
     return new Promise<void>((resolve, reject) => {

@@ -14,7 +14,10 @@ import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { listModelFolders } from './folder.ts';
 import { defaultDecodeLanes, Lanes } from './lanes.ts';
-import { generateImage, sampleImages, type GeneratedImage, type GenerateRequest, type SampleRequest, type StackGanSpec } from './generate.ts';
+import {
+  planGenerate, planSample, runGenerate, runSample,
+  type GeneratedImage, type GeneratePlan, type GenerateRequest, type SamplePlan, type SampleRequest, type StackGanSpec,
+} from './generate.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
 import type { DetectJob } from './protocol.ts';
 import type { RawImage } from './raw-image.ts';
@@ -161,12 +164,12 @@ export class Runtime {
     return { inputs: model.inputs.map(conv), outputs: model.outputs.map(conv) };
   }
 
-  /** The detector a request names, or the first ready one (else the first one at all, to say why it cannot serve). */
-  private detectorName(model: string | undefined): string {
+  /** The model a request names, or the first ready one of the kinds asked (else the first one at all, to say why it cannot serve). */
+  private modelName(model: string | undefined, fits: (kind: ModelKind) => boolean, none: string): string {
     if (model !== undefined) return model;
-    const all = this.registry.models().filter((m) => m.kind !== undefined && isDetector({ kind: m.kind }));
+    const all = this.registry.models().filter((m) => m.kind !== undefined && fits(m.kind));
     const pick = all.find((m) => m.status === 'ready') ?? all[0];
-    if (!pick) throw new PinholeError('unknown_model', 'no detection model is loaded; name one with "model" (see the list of models)');
+    if (!pick) throw new PinholeError('unknown_model', none);
     return pick.name;
   }
 
@@ -176,7 +179,7 @@ export class Runtime {
    * connection.
    */
   resolveDetect(model: string | undefined, params: DetectParams = {}): DetectPlan {
-    const name = this.detectorName(model);
+    const name = this.modelName(model, (kind) => isDetector({ kind }), 'no detection model is loaded; name one with "model" (see the list of models)');
     const loaded = this.registry.serving(name).model;
     const m = loaded.manifest;
     if (!isDetector(m)) throw new PinholeError('bad_parameter', `model "${name}" is a ${m.kind} model, not a detector`);
@@ -257,22 +260,63 @@ export class Runtime {
 
   /** Runs the model on raw tensors (KServe v2 infer). Input buffers may be transferred to a worker. */
   async infer(model: string, inputs: Record<string, RawTensor>, opts: DetectOptions = {}): Promise<Record<string, RawTensor>> {
-    const t0 = performance.now();
     const serving = this.registry.serving(model);
     checkInputs(serving.model, inputs);
+    return this.runInference(serving, inputs, opts);
+  }
+
+  /** Raw tensors already checked (by infer's door, or made by a generation plan) through the batcher. */
+  private runInference(serving: Serving, inputs: Record<string, RawTensor>, opts: DetectOptions): Promise<Record<string, RawTensor>> {
+    const t0 = performance.now();
     const deadline = this.deadline(t0, opts);
     const ticket = this.batcher.admit(serving.queue);
     return this.tracked(async () => (await ticket.submit<Tensors, Tensors>(serving.inference, inputs, deadline)).result);
   }
 
-  /** Text to image with a stackgan model (generate.ts); errors are PinholeErrors like detect's. */
-  async generate(model: string, req: GenerateRequest, opts: DetectOptions = {}): Promise<GeneratedImage> {
-    return generateImage(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs, opts), req);
+  /**
+   * The generation door: which stackgan model (the named one or the first ready), and the request
+   * against it (stage, text in its vocabulary, seed), once; runGenerate trusts the plan.
+   */
+  resolveGenerate(model: string | undefined, req: GenerateRequest): GeneratePlan {
+    const name = this.modelName(model, (k) => k === 'stackgan', 'no stackgan model is loaded for text-to-image generation');
+    return planGenerate(name, this.registry.serving(name).model.manifest, req);
   }
 
-  /** Unconditional samples of a wgan model, a grid when n > 1 (generate.ts). */
-  async sample(model: string, req: SampleRequest = {}, opts: DetectOptions = {}): Promise<GeneratedImage> {
-    return sampleImages(this.registry.serving(model).model.manifest, (inputs) => this.infer(model, inputs, opts), req);
+  /** The same for unconditional samples of a wgan model (n, seed). */
+  resolveSample(model: string | undefined, req: SampleRequest = {}): SamplePlan {
+    const name = this.modelName(model, (k) => k === 'wgan', 'no wgan model is loaded for sampling');
+    return planSample(name, this.registry.serving(name).model.manifest, req);
+  }
+
+  /** Text to image (generate.ts); a model reloaded since the plan is planned again, same seed. */
+  async runGenerate(plan: GeneratePlan, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    const serving = this.registry.serving(plan.model);
+    const p = serving.model.manifest === plan.manifest ? plan : this.resolveGenerate(plan.model, { ...plan.asked, seed: plan.seed });
+    return runGenerate(p, (inputs) => this.runInference(serving, inputs, opts));
+  }
+
+  /** Unconditional samples, a grid when n > 1 (generate.ts). */
+  async runSample(plan: SamplePlan, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    const serving = this.registry.serving(plan.model);
+    const p = serving.model.manifest === plan.manifest ? plan : this.resolveSample(plan.model, { ...plan.asked, seed: plan.seed });
+    return runSample(p, (inputs) => this.runInference(serving, inputs, opts));
+  }
+
+  /** Both halves of the generation door at once. */
+  generate(model: string | undefined, req: GenerateRequest, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    try {
+      return this.runGenerate(this.resolveGenerate(model, req), opts);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  sample(model: string | undefined, req: SampleRequest = {}, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    try {
+      return this.runSample(this.resolveSample(model, req), opts);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**

@@ -1,12 +1,12 @@
 // What the server needs from the runtime. A structural subset of src/runtime's Runtime, so the HTTP
 // layer can be exercised against any object with this shape and never imports ONNX Runtime itself
 // (type-only imports: nothing of src/runtime is loaded by them).
-import type { GeneratedImage, GenerateRequest, SampleRequest } from '../runtime/generate.ts';
+import type { GeneratedImage, GeneratePlan, GenerateRequest, SamplePlan, SampleRequest } from '../runtime/generate.ts';
 import type { DetectPlan } from '../runtime/runtime.ts';
 import type { DetectOptions, DetectParams, DetectionResponse, ModelInfo, ModelSignature, RawTensor } from '../runtime/types.ts';
 
 // still exported here: the server's routes and its test fakes name them through the contract
-export type { DetectOptions, DetectPlan, GeneratedImage, GenerateRequest, ModelSignature, SampleRequest };
+export type { DetectOptions, DetectPlan, GeneratedImage, GeneratePlan, GenerateRequest, ModelSignature, SamplePlan, SampleRequest };
 export type { TensorSignature } from '../runtime/types.ts';
 
 export interface ServerRuntime {
@@ -25,8 +25,13 @@ export interface ServerRuntime {
   close(): Promise<void>;
   /** tensor names, ORT types and shapes; without it /v2/models/{name} lists the image input only */
   signature?(model: string): ModelSignature | undefined | Promise<ModelSignature | undefined>;
-  /** text to image (stackgan); absent when the runtime serves no generators */
-  generate?(model: string, req: GenerateRequest, opts?: DetectOptions): Promise<GeneratedImage>;
+  // The generation door, like detection's: resolve checks a request once against its model (the named one
+  // or the first ready of the kind: unknown_model, model_not_ready, bad_parameter); run trusts the plan.
+  // All four are absent when the runtime serves no generators.
+  /** text to image (stackgan) */
+  resolveGenerate?(model: string | undefined, req: GenerateRequest): GeneratePlan;
+  runGenerate?(plan: GeneratePlan, opts?: DetectOptions): Promise<GeneratedImage>;
   /** unconditional samples (wgan), a grid when n > 1 */
-  sample?(model: string, req: SampleRequest, opts?: DetectOptions): Promise<GeneratedImage>;
+  resolveSample?(model: string | undefined, req: SampleRequest): SamplePlan;
+  runSample?(plan: SamplePlan, opts?: DetectOptions): Promise<GeneratedImage>;
 }

@@ -65,13 +65,19 @@ export function declaredBatch(text: string): number {
   return batch;
 }
 
-/** Refuses from the text a batch over the cap, for a model whose inputs all have an open batch dimension. */
-export function checkDeclaredBatch(text: string, sig: ModelSignature | undefined, caps: InferCaps): void {
-  if (!sig || !sig.inputs.every((t) => (t.shape[0] ?? 0) < 0)) return;
-  const batch = declaredBatch(text);
-  checkBatch(batch, caps);
+/**
+ * The batch cap to check in the JSON text, for a model whose inputs all have an open batch dimension
+ * (undefined: nothing to check in the text).
+ */
+export function textBatchCap(sig: ModelSignature | undefined, caps: InferCaps): number | undefined {
+  return sig && sig.inputs.every((t) => (t.shape[0] ?? 0) < 0) ? caps.maxBatch : undefined;
 }
 
-function checkBatch(batch: number, caps: InferCaps): void {
+/** Refuses from the JSON text a batch over `maxBatch`. */
+export function checkTextBatch(text: string, maxBatch: number): void {
+  checkBatch(declaredBatch(text), { maxBatch });
+}
+
+function checkBatch(batch: number, caps: Pick<InferCaps, 'maxBatch'>): void {
   if (batch > caps.maxBatch) throw bad(`batch of ${batch} is over the cap of ${caps.maxBatch} per request; split it`);
 }

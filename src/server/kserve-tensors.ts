@@ -33,22 +33,52 @@ export function bad(message: string): PinholeError {
 
 /**
  * Splits a request body into its JSON object and the binary tensor data after it. `headerLength` is the
- * Inference-Header-Content-Length header; without it the whole body is JSON.
+ * Inference-Header-Content-Length header; without it the whole body is JSON. `checkText` sees the JSON
+ * text before it is parsed (kserve-caps refuses an over-cap batch from it).
  */
-export function splitInferBody(body: Buffer, headerLength: string | string[] | undefined): { json: unknown; binary: Buffer } {
+export function splitInferBody(body: Buffer, headerLength: string | string[] | undefined,
+  checkText?: (text: string) => void): { json: unknown; binary: Buffer; headerBytes: number } {
   let n = body.length;
   if (headerLength !== undefined) {
     const s = Array.isArray(headerLength) ? headerLength[0] : headerLength;
     n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
     if (!(n <= body.length)) throw bad(`Inference-Header-Content-Length "${s}" is not a length within the ${body.length}-byte body`);
   }
+  const text = body.subarray(0, n).toString('utf8');
+  checkText?.(text);
   let json: unknown;
   try {
-    json = JSON.parse(body.subarray(0, n).toString('utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw bad(`the inference request header is not valid JSON: ${(e as Error).message}`);
   }
-  return { json, binary: body.subarray(n) };
+  return { json, binary: body.subarray(n), headerBytes: n };
+}
+
+/** An input whose JSON data can be made a tensor before the route's schema has seen the request. */
+function convertible(t: unknown): t is V2Input {
+  if (!t || typeof t !== 'object') return false;
+  const x = t as Record<string, unknown>;
+  return typeof x.name === 'string' && V2_TYPES.includes(x.datatype as V2Type) && Array.isArray(x.data)
+    && Array.isArray(x.shape) && x.shape.every((d) => Number.isInteger(d))
+    && (x.parameters === undefined || (typeof x.parameters === 'object' && (x.parameters as Record<string, unknown>)?.binary_data_size === undefined));
+}
+
+/**
+ * The JSON `data` of every well-formed input as a typed tensor, by input index, each input's `data` then
+ * removed from the request (the KServe body parser does this off the event loop for large bodies; the
+ * inputs it leaves alone go through requestTensors after the route's schema, as small bodies do).
+ */
+export function convertJsonInputs(json: unknown): Array<[number, RawTensor]> {
+  const inputs = (json as { inputs?: unknown } | null)?.inputs;
+  if (!Array.isArray(inputs)) return [];
+  const out: Array<[number, RawTensor]> = [];
+  inputs.forEach((t, i) => {
+    if (!convertible(t)) return;
+    out.push([i, jsonTensor(t)]);
+    delete (t as { data?: unknown }).data;
+  });
+  return out;
 }
 
 function elementCount(t: V2Input): number {
@@ -137,12 +167,20 @@ export function jsonTensor(t: V2Input): RawTensor {
   }
 }
 
-/** Every input of a request as a typed tensor; binary inputs take their bytes in order from `binary`. */
-export function requestTensors(req: V2Request, binary: Buffer): Record<string, RawTensor> {
+/**
+ * Every input of a request as a typed tensor; binary inputs take their bytes in order from `binary`, and
+ * the inputs the body parser already converted (`converted`, by index) are taken as they are.
+ */
+export function requestTensors(req: V2Request, binary: Buffer, converted?: ReadonlyMap<number, RawTensor>): Record<string, RawTensor> {
   const inputs: Record<string, RawTensor> = {};
   let at = 0;
-  for (const t of req.inputs) {
+  for (const [i, t] of req.inputs.entries()) {
     if (inputs[t.name]) throw bad(`input "${t.name}" given twice`);
+    const done = converted?.get(i);
+    if (done) {
+      inputs[t.name] = done;
+      continue;
+    }
     const size = t.parameters?.binary_data_size;
     if (size === undefined) {
       inputs[t.name] = jsonTensor(t);

@@ -3,6 +3,9 @@
 // straight from decoded 8-bit pixels into a normalised planar network input. Models trained and run
 // through tf.image.resizeBilinear (face-api) see exactly these values; no libvips kernel produces them
 // (its reducers antialias, and its affine transform extends edges with black and rounds to 8 bits).
+// resampleBilinear runs the arithmetic in WebAssembly (resample.wat); resampleBilinearJs is the same in
+// JavaScript, kept as the readable reference the WebAssembly is tested against bit for bit.
+import { RESAMPLE_WASM } from './resample-wasm.ts';
 
 const f = Math.fround;
 
@@ -38,6 +41,12 @@ export interface SampleTarget {
   std: readonly number[];
 }
 
+function checkShapes(src: SampleSource, dst: SampleTarget): void {
+  const { pixels, width, height, channels: C } = src;
+  if (pixels.length < width * height * C) throw new RangeError(`resample: ${pixels.length} bytes for a ${width}x${height}x${C} image`);
+  if (dst.dx + dst.outW > dst.netW || dst.dy + dst.outH > dst.netH) throw new RangeError('resample: destination outside the input');
+}
+
 /** For each destination coordinate: the two source coordinates and the weight of the second. */
 function axis(outN: number, inN: number): { lo: Int32Array; hi: Int32Array; w: Float32Array } {
   const lo = new Int32Array(outN), hi = new Int32Array(outN), w = new Float32Array(outN);
@@ -56,10 +65,9 @@ function axis(outN: number, inN: number): { lo: Int32Array; hi: Int32Array; w: F
  * Resamples the canvas (image + padding) to outW x outH at (dx, dy) of the planar input, in float32
  * arithmetic in TensorFlow's order: top = tl + (tr - tl) * xw, bottom likewise, top + (bottom - top) * yw.
  */
-export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
+export function resampleBilinearJs(src: SampleSource, dst: SampleTarget): void {
   const { pixels, width, height, channels: C, canvasW, canvasH, left, top } = src;
-  if (pixels.length < width * height * C) throw new RangeError(`resample: ${pixels.length} bytes for a ${width}x${height}x${C} image`);
-  if (dst.dx + dst.outW > dst.netW || dst.dy + dst.outH > dst.netH) throw new RangeError('resample: destination outside the input');
+  checkShapes(src, dst);
   const xs = axis(dst.outW, canvasW), ys = axis(dst.outH, canvasH);
   const pad = f(src.padValue);
   const plane = dst.netW * dst.netH;
@@ -131,5 +139,89 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
         out[base + x] = f(f(v - m) / sd);
       }
     }
+  }
+}
+
+// the compile target's lib has no WebAssembly declarations (no DOM lib): the little used here
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+}
+
+interface Kernel {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  horizontal(src: number, dst: number, n: number, C: number, lo: number, hi: number, w: number, pad: number): void;
+  vertical(a: number, b: number, out: number, n: number, C: number, yw: number, mean: number, std: number): void;
+}
+
+let kernel: Kernel | undefined;
+function loadKernel(): Kernel {
+  if (!kernel) {
+    const bytes = Uint8Array.from(atob(RESAMPLE_WASM), (ch) => ch.charCodeAt(0));
+    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const inst = new wasm.Instance(new wasm.Module(bytes));
+    kernel = inst.exports as unknown as Kernel;
+  }
+  return kernel;
+}
+
+/** Byte offsets of the kernel's tables and rows in its memory, 16-aligned for its 4-wide loads. */
+function layout(outW: number, C: number, rowBytes: number) {
+  let at = 0;
+  const take = (n: number) => { const p = at; at += Math.ceil(n / 16) * 16; return p; };
+  const lo = take(outW * 4), hi = take(outW * 4), w = take(outW * 4), mean = take(C * 4), std = take(C * 4);
+  const rows = [take(C * outW * 4), take(C * outW * 4)], out = take(C * outW * 4), src = take(rowBytes);
+  return { lo, hi, w, mean, std, rows, out, src, bytes: at };
+}
+
+/**
+ * Resamples the canvas (image + padding) to outW x outH at (dx, dy) of the planar input, in float32
+ * arithmetic in TensorFlow's order: top = tl + (tr - tl) * xw, bottom likewise, top + (bottom - top) * yw;
+ * bit for bit resampleBilinearJs. One source row at a time is copied into the kernel's memory.
+ */
+export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
+  const { pixels, width, height, channels: C, canvasW, canvasH, left, top } = src;
+  checkShapes(src, dst);
+  const k = loadKernel();
+  const { outW, outH } = dst;
+  const rowBytes = width * C;
+  const m = layout(outW, C, rowBytes);
+  const have = k.memory.buffer.byteLength;
+  if (have < m.bytes) k.memory.grow(Math.ceil((m.bytes - have) / 65536));
+  const mem = k.memory.buffer;
+  const u8 = new Uint8Array(mem), i32 = new Int32Array(mem), f32 = new Float32Array(mem);
+  const xs = axis(outW, canvasW), ys = axis(outH, canvasH);
+  for (let x = 0; x < outW; x++) {
+    const l = xs.lo[x], h = xs.hi[x];
+    i32[m.lo / 4 + x] = l >= left && l < left + width ? (l - left) * C : -1;
+    i32[m.hi / 4 + x] = h >= left && h < left + width ? (h - left) * C : -1;
+  }
+  f32.set(xs.w, m.w / 4);
+  for (let c = 0; c < C; c++) { f32[m.mean / 4 + c] = dst.mean[c]; f32[m.std / 4 + c] = dst.std[c]; }
+  const pad = f(src.padValue);
+  const plane = dst.netW * dst.netH;
+  // source row of a canvas row, -1 for padding; the two row buffers are swapped, not copied, when the
+  // old bottom row becomes the new top (upscaling reuses rows)
+  const imageRow = (y: number) => (y >= top && y < top + height ? y - top : -1);
+  const fill = (row: number, ptr: number) => {
+    if (row >= 0) u8.set(pixels.subarray(row * rowBytes, (row + 1) * rowBytes), m.src);
+    k.horizontal(row >= 0 ? m.src : -1, ptr, outW, C, m.lo, m.hi, m.w, pad);
+  };
+  let [topPtr, botPtr] = m.rows;
+  let topIs = -2, botIs = -2;
+  for (let y = 0; y < outH; y++) {
+    const r0 = imageRow(ys.lo[y]), r1 = imageRow(ys.hi[y]);
+    if (topIs !== r0) {
+      if (botIs === r0) { [topPtr, botPtr] = [botPtr, topPtr]; [topIs, botIs] = [botIs, topIs]; }
+      else { fill(r0, topPtr); topIs = r0; }
+    }
+    if (botIs !== r1) {
+      if (r1 === r0) u8.copyWithin(botPtr, topPtr, topPtr + C * outW * 4);
+      else fill(r1, botPtr);
+      botIs = r1;
+    }
+    k.vertical(topPtr, botPtr, m.out, outW, C, ys.w[y], m.mean, m.std);
+    const o = (y + dst.dy) * dst.netW + dst.dx;
+    for (let c = 0; c < C; c++) dst.out.set(f32.subarray(m.out / 4 + c * outW, m.out / 4 + (c + 1) * outW), c * plane + o);
   }
 }

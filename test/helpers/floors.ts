@@ -1,7 +1,7 @@
 // The architecture floors (README "Architecture") as dependency-cruiser rules: data flows one way,
 // src/vision <- src/runtime <- src/server and src/train -> src/onnx, with src/cli wiring it all on top
 // and src/manifest.ts / src/errors.ts the floor everyone stands on (src/codec beside them, for what
-// serving and training both encode). test/floors.test.ts runs them over
+// serving and training both encode, and src/threads, how they all start worker threads). test/floors.test.ts runs them over
 // src and bin, and over fixture trees that break each rule on purpose.
 import { cruise, type IForbiddenRuleType, type IViolation } from 'dependency-cruiser';
 
@@ -56,6 +56,13 @@ export const FLOOR_RULES: IForbiddenRuleType[] = [
     severity: 'error',
     from: { path: '^src/codec/' },
     to: { path: '^src/', pathNot: [`^${FLOOR_FILES}`, '^src/codec/'] },
+  },
+  {
+    name: 'threads-is-a-floor',
+    comment: 'src/threads (starting worker threads on our modules, for runtime, train and server) imports only the floor files and itself',
+    severity: 'error',
+    from: { path: '^src/threads/' },
+    to: { path: '^src/', pathNot: [`^${FLOOR_FILES}`, '^src/threads/'] },
   },
   {
     name: 'cli-is-the-top',

@@ -1,23 +1,9 @@
 // POST /v1/generate (text to image, stackgan) and GET /v1/sample (wgan). The HTTP side only: the images
-// come from the runtime's generate/sample, and a runtime without them answers 501.
+// come from the runtime's generation door (resolve, then run), and a runtime without it answers 501.
+// The schemas check syntax; which model, and every value against it, is the door's.
 import type { FastifyInstance } from 'fastify';
-import { PinholeError } from '../../errors.ts';
-import type { ModelInfo } from '../../runtime/types.ts';
 import type { Admission } from '../admission.ts';
 import type { ServerRuntime } from '../contract.ts';
-
-function pickModel(runtime: ServerRuntime, name: string | undefined, kind: 'stackgan' | 'wgan', route: string): ModelInfo {
-  if (name === undefined) {
-    const all = runtime.models().filter((m) => m.kind === kind);
-    const pick = all.find((m) => m.status === 'ready') ?? all[0];
-    if (!pick) throw new PinholeError('unknown_model', `no ${kind} model is loaded for ${route}`);
-    return pick;
-  }
-  const info = runtime.model(name);
-  if (!info) throw new PinholeError('unknown_model', `unknown model "${name}" (see GET /v1/models)`);
-  if (info.kind !== kind) throw new PinholeError('bad_parameter', `${route} needs a ${kind} model; "${name}" is ${info.kind ?? 'not loaded'}`);
-  return info;
-}
 
 const notServed = (what: string) => Object.assign(new Error(`this server does not serve ${what}`), { statusCode: 501 });
 
@@ -52,10 +38,10 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
     },
   }, async (req, reply) => {
     const b = req.body as { text: string; seed?: number; model?: string; stage?: 1 | 2 };
-    const info = pickModel(runtime, b.model, 'stackgan', '/v1/generate');
-    req.pinholeModel = info.name;
-    if (!runtime.generate) throw notServed('text-to-image generation');
-    const img = await runtime.generate(info.name, { text: b.text, seed: b.seed, stage: b.stage }, opts.admission.enter(reply));
+    if (!runtime.resolveGenerate || !runtime.runGenerate) throw notServed('text-to-image generation');
+    const plan = runtime.resolveGenerate(b.model, { text: b.text, seed: b.seed, stage: b.stage });
+    req.pinholeModel = plan.model;
+    const img = await runtime.runGenerate(plan, opts.admission.enter(reply));
     return reply.type('image/png').header('x-seed', String(img.seed)).send(Buffer.from(img.png));
   });
 
@@ -67,9 +53,9 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
 
   // HEAD answers what GET would (status, type) without running the generator: a sample costs a model run.
   app.head('/v1/sample', { schema: { hide: true, querystring: sampleQuery } }, async (req, reply) => {
-    const q = req.query as { model?: string };
-    req.pinholeModel = pickModel(runtime, q.model, 'wgan', '/v1/sample').name;
-    if (!runtime.sample) throw notServed('sampling');
+    const q = req.query as { model?: string; seed?: number; n?: number };
+    if (!runtime.resolveSample || !runtime.runSample) throw notServed('sampling');
+    req.pinholeModel = runtime.resolveSample(q.model, { seed: q.seed, n: q.n }).model;
     return reply.type('image/png').send();
   });
 
@@ -84,10 +70,10 @@ export async function generateRoutes(app: FastifyInstance, opts: { runtime: Serv
     },
   }, async (req, reply) => {
     const q = req.query as { model?: string; seed?: number; n?: number };
-    const info = pickModel(runtime, q.model, 'wgan', '/v1/sample');
-    req.pinholeModel = info.name;
-    if (!runtime.sample) throw notServed('sampling');
-    const img = await runtime.sample(info.name, { seed: q.seed, n: q.n }, opts.admission.enter(reply));
+    if (!runtime.resolveSample || !runtime.runSample) throw notServed('sampling');
+    const plan = runtime.resolveSample(q.model, { seed: q.seed, n: q.n });
+    req.pinholeModel = plan.model;
+    const img = await runtime.runSample(plan, opts.admission.enter(reply));
     return reply.type('image/png').header('x-seed', String(img.seed)).send(Buffer.from(img.png));
   });
 }

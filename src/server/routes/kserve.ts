@@ -6,10 +6,11 @@ import { PinholeError } from '../../errors.ts';
 import type { ModelInfo, RawTensor } from '../../runtime/types.ts';
 import type { ModelSignature, ServerRuntime, TensorSignature } from '../contract.ts';
 import type { Admission } from '../admission.ts';
-import { checkCaps, checkDeclaredBatch, INFER_CAPS, overOutputCap, type InferCaps } from '../kserve-caps.ts';
+import { checkCaps, INFER_CAPS, overOutputCap, textBatchCap, type InferCaps } from '../kserve-caps.ts';
+import { InferBodyParser, type InferParserOptions, type ParsedInfer } from '../kserve-parse.ts';
 export { declaredBatch } from '../kserve-caps.ts';
 import {
-  bad, binaryOutput, jsonOutput, requestTensors, splitInferBody, v2Metadata, wantsBinary, type V2Output, type V2Request,
+  bad, binaryOutput, jsonOutput, requestTensors, v2Metadata, wantsBinary, type V2Output, type V2Request,
 } from '../kserve-tensors.ts';
 
 export interface KServeOptions {
@@ -21,6 +22,8 @@ export interface KServeOptions {
   /** the server's slots and deadline, taken once the request's body has arrived */
   admission: Admission;
   caps: InferCaps;
+  /** large bodies are parsed in a worker thread (kserve-parse.ts) */
+  parser?: InferParserOptions;
 }
 
 export { INFER_CAPS, type InferCaps };
@@ -100,7 +103,7 @@ function sendOutputs(reply: FastifyReply, req: V2Request, head: object, names: s
 }
 
 /** One infer request: tensors in (JSON and/or binary), checked against the model, run, outputs as asked. */
-async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: FastifyReply, binary: Buffer) {
+async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: FastifyReply, parsed: ParsedInfer) {
   const { runtime } = opts;
   const p = req.params as ModelParams;
   readyModel(runtime, p);
@@ -108,7 +111,7 @@ async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: Fastify
   const body = req.body as V2Request;
   const sig = await runtime.signature?.(p.name);
   checkCaps(body, sig, opts.caps);
-  const inputs = requestTensors(body, binary);
+  const inputs = requestTensors(body, parsed.binary, parsed.tensors);
   const requested = body.outputs?.map((o) => o.name);
   checkAgainstSignature(sig, inputs, requested);
   const out = await runtime.infer(p.name, inputs, opts.admission.enter(reply));
@@ -123,32 +126,29 @@ async function runInfer(opts: KServeOptions, req: FastifyRequest, reply: Fastify
 }
 
 /** One body parser for infer requests: JSON, with or without binary tensor data after it. */
-function installInferParser(app: FastifyInstance, opts: KServeOptions, binaryOf: WeakMap<FastifyRequest, Buffer>): void {
+function installInferParser(app: FastifyInstance, opts: KServeOptions, parsedOf: WeakMap<FastifyRequest, ParsedInfer>): void {
+  const parser = new InferBodyParser(opts.parser);
+  app.addHook('onClose', () => parser.close());
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, async (req: FastifyRequest, body: string | Buffer) => {
     const type = req.headers['content-type']?.split(';')[0].trim().toLowerCase();
     if (type !== undefined && !BODY_TYPES.has(type)) {
       throw new PinholeError('unsupported_media_type', `unsupported content type "${type}"; send application/json, application/octet-stream or none`);
     }
-    const bytes = body as Buffer;
     const name = (req.params as { name?: string }).name;
-    if (name && opts.runtime.model(name)?.status === 'ready') {
-      // the JSON header is read for shapes before it is parsed; binary data after it holds no text to match
-      const end = Number(req.headers[HEADER_LENGTH]);
-      const text = bytes.subarray(0, Number.isInteger(end) && end >= 0 ? Math.min(end, bytes.length) : bytes.length).toString('utf8');
-      checkDeclaredBatch(text, await opts.runtime.signature?.(name), opts.caps);
-    }
-    const { json, binary } = splitInferBody(bytes, req.headers[HEADER_LENGTH]);
-    binaryOf.set(req, binary);
-    return json;
+    // the JSON text is read for shapes before it is parsed; binary data after it holds no text to match
+    const sig = name && opts.runtime.model(name)?.status === 'ready' ? await opts.runtime.signature?.(name) : undefined;
+    const parsed = await parser.parse(body as Buffer, req.headers[HEADER_LENGTH], textBatchCap(sig, opts.caps));
+    parsedOf.set(req, parsed);
+    return parsed.json;
   });
 }
 
 export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): Promise<void> {
   const { runtime } = opts;
   const answer = (reply: FastifyReply, ok: boolean, body: object) => reply.code(ok ? 200 : 503).send(body);
-  const binaryOf = new WeakMap<FastifyRequest, Buffer>();
-  installInferParser(app, opts, binaryOf);
+  const parsedOf = new WeakMap<FastifyRequest, ParsedInfer>();
+  installInferParser(app, opts, parsedOf);
 
   app.get('', {
     schema: { summary: 'Server metadata', operationId: 'serverMetadata', tags: ['kserve-v2'] },
@@ -201,7 +201,7 @@ export async function kserveRoutes(app: FastifyInstance, opts: KServeOptions): P
   app.get('/models/:name/ready', { schema: readyRouteSchema('modelReady') }, modelReady);
   app.get('/models/:name/versions/:version/ready', { schema: readyRouteSchema('modelVersionReady') }, modelReady);
 
-  const infer = (req: FastifyRequest, reply: FastifyReply) => runInfer(opts, req, reply, binaryOf.get(req) ?? Buffer.alloc(0));
+  const infer = (req: FastifyRequest, reply: FastifyReply) => runInfer(opts, req, reply, parsedOf.get(req) ?? { json: req.body, binary: Buffer.alloc(0) });
   const inferSchema = (operationId: string) => ({
     summary: 'Inference on tensors: JSON, or JSON followed by binary tensor data (Inference-Header-Content-Length)',
     operationId,

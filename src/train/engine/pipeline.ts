@@ -1,7 +1,7 @@
 // The input pipeline: batch requests go to a worker thread that builds them while the main thread
 // computes; results come back in order. `inProcess` builds them on the main thread instead (tests,
 // environments without worker support); the batches are identical either way.
-import { Worker } from 'node:worker_threads';
+import { moduleWorker, siblingModule } from '../../threads/module-worker.ts';
 import { makeBatch, openSources, type Batch, type BatchRequest, type SourceConfig, type Sources } from './batches.ts';
 
 export interface Pipeline {
@@ -16,14 +16,7 @@ export async function openPipeline(cfg: SourceConfig, opts: { inProcess?: boolea
     let id = 0;
     return { request: (r) => makeBatch(src, cfg, { ...r, id: id++ }), close: async () => {} };
   }
-  // .ts workers need tsx's loader registered inside the worker before the module is imported; built
-  // (dist/) this module and the worker are plain .js
-  const compiled = import.meta.url.endsWith('.js');
-  const url = new URL(compiled ? './batch-worker.js' : './batch-worker.ts', import.meta.url).href;
-  const boot = compiled
-    ? `import(${JSON.stringify(url)})`
-    : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-  const worker = new Worker(boot, { eval: true, workerData: cfg });
+  const worker = moduleWorker(siblingModule(import.meta.url, 'batch-worker'), { workerData: cfg });
   const pending = new Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>();
   let failed: Error | undefined;
   const failAll = (e: Error) => {

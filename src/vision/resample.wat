@@ -1,0 +1,113 @@
+;; TensorFlow's legacy bilinear resampling (src/vision/resample.ts) in WebAssembly: the same float32
+;; operations in the same order, so the result is bit for bit the JavaScript's (and tf.image's), but
+;; without JavaScript's float64 arithmetic and the Math.fround after every step that exactness costs
+;; there. Compiled by `npm run build:wasm` into resample-wasm.ts; test/resample-wasm.test.ts checks
+;; the two agree and that the embedded module is this file's.
+;;
+;; JavaScript drives the row loop and copies one source row at a time into memory, so the module's
+;; memory stays the size of a few rows whatever the picture's size.
+(module
+  (memory (export "memory") 1)
+
+  ;; One row of horizontally interpolated samples, planar: channel c of column x at dst + 4*(c*n + x).
+  ;; src: the source row's first byte, or -1 for a row of padding (every sample the pad value).
+  ;; lo, hi: per column, the byte offsets in the row of the two taps (-1: a padding column); w: the
+  ;; weight of the second tap. Per sample: l + (r - l) * w, each step rounded to float32.
+  (func (export "horizontal")
+    (param $src i32) (param $dst i32) (param $n i32) (param $C i32)
+    (param $lo i32) (param $hi i32) (param $w i32) (param $pad f32)
+    (local $x i32) (local $c i32) (local $c0 i32) (local $c1 i32) (local $wx f32)
+    (local $l f32) (local $r f32) (local $plane i32)
+    (local.set $plane (i32.shl (local.get $n) (i32.const 2)))
+    (if (i32.lt_s (local.get $src) (i32.const 0))
+      (then
+        (local.set $x (i32.mul (local.get $n) (local.get $C)))
+        (block $done
+          (loop $fill
+            (br_if $done (i32.eqz (local.get $x)))
+            (local.set $x (i32.sub (local.get $x) (i32.const 1)))
+            (f32.store (i32.add (local.get $dst) (i32.shl (local.get $x) (i32.const 2))) (local.get $pad))
+            (br $fill)))
+        (return)))
+    (local.set $x (i32.const 0))
+    (block $rowdone
+      (loop $col
+        (br_if $rowdone (i32.ge_u (local.get $x) (local.get $n)))
+        (local.set $c0 (i32.load (i32.add (local.get $lo) (i32.shl (local.get $x) (i32.const 2)))))
+        (local.set $c1 (i32.load (i32.add (local.get $hi) (i32.shl (local.get $x) (i32.const 2)))))
+        (local.set $wx (f32.load (i32.add (local.get $w) (i32.shl (local.get $x) (i32.const 2)))))
+        (local.set $c (i32.const 0))
+        (block $chdone
+          (loop $ch
+            (br_if $chdone (i32.ge_u (local.get $c) (local.get $C)))
+            (local.set $l
+              (if (result f32) (i32.lt_s (local.get $c0) (i32.const 0))
+                (then (local.get $pad))
+                (else (f32.convert_i32_u (i32.load8_u (i32.add (local.get $src) (i32.add (local.get $c0) (local.get $c))))))))
+            (local.set $r
+              (if (result f32) (i32.lt_s (local.get $c1) (i32.const 0))
+                (then (local.get $pad))
+                (else (f32.convert_i32_u (i32.load8_u (i32.add (local.get $src) (i32.add (local.get $c1) (local.get $c))))))))
+            (f32.store
+              (i32.add (local.get $dst)
+                (i32.add (i32.mul (local.get $c) (local.get $plane)) (i32.shl (local.get $x) (i32.const 2))))
+              (f32.add (local.get $l) (f32.mul (f32.sub (local.get $r) (local.get $l)) (local.get $wx))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $ch)))
+        (local.set $x (i32.add (local.get $x) (i32.const 1)))
+        (br $col)))
+  )
+
+  ;; One output row, planar like the rows: t + (b - t) * yw, then (v - mean[c]) / std[c], all float32,
+  ;; four samples at a time. a, b: the top and bottom rows; mean, std: C float32 each.
+  (func (export "vertical")
+    (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $C i32) (param $yw f32)
+    (param $mean i32) (param $std i32)
+    (local $c i32) (local $i i32) (local $end i32) (local $end4 i32) (local $off i32)
+    (local $m f32) (local $s f32) (local $t f32)
+    (local $m4 v128) (local $s4 v128) (local $y4 v128) (local $t4 v128)
+    (local.set $y4 (f32x4.splat (local.get $yw)))
+    (local.set $c (i32.const 0))
+    (block $chdone
+      (loop $ch
+        (br_if $chdone (i32.ge_u (local.get $c) (local.get $C)))
+        (local.set $m (f32.load (i32.add (local.get $mean) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $s (f32.load (i32.add (local.get $std) (i32.shl (local.get $c) (i32.const 2)))))
+        (local.set $m4 (f32x4.splat (local.get $m)))
+        (local.set $s4 (f32x4.splat (local.get $s)))
+        ;; sample indices [i, end) of this channel's plane; SIMD up to end4, the rest one by one
+        (local.set $i (i32.mul (local.get $c) (local.get $n)))
+        (local.set $end (i32.add (local.get $i) (local.get $n)))
+        (local.set $end4 (i32.sub (local.get $end) (i32.and (local.get $n) (i32.const 3))))
+        (block $vdone
+          (loop $v
+            (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
+            (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+            (local.set $t4 (v128.load (i32.add (local.get $a) (local.get $off))))
+            (v128.store (i32.add (local.get $out) (local.get $off))
+              (f32x4.div
+                (f32x4.sub
+                  (f32x4.add (local.get $t4)
+                    (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $b) (local.get $off))) (local.get $t4)) (local.get $y4)))
+                  (local.get $m4))
+                (local.get $s4)))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $v)))
+        (block $sdone
+          (loop $sc
+            (br_if $sdone (i32.ge_u (local.get $i) (local.get $end)))
+            (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+            (local.set $t (f32.load (i32.add (local.get $a) (local.get $off))))
+            (f32.store (i32.add (local.get $out) (local.get $off))
+              (f32.div
+                (f32.sub
+                  (f32.add (local.get $t)
+                    (f32.mul (f32.sub (f32.load (i32.add (local.get $b) (local.get $off))) (local.get $t)) (local.get $yw)))
+                  (local.get $m))
+                (local.get $s)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $sc)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $ch)))
+  )
+)
