@@ -177,6 +177,19 @@ describe('dynamic batcher', () => {
     } finally {
       await rt.close();
     }
+    // an int8 folder (precision in model.json) runs alone on CPU: its kernels gain nothing from a batch
+    const q = mkdtempSync(join(tmpdir(), 'pinhole-batch-int8-'));
+    try {
+      writeTinyModel(q, 'q', { manifest: { precision: 'int8' } });
+      const rq = await Runtime.create({ modelsDir: q, log: quiet });
+      try {
+        expect(rq.model('q')).toMatchObject({ ep: 'cpu', maxBatch: 1 });
+      } finally {
+        await rq.close();
+      }
+    } finally {
+      rmSync(q, { recursive: true, force: true });
+    }
   });
 
   it('close() finishes in-flight requests before releasing the sessions', async () => {

@@ -167,7 +167,7 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST || '127.0.0.1')
     .option('--port <port>', 'port to listen on, 0 for any free one (default: env PORT, else 8080)', intOption('--port', 0, 65535))
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
-    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 4)', intOption('--max-batch', 1, 256))
+    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 4; 1 for an int8 model on CPU)', intOption('--max-batch', 1, 256))
     .option('--batch-delay-ms <ms>', 'how long a lone request waits for company while a worker is free (default: none on CPU, 2 on CUDA)', numberOption('--batch-delay-ms', 0, 1000))
     .option('--queue-limit <n>', 'requests waiting per model before 503 (default 64)', intOption('--queue-limit', 1, 100000))
     .option('--workers <n>', 'inference worker threads, each with its own ONNX Runtime session (default 1)', intOption('--workers', 1, 256))

@@ -6,8 +6,8 @@
 // no copy of the original weights). The saved graph is only valid for the CPU and the ORT build that made
 // it, so its key holds both, with the model file's identity; the model folder itself is never written.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
 export interface OrtCacheOptions {
@@ -19,7 +19,7 @@ export interface OrtCacheOptions {
 }
 
 export const MIN_CACHED_BYTES = 16 * 1024 * 1024;
-const MAX_CACHE_BYTES = 2 * 1024 ** 3;
+const MAX_CACHE_BYTES = 1024 ** 3;
 
 /** The CPU's instruction-set flags (Linux); undefined elsewhere, where nothing is cached. */
 function cpuFlags(): string | undefined {
@@ -45,15 +45,16 @@ export interface CacheEntry {
 export function cacheEntry(file: string, ortVersion: string, o: OrtCacheOptions): CacheEntry | undefined {
   const flags = cpuFlags();
   if (!flags) return undefined;
-  let st;
+  let st, real;
   try {
-    st = statSync(file);
+    real = realpathSync(file);
+    st = statSync(real);
   } catch {
     return undefined;
   }
   if (st.size < (o.minBytes ?? MIN_CACHED_BYTES)) return undefined;
   const key = createHash('sha256')
-    .update([resolve(file), st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortVersion, process.arch, flags, 'cpu', 'all'].join('\n'))
+    .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortVersion, process.arch, flags, 'cpu', 'all'].join('\n'))
     .digest('hex').slice(0, 32);
   const path = join(o.dir, `${key}.onnx`);
   return { path, temp: `${path}.${process.pid}.${threadId}.tmp` };

@@ -28,8 +28,8 @@ import type {
 } from './types.ts';
 
 /**
- * maxBatch and batchDelayMs: on an accelerator (CUDA); on CPU the defaults are 4 and no delay
- * (sessions.ts CPU_MAX_BATCH, defaultBatchDelayMs).
+ * maxBatch and batchDelayMs: on an accelerator (CUDA); on CPU the defaults are 4 (1 for an int8 model)
+ * and no delay (sessions.ts cpuMaxBatch, defaultBatchDelayMs).
  */
 export const DEFAULTS = { maxBatch: ACCEL_MAX_BATCH, batchDelayMs: 2, queueLimit: 64 } as const;
 

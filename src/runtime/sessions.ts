@@ -37,11 +37,16 @@ export function threadPlan(workers?: number, intraOpThreads?: number, soloThread
 }
 
 /**
- * Largest batch on CPU unless asked. A batch of 4 costs ORT ~10% less CPU per image than 4 runs of one
- * (yolov2-tiny-voc, 2 threads: 298 against 4 x 85 ms; fewer intra-op barriers per image), and with no
- * batch delay on CPU a batch only forms from requests that were waiting anyway (bench/README.md, issue 20).
+ * Largest batch on CPU unless asked, by the model's precision. In float32 a batch of 4 costs ORT ~10% less
+ * CPU per image than 4 runs of one (yolov2-tiny-voc, 2 threads: 298 against 4 x 85 ms), and with no batch
+ * delay on CPU a batch only forms from requests that were waiting anyway. An int8 graph's kernels cost the
+ * same per image at batch 4 (25.1 against 25.4 ms, 1 thread; 29.7 against 29.5, 2 threads), measured
+ * fewer images/s at 16 connections (13 against 17 req/s) and hold larger activations: batch 1
+ * (bench/README.md, issue 20).
  */
-export const CPU_MAX_BATCH = 4;
+export function cpuMaxBatch(m: Pick<Manifest, 'precision'>): number {
+  return m.precision === 'int8' ? 1 : 4;
+}
 /** Largest batch elsewhere (CUDA) unless asked. */
 export const ACCEL_MAX_BATCH = 4;
 /**
@@ -134,7 +139,7 @@ export class Sessions {
   /**
    * Creates the model's session in every worker (and the solo session in worker 0) and warms it at
    * batch 1 before it serves; larger batches are warmed after, while it serves. `maxBatch` undefined:
-   * CPU_MAX_BATCH on CPU, ACCEL_MAX_BATCH on an accelerator; `batchDelayMs` undefined: defaultBatchDelayMs.
+   * cpuMaxBatch on CPU, ACCEL_MAX_BATCH on an accelerator; `batchDelayMs` undefined: defaultBatchDelayMs.
    */
   async load(name: string, dir: string, manifest: Manifest, file: string, maxBatch: number | undefined, warm: boolean,
     batchDelayMs?: number): Promise<LoadedModel> {
@@ -152,7 +157,7 @@ export class Sessions {
       const fixedBatch = r.fixedBatch;
       const note = replies.find((x) => x.warmNote)?.warmNote;
       if (note) this.log.warn(`model ${name}: warm-up skipped (${note})`);
-      const asked = maxBatch ?? (r.ep === 'cpu' ? CPU_MAX_BATCH : ACCEL_MAX_BATCH);
+      const asked = maxBatch ?? (r.ep === 'cpu' ? cpuMaxBatch(manifest) : ACCEL_MAX_BATCH);
       const model: LoadedModel = {
         id, name, dir, file, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
         maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), batchDelayMs: batchDelayMs ?? defaultBatchDelayMs(r.ep), solo: r.solo,

@@ -72,7 +72,7 @@ export interface RuntimeOptions {
   only?: readonly string[];
   /** execution providers in order of preference, e.g. "cuda,cpu"; default cpu */
   eps?: string | readonly string[];
-  /** largest batch the dynamic batcher forms (default 4) */
+  /** largest batch the dynamic batcher forms (default 4; on CPU 1 for an int8 model: sessions.ts cpuMaxBatch) */
   maxBatch?: number;
   /** how long a lone request waits for company while a worker is free (default: none on CPU, 2 ms on CUDA) */
   batchDelayMs?: number;
