@@ -1,8 +1,10 @@
 // darknet's yolov2-tiny-voc (Debian's cfg) with seeded random weights from the darknet oracle's
 // gen_weights.py, imported into a model folder, and its int8 version made by `pinhole quantize`: the same
-// cfg + weights every contender of the peer bench loads. Cached under the OS temp folder by seed.
+// cfg + weights every contender of the peer bench loads. Cached under the OS temp folder by seed; the int8
+// folder is made again when the quantizer's sources changed since (a stamp of their hash).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +12,14 @@ import { importDarknet } from '../src/onnx/darknet/folder.ts';
 import { darknetAvailable, darknetCfg, darknetData, oracleWeights } from '../test/helpers/oracle.ts';
 
 const BIN = fileURLToPath(new URL('../bin/pinhole.js', import.meta.url));
+const QUANTIZER = fileURLToPath(new URL('../src/onnx/quantize/', import.meta.url));
+
+/** A hash of the quantizer's sources: an int8 folder made by other code is made again. */
+function quantizerStamp(): string {
+  const h = createHash('sha256');
+  for (const f of readdirSync(QUANTIZER).sort()) h.update(f).update(readFileSync(join(QUANTIZER, f)));
+  return h.digest('hex').slice(0, 16);
+}
 
 export interface DarknetBenchModel {
   cfg: string;
@@ -36,9 +46,12 @@ export async function darknetBenchModel(seed = 1, calib = 'synth:997:64'): Promi
   const name = 'yolov2-tiny-voc';
   const int8Name = `${name}-int8`;
   if (!existsSync(join(modelsDir, name, 'model.json'))) await importDarknet({ cfg, weights, names, out: join(modelsDir, name) });
-  if (!existsSync(join(modelsDir, int8Name, 'model.json'))) {
+  const stamp = join(modelsDir, `${int8Name}.quantizer`);
+  const want = `${quantizerStamp()} ${calib}`;
+  if (!existsSync(join(modelsDir, int8Name, 'model.json')) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
     // random weights score nothing worth evaluating; the speed is the point here
     execFileSync(process.execPath, [BIN, 'quantize', join(modelsDir, name), '--calib', calib, '--out', join(modelsDir, int8Name), '--no-eval'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    writeFileSync(stamp, want);
   }
   return { cfg, weights, names, modelsDir, name, int8Name };
 }

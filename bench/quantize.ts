@@ -10,6 +10,7 @@ import { availableParallelism, loadavg, tmpdir, cpus } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
+import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { decodeModel } from '../src/onnx/graph.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
 import { readManifest } from '../src/runtime/folder.ts';
@@ -54,7 +55,7 @@ async function fusedOps(file: string): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pinhole-bench-q-'));
   try {
     const out = path.join(dir, 'opt.onnx');
-    const s = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'extended', optimizedModelFilePath: out });
+    const s = await ort.InferenceSession.create(file, { ...sessionOptions('cpu', { intraOpThreads: 1, quantized: true }), optimizedModelFilePath: out });
     await s.release();
     const c = new Map<string, number>();
     for (const n of decodeModel(readFileSync(out)).graph!.node!) c.set(n.opType!, (c.get(n.opType!) ?? 0) + 1);
@@ -73,7 +74,9 @@ for (const p of pairs) {
   const dims = [1, m.input.channels, m.input.height, m.input.width];
   console.log(`\n${p.label} ${m.input.width}x${m.input.height}: int8 graph runs as ${await fusedOps(path.join(p.int8, 'model.onnx'))}`);
   for (const t of threads) {
-    const sessions = await Promise.all([p.fp32, p.int8].map((d) => ort.InferenceSession.create(path.join(d, 'model.onnx'), { intraOpNumThreads: t, interOpNumThreads: 1 })));
+    // the options the runtime's workers use (src/runtime/ort-session.ts), int8 graphs flagged as such
+    const sessions = await Promise.all([p.fp32, p.int8].map((d, k) => ort.InferenceSession.create(path.join(d, 'model.onnx'),
+      sessionOptions('cpu', { intraOpThreads: t, quantized: k === 1 }))));
     const feeds = sessions.map((s) => ({ [s.inputNames[0]]: new ort.Tensor('float32', x, dims) }));
     for (let k = 0; k < 2; k++) for (let i = 0; i < 5; i++) await sessions[k].run(feeds[k]);
     const n = [0, 0], wall = [0, 0], cpu = [0, 0];

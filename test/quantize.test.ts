@@ -15,6 +15,7 @@ import { quantizeModel } from '../src/onnx/quantize/index.ts';
 import { activationQParams, quantizeWeights } from '../src/onnx/quantize/qdq.ts';
 import type { Graph } from '../src/onnx/quantize/tensors.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
+import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { encodePng } from '../src/train/data/image.ts';
 import { openDataset } from '../src/train/data/open.ts';
 import { regionManifest, writeModel } from './runtime-fixtures.ts';
@@ -220,6 +221,20 @@ describe('quantizeModel on a small detector', () => {
     expect(inits.get(convs.at(-1)!.input![1])!.dataType).toBe(onnx.TensorProto.DataType.FLOAT);
     // the head's output is a float tensor straight into the graph output, no Q/DQ
     expect(g.node!.filter((n) => n.input!.includes(convs.at(-1)!.output![0])).map((n) => n.opType)).toEqual(['Identity']);
+    // the first layer's activation and pool stay float with it: int8 starts at the second convolution's input
+    const ops = g.node!.map((n) => n.opType);
+    expect(ops.slice(0, ops.indexOf('QuantizeLinear'))).toEqual(['Conv', 'LeakyRelu', 'MaxPool']);
+    expect(g.node![ops.indexOf('QuantizeLinear')].input![0]).toBe(g.node![2].output![0]);
+    // ORT would move that QuantizeLinear back above the pool; the runtime's options for int8 models keep it
+    const optimized = async (quantized: boolean) => {
+      const file = join(root, `opt-${quantized}.onnx`);
+      const sess = await ort.InferenceSession.create(k.bytes, { ...sessionOptions('cpu', { intraOpThreads: 1, quantized }), optimizedModelFilePath: file });
+      await sess.release();
+      const o = decodeModel(readFileSync(file)).graph!.node!.map((n) => n.opType!);
+      return o.indexOf('MaxPool') >= 0 && o.indexOf('MaxPool') < o.indexOf('QuantizeLinear');
+    };
+    expect(await optimized(true)).toBe(true);
+    expect(await optimized(false)).toBe(false);
   });
 });
 

@@ -1,7 +1,8 @@
 # The Flask + gunicorn + OpenCV DNN peer of bench/peer.ts: darknet cfg + weights loaded by
 # cv2.dnn.readNetFromDarknet, OpenCV's own YOLO sample pipeline (blobFromImage, forward, NMSBoxes).
 #
-#   PEER_CFG=... PEER_WEIGHTS=... PEER_NAMES=... gunicorn -w 2 -b 127.0.0.1:8091 --chdir bench/peers flask_server:app
+#   PEER_CFG=... PEER_WEIGHTS=... PEER_NAMES=... gunicorn -w 2 -k gthread --threads 1 --keep-alive 75 \
+#     -b 127.0.0.1:8091 --chdir bench/peers flask_server:app
 import os
 
 import cv2

@@ -38,11 +38,12 @@ export interface CacheEntry {
 }
 
 /**
- * The cache entry of `file` for this CPU and ORT build, or undefined when it is not to be cached (small,
+ * The cache entry of `file` for this CPU and ORT build (`ortBuild`: ORT's version and the session options
+ * that shape the optimized graph), or undefined when it is not to be cached (small,
  * unreadable, or the CPU cannot be identified). The model file is identified by device, inode, size,
  * modification and change times: a file rewritten in place or replaced gets a new entry.
  */
-export function cacheEntry(file: string, ortVersion: string, o: OrtCacheOptions): CacheEntry | undefined {
+export function cacheEntry(file: string, ortBuild: string, o: OrtCacheOptions): CacheEntry | undefined {
   const flags = cpuFlags();
   if (!flags) return undefined;
   let st, real;
@@ -54,7 +55,7 @@ export function cacheEntry(file: string, ortVersion: string, o: OrtCacheOptions)
   }
   if (st.size < (o.minBytes ?? MIN_CACHED_BYTES)) return undefined;
   const key = createHash('sha256')
-    .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortVersion, process.arch, flags, 'cpu', 'all'].join('\n'))
+    .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortBuild, process.arch, flags, 'cpu', 'all'].join('\n'))
     .digest('hex').slice(0, 32);
   const path = join(o.dir, `${key}.onnx`);
   return { path, temp: `${path}.${process.pid}.${threadId}.tmp` };

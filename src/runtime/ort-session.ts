@@ -15,7 +15,13 @@ export interface ThreadOptions {
    * saveTo: optimize as usual and save the optimized graph there.
    */
   optimized?: 'cached' | { saveTo: string };
+  /** an int8 QDQ graph of `pinhole quantize` (model.json precision int8) */
+  quantized?: boolean;
 }
+
+// ORT's QDQ propagation moves a QuantizeLinear up through a MaxPool: into the float first layer and pool
+// the quantizer keeps, where the uint8 pool then runs in NCHW (src/onnx/quantize/index.ts, FOLLOWERS).
+const KEEP_QDQ_WHERE_PLACED = { disable_specified_optimizers: 'QDQPropagationTransformer' };
 
 export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSession.SessionOptions {
   return {
@@ -28,7 +34,10 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     interOpNumThreads: 1,
     // off: activations are allocated per run and given back, instead of an arena kept at its peak
     ...(t.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
-    ...(t.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    extra: {
+      ...(t.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
+      ...(t.quantized ? { optimization: KEEP_QDQ_WHERE_PLACED } : {}),
+    },
   };
 }
 

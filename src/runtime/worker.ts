@@ -70,7 +70,7 @@ function get(modelId: number): Loaded {
  * or, the first time, from model.onnx with its optimized graph saved for the next start.
  */
 async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
-  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, ort.env.versions.common, init.ortCache) : undefined;
+  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, `${ort.env.versions.common} quantized=${t.quantized === true}`, init.ortCache) : undefined;
   if (!cache) return createSession(m.file, eps, t);
   if (cacheHit(cache)) {
     try {
@@ -95,12 +95,14 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
 async function soloSession(m: LoadRequest, ep: EpName): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
   if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena })).session;
+  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' })).session;
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
   // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
-  const { session, ep, failed } = await newSession(m, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena });
+  const { session, ep, failed } = await newSession(m, m.eps, {
+    intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
+  });
   let solo: ort.InferenceSession | undefined;
   try {
     solo = await soloSession(m, ep);
