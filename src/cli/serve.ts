@@ -109,9 +109,9 @@ async function run(o: ServeOptions): Promise<void> {
   }
   const host = o.host;
   const policy = defaultPolicy(host);
-  // Cold start: the inference workers start first. ONNX Runtime loads and the sessions are created and
-  // warmed on their threads while this one loads Fastify and the routes and compiles their schemas;
-  // the server listens once both are done (bench/README.md "Cold start").
+  // Cold start: the inference workers start first and are handed the models (Runtime.start); the sessions
+  // are created and warmed on their threads while this one loads Fastify and builds the routes; the server
+  // listens once both are done (bench/README.md "Cold start, phase by phase").
   const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
   const metrics = createMetrics();
   const log = deferredLogger();

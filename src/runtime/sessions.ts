@@ -115,7 +115,6 @@ export interface SessionsOptions {
   log: PoolLog & { info(msg: string): void };
 }
 
-
 export class Sessions {
   private nextId = 1;
   readonly eps: EpName[];
