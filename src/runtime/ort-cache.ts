@@ -9,14 +9,10 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import type { OrtCacheOptions } from './types.ts';
 
-export interface OrtCacheOptions {
-  dir: string;
-  /** smaller model files are not cached: their graphs optimize in a few ms */
-  minBytes?: number;
-  /** the folder is pruned, least recently used first, to this many bytes */
-  maxBytes?: number;
-}
+export type { OrtCacheOptions };
+
 
 export const MIN_CACHED_BYTES = 16 * 1024 * 1024;
 const MAX_CACHE_BYTES = 1024 ** 3;

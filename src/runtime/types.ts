@@ -1,5 +1,4 @@
 // The runtime's public surface, as used by src/server and the CLI. Shapes of responses follow SPEC.md.
-import type { OrtCacheOptions } from './ort-cache.ts';
 import type { InputSpec, ModelKind } from '../manifest.ts';
 
 // The job's types are src/vision's; re-exported for the server and the CLI.
@@ -56,6 +55,15 @@ export interface RuntimeObserver {
 export interface DetectOptions {
   /** absolute time (Date.now() based, ms) after which a request still queued is dropped (PinholeError 'timeout') */
   deadlineMs?: number;
+}
+
+/** ONNX Runtime's optimized graphs kept on disk between starts (src/runtime/ort-cache.ts). */
+export interface OrtCacheOptions {
+  dir: string;
+  /** smaller model files are not cached: their graphs optimize in a few ms (default 16 MiB) */
+  minBytes?: number;
+  /** the folder is pruned, least recently used first, to this many bytes (default 1 GiB) */
+  maxBytes?: number;
 }
 
 /** Where the runtime writes its log lines (a pino logger fits). */
