@@ -68,6 +68,25 @@ describe('batcher', () => {
     b.stop();
   });
 
+  it('an adapter\'s own batch delay wins over the batcher\'s: 0 runs a lone job at once, none waits for company', async () => {
+    const b = new Batcher(1, () => true, { maxBatch: 4, batchDelayMs: 60_000, queueLimit: 8 });
+    const q = b.open('m');
+    const eager = { ...recorder<string>(4), batchDelayMs: 0 };
+    const r = await b.admit(q).submit(eager, 'x', Infinity);
+    expect(r.timing.batchSize).toBe(1);
+    const patient = recorder<string>(4);
+    let done = false;
+    void b.admit(q).submit(patient, 'y', Infinity).then(() => { done = true; });
+    await tick();
+    expect(done).toBe(false);
+    expect(patient.batches).toEqual([]);
+    b.flush = true;
+    b.pump();
+    await tick();
+    expect(done).toBe(true);
+    b.stop();
+  });
+
   it('a retired queue drains what it admitted, then reports drained once', async () => {
     const b = new Batcher(1, () => true, { maxBatch: 4, batchDelayMs: 1000, queueLimit: 8 });
     const drained: string[] = [];

@@ -159,6 +159,39 @@ describe('dynamic batcher', () => {
     }
   });
 
+  it('CPU defaults: a lone request runs at once (no batch delay); requests queued behind a running batch go together, up to 4', async () => {
+    const ev = events();
+    // no batchDelayMs asked: the runtime's default (2 ms) is an accelerator's; a CPU model has none
+    const rt = await Runtime.create({ modelsDir: root, workers: 1, log: quiet, observer: ev.observer });
+    try {
+      expect(rt.model('a')).toMatchObject({ ep: 'cpu', maxBatch: 4 });
+      ev.batches.length = 0;
+      await rt.detect('a', image, { thresh: 0.05 });
+      expect(ev.batches.map((b) => b.size)).toEqual([1]);
+      ev.batches.length = 0;
+      await Promise.all(Array.from({ length: 9 }, () => rt.detect('a', image, { thresh: 0.05 })));
+      const sizes = ev.batches.map((b) => b.size);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(9);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(4);
+      expect(sizes.some((n) => n > 1)).toBe(true);
+    } finally {
+      await rt.close();
+    }
+    // an int8 folder (precision in model.json) runs alone on CPU: its kernels gain nothing from a batch
+    const q = mkdtempSync(join(tmpdir(), 'pinhole-batch-int8-'));
+    try {
+      writeTinyModel(q, 'q', { manifest: { precision: 'int8' } });
+      const rq = await Runtime.create({ modelsDir: q, log: quiet });
+      try {
+        expect(rq.model('q')).toMatchObject({ ep: 'cpu', maxBatch: 1 });
+      } finally {
+        await rq.close();
+      }
+    } finally {
+      rmSync(q, { recursive: true, force: true });
+    }
+  });
+
   it('close() finishes in-flight requests before releasing the sessions', async () => {
     const rt = await Runtime.create({ modelsDir: root, maxBatch: 2, batchDelayMs: 0, log: quiet });
     const pending = Array.from({ length: 12 }, (_, i) => settle<unknown>(i % 2 ? rt.detect('a', image) : rt.infer('b', input(i / 12))));

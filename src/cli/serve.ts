@@ -2,14 +2,15 @@
 // Loads every model folder, serves the HTTP/WebSocket API, and on SIGTERM/SIGINT stops accepting,
 // finishes in-flight requests and closes the runtime.
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { Runtime } from '../runtime/runtime.ts';
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
-import { buildApp, DEFAULTS as APP_DEFAULTS } from '../server/app.ts';
+import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
 import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
 import { defaultPolicy, parseList } from '../server/origin.ts';
-import { createMetrics } from '../server/metrics.ts';
 import { epList } from './detect-options.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';
 
@@ -25,6 +26,7 @@ interface ServeOptions {
   threads?: number;
   soloThreads?: number;
   cpuArena: boolean;
+  ortCache: string | false;
   decodeLanes?: number;
   streamInFlight?: number;
   bodyLimitMb: number;
@@ -62,6 +64,11 @@ function logLevel(raw: string): string {
   return raw;
 }
 
+/** $XDG_CACHE_HOME/pinhole/ort, else ~/.cache/pinhole/ort */
+function defaultOrtCache(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pinhole', 'ort');
+}
+
 function envPort(): number {
   const raw = process.env.PORT;
   if (raw === undefined || raw === '') return 8080;
@@ -79,6 +86,19 @@ function deferredLogger(): RuntimeLogger & { attach(l: RuntimeLogger): void } {
   };
 }
 
+/** The app built and made ready (its routes' schemas compiled) while the models load; the runtime is closed if that fails. */
+async function built(runtime: Runtime, build: () => Promise<FastifyInstance>, loaded: Promise<void>): Promise<FastifyInstance> {
+  try {
+    const app = await build();
+    await app.ready();
+    await loaded;
+    return app;
+  } catch (e) {
+    await runtime.close();
+    throw e;
+  }
+}
+
 async function run(o: ServeOptions): Promise<void> {
   const modelsDir = resolve(o.models);
   // A missing folder is a mistake (wrong directory, a typo in --models), so it stops here; an empty one is a
@@ -90,13 +110,18 @@ async function run(o: ServeOptions): Promise<void> {
   }
   const host = o.host;
   const policy = defaultPolicy(host);
+  // Cold start: the inference workers start first and are handed the models (Runtime.start); the sessions
+  // are created and warmed on their threads while this one loads Fastify and builds the routes; the server
+  // listens once both are done (bench/README.md "Cold start, phase by phase").
+  const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
   const metrics = createMetrics();
   const log = deferredLogger();
-  const runtime = await Runtime.create({
+  const { runtime, loaded } = await Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
-    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
+    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
   });
-  const app = await buildApp({
+  const { buildApp } = await import('../server/app.ts');
+  const app = await built(runtime, () => buildApp({
     runtime, metrics,
     logger: { level: o.logLevel },
     requestLogging: o.logRequests ?? false,
@@ -112,7 +137,7 @@ async function run(o: ServeOptions): Promise<void> {
     idleTimeoutMs: o.idleTimeoutMs,
     keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     originPolicy: { origins: corsList(o) ?? policy.origins, hosts: o.allowedHosts ?? policy.hosts },
-  });
+  }), loaded);
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
   const ready = models.filter((m) => m.status === 'ready');
@@ -144,13 +169,15 @@ export function register(program: Command): void {
     .option('--host <host>', 'address to listen on (env HOST)', process.env.HOST || '127.0.0.1')
     .option('--port <port>', 'port to listen on, 0 for any free one (default: env PORT, else 8080)', intOption('--port', 0, 65535))
     .option('--ep <list>', 'execution providers in order of preference, e.g. cuda,cpu', epList, ['cpu'])
-    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 1 on CPU, 4 on CUDA)', intOption('--max-batch', 1, 256))
-    .option('--batch-delay-ms <ms>', 'how long a lone request waits for company (default 2)', numberOption('--batch-delay-ms', 0, 1000))
+    .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 4; 1 for an int8 model on CPU)', intOption('--max-batch', 1, 256))
+    .option('--batch-delay-ms <ms>', 'how long a lone request waits for company while a worker is free (default: none on CPU, 2 on CUDA)', numberOption('--batch-delay-ms', 0, 1000))
     .option('--queue-limit <n>', 'requests waiting per model before 503 (default 64)', intOption('--queue-limit', 1, 100000))
     .option('--workers <n>', 'inference worker threads, each with its own ONNX Runtime session (default 1)', intOption('--workers', 1, 256))
     .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
     .option('--solo-threads <n>', 'with several workers: ONNX Runtime threads of a solo session for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
+    .option('--ort-cache <dir>', 'folder where ONNX Runtime\'s optimized graphs of large models are kept between starts (a faster start)', defaultOrtCache())
+    .option('--no-ort-cache', 'optimize every model at every start instead')
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)

@@ -25,6 +25,7 @@ export function adaptersFor(sessions: Sessions, model: LoadedModel, isDetector: 
   if (!isDetector) return { inference };
   const detection: Adapter<DetectJob, Detection[]> = {
     maxBatch: model.maxBatch,
+    batchDelayMs: model.batchDelayMs,
     solo: model.solo,
     async run(worker, jobs, solo) {
       const r = await sessions.runDetect(worker, model, jobs, solo);

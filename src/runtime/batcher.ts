@@ -21,6 +21,8 @@ export interface BatcherOptions {
 export interface Adapter<J, R> {
   /** largest batch it takes (1: every job runs alone, without waiting for company) */
   readonly maxBatch: number;
+  /** how long its lone job waits for company while a worker is free (default: the batcher's batchDelayMs) */
+  readonly batchDelayMs?: number;
   /** it can run a lone job solo (on worker 0, with every core) */
   readonly solo?: boolean;
   /** one result per job, in order; `solo` only when the adapter has the mode and worker is 0 */
@@ -207,7 +209,7 @@ export class Batcher {
         const head = queue.jobs[0];
         if (!head) continue;
         const full = this.flush || queue.retired || queue.jobs.length >= head.adapter.maxBatch;
-        const readyAt = full ? head.enqueuedAt : head.enqueuedAt + this.options.batchDelayMs;
+        const readyAt = full ? head.enqueuedAt : head.enqueuedAt + (head.adapter.batchDelayMs ?? this.options.batchDelayMs);
         if (readyAt <= now) {
           if (!best || head.enqueuedAt < best.jobs[0].enqueuedAt) best = queue;
         } else if (readyAt < nextReady) nextReady = readyAt;

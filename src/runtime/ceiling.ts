@@ -60,7 +60,7 @@ export async function runCeiling(o: CeilingOptions): Promise<CeilingResult> {
   // the ceiling drives the workers' own sessions directly: no solo session
   const sessions = await Sessions.start({ eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: 0, spinning: o.intraOpSpinning, log });
   try {
-    const model = await sessions.load(name, dir, m, files.bytes, o.batch, true);
+    const model = await sessions.load(name, dir, m, files.file, o.batch, true);
     if (model.maxBatch < o.batch) throw new Error(`ceiling: ${name} runs batches of at most ${model.maxBatch}`);
     const params = resolveParams(m, o.params);
     let next = 0;

@@ -1,13 +1,16 @@
 // Reading one model folder (model.json + model.onnx) with messages that say what is wrong and where.
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { validateManifest, type Manifest } from '../manifest.ts';
 import { parseTreeText } from '../vision/wordtree.ts';
 
 export interface ModelFiles {
   manifest: Manifest;
-  /** model.onnx in a SharedArrayBuffer: every worker builds its session from the same memory */
-  bytes: Uint8Array;
+  /**
+   * model.onnx, checked to be there and not empty: the inference workers read it themselves (ONNX
+   * Runtime reads the file natively), so the main thread neither reads nor holds the weights.
+   */
+  file: string;
 }
 
 function reason(e: unknown): string {
@@ -15,23 +18,6 @@ function reason(e: unknown): string {
   if (err?.code === 'ENOENT') return 'not found';
   if (err?.code === 'EACCES') return 'permission denied';
   return err instanceof Error ? err.message : String(e);
-}
-
-async function readShared(path: string): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const out = new Uint8Array(new SharedArrayBuffer(size));
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(out, off, size - off, off);
-      if (bytesRead === 0) throw new Error(`file shrank while reading (${off} of ${size} bytes)`);
-      off += bytesRead;
-    }
-    return out;
-  } finally {
-    await fh.close();
-  }
 }
 
 export async function readManifest(dir: string): Promise<Manifest> {
@@ -67,19 +53,21 @@ export async function readManifest(dir: string): Promise<Manifest> {
 }
 
 export async function readModelFolder(dir: string): Promise<ModelFiles> {
-  return { manifest: await readManifest(dir), bytes: await readModelBytes(dir) };
+  return { manifest: await readManifest(dir), file: await modelFile(dir) };
 }
 
-/** model.onnx of a folder, shared memory (see ModelFiles.bytes). */
-export async function readModelBytes(dir: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
+/** The path of a folder's model.onnx, once it is known to be a non-empty file (see ModelFiles.file). */
+export async function modelFile(dir: string): Promise<string> {
+  const file = join(dir, 'model.onnx');
+  let st;
   try {
-    bytes = await readShared(join(dir, 'model.onnx'));
+    st = await stat(file);
   } catch (e) {
     throw new Error(`model.onnx: ${reason(e)}`);
   }
-  if (bytes.byteLength === 0) throw new Error('model.onnx is empty');
-  return bytes;
+  if (!st.isFile()) throw new Error('model.onnx is not a file');
+  if (st.size === 0) throw new Error('model.onnx is empty');
+  return file;
 }
 
 /** Model folder names under `root` (directories, hidden ones skipped), sorted. */

@@ -10,6 +10,11 @@ export interface ThreadOptions {
   spinning?: boolean;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
+  /**
+   * 'cached': the file is a graph ORT optimized already (ort-cache.ts), loaded with optimizations off;
+   * saveTo: optimize as usual and save the optimized graph there.
+   */
+  optimized?: 'cached' | { saveTo: string };
   /** an int8 QDQ graph of `pinhole quantize` (model.json precision int8) */
   quantized?: boolean;
 }
@@ -23,7 +28,8 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     executionProviders: [ep],
     // Measured here: 'parallel' halves throughput on CPU; one inter-op thread since we run sequentially.
     executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: t.optimized === 'cached' ? 'disabled' : 'all',
+    ...(typeof t.optimized === 'object' ? { optimizedModelFilePath: t.optimized.saveTo } : {}),
     intraOpNumThreads: t.intraOpThreads,
     interOpNumThreads: 1,
     // off: activations are allocated per run and given back, instead of an arena kept at its peak
@@ -42,12 +48,12 @@ export interface CreatedSession {
   failed: EpAttempt[];
 }
 
-/** Tries each provider in order; throws an Error listing every attempt if none works. */
-export async function createSession(bytes: Uint8Array, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
+/** Tries each provider in order on the model.onnx at `file`; throws an Error listing every attempt if none works. */
+export async function createSession(file: string, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
   const failed: EpAttempt[] = [];
   for (const ep of eps) {
     try {
-      const session = await ort.InferenceSession.create(bytes, sessionOptions(ep, t));
+      const session = await ort.InferenceSession.create(file, sessionOptions(ep, t));
       return { session, ep, failed };
     } catch (e) {
       failed.push({ ep, error: firstLine(e) });

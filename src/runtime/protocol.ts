@@ -5,6 +5,7 @@ import type { Manifest } from '../manifest.ts';
 import type { EpAttempt, EpName } from './ep.ts';
 import type { Detection } from '../vision/types.ts';
 import type { ImageJob } from '../vision/postprocess.ts';
+import type { OrtCacheOptions } from './ort-cache.ts';
 import type { RawTensor } from './types.ts';
 
 export interface TensorMeta {
@@ -18,13 +19,15 @@ export interface LoadRequest {
   op: 'load';
   id: number;
   modelId: number;
-  /** model.onnx bytes, normally a view of a SharedArrayBuffer read once for all workers */
-  bytes: Uint8Array;
+  /** model.onnx, read by each worker itself (ONNX Runtime reads the file) */
+  file: string;
   eps: EpName[];
   /** with a yolo9000 tree file already read and inlined */
   manifest: Manifest;
   /** > 0: also create a solo session with this many ORT threads (CPU only), for lone requests */
   soloThreads?: number;
+  /** run each new session once at batch 1 before replying (the first run pays ORT's one-off costs) */
+  warm?: boolean;
 }
 
 export interface LoadReply {
@@ -34,6 +37,10 @@ export interface LoadReply {
   outputs: TensorMeta[];
   /** a solo session was created */
   solo: boolean;
+  /** the batch size the graph fixes, if it does */
+  fixedBatch?: number;
+  /** why the warm-up run was skipped, if it was (warm-up of a generator whose inputs cannot be guessed) */
+  warmNote?: string | null;
 }
 
 export interface WarmRequest {
@@ -109,6 +116,8 @@ export type WorkerReply =
 
 export interface WorkerInit {
   intraOpThreads: number;
+  /** ONNX Runtime's optimized graphs kept on disk between starts (ort-cache.ts); off when absent */
+  ortCache?: OrtCacheOptions;
   spinning?: boolean;
   cpuMemArena?: boolean;
 }

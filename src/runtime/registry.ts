@@ -8,7 +8,7 @@ import { PinholeError } from '../errors.ts';
 import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
-import { readManifest, readModelBytes } from './folder.ts';
+import { modelFile, readManifest } from './folder.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
@@ -28,6 +28,8 @@ interface ModelFolder {
   serving?: Serving;
   /** reloads of one folder run one after another */
   chain: Promise<unknown>;
+  /** the latest reload's files were checked and handed to the workers (or it failed before that) */
+  handedOff: Promise<void>;
 }
 
 export interface RegistryOptions {
@@ -36,6 +38,8 @@ export interface RegistryOptions {
   only?: readonly string[];
   /** undefined: by execution provider (Sessions.load) */
   maxBatch: number | undefined;
+  /** undefined: by execution provider (sessions.ts defaultBatchDelayMs) */
+  batchDelayMs?: number;
   warmup: boolean;
 }
 
@@ -45,8 +49,6 @@ function message(e: unknown): string {
 
 export class ModelRegistry {
   private readonly folders = new Map<string, ModelFolder>();
-  /** model.onnx bytes per loaded model, kept to rebuild its sessions if a worker has to be restarted */
-  private readonly modelBytes = new Map<number, Uint8Array>();
   /** retired queues and the model each one serves, released once the queue drains */
   private readonly retiring = new Map<ModelQueue, LoadedModel>();
   private readonly releases = new Set<Promise<void>>();
@@ -64,8 +66,7 @@ export class ModelRegistry {
     batcher.onDrained = (queue) => this.release(queue);
     sessions.pool.onRespawn = async (worker) => {
       for (const f of this.folders.values()) {
-        const bytes = f.serving && this.modelBytes.get(f.serving.model.id);
-        if (f.serving && bytes) await this.sessions.reloadInto(worker, f.serving.model, bytes, options.warmup);
+        if (f.serving) await this.sessions.reloadInto(worker, f.serving.model, options.warmup);
       }
     };
   }
@@ -74,7 +75,6 @@ export class ModelRegistry {
     const model = this.retiring.get(queue);
     if (!model) return;
     this.retiring.delete(queue);
-    this.modelBytes.delete(model.id);
     const p = this.sessions.release(model).catch((e) => this.log.warn(`releasing ${model.name}: ${message(e)}`));
     this.releases.add(p);
     void p.finally(() => this.releases.delete(p));
@@ -145,23 +145,34 @@ export class ModelRegistry {
     }
     let f = this.folders.get(name);
     if (!f) {
-      f = { name, dir: join(this.options.modelsDir, name), status: 'loading', chain: Promise.resolve() };
+      f = { name, dir: join(this.options.modelsDir, name), status: 'loading', chain: Promise.resolve(), handedOff: Promise.resolve() };
       this.folders.set(name, f);
     }
     const folder = f;
-    const run = folder.chain.then(() => this.load(folder));
+    let handedOff!: () => void;
+    folder.handedOff = new Promise<void>((r) => { handedOff = r; });
+    const run = folder.chain.then(() => this.load(folder, handedOff));
     folder.chain = run.catch(() => {});
+    void folder.chain.then(handedOff);
     return run;
   }
 
-  private async load(f: ModelFolder): Promise<ModelInfo> {
+  /**
+   * Resolves once every folder's latest (re)load has been handed to the workers: its sessions are being
+   * created on their threads, and nothing more is needed from this one until they are (cold start).
+   */
+  async handedOff(): Promise<void> {
+    await Promise.all([...this.folders.values()].map((f) => f.handedOff));
+  }
+
+  private async load(f: ModelFolder, handedOff: () => void): Promise<ModelInfo> {
     if (!(await stat(f.dir).then((s) => s.isDirectory(), () => false))) return this.unloadGone(f);
     if (!f.serving) {
       f.status = 'loading';
       this.notify(f);
     }
     try {
-      const serving = await this.loadServing(f);
+      const serving = await this.loadServing(f, handedOff);
       const old = f.serving;
       f.serving = serving;
       f.status = 'ready';
@@ -181,18 +192,19 @@ export class ModelRegistry {
     return this.info(f);
   }
 
-  private async loadServing(f: ModelFolder): Promise<Serving> {
+  private async loadServing(f: ModelFolder, handedOff: () => void): Promise<Serving> {
     // the manifest is kept before model.onnx is read: a folder missing only its graph still reports its kind,
     // so a request for it is answered model_not_ready, not "no such model"
     const manifest = await readManifest(f.dir);
     f.manifest = manifest;
-    const files = { manifest, bytes: await readModelBytes(f.dir) };
-    const model = await this.sessions.load(f.name, f.dir, manifest, files.bytes, this.options.maxBatch, this.options.warmup);
+    const file = await modelFile(f.dir);
+    const loading = this.sessions.load(f.name, f.dir, manifest, file, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
+    handedOff();
+    const model = await loading;
     if (this.closing) {
       await this.sessions.release(model);
       throw new Error('runtime closed during load');
     }
-    this.modelBytes.set(model.id, files.bytes);
     if (manifest.name !== f.name) this.log.info(`model folder ${f.name} holds model.json name "${manifest.name}"; serving it as "${f.name}"`);
     return { model, queue: this.batcher.open(f.name), ...adaptersFor(this.sessions, model, isDetector(manifest)) };
   }

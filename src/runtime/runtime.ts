@@ -27,7 +27,10 @@ import type {
   DetectionResponse, DetectOptions, ModelInfo, ModelSignature, RawTensor, RuntimeLogger, RuntimeOptions,
 } from './types.ts';
 
-/** maxBatch: on an accelerator (CUDA); on CPU the default is 1 (sessions.ts CPU_MAX_BATCH). */
+/**
+ * maxBatch and batchDelayMs: on an accelerator (CUDA); on CPU the defaults are 4 (1 for an int8 model)
+ * and no delay (sessions.ts cpuMaxBatch, defaultBatchDelayMs).
+ */
 export const DEFAULTS = { maxBatch: ACCEL_MAX_BATCH, batchDelayMs: 2, queueLimit: 64 } as const;
 
 /** A detect request resolved by the door: which model, and its parameters checked and completed. */
@@ -84,13 +87,24 @@ export class Runtime {
       queueLimit: options.queueLimit ?? DEFAULTS.queueLimit,
     }, observer);
     this.registry = new ModelRegistry({
-      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch, warmup: options.warmup !== false,
+      modelsDir: options.modelsDir, only: options.only, maxBatch: options.maxBatch, batchDelayMs: options.batchDelayMs, warmup: options.warmup !== false,
     }, sessions, this.batcher, observer, log);
     sessions.pool.onReady = () => this.batcher.pump();
   }
 
   /** Loads every model folder under modelsDir; resolves once each is ready or has failed. */
   static async create(o: RuntimeOptions): Promise<Runtime> {
+    const { runtime, loaded } = await Runtime.start(o);
+    await loaded;
+    return runtime;
+  }
+
+  /**
+   * The worker threads are up and every model folder has been handed to them (status "loading"); `loaded`
+   * resolves once each is ready or has failed. Sessions are created and warmed on the workers' threads,
+   * so the caller's thread is free meanwhile: `pinhole serve` builds its HTTP app in that time.
+   */
+  static async start(o: RuntimeOptions): Promise<{ runtime: Runtime; loaded: Promise<void> }> {
     checkOptions(o);
     const log = o.log ?? stderrLogger;
     let names = await listModelFolders(o.modelsDir);
@@ -100,13 +114,18 @@ export class Runtime {
       names = [...o.only];
     }
     const sessions = await Sessions.start({
-      eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, cpuMemArena: o.cpuMemArena, log,
+      eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, cpuMemArena: o.cpuMemArena,
+      ortCache: o.ortCache, log,
     });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);
-    await Promise.all(names.map((n) => rt.registry.reload(n)));
-    if (o.watch) rt.registry.startWatch();
-    return rt;
+    const loaded = Promise.all(names.map((n) => rt.registry.reload(n))).then(() => {
+      if (o.watch) rt.registry.startWatch();
+    });
+    // marked handled here: the caller awaits it later, after work of its own
+    loaded.catch(() => {});
+    await rt.registry.handedOff();
+    return { runtime: rt, loaded };
   }
 
   get threads(): ThreadPlan {

@@ -2,8 +2,9 @@
 // at the batch sizes it will see, run a batch on a chosen worker, release it. No queueing here: the
 // batcher decides what runs where and when.
 import { availableParallelism } from 'node:os';
-import { isDetector, type Manifest } from '../manifest.ts';
+import type { Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
+import type { OrtCacheOptions } from './ort-cache.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
 import type { DetectJob, DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
 import { TensorPool } from './tensor-pool.ts';
@@ -36,10 +37,27 @@ export function threadPlan(workers?: number, intraOpThreads?: number, soloThread
   return { workers: w, intraOpThreads: t, soloThreads: solo > t ? solo : 0 };
 }
 
-/** Largest batch on CPU unless asked: batching bought no images/s there and cost RSS (bench/README). */
-export const CPU_MAX_BATCH = 1;
+/**
+ * Largest batch on CPU unless asked, by the model's precision. In float32 a batch of 4 costs ORT ~10% less
+ * CPU per image than 4 runs of one (yolov2-tiny-voc, 2 threads: 298 against 4 x 85 ms), and with no batch
+ * delay on CPU a batch only forms from requests that were waiting anyway. An int8 graph's kernels cost the
+ * same per image at batch 4 (25.1 against 25.4 ms, 1 thread; 29.7 against 29.5, 2 threads), measured
+ * fewer images/s at 16 connections (13 against 17 req/s) and hold larger activations: batch 1
+ * (bench/README.md, issue 20).
+ */
+export function cpuMaxBatch(m: Pick<Manifest, 'precision'>): number {
+  return m.precision === 'int8' ? 1 : 4;
+}
 /** Largest batch elsewhere (CUDA) unless asked. */
 export const ACCEL_MAX_BATCH = 4;
+/**
+ * How long a lone request waits for company while a worker is free, unless asked: none on CPU, where a
+ * batch of n costs nearly n times one image, so waiting only adds latency; 2 ms on an accelerator, where
+ * a batch costs little more than one image.
+ */
+export function defaultBatchDelayMs(ep: EpName): number {
+  return ep === 'cpu' ? 0 : 2;
+}
 
 /**
  * Batch sizes to run once at load. A new shape costs ORT one slower run (allocation planning), so
@@ -54,18 +72,32 @@ export function warmBatches(maxBatch: number): number[] {
   return out;
 }
 
+/**
+ * The batch sizes a loaded model is warmed at. On CPU only batch 1 (the model's first run pays its
+ * one-off costs, and checks the output against the decoder): a first run at a new batch size measured no
+ * slower than the next ones there (yolov2-tiny-voc, 2 threads: batch 2 160 then 151 ms of CPU, batch 4
+ * 291 then 309 ms), and warm-up runs after the server listens would hold up its first requests.
+ */
+function warmSizes(model: Pick<LoadedModel, 'ep' | 'maxBatch'>): number[] {
+  return model.ep === 'cpu' ? [1] : warmBatches(model.maxBatch);
+}
+
 /** One version of a model folder, loaded in every worker. A reload makes a new one (a new id). */
 export interface LoadedModel {
   /** tells the workers' sessions apart across reloads */
   id: number;
   name: string;
   dir: string;
+  /** its model.onnx */
+  file: string;
   manifest: Manifest;
   ep: EpName;
   inputs: TensorMeta[];
   outputs: TensorMeta[];
   /** largest batch this model runs (the graph may fix the batch dimension) */
   maxBatch: number;
+  /** how long a lone request waits for company while a worker is free */
+  batchDelayMs: number;
   /** worker 0 holds a solo session for it (CPU, and the plan has one) */
   solo: boolean;
 }
@@ -79,28 +111,9 @@ export interface SessionsOptions {
   spinning?: boolean;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
+  /** keep ORT's optimized graphs on disk between starts (ort-cache.ts); off when absent */
+  ortCache?: OrtCacheOptions;
   log: PoolLog & { info(msg: string): void };
-}
-
-function checkInputShape(m: Manifest, inputs: TensorMeta[]): number | undefined {
-  const name = m.onnx?.input ?? inputs[0]?.name;
-  const meta = inputs.find((i) => i.name === name);
-  if (!meta) throw new Error(`model.onnx has no input "${name}"`);
-  if (!isDetector(m)) return undefined;
-  if (meta.type !== 'float32') throw new Error(`model.onnx input "${name}" is ${meta.type}, expected float32`);
-  const want = [m.input.channels, m.input.height, m.input.width];
-  if (meta.shape.length === 4) {
-    for (let k = 0; k < 3; k++) {
-      const d = meta.shape[k + 1];
-      if (typeof d === 'number' && d > 0 && d !== want[k]) {
-        throw new Error(`model.onnx input "${name}" is [${meta.shape.join(', ')}] but model.json input says ${m.input.channels}x${m.input.height}x${m.input.width} (CxHxW)`);
-      }
-    }
-  } else if (meta.shape.length > 0) {
-    throw new Error(`model.onnx input "${name}" has rank ${meta.shape.length}, expected NCHW`);
-  }
-  const b = meta.shape[0];
-  return typeof b === 'number' && b > 0 ? b : undefined;
 }
 
 export class Sessions {
@@ -117,7 +130,7 @@ export class Sessions {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
     // spinning off unless asked: a spinning thread holds a core that decoding (or the other sessions) need
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena }, o.log);
+    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, ortCache: o.ortCache }, o.log);
     return new Sessions(pool, plan, eps, o.log);
   }
 
@@ -128,12 +141,13 @@ export class Sessions {
   /**
    * Creates the model's session in every worker (and the solo session in worker 0) and warms it at
    * batch 1 before it serves; larger batches are warmed after, while it serves. `maxBatch` undefined:
-   * CPU_MAX_BATCH on CPU, ACCEL_MAX_BATCH on an accelerator.
+   * cpuMaxBatch on CPU, ACCEL_MAX_BATCH on an accelerator; `batchDelayMs` undefined: defaultBatchDelayMs.
    */
-  async load(name: string, dir: string, manifest: Manifest, bytes: Uint8Array, maxBatch: number | undefined, warm: boolean): Promise<LoadedModel> {
+  async load(name: string, dir: string, manifest: Manifest, file: string, maxBatch: number | undefined, warm: boolean,
+    batchDelayMs?: number): Promise<LoadedModel> {
     const id = this.nextId++;
     const settled = await Promise.allSettled(
-      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, bytes, manifest))),
+      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, file, manifest, warm))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     try {
@@ -142,13 +156,15 @@ export class Sessions {
       const r = replies[0];
       for (const f of r.failed) this.log.warn(`model ${name}: execution provider ${f.ep} unavailable (${f.error}); falling back`);
       if (replies.some((x) => x.ep !== r.ep)) this.log.warn(`model ${name}: workers ended up on different providers (${replies.map((x) => x.ep).join(', ')})`);
-      const fixedBatch = checkInputShape(manifest, r.inputs);
-      const asked = maxBatch ?? (r.ep === 'cpu' ? CPU_MAX_BATCH : ACCEL_MAX_BATCH);
+      const fixedBatch = r.fixedBatch;
+      const note = replies.find((x) => x.warmNote)?.warmNote;
+      if (note) this.log.warn(`model ${name}: warm-up skipped (${note})`);
+      const asked = maxBatch ?? (r.ep === 'cpu' ? cpuMaxBatch(manifest) : ACCEL_MAX_BATCH);
       const model: LoadedModel = {
-        id, name, dir, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
-        maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), solo: r.solo,
+        id, name, dir, file, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
+        maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), batchDelayMs: batchDelayMs ?? defaultBatchDelayMs(r.ep), solo: r.solo,
       };
-      if (warm) await this.warmToServe(model);
+      if (warm) this.warmLater(model);
       const solo = r.solo ? `, ${this.plan.soloThreads} thread(s) for a lone request` : '';
       this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
       return model;
@@ -158,35 +174,35 @@ export class Sessions {
     }
   }
 
-  private loadRequest(worker: number, modelId: number, bytes: Uint8Array, manifest: Manifest): WorkerCall {
-    return { op: 'load', modelId, bytes, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0 };
+  /** `warm`: every session the worker makes runs once at batch 1 before it replies */
+  private loadRequest(worker: number, modelId: number, file: string, manifest: Manifest, warm: boolean): WorkerCall {
+    return { op: 'load', modelId, file, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0, warm };
   }
 
   /**
-   * Warms what the first request runs on before the model serves, the rest after (runs on a model take
-   * turns in a worker, so a request never shares the cores with a warm-up run): with a solo session that
-   * is the solo session (a lone first request runs there), else each worker's at batch 1.
+   * Batch sizes past 1 (an accelerator's) are warmed after the model serves: runs on a model take turns in
+   * a worker, so a request never shares the cores with a warm-up run.
    */
-  private async warmToServe(model: LoadedModel): Promise<void> {
-    const all = warmBatches(model.maxBatch);
-    const now = model.solo ? [] : [1];
-    await (model.solo ? this.warm(model, [], 0, true) : this.warm(model, now));
-    const later = all.filter((b) => !now.includes(b));
-    if (later.length) void this.warm(model, later).catch((e) => this.log.warn(`model ${model.name}: warm-up failed (${(e as Error).message})`));
+  private warmLater(model: LoadedModel, only?: number): void {
+    const later = warmSizes(model).filter((b) => b > 1);
+    if (later.length) void this.warm(model, later, only).catch((e) => this.log.warn(`model ${model.name}: warm-up failed (${(e as Error).message})`));
   }
 
-  private async warm(model: LoadedModel, batches: number[], only?: number, solo = false): Promise<void> {
+  private async warm(model: LoadedModel, batches: number[], only?: number): Promise<void> {
     const notes = only !== undefined
-      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches, solo })]
+      ? [await this.pool.call<string | null>(only, { op: 'warm', modelId: model.id, batches })]
       : await this.pool.all<string | null>({ op: 'warm', modelId: model.id, batches });
     const note = notes.find((n) => n);
     if (note) this.log.warn(`model ${model.name}: warm-up skipped (${note})`);
   }
 
-  /** Loads a live model into a restarted worker. */
-  async reloadInto(worker: number, model: LoadedModel, bytes: Uint8Array, warm: boolean): Promise<void> {
-    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, bytes, model.manifest));
-    if (warm) await this.warm(model, warmBatches(model.maxBatch), worker, worker === 0);
+  /**
+   * Loads a live model into a restarted worker, from its model.onnx as it is now (a file changed since is
+   * a reload's business: `--watch` makes one).
+   */
+  async reloadInto(worker: number, model: LoadedModel, warm: boolean): Promise<void> {
+    await this.pool.call<LoadReply>(worker, this.loadRequest(worker, model.id, model.file, model.manifest, warm));
+    if (warm) this.warmLater(model, worker);
   }
 
   private async releaseId(modelId: number): Promise<void> {

@@ -57,6 +57,15 @@ export interface DetectOptions {
   deadlineMs?: number;
 }
 
+/** ONNX Runtime's optimized graphs kept on disk between starts (src/runtime/ort-cache.ts). */
+export interface OrtCacheOptions {
+  dir: string;
+  /** smaller model files are not cached: their graphs optimize in a few ms (default 16 MiB) */
+  minBytes?: number;
+  /** the folder is pruned, least recently used first, to this many bytes (default 1 GiB) */
+  maxBytes?: number;
+}
+
 /** Where the runtime writes its log lines (a pino logger fits). */
 export interface RuntimeLogger {
   info(msg: string): void;
@@ -71,9 +80,9 @@ export interface RuntimeOptions {
   only?: readonly string[];
   /** execution providers in order of preference, e.g. "cuda,cpu"; default cpu */
   eps?: string | readonly string[];
-  /** largest batch the dynamic batcher forms (default: 1 on CPU, where batching bought nothing, 4 on CUDA) */
+  /** largest batch the dynamic batcher forms (default 4; on CPU 1 for an int8 model: sessions.ts cpuMaxBatch) */
   maxBatch?: number;
-  /** how long a lone request waits for company while a worker is free (default 2 ms) */
+  /** how long a lone request waits for company while a worker is free (default: none on CPU, 2 ms on CUDA) */
   batchDelayMs?: number;
   /** requests waiting per model (queued + being decoded) before answering overloaded (default 64) */
   queueLimit?: number;
@@ -87,6 +96,11 @@ export interface RuntimeOptions {
   decodeLanes?: number;
   /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
   cpuMemArena?: boolean;
+  /**
+   * keep ONNX Runtime's optimized graphs of large models in this folder between starts (faster session
+   * creation, less memory; ort-cache.ts); default none
+   */
+  ortCache?: OrtCacheOptions;
   /** let ORT's idle intra-op threads spin (default false: an idle thread yields its core to decoding) */
   intraOpSpinning?: boolean;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */

@@ -1,6 +1,7 @@
 // Inference worker thread: owns ONNX Runtime sessions (session.run blocks the thread it runs on, so
 // it must not be the server's event loop), assembles batches and runs the pure decoders + NMS so that
 // only small detection lists travel back.
+import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { PinholeError } from '../errors.ts';
@@ -8,8 +9,10 @@ import { isDetector, type Manifest } from '../manifest.ts';
 import { resolveParams } from '../vision/params.ts';
 import { decodeJobs, detectorLayout, type DetectorLayout } from '../vision/postprocess.ts';
 import { boxFrame } from '../vision/letterbox.ts';
-import { firstLine } from './ep.ts';
-import { createSession } from './ort-session.ts';
+import { firstLine, type EpName } from './ep.ts';
+import { cacheDrop, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
+import { checkInputShape } from './input-shape.ts';
+import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
@@ -61,36 +64,59 @@ function get(modelId: number): Loaded {
   return s;
 }
 
+/**
+ * A session of the request's model.onnx. With the optimized-graph cache on (CPU first in the provider
+ * list, the model large enough: ort-cache.ts) it is created from the cached graph with optimizations off,
+ * or, the first time, from model.onnx with its optimized graph saved for the next start.
+ */
+async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
+  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, `${ort.env.versions.common} quantized=${t.quantized === true}`, init.ortCache) : undefined;
+  if (!cache) return createSession(m.file, eps, t);
+  if (cacheHit(cache)) {
+    try {
+      return await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' });
+    } catch {
+      cacheDrop(cache.path);
+    }
+  }
+  try {
+    mkdirSync(init.ortCache!.dir, { recursive: true });
+    const made = await createSession(m.file, ['cpu'], { ...t, optimized: { saveTo: cache.temp } });
+    cacheStore(cache, init.ortCache!);
+    return made;
+  } catch {
+    // an unwritable cache folder (or a model ORT cannot save) serves uncached
+    cacheDrop(cache.temp);
+    return createSession(m.file, eps, t);
+  }
+}
+
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-function soloSession(bytes: Uint8Array, m: LoadRequest): Promise<ort.InferenceSession> | undefined {
+async function soloSession(m: LoadRequest, ep: EpName): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
-  if (!m.eps.includes('cpu') || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return createSession(bytes, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }).then((c) => c.session);
+  if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
+  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' })).session;
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
-  // ORT only takes bytes in a plain ArrayBuffer: copy out of the shared one (transient, per worker)
-  const bytes = m.bytes.buffer instanceof SharedArrayBuffer ? new Uint8Array(m.bytes) : m.bytes;
-  // made beside the worker's own session (start-up time); dropped if that one ends up off the CPU
-  const soloMade = soloSession(bytes, m);
-  const made = await Promise.allSettled([
-    createSession(bytes, m.eps, { intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }),
-    soloMade ?? Promise.resolve(undefined),
-  ]);
-  const soloDone = made[1].status === 'fulfilled' ? made[1].value : undefined;
-  if (made[0].status === 'rejected') {
-    await soloDone?.release();
-    throw made[0].reason;
+  // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
+  const { session, ep, failed } = await newSession(m, m.eps, {
+    intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
+  });
+  let solo: ort.InferenceSession | undefined;
+  try {
+    solo = await soloSession(m, ep);
+  } catch (e) {
+    await session.release();
+    throw e;
   }
-  const { session, ep, failed } = made[0].value;
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
   let layout: DetectorLayout | undefined;
-  const solo = ep === 'cpu' ? soloDone : undefined;
-  if (soloDone && !solo) await soloDone.release();
+  let fixedBatch: number | undefined;
   try {
-    if (made[1].status === 'rejected') throw made[1].reason;
+    fixedBatch = checkInputShape(man, meta(session.inputMetadata));
     if (!session.inputNames.includes(inputName)) throw new Error(`model.onnx has no input "${inputName}" (inputs: ${session.inputNames.join(', ')})`);
     if (!session.outputNames.includes(outputName)) throw new Error(`model.onnx has no output "${outputName}" (outputs: ${session.outputNames.join(', ')})`);
     layout = isDetector(man) ? detectorLayout(man.kind, man) : undefined;
@@ -105,7 +131,9 @@ async function load(m: LoadRequest): Promise<LoadReply> {
     session, solo, manifest: man, layout, inputName, outputName, chw: channels * height * width, inputs: meta(session.inputMetadata), batchBuf: null,
     turn: Promise.resolve(),
   });
-  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined };
+  // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
+  const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
+  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote };
 }
 
 function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {

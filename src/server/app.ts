@@ -15,7 +15,8 @@ import { createMetrics, type ServerMetrics } from './metrics.ts';
 import { detectionResponseSchema, kserveErrorSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
 import { detectRoutes } from './routes/detect.ts';
 import { modelRoutes } from './routes/models.ts';
-import { INFER_CAPS, kserveRoutes } from './routes/kserve.ts';
+import { kserveRoutes } from './routes/kserve.ts';
+import { DEFAULTS } from './defaults.ts';
 import { generateRoutes } from './routes/generate.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { StreamTurns } from './stream-turns.ts';
@@ -76,21 +77,7 @@ export interface AppOptions {
   faceModel?: string;
 }
 
-export const DEFAULTS = {
-  bodyLimit: 16 * 1024 * 1024,
-  inferBodyLimit: 64 * 1024 * 1024,
-  requestTimeoutMs: 30_000,
-  maxInFlight: 128,
-  inferMaxBatch: INFER_CAPS.maxBatch,
-  inferMaxOutputValues: INFER_CAPS.maxOutputValues,
-  streamMaxBuffered: 1024 * 1024,
-  headersTimeoutMs: 10_000,
-  // 16 MiB at 1 Mbit/s takes ~130 s: a slow but honest uploader still fits, a stalled one is cut
-  uploadTimeoutMs: 180_000,
-  idleTimeoutMs: 30_000,
-  // above the common load balancers' idle timeouts (60 s), so the balancer closes first
-  keepAliveTimeoutMs: 72_000,
-};
+export { DEFAULTS } from './defaults.ts';
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<AppOptions>;

@@ -2,6 +2,7 @@
 // the errors Fastify and Node's parser answer themselves, connection timeouts, and drain behaviour.
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import AjvCompiler from '@fastify/ajv-compiler';
+import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import { clientErrorHandler } from './client-errors.ts';
 import { errorReply, logError, sendError } from './errors.ts';
 import { schemaErrorMessage } from './params.ts';
@@ -15,15 +16,39 @@ export interface ConnectionOptions {
   keepAliveTimeoutMs: number;
 }
 
+type Compiled = ((data: unknown) => unknown) & { errors?: unknown };
+
+/**
+ * A route's validator or serializer, compiled when the route first uses it instead of when the app gets
+ * ready: compiling every route's schemas with Ajv and fast-json-stringify was ~150 ms of a cold start's
+ * main thread (bench/README.md "Cold start"), for routes most servers never see. Ajv reports a failed
+ * validation in the function's `errors`, which Fastify reads from the function it holds: copied over.
+ */
+export function compiledOnFirstUse(compile: () => Compiled): Compiled {
+  let fn: Compiled | undefined;
+  const run: Compiled = (data) => {
+    fn ??= compile();
+    const out = fn(data);
+    run.errors = fn.errors;
+    return out;
+  };
+  return run;
+}
+
 /** Ajv for bodies refuses what it would otherwise coerce ("seed": null -> 0, true -> 1); query strings
- * and params are text, so they keep coercion ("0.5" -> 0.5). */
-function validatorCompilers() {
+ * and params are text, so they keep coercion ("0.5" -> 0.5). Both compile on first use, as do replies. */
+function schemaCompilers() {
   const pool = AjvCompiler();
+  const serializers = SerializerSelector();
   return {
     buildValidator: (external: unknown, opts: { customOptions: object }) => {
       const coercing = pool(external as never, opts as never);
       const strict = pool(external as never, { ...opts, customOptions: { ...opts.customOptions, coerceTypes: false } } as never);
-      return (route: { httpPart?: string }) => (route.httpPart === 'body' ? strict : coercing)(route as never);
+      return (route: { httpPart?: string }) => compiledOnFirstUse(() => (route.httpPart === 'body' ? strict : coercing)(route as never) as Compiled);
+    },
+    buildSerializer: (external: unknown, opts: unknown) => {
+      const build = serializers(external as never, opts as never);
+      return (route: unknown) => compiledOnFirstUse(() => build(route as never) as Compiled);
     },
   };
 }
@@ -34,9 +59,11 @@ export function serverOptions(o: ConnectionOptions): FastifyServerOptions {
     bodyLimit: 1024 * 1024,
     // Validation must fail on unknown query parameters instead of silently dropping them (a typo like
     // ?threshold=.5 would otherwise be ignored).
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
+    // validateSchema off: checking our own static schemas against JSON Schema's meta-schema cost ~80 ms of
+    // every start; a bad schema still fails its route's tests when the route first compiles it.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false, validateSchema: false } },
     schemaErrorFormatter: (errors, dataVar) => new Error(schemaErrorMessage(errors, dataVar)),
-    schemaController: { compilersFactory: validatorCompilers() as never },
+    schemaController: { compilersFactory: schemaCompilers() as never },
     forceCloseConnections: 'idle',
     // requests arriving while draining are answered by the guard in our shape (with Retry-After)
     return503OnClosing: false,
