@@ -1,5 +1,5 @@
 // Pinhole's tiny-face against face-api itself, per image, in one run on the same images:
-//   node --import tsx bench/faces.ts [--model models/tiny-face] [--rounds 7] [--workers N] [--threads N] [--spin on|off]
+//   node --import tsx bench/faces.ts [--model models/tiny-face] [--rounds 7] [--order blocks|images] [--workers N] [--threads N] [--spin on|off]
 // Pinhole: Runtime.detect in this process on the file's bytes (sharp decode, pad-square + bilinear-tf,
 // ONNX Runtime in a worker, region decode + NMS), one request at a time. face-api: its own
 // detectAllFaces(TinyFaceDetectorOptions) on its tfjs-wasm Node build at the model's input size, given
@@ -26,6 +26,7 @@ const { values: o } = parseArgs({
     workers: { type: 'string' },
     threads: { type: 'string' },
     spin: { type: 'string' },
+    order: { type: 'string', default: 'images' },
   },
 });
 
@@ -74,30 +75,42 @@ try {
   for (let i = 0; i < files.length; i++) { await pinhole(i); await faceapi(i); }
 
   const times = files.map(() => ({ p: [] as number[], f: [] as number[], pc: [] as number[], fc: [] as number[], dec: [] as number[], smp: [] as number[], inf: [] as number[], faces: [0, 0] }));
+  // --order images (default): the two sides alternate on every image, so each runs right after the other's
+  // work (caches and ORT's sleeping threads cold). --order blocks: per round, one side runs all the images,
+  // then the other (the side going first alternates by round), as each would serve a stream of images.
+  const one = async (side: 'p' | 'f', i: number) => {
+    const c0 = cpu(), t0 = performance.now();
+    const n = side === 'p' ? await pinhole(i) : await faceapi(i);
+    times[i][side].push(performance.now() - t0);
+    times[i][side === 'p' ? 'pc' : 'fc'].push(cpu() - c0);
+    times[i].faces[side === 'p' ? 0 : 1] = n;
+    if (side === 'p') times[i].inf.push(lastInfer);
+  };
+  const alone = async (i: number) => {
+    const t0 = performance.now();
+    await decodeRgb(files[i]);
+    times[i].dec.push(performance.now() - t0);
+    const t1 = performance.now();
+    sample(i);
+    times[i].smp.push(performance.now() - t1);
+  };
   for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < files.length; i++) {
-      const order = r % 2 === 0 ? ['p', 'f'] as const : ['f', 'p'] as const;
-      for (const side of order) {
-        const c0 = cpu(), t0 = performance.now();
-        const n = side === 'p' ? await pinhole(i) : await faceapi(i);
-        times[i][side].push(performance.now() - t0);
-        times[i][side === 'p' ? 'pc' : 'fc'].push(cpu() - c0);
-        times[i].faces[side === 'p' ? 0 : 1] = n;
-        if (side === 'p') times[i].inf.push(lastInfer);
+    const sides = r % 2 === 0 ? ['p', 'f'] as const : ['f', 'p'] as const;
+    if (o.order === 'images') {
+      for (let i = 0; i < files.length; i++) {
+        for (const side of sides) await one(side, i);
+        await alone(i);
       }
-      const t0 = performance.now();
-      await decodeRgb(files[i]);
-      times[i].dec.push(performance.now() - t0);
-      const t1 = performance.now();
-      sample(i);
-      times[i].smp.push(performance.now() - t1);
+    } else {
+      for (const side of sides) for (let i = 0; i < files.length; i++) await one(side, i);
+      for (let i = 0; i < files.length; i++) await alone(i);
     }
   }
   await rt.close();
 
   const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   console.log(`faces bench: ${name} at ${size}px vs face-api ${fa.api.version} (tfjs ${fa.tf.version_core}, backend ${fa.tf.getBackend()}), ` +
-    `${rounds} rounds, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    `${rounds} rounds (order: ${o.order}), ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const head = ['image', 'size', 'faces', 'pinhole ms', 'face-api ms', 'ratio', 'pinhole cpu', 'face-api cpu', 'ratio', 'decode ms', 'sample ms', 'infer ms'];
   const w = [18, 9, 6, 10, 11, 6, 11, 12, 6, 9, 9, 8];
   const row = (cells: string[]) => cells.map((c, k) => (k < 3 ? c.padEnd(w[k]) : c.padStart(w[k]))).join(' ');
