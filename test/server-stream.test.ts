@@ -170,13 +170,17 @@ describe('StreamTurns: streams take turns for the runtime', () => {
     expect(() => new StreamTurns(0)).toThrow(/slots/);
   });
 
+  /** Three scripted streams taking turns, one frame pushed into each (frames 0, 1, 2), a tick later. */
+  async function threeStreams(turns: StreamTurns) {
+    const streams = [scripted(1000, turns), scripted(1000, turns), scripted(1000, turns)];
+    streams.forEach((st, i) => st.session.push(frames[i]));
+    await tick();
+    return streams;
+  }
+
   it('round robin over streams, each taking its newest frame when its turn comes; the replaced ones count as dropped', async () => {
     const turns = new StreamTurns(1);
-    const [a, b, c] = [scripted(1000, turns), scripted(1000, turns), scripted(1000, turns)];
-    a.session.push(frames[0]);
-    b.session.push(frames[1]);
-    c.session.push(frames[2]);
-    await tick();
+    const [a, b, c] = await threeStreams(turns);
     expect([a.started.length, b.started.length, c.started.length]).toEqual([1, 0, 0]);
     // while a's frame runs, b and c wait for their turns and keep receiving: only their newest is kept
     b.session.push(frames[3]);
@@ -204,11 +208,7 @@ describe('StreamTurns: streams take turns for the runtime', () => {
 
   it('a stream closed while waiting for its turn gives it up; one closed while its frame runs gives the slot back', async () => {
     const turns = new StreamTurns(1);
-    const [a, b, c] = [scripted(1000, turns), scripted(1000, turns), scripted(1000, turns)];
-    a.session.push(frames[0]);
-    b.session.push(frames[1]);
-    c.session.push(frames[2]);
-    await tick();
+    const [a, b, c] = await threeStreams(turns);
     b.session.close();
     a.session.close();
     a.started[0].finish();
