@@ -257,12 +257,8 @@ export class Runtime {
   }
 
   /** Both halves of the door at once: detects objects in one encoded image or decoded frame. */
-  detect(model: string | undefined, image: Uint8Array | RawImage, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
-    try {
-      return this.runDetect(this.resolveDetect(model, params), image, opts);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async detect(model: string | undefined, image: Uint8Array | RawImage, params: DetectParams = {}, opts: DetectOptions = {}): Promise<DetectionResponse> {
+    return this.runDetect(this.resolveDetect(model, params), image, opts);
   }
 
   /** Runs the model on raw tensors (KServe v2 infer). Input buffers may be transferred to a worker. */
@@ -310,20 +306,12 @@ export class Runtime {
   }
 
   /** Both halves of the generation door at once. */
-  generate(model: string | undefined, req: GenerateRequest, opts: DetectOptions = {}): Promise<GeneratedImage> {
-    try {
-      return this.runGenerate(this.resolveGenerate(model, req), opts);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async generate(model: string | undefined, req: GenerateRequest, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    return this.runGenerate(this.resolveGenerate(model, req), opts);
   }
 
-  sample(model: string | undefined, req: SampleRequest = {}, opts: DetectOptions = {}): Promise<GeneratedImage> {
-    try {
-      return this.runSample(this.resolveSample(model, req), opts);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async sample(model: string | undefined, req: SampleRequest = {}, opts: DetectOptions = {}): Promise<GeneratedImage> {
+    return this.runSample(this.resolveSample(model, req), opts);
   }
 
   /**

@@ -73,9 +73,9 @@ export function textBatchCap(sig: ModelSignature | undefined, caps: InferCaps): 
   return sig && sig.inputs.every((t) => (t.shape[0] ?? 0) < 0) ? caps.maxBatch : undefined;
 }
 
-/** Refuses from the JSON text a batch over `maxBatch`. */
-export function checkTextBatch(text: string, maxBatch: number): void {
-  checkBatch(declaredBatch(text), { maxBatch });
+/** The check splitInferBody runs on the JSON text: refuses a batch over `maxBatch` (none when undefined). */
+export function textBatchCheck(maxBatch: number | undefined): ((text: string) => void) | undefined {
+  return maxBatch === undefined ? undefined : (text) => checkBatch(declaredBatch(text), { maxBatch });
 }
 
 function checkBatch(batch: number, caps: Pick<InferCaps, 'maxBatch'>): void {

@@ -3,7 +3,7 @@
 // buffers, transferred, not copied.
 import { parentPort } from 'node:worker_threads';
 import { PinholeError } from '../errors.ts';
-import { checkTextBatch } from './kserve-caps.ts';
+import { textBatchCheck } from './kserve-caps.ts';
 import { convertJsonInputs, splitInferBody } from './kserve-tensors.ts';
 import type { ParseReply, ParseRequest } from './kserve-parse.ts';
 
@@ -12,8 +12,7 @@ parentPort!.on('message', (m: ParseRequest) => {
   const transfer: ArrayBuffer[] = [];
   try {
     const body = Buffer.from(m.body, 0, m.length);
-    const maxBatch = m.maxBatch;
-    const { json, headerBytes } = splitInferBody(body, m.headerLength, maxBatch === undefined ? undefined : (text) => checkTextBatch(text, maxBatch));
+    const { json, headerBytes } = splitInferBody(body, m.headerLength, textBatchCheck(m.maxBatch));
     const tensors = convertJsonInputs(json);
     reply = { id: m.id, ok: true, json, headerBytes, tensors, body: m.body };
     transfer.push(m.body, ...tensors.map(([, t]) => t.data.buffer as ArrayBuffer));

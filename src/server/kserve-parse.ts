@@ -7,7 +7,7 @@ import type { Worker } from 'node:worker_threads';
 import { PinholeError, type ErrorCode } from '../errors.ts';
 import type { RawTensor } from '../runtime/types.ts';
 import { moduleWorker, siblingModule } from '../threads/module-worker.ts';
-import { checkTextBatch } from './kserve-caps.ts';
+import { textBatchCheck } from './kserve-caps.ts';
 import { splitInferBody } from './kserve-tensors.ts';
 
 export interface ParseRequest {
@@ -59,7 +59,7 @@ export class InferBodyParser {
   /** The body's JSON and binary parts; `maxBatch` as kserve-caps' textBatchCap gives it. */
   async parse(body: Buffer, headerLength: string | string[] | undefined, maxBatch?: number): Promise<ParsedInfer> {
     if (body.length <= this.inlineBytes) {
-      const { json, binary } = splitInferBody(body, headerLength, maxBatch === undefined ? undefined : (text) => checkTextBatch(text, maxBatch));
+      const { json, binary } = splitInferBody(body, headerLength, textBatchCheck(maxBatch));
       return { json, binary };
     }
     if (this.pending.size >= this.maxQueued) {

@@ -41,6 +41,11 @@ export interface SampleTarget {
   std: readonly number[];
 }
 
+/** Canvas coordinate `c` as an offset into the image's span [start, start + length), in `unit`s; -1 on the padding. */
+function inImage(c: number, start: number, length: number, unit = 1): number {
+  return c >= start && c < start + length ? (c - start) * unit : -1;
+}
+
 function checkShapes(src: SampleSource, dst: SampleTarget): void {
   const { pixels, width, height, channels: C } = src;
   if (pixels.length < width * height * C) throw new RangeError(`resample: ${pixels.length} bytes for a ${width}x${height}x${C} image`);
@@ -72,9 +77,9 @@ export function resampleBilinearJs(src: SampleSource, dst: SampleTarget): void {
   const pad = f(src.padValue);
   const plane = dst.netW * dst.netH;
   // canvas column -> byte offset of that pixel in its row, or -1 for padding
-  const colOff = (x: number) => (x >= left && x < left + width ? (x - left) * C : -1);
+  const colOff = (x: number) => inImage(x, left, width, C);
   const xlo = Int32Array.from(xs.lo, colOff), xhi = Int32Array.from(xs.hi, colOff);
-  const rowOff = (y: number) => (y >= top && y < top + height ? (y - top) * width * C : -1);
+  const rowOff = (y: number) => inImage(y, top, height, width * C);
   const mean = Float32Array.from({ length: C }, (_, c) => dst.mean[c]);
   const std = Float32Array.from({ length: C }, (_, c) => dst.std[c]);
   const out = dst.out;
@@ -192,9 +197,8 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   const u8 = new Uint8Array(mem), i32 = new Int32Array(mem), f32 = new Float32Array(mem);
   const xs = axis(outW, canvasW), ys = axis(outH, canvasH);
   for (let x = 0; x < outW; x++) {
-    const l = xs.lo[x], h = xs.hi[x];
-    i32[m.lo / 4 + x] = l >= left && l < left + width ? (l - left) * C : -1;
-    i32[m.hi / 4 + x] = h >= left && h < left + width ? (h - left) * C : -1;
+    i32[m.lo / 4 + x] = inImage(xs.lo[x], left, width, C);
+    i32[m.hi / 4 + x] = inImage(xs.hi[x], left, width, C);
   }
   f32.set(xs.w, m.w / 4);
   for (let c = 0; c < C; c++) { f32[m.mean / 4 + c] = dst.mean[c]; f32[m.std / 4 + c] = dst.std[c]; }
@@ -202,7 +206,7 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   const plane = dst.netW * dst.netH;
   // source row of a canvas row, -1 for padding; the two row buffers are swapped, not copied, when the
   // old bottom row becomes the new top (upscaling reuses rows)
-  const imageRow = (y: number) => (y >= top && y < top + height ? y - top : -1);
+  const imageRow = (y: number) => inImage(y, top, height);
   const fill = (row: number, ptr: number) => {
     if (row >= 0) u8.set(pixels.subarray(row * rowBytes, (row + 1) * rowBytes), m.src);
     k.horizontal(row >= 0 ? m.src : -1, ptr, outW, C, m.lo, m.hi, m.w, pad);

@@ -46,7 +46,7 @@ export function inputLayers(g: Graph): string[] {
 // in NCHW (ORT's NHWC form wants an int8 producer): 4.2 of 27.6 ms per image on yolov2-tiny-voc@416, with
 // the quantize, QLinearLeakyRelu and reorder around it ~3.5 ms more. Kept float, the activation fuses into
 // the conv and the pool runs in ORT's blocked layout: 21-23 ms in all (the runtime also stops ORT from moving
-// the QuantizeLinear back above the pool: sessions.ts, int8 models).
+// the QuantizeLinear back above the pool: src/runtime/ort-session.ts, int8 models).
 const FOLLOWERS = new Set(['LeakyRelu', 'Relu', 'Sigmoid', 'MaxPool']);
 
 /** `names` and, for each, the chain of activations and pools that alone consume its output. */
