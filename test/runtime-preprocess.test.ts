@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { preprocess } from '../src/runtime/preprocess.ts';
+import { jpegSize, preprocess } from '../src/runtime/preprocess.ts';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 
@@ -46,6 +46,15 @@ async function code(p: Promise<unknown>): Promise<string> {
     return (e as PinholeError).code;
   }
   return 'no error';
+}
+
+/** A JPEG whose frame header (SOF0) declares w x h: the scan data stays that of a small picture. */
+async function jpegBomb(w: number, h: number): Promise<Buffer> {
+  const jpg = Buffer.from(await sharp(Buffer.alloc(16 * 16 * 3, 90), { raw: { width: 16, height: 16, channels: 3 } }).jpeg().toBuffer());
+  const sof = jpg.indexOf(Buffer.from([0xff, 0xc0]));
+  jpg.writeUInt16BE(h, sof + 5);
+  jpg.writeUInt16BE(w, sof + 7);
+  return jpg;
 }
 
 const at = (t: Float32Array, W: number, H: number, c: number, x: number, y: number) => t[c * W * H + y * W + x];
@@ -159,6 +168,47 @@ describe('preprocess: letterbox (darknet semantics)', () => {
       expect(at(r.data, W, H, 2, x, 36)).toBeGreaterThan(0.85);
       expect(at(r.data, W, H, 0, x, 36)).toBeLessThan(0.15);
     }
+  });
+});
+
+describe('preprocess: the JPEG header read without sharp', () => {
+  it('gives the displayed size sharp gives, for every EXIF orientation and without EXIF', async () => {
+    const raw = Buffer.alloc(40 * 20 * 3, 128);
+    const plain = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg().toBuffer();
+    expect(jpegSize(plain)).toEqual({ width: 40, height: 20 });
+    for (let o = 1; o <= 8; o++) {
+      const jpg = await sharp(plain).withMetadata({ orientation: o }).jpeg().toBuffer();
+      const m = await sharp(jpg).metadata();
+      expect(m.orientation).toBe(o);
+      expect(jpegSize(jpg)).toEqual({ width: m.autoOrient.width, height: m.autoOrient.height });
+      const r = await preprocess(jpg, spec(32, 32), 'letterbox');
+      expect([r.width, r.height]).toEqual([m.autoOrient.width, m.autoOrient.height]);
+    }
+    const progressive = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg({ progressive: true }).toBuffer();
+    expect(jpegSize(progressive)).toEqual({ width: 40, height: 20 });
+  });
+
+  it('leaves anything in doubt to sharp: other formats, no frame header, garbage after the signature', async () => {
+    const p = await png(8, 8, () => [1, 2, 3]);
+    expect(jpegSize(p)).toBeUndefined();
+    const jpg = await sharp(p).jpeg().toBuffer();
+    const sof = jpg.indexOf(Buffer.from([0xff, 0xc0]));
+    expect(jpegSize(jpg.subarray(0, sof))).toBeUndefined();
+    expect(jpegSize(Buffer.from([0xff, 0xd8, 0xff]))).toBeUndefined();
+    expect(jpegSize(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('definitely not an image')]))).toBeUndefined();
+    // and the same bytes through preprocess: sharp's header read words the error
+    expect(await code(preprocess(jpg.subarray(0, sof), spec(32, 32), 'letterbox'))).toBe('bad_image');
+  });
+
+  it('a JPEG declaring 60000x60000 is refused by its header, before decoding: too_large naming the size', async () => {
+    const bomb = await jpegBomb(60000, 60000);
+    expect(jpegSize(bomb)).toEqual({ width: 60000, height: 60000 });
+    const err = await preprocess(bomb, spec(32, 32), 'letterbox').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PinholeError);
+    expect((err as PinholeError).code).toBe('too_large');
+    expect((err as Error).message).toMatch(/60000x60000/);
+    // under the limit, the lie about its size is the decoder's to find: bad_image, not a picture
+    expect(await code(preprocess(await jpegBomb(64, 64), spec(32, 32), 'letterbox'))).toBe('bad_image');
   });
 });
 

@@ -3,6 +3,7 @@
 // sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
 // this module only converts the resized uint8 pixels once, straight into the final tensor layout
 // (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts).
+import { imageSize } from 'image-size';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
@@ -107,6 +108,35 @@ function fromRaw(r: RawImage): { img: Sharp; width: number; height: number } {
   return { img, width: r.width, height: r.height };
 }
 
+/**
+ * A JPEG's displayed size (EXIF orientation applied) read from its markers in JavaScript, in microseconds:
+ * sharp's own header read is a second libvips load of the file before the decoding one (0.4-0.9 ms and a
+ * round trip through libuv's pool per image, bench/README.md). Undefined whenever the markers leave any
+ * doubt (not a JPEG, no frame header found, an orientation outside 1-8, or an EXIF block whose
+ * orientation the reader could not take), so that sharp reads the header and words any error itself.
+ */
+export function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) return undefined;
+  let s: ReturnType<typeof imageSize>;
+  try {
+    s = imageSize(bytes);
+  } catch {
+    return undefined;
+  }
+  if (s.type !== 'jpg' || !(s.width > 0 && s.height > 0)) return undefined;
+  if (s.orientation === undefined && hasExif(bytes)) return undefined;
+  const o = s.orientation ?? 1;
+  if (!(Number.isInteger(o) && o >= 1 && o <= 8)) return undefined;
+  // orientations 5-8 turn the picture by a quarter: the displayed width is the stored height
+  return o >= 5 ? { width: s.height, height: s.width } : { width: s.width, height: s.height };
+}
+
+const EXIF = Buffer.from('Exif\0\0', 'latin1');
+/** An APP1 EXIF block in the first 64 KiB (where a JPEG's header segments are). */
+function hasExif(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 65_536)).indexOf(EXIF) >= 0;
+}
+
 async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img: Sharp; width: number; height: number }> {
   if (bytes.byteLength === 0) throw badImage('empty image (0 bytes)');
   // failOn 'warning' (sharp's default, made explicit): a truncated or damaged file is an error,
@@ -114,6 +144,9 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img:
   // ignoreIcc: darknet's stb_image (and OpenCV's imread) never apply an embedded colour profile, so
   // neither do we; on dog.jpg the profile's transform cost ~10 ms of CPU, two thirds of the decode.
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, ignoreIcc: true });
+  // JPEG (cameras, streams): one libvips load, the decoding one, which still enforces the pixel limit
+  const jpeg = jpegSize(bytes);
+  if (jpeg) return { img, ...jpeg };
   let meta: Metadata;
   try {
     // Header only, no limit, so that an oversized image is refused below with its dimensions named.
