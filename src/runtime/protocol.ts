@@ -6,6 +6,7 @@ import type { EpAttempt, EpName } from './ep.ts';
 import type { Detection } from '../vision/types.ts';
 import type { ImageJob } from '../vision/postprocess.ts';
 import type { OrtCacheOptions } from './ort-cache.ts';
+import type { Spinning } from './ort-session.ts';
 import type { RawTensor } from './types.ts';
 
 export interface TensorMeta {
@@ -118,6 +119,6 @@ export interface WorkerInit {
   intraOpThreads: number;
   /** ONNX Runtime's optimized graphs kept on disk between starts (ort-cache.ts); off when absent */
   ortCache?: OrtCacheOptions;
-  spinning?: boolean;
+  spinning?: Spinning;
   cpuMemArena?: boolean;
 }
