@@ -79,6 +79,27 @@ describe('preprocess: letterbox (darknet semantics)', () => {
     }
   });
 
+  it('every pixel lands in its plane, for widths read four pixels at a time and the others, with mean/std', async () => {
+    const pix = (x: number, y: number): [number, number, number] => [(x * 53 + y * 7) % 256, (x * 11 + y * 101) % 256, (x * y * 29 + 3) % 256];
+    const layout = { mode: 'letterbox' as const, mean: [10, 20, 30], std: [2, 4, 8] };
+    for (const w of [12, 13, 14, 15]) {
+      // w x 20 into 20x20: the picture at its own size, centred left to right
+      const r = await preprocess(await png(w, 20, pix), spec(20, 20), layout);
+      const dx = Math.trunc((20 - w) / 2);
+      expect(r.geometry).toMatchObject({ newW: w, newH: 20, dx, dy: 0 });
+      for (let c = 0; c < 3; c++) {
+        const canvas = Math.fround(Math.fround(127.5 - layout.mean[c]) / layout.std[c]);
+        for (let y = 0; y < 20; y++) {
+          for (let x = 0; x < 20; x++) {
+            const inside = x >= dx && x < dx + w;
+            const want = inside ? Math.fround(Math.fround(pix(x - dx, y)[c] - layout.mean[c]) / layout.std[c]) : canvas;
+            expect(at(r.data, 20, 20, c, x, y)).toBe(want);
+          }
+        }
+      }
+    }
+  });
+
   it('scales with integer truncation and an integer centre offset; the canvas stays 0.5', async () => {
     // 30x10 into 16x16: new 16 x trunc(10*16/30)=5, dy = trunc(11/2) = 5; a flat colour survives any kernel
     const r = await preprocess(await png(30, 10, () => [200, 100, 50]), spec(16, 16), 'letterbox');

@@ -205,23 +205,46 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   const full = g.newW === W && g.newH === H;
   // darknet's canvas is exactly 0.5 (127.5 in pixel units): a uint8 grey could not represent it
   if (!full) for (let c = 0; c < C; c++) fillAround(out, c * plane, W, H, g, normalised(g.fill * 255, c, L));
-  const [l0, l1, l2] = channelLuts(C, L.mean, L.std);
+  pastePixels(out, px, g, W, plane, C, channelLuts(C, L.mean, L.std));
+  return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * The resized uint8 pixels (interleaved) into the tensor's planes at the paste offset, each value through
+ * its channel's table. RGB rows of a width divisible by 4 are read as 32-bit words, four pixels from three
+ * words: 0.36 against 0.62 ms for dog.jpg's 416x312 in a loop of one process (bench/README.md, branch pre),
+ * the same values.
+ */
+function pastePixels(out: Float32Array, px: Uint8Array, g: PasteGeometry, W: number, plane: number, C: number, luts: Float32Array[]): void {
+  const [l0, l1, l2] = luts;
   const rowLen = g.newW;
+  const words = C === 3 && rowLen % 4 === 0 && px.byteOffset % 4 === 0 && LITTLE_ENDIAN
+    ? new Uint32Array(px.buffer, px.byteOffset, (rowLen * 3 * g.newH) / 4) : undefined;
   for (let y = 0; y < g.newH; y++) {
     const src = y * rowLen * C;
-    const dst = (y + g.dy) * W + g.dx;
-    if (C === 3) {
-      const r = dst, gg = dst + plane, b = dst + 2 * plane;
+    const r = (y + g.dy) * W + g.dx;
+    if (words) {
+      const gg = r + plane, b = r + 2 * plane;
+      for (let x = 0, w = src / 4; x < rowLen; x += 4, w += 3) {
+        const p = words[w], q = words[w + 1], t = words[w + 2];
+        out[r + x] = l0[p & 255]; out[gg + x] = l1[(p >>> 8) & 255]; out[b + x] = l2[(p >>> 16) & 255];
+        out[r + x + 1] = l0[p >>> 24]; out[gg + x + 1] = l1[q & 255]; out[b + x + 1] = l2[(q >>> 8) & 255];
+        out[r + x + 2] = l0[(q >>> 16) & 255]; out[gg + x + 2] = l1[q >>> 24]; out[b + x + 2] = l2[t & 255];
+        out[r + x + 3] = l0[(t >>> 8) & 255]; out[gg + x + 3] = l1[(t >>> 16) & 255]; out[b + x + 3] = l2[t >>> 24];
+      }
+    } else if (C === 3) {
+      const gg = r + plane, b = r + 2 * plane;
       for (let x = 0, s = src; x < rowLen; x++, s += 3) {
         out[r + x] = l0[px[s]];
         out[gg + x] = l1[px[s + 1]];
         out[b + x] = l2[px[s + 2]];
       }
     } else {
-      for (let x = 0; x < rowLen; x++) out[dst + x] = l0[px[src + x]];
+      for (let x = 0; x < rowLen; x++) out[r + x] = l0[px[src + x]];
     }
   }
-  return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
 }
 
 /** The canvas of one plane outside the pasted picture: the picture's own pixels are written after. */
