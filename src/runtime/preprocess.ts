@@ -112,9 +112,10 @@ function fromRaw(r: RawImage): { img: Sharp; width: number; height: number } {
  * A JPEG's displayed size (EXIF orientation applied) read from its markers in JavaScript, in microseconds:
  * sharp's own header read is a second libvips load of the file before the decoding one (0.4-0.9 ms and a
  * round trip through libuv's pool per image), and the metadata buffers it returns drove the main thread's
- * full garbage collections (~0.8 ms per request on dog.jpg; bench/README.md, branch pre). Undefined whenever the markers leave any
- * doubt (not a JPEG, no frame header found, an orientation outside 1-8, or an EXIF block whose
- * orientation the reader could not take), so that sharp reads the header and words any error itself.
+ * full garbage collections (~0.8 ms per request on dog.jpg; bench/README.md, branch pre). Undefined
+ * whenever the markers leave any doubt (not a JPEG, no frame header found, an orientation outside 1-8, or
+ * an EXIF block whose orientation the reader could not take), so that sharp reads the header and words
+ * any error itself.
  */
 export function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
   if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) return undefined;
