@@ -9,6 +9,7 @@
 //   node --import tsx bench/peer.ts [--seconds 10] [--rounds 3] [--connections 1,4,16] [--only pinhole,pinhole-int8,naive,flask]
 //     [--gunicorn-workers N] [--image /usr/share/darknet/data/dog.jpg]
 //     [--variant NAME=SERVE_FLAGS ...]   (more Pinhole contenders, fp32: e.g. --variant "1x2=--workers 1 --threads 2")
+//     [--int8-variant NAME=SERVE_FLAGS ...]   (the same on the int8 folder, compared with Flask)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ const { values: o } = parseArgs({
     image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
     python: { type: 'string', default: '/usr/bin/python3' },
     variant: { type: 'string', multiple: true, default: [] },
+    'int8-variant': { type: 'string', multiple: true, default: [] },
   },
 });
 const seconds = Number(o.seconds), rounds = Number(o.rounds);
@@ -75,13 +77,15 @@ function flaskMissing(): string | undefined {
   if (spawnSync('gunicorn', ['--version']).status !== 0) need.push('gunicorn');
   return need.length ? `apt-get install ${need.join(' ')}` : undefined;
 }
-for (const v of o.variant) {
-  const eq = v.indexOf('=');
-  if (eq <= 0) throw new Error(`--variant NAME=SERVE_FLAGS, got "${v}"`);
-  const flags = v.slice(eq + 1).split(/\s+/).filter(Boolean);
-  all.push({ name: `pinhole:${v.slice(0, eq)}`, start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(dn.name), '--port', String(p), '--log-level', 'warn', ...flags], p) });
+for (const [list, folder, prefix] of [[o.variant, dn.name, 'pinhole:'], [o['int8-variant'], dn.int8Name, 'pinhole-int8:']] as const) {
+  for (const v of list) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new Error(`--variant / --int8-variant NAME=SERVE_FLAGS, got "${v}"`);
+    const flags = v.slice(eq + 1).split(/\s+/).filter(Boolean);
+    all.push({ name: `${prefix}${v.slice(0, eq)}`, start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(folder), '--port', String(p), '--log-level', 'warn', ...flags], p) });
+  }
 }
-const wanted = new Set([...o.only.split(','), ...all.filter((c) => c.name.startsWith('pinhole:')).map((c) => c.name)]);
+const wanted = new Set([...o.only.split(','), ...all.filter((c) => /^pinhole(-int8)?:/.test(c.name)).map((c) => c.name)]);
 const contenders = all.filter((c) => wanted.has(c.name)).filter((c) => {
   const why = c.name === 'flask' ? flaskMissing() : undefined;
   if (why) console.log(`flask skipped: missing tools (${why})`);
@@ -177,7 +181,8 @@ const ratio = (a: string, b: string, what: 'rps' | 'p50') => conns.map((n) => {
   const x = mean(res.get(a)?.by.get(n)?.map((s) => s[what]) ?? []), y = mean(res.get(b)?.by.get(n)?.map((s) => s[what]) ?? []);
   return `${n} conn ${(x / y).toFixed(2)}x`;
 }).join(', ');
-const variants = [...res.keys()].filter((n) => n.startsWith('pinhole:')).map((n) => [n, 'naive', '>= 1.3x'] as const);
+const variants = [...res.keys()].filter((n) => /^pinhole(-int8)?:/.test(n))
+  .map((n) => (n.startsWith('pinhole:') ? [n, 'naive', '>= 1.3x'] as const : [n, 'flask', '>= 3.5x'] as const));
 for (const [a, b, target] of [['pinhole', 'naive', '>= 1.3x'], ['pinhole', 'flask', ''], ['pinhole-int8', 'flask', '>= 3.5x'], ['pinhole-int8', 'pinhole', ''], ...variants] as const) {
   if (res.has(a) && res.has(b)) console.log(`${a} / ${b} throughput: ${ratio(a, b, 'rps')}${target ? ` (target ${target})` : ''}; p50: ${ratio(a, b, 'p50')}`);
 }
