@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { readManifest } from '../src/runtime/folder.ts';
-import { jpegSize, preprocess } from '../src/runtime/preprocess.ts';
+import { headerSize, preprocess } from '../src/runtime/preprocess.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
 import { loadAverage as load, startServerChild } from './server-child.ts';
@@ -53,7 +53,7 @@ const pre = () => preprocess(bytes, manifest.input, manifest.preprocess, { alloc
 const first = await pre();
 const { newW, newH } = first.geometry;
 const pieces: Record<string, () => Promise<unknown> | unknown> = {
-  'JPEG header in JS (jpegSize)': () => jpegSize(bytes),
+  'JPEG header in JS (headerSize)': () => headerSize(bytes),
   "sharp's header read (metadata)": () => sharp(bytes, { failOn: 'warning', limitInputPixels: false }).metadata(),
   'sharp decode + resize': () => sharp(bytes, { failOn: 'warning', autoOrient: true, ignoreIcc: true })
     .resize(newW, newH, { fit: 'fill', kernel: 'cubic' }).removeAlpha().toColourspace('srgb').raw().toBuffer(),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { jpegSize, preprocess } from '../src/runtime/preprocess.ts';
+import { headerSize, preprocess } from '../src/runtime/preprocess.ts';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 
@@ -192,38 +192,50 @@ describe('preprocess: letterbox (darknet semantics)', () => {
   });
 });
 
-describe('preprocess: the JPEG header read without sharp', () => {
+describe('preprocess: the JPEG and PNG header read without sharp', () => {
   it('gives the displayed size sharp gives, for every EXIF orientation and without EXIF', async () => {
     const raw = Buffer.alloc(40 * 20 * 3, 128);
     const plain = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg().toBuffer();
-    expect(jpegSize(plain)).toEqual({ width: 40, height: 20 });
+    expect(headerSize(plain)).toEqual({ width: 40, height: 20 });
     for (let o = 1; o <= 8; o++) {
       const jpg = await sharp(plain).withMetadata({ orientation: o }).jpeg().toBuffer();
       const m = await sharp(jpg).metadata();
       expect(m.orientation).toBe(o);
-      expect(jpegSize(jpg)).toEqual({ width: m.autoOrient.width, height: m.autoOrient.height });
+      expect(headerSize(jpg)).toEqual({ width: m.autoOrient.width, height: m.autoOrient.height });
       const r = await preprocess(jpg, spec(32, 32), 'letterbox');
       expect([r.width, r.height]).toEqual([m.autoOrient.width, m.autoOrient.height]);
     }
     const progressive = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).jpeg({ progressive: true }).toBuffer();
-    expect(jpegSize(progressive)).toEqual({ width: 40, height: 20 });
+    expect(headerSize(progressive)).toEqual({ width: 40, height: 20 });
+  });
+
+  it('a PNG: its size, unless an eXIf chunk may turn it (then sharp reads the header, and turns it)', async () => {
+    const raw = Buffer.alloc(40 * 20 * 3, 100);
+    const plain = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).png().toBuffer();
+    expect(headerSize(plain)).toEqual({ width: 40, height: 20 });
+    const turned = await sharp(raw, { raw: { width: 40, height: 20, channels: 3 } }).png().withMetadata({ orientation: 6 }).toBuffer();
+    expect((await sharp(turned).metadata()).autoOrient).toEqual({ width: 20, height: 40 });
+    expect(headerSize(turned)).toBeUndefined();
+    const r = await preprocess(turned, spec(32, 32), 'letterbox');
+    expect([r.width, r.height]).toEqual([20, 40]);
   });
 
   it('leaves anything in doubt to sharp: other formats, no frame header, garbage after the signature', async () => {
     const p = await png(8, 8, () => [1, 2, 3]);
-    expect(jpegSize(p)).toBeUndefined();
+    expect(headerSize(await sharp(p).webp().toBuffer())).toBeUndefined();
+    expect(headerSize(p.subarray(0, 20))).toBeUndefined();
     const jpg = await sharp(p).jpeg().toBuffer();
     const sof = jpg.indexOf(Buffer.from([0xff, 0xc0]));
-    expect(jpegSize(jpg.subarray(0, sof))).toBeUndefined();
-    expect(jpegSize(Buffer.from([0xff, 0xd8, 0xff]))).toBeUndefined();
-    expect(jpegSize(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('definitely not an image')]))).toBeUndefined();
+    expect(headerSize(jpg.subarray(0, sof))).toBeUndefined();
+    expect(headerSize(Buffer.from([0xff, 0xd8, 0xff]))).toBeUndefined();
+    expect(headerSize(Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('definitely not an image')]))).toBeUndefined();
     // and the same bytes through preprocess: sharp's header read words the error
     expect(await code(preprocess(jpg.subarray(0, sof), spec(32, 32), 'letterbox'))).toBe('bad_image');
   });
 
   it('a JPEG declaring 60000x60000 is refused by its header, before decoding: too_large naming the size', async () => {
     const bomb = await jpegBomb(60000, 60000);
-    expect(jpegSize(bomb)).toEqual({ width: 60000, height: 60000 });
+    expect(headerSize(bomb)).toEqual({ width: 60000, height: 60000 });
     const err = await preprocess(bomb, spec(32, 32), 'letterbox').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PinholeError);
     expect((err as PinholeError).code).toBe('too_large');

@@ -109,34 +109,41 @@ function fromRaw(r: RawImage): { img: Sharp; width: number; height: number } {
 }
 
 /**
- * A JPEG's displayed size (EXIF orientation applied) read from its markers in JavaScript, in microseconds:
- * sharp's own header read is a second libvips load of the file before the decoding one (0.4-0.9 ms and a
- * round trip through libuv's pool per image), and the metadata buffers it returns drove the main thread's
- * full garbage collections (~0.8 ms per request on dog.jpg; bench/README.md, branch pre). Undefined
- * whenever the markers leave any doubt (not a JPEG, no frame header found, an orientation outside 1-8, or
- * an EXIF block whose orientation the reader could not take), so that sharp reads the header and words
- * any error itself.
+ * A JPEG's or PNG's displayed size (EXIF orientation applied) read from its header in JavaScript, in
+ * microseconds: sharp's own header read is a second libvips load of the file before the decoding one
+ * (0.4-0.9 ms and a round trip through libuv's pool per image), and the metadata buffers it returns drove
+ * the main thread's full garbage collections (~0.8 ms per request on dog.jpg; bench/README.md, branch
+ * pre). Undefined whenever the header leaves any doubt (another format, no frame header found, an
+ * orientation outside 1-8, an EXIF block whose orientation the reader could not take, a PNG with an eXIf
+ * chunk), so that sharp reads the header and words any error itself.
  */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
-  if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) return undefined;
+export function headerSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const jpeg = bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  const png = bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+  if (!jpeg && !png) return undefined;
   let s: ReturnType<typeof imageSize>;
   try {
     s = imageSize(bytes);
   } catch {
     return undefined;
   }
-  if (s.type !== 'jpg' || !(s.width > 0 && s.height > 0)) return undefined;
-  if (s.orientation === undefined && hasExif(bytes)) return undefined;
+  if (s.type !== (jpeg ? 'jpg' : 'png') || !(s.width > 0 && s.height > 0)) return undefined;
+  // libvips takes a PNG's orientation from its eXIf chunk, which image-size does not read
+  if (png) return contains(bytes, EXIF_CHUNK, bytes.length) ? undefined : { width: s.width, height: s.height };
+  if (s.orientation === undefined && contains(bytes, EXIF, 65_536)) return undefined;
   const o = s.orientation ?? 1;
   if (!(Number.isInteger(o) && o >= 1 && o <= 8)) return undefined;
   // orientations 5-8 turn the picture by a quarter: the displayed width is the stored height
   return o >= 5 ? { width: s.height, height: s.width } : { width: s.width, height: s.height };
 }
 
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+const EXIF_CHUNK = Buffer.from('eXIf', 'latin1');
+/** A JPEG's APP1 EXIF block starts so; its header segments sit in the first 64 KiB. */
 const EXIF = Buffer.from('Exif\0\0', 'latin1');
-/** An APP1 EXIF block in the first 64 KiB (where a JPEG's header segments are). */
-function hasExif(bytes: Uint8Array): boolean {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 65_536)).indexOf(EXIF) >= 0;
+
+function contains(bytes: Uint8Array, what: Buffer, within: number): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, within)).indexOf(what) >= 0;
 }
 
 async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img: Sharp; width: number; height: number }> {
@@ -146,9 +153,9 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img:
   // ignoreIcc: darknet's stb_image (and OpenCV's imread) never apply an embedded colour profile, so
   // neither do we; on dog.jpg the profile's transform cost ~10 ms of CPU, two thirds of the decode.
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, ignoreIcc: true });
-  // JPEG (cameras, streams): one libvips load, the decoding one, which still enforces the pixel limit
-  const jpeg = jpegSize(bytes);
-  if (jpeg) return { img, ...jpeg };
+  // JPEG (cameras, streams) and PNG: one libvips load, the decoding one, which still enforces the pixel limit
+  const quick = headerSize(bytes);
+  if (quick) return { img, ...quick };
   let meta: Metadata;
   try {
     // Header only, no limit, so that an oversized image is refused below with its dimensions named.
