@@ -4,14 +4,19 @@
 // median ms per run, process CPU ms per run, and the largest |difference| to the plain output.
 //
 //   node --import tsx bench/winograd.ts [--threads 1,2] [--iters 20] [--rounds 2] [--layers a,b] [--tiles 2,4] [--no-model] [--profile]
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { GraphBuilder, attr, decodeModel, onnx } from '../src/onnx/graph.ts';
 import { rewriteSites, type ConvSite, type Orientation } from '../src/onnx/winograd/rewrite.ts';
 import type { TileSize } from '../src/onnx/winograd/transforms.ts';
-import { floatsOf } from '../src/onnx/quantize/tensors.ts';
+import { candidates, type WinogradRule } from '../src/onnx/winograd/index.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
+import { preprocess } from '../src/runtime/preprocess.ts';
+import { readManifest } from '../src/runtime/folder.ts';
+import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -24,6 +29,7 @@ const { values: o } = parseArgs({
     'no-model': { type: 'boolean', default: false },
     'no-layers': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
   },
 });
 const threads = [...new Set(o.threads.split(',').map(Number))];
@@ -71,21 +77,11 @@ function layerModel(l: Layer): { bytes: Uint8Array; site: () => ConvSite[] } {
   return { bytes, site: () => [] };
 }
 
-function rewritten(bytes: Uint8Array, m: TileSize, enc: Orientation, pick: (n: onnx.INodeProto, C: number, H: number) => boolean, shapes: Map<string, [number, number, number]>): Uint8Array {
+function rewritten(bytes: Uint8Array, rule: WinogradRule, enc: Orientation): Uint8Array {
   const model = decodeModel(bytes);
   const g = model.graph!;
-  const inits = new Map(g.initializer!.map((t) => [t.name!, t]));
-  const sites: ConvSite[] = [];
-  for (const n of g.node!) {
-    if (n.opType !== 'Conv') continue;
-    const wt = inits.get(n.input![1])!;
-    if (wt.dims!.map(Number).join() !== `${wt.dims![0]},${wt.dims![1]},3,3`) continue;
-    const s = shapes.get(n.input![0]);
-    if (!s || !pick(n, s[0], s[1])) continue;
-    const f = floatsOf;
-    sites.push({ node: n, C: s[0], H: s[1], W: s[2], K: Number(wt.dims![0]), weights: f(wt), bias: n.input![2] ? f(inits.get(n.input![2])!) : undefined });
-  }
-  rewriteSites(g, sites, () => m, enc);
+  const sites = candidates(g, rule).flatMap((c) => (c.site ? [c.site] : []));
+  rewriteSites(g, sites, () => rule.tile, enc);
   return onnx.ModelProto.encode(model).finish();
 }
 
@@ -137,10 +133,59 @@ if (!o['no-layers']) {
   const only = o.layers ? o.layers.split(',') : undefined;
   for (const l of LAYERS.filter((x) => !only || only.some((s) => x.label.includes(s)))) {
     const { bytes } = layerModel(l);
-    const shapes = new Map([['x', [l.C, l.H, l.H] as [number, number, number]]]);
-    const variants = [{ name: 'conv', bytes }, ...tiles.flatMap((m) => encodings.map((e) => ({ name: `F${m}${encodings.length > 1 ? e : ''}`, bytes: rewritten(bytes, m, e, () => true, shapes) })))];
+    const variants = [{ name: 'conv', bytes }, ...tiles.flatMap((m) => encodings.map((e) => ({ name: `F${m}${encodings.length > 1 ? e : ''}`, bytes: rewritten(bytes, { minChannels: 1, maxPixels: Infinity, tile: m }, e) })))];
     const feeds = { x: new ort.Tensor('float32', random(l.C * l.H * l.H, 3), [1, l.C, l.H, l.H]) };
     await compare(l.label, variants, feeds);
+  }
+}
+/** ORT's own kernel times per run (its profiler), summed by op type; the Winograd nodes apart. */
+async function kernelSplit(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, t: number, runs = 5): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pinhole-bench-wino-'));
+  try {
+    const s = await ort.InferenceSession.create(bytes, { ...sessionOptions('cpu', { intraOpThreads: t, spinning: false }), enableProfiling: true, profileFilePrefix: path.join(dir, 'p') });
+    await s.run(feeds);
+    for (let i = 0; i < runs; i++) await s.run(feeds);
+    s.endProfiling();
+    await s.release();
+    const events = JSON.parse(readFileSync(path.join(dir, readdirSync(dir)[0]), 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+    const by = new Map<string, number>();
+    let total = 0;
+    for (const e of events.filter((x) => x.cat === 'Node' && x.name.endsWith('_kernel_time'))) {
+      const key = `${e.name.includes('_wino') ? 'wino ' : ''}${e.args?.op_name ?? '?'}`;
+      // the first run (allocation planning) is left out
+      by.set(key, (by.get(key) ?? 0) + e.dur / 1000);
+      total += e.dur / 1000;
+    }
+    const per = (v: number) => (v / (runs + 1)).toFixed(1);
+    return `kernels ${per(total)} ms/run: ${[...by].sort((a, b) => b[1] - a[1]).filter(([, v]) => v / (runs + 1) >= 0.05).map(([k, v]) => `${k} ${per(v)}`).join(', ')}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const RULES: Array<{ name: string; rule: WinogradRule }> = [
+  { name: 'F4 C>=512 13x13', rule: { minChannels: 512, maxPixels: 169, tile: 4 } },
+  { name: 'F2 C>=512 13x13', rule: { minChannels: 512, maxPixels: 169, tile: 2 } },
+  { name: 'F4 C>=256 13x13', rule: { minChannels: 256, maxPixels: 169, tile: 4 } },
+  { name: 'F4 C>=64 <=52x52', rule: { minChannels: 64, maxPixels: 52 * 52, tile: 4 } },
+];
+
+if (!o['no-model']) {
+  const missing = darknetModelMissing();
+  if (missing) console.log(`whole model skipped: missing ${missing}`);
+  else {
+    const dm = await darknetBenchModel();
+    const dir = path.join(dm.modelsDir, dm.name);
+    const man = await readManifest(dir);
+    const bytes = readFileSync(path.join(dir, 'model.onnx'));
+    const x = (await preprocess(readFileSync(o.image), man.input, man.preprocess)).data;
+    const feeds = { images: new ort.Tensor('float32', x, [1, man.input.channels, man.input.height, man.input.width]) };
+    const variants = [{ name: 'plain', bytes: new Uint8Array(bytes) }, ...RULES.map((r) => ({ name: r.name, bytes: rewritten(bytes, r.rule, 'conv') }))];
+    console.log(`\nwhole model: darknet yolov2-tiny-voc@${man.input.width} (random weights), ${o.image}`);
+    await compare('tiny-voc', variants, feeds);
+    if (o.profile) {
+      for (const t of threads) for (const v of variants) console.log(`  ${t}t ${v.name}: ${await kernelSplit(v.bytes, feeds, t)}`);
+    }
   }
 }
 console.log(`load ${load()}`);

@@ -1,0 +1,99 @@
+// The Winograd pass: eligible 3x3 convolutions of a float32 ONNX model rewritten as F(m x m, 3 x 3)
+// (rewrite.ts), applied by the runtime when it creates CPU sessions. The model folder is never changed.
+import { onnx } from '../graph.ts';
+import { dimsOf, floatsOf, intAttr, type Graph, type Node, type Tensor } from '../quantize/tensors.ts';
+import { rewriteSites, type ConvSite } from './rewrite.ts';
+import { inferShapes, type Shape } from './shapes.ts';
+import type { TileSize } from './transforms.ts';
+
+export { inferShapes } from './shapes.ts';
+export type { TileSize } from './transforms.ts';
+
+/** Part of the runtime's ORT cache key: a graph rewritten by another version of the pass is another graph. */
+export const WINOGRAD_VERSION = 1;
+
+export interface WinogradRule {
+  /** smallest input channel count rewritten */
+  minChannels: number;
+  /** largest input height x width rewritten */
+  maxPixels: number;
+  tile: TileSize;
+}
+
+export const DEFAULT_RULE: WinogradRule = { minChannels: 512, maxPixels: 13 * 13, tile: 4 };
+
+export interface Candidate {
+  node: string;
+  /** the rewrite's inputs when it can be rewritten */
+  site?: ConvSite;
+  /** why not, when it cannot or does not pay */
+  reason?: string;
+}
+
+function intsAttr(n: Node, name: string): number[] | undefined {
+  const a = n.attribute?.find((x) => x.name === name);
+  return a?.ints?.length ? a.ints.map(Number) : undefined;
+}
+
+const all = (v: number[] | undefined, x: number, len: number) => v === undefined || (v.length === len && v.every((d) => d === x));
+
+/** What rules a Conv out whatever its size: only 3x3, stride 1, 'same' padding of 1, one group, float32 constant weights. */
+function structural(n: Node, inits: Map<string, Tensor>, x: Shape | undefined): string | undefined {
+  const w = inits.get(n.input![1]);
+  if (!w || w.dataType !== onnx.TensorProto.DataType.FLOAT) return 'weights are not a float32 initializer';
+  const wd = dimsOf(w);
+  if (wd.length !== 4 || wd[2] !== 3 || wd[3] !== 3) return 'not a 3x3 kernel';
+  if (intAttr(n, 'group', 1) !== 1) return 'grouped';
+  if (!all(intsAttr(n, 'strides'), 1, 2)) return 'stride is not 1';
+  if (!all(intsAttr(n, 'dilations'), 1, 2)) return 'dilated';
+  const auto = n.attribute?.find((a) => a.name === 'auto_pad')?.s;
+  const autoPad = auto ? new TextDecoder().decode(auto) : 'NOTSET';
+  const samePad = autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER' || (autoPad === 'NOTSET' && all(intsAttr(n, 'pads') ?? [0, 0, 0, 0], 1, 4));
+  if (!samePad) return 'padding is not 1 on every side';
+  if (n.input![2] && !inits.has(n.input![2])) return 'bias is not an initializer';
+  if (!x || x.length !== 4 || x.slice(1).some((d) => d === null)) return 'input shape unknown';
+  if (x[1] !== wd[1]) return 'input channels do not match the weights';
+  return undefined;
+}
+
+/** Every Conv of the graph with whether (and why not) the rule rewrites it. */
+export function candidates(g: Graph, rule: WinogradRule = DEFAULT_RULE): Candidate[] {
+  const shapes = inferShapes(g);
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
+  const out: Candidate[] = [];
+  for (const n of g.node ?? []) {
+    if (n.opType !== 'Conv') continue;
+    const x = shapes.get(n.input![0]);
+    const name = n.name || n.output![0];
+    const reason = structural(n, inits, x);
+    if (reason) {
+      out.push({ node: name, reason });
+      continue;
+    }
+    const [C, H, W] = x!.slice(1) as number[];
+    if (C < rule.minChannels) out.push({ node: name, reason: `${C} input channels (< ${rule.minChannels})` });
+    else if (H * W > rule.maxPixels) out.push({ node: name, reason: `${H}x${W} input (> ${rule.maxPixels} pixels)` });
+    else {
+      const w = inits.get(n.input![1])!;
+      const b = n.input![2] ? inits.get(n.input![2]) : undefined;
+      out.push({ node: name, site: { node: n, C, H, W, K: dimsOf(w)[0], weights: floatsOf(w), bias: b && floatsOf(b) } });
+    }
+  }
+  return out;
+}
+
+export interface WinogradResult {
+  /** the rewritten model, or the input bytes when no Conv was rewritten */
+  bytes: Uint8Array;
+  rewritten: string[];
+}
+
+/** Rewrites the model's eligible convolutions; the bytes come back as they were when none is. */
+export function applyWinograd(bytes: Uint8Array, rule: WinogradRule = DEFAULT_RULE): WinogradResult {
+  const model = onnx.ModelProto.decode(bytes);
+  const g = model.graph as Graph;
+  const sites = candidates(g, rule).flatMap((c) => (c.site ? [c.site] : []));
+  if (sites.length === 0) return { bytes, rewritten: [] };
+  rewriteSites(g, sites, () => rule.tile, 'conv');
+  return { bytes: onnx.ModelProto.encode(model).finish(), rewritten: sites.map((s) => s.node.name || s.node.output![0]) };
+}
