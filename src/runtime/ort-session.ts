@@ -48,12 +48,16 @@ export interface CreatedSession {
   failed: EpAttempt[];
 }
 
-/** Tries each provider in order on the model.onnx at `file`; throws an Error listing every attempt if none works. */
-export async function createSession(file: string, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
+/**
+ * Tries each provider in order on the model (a file, or model bytes); throws an Error listing every attempt if
+ * none works. `cpuModel`: what the CPU provider gets instead, when the runtime rewrote the graph for it.
+ */
+export async function createSession(file: string | Uint8Array, eps: readonly EpName[], t: ThreadOptions, cpuModel?: string | Uint8Array): Promise<CreatedSession> {
   const failed: EpAttempt[] = [];
   for (const ep of eps) {
     try {
-      const session = await ort.InferenceSession.create(file, sessionOptions(ep, t));
+      const model = ep === 'cpu' && cpuModel ? cpuModel : file;
+      const session = await (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions(ep, t)) : ort.InferenceSession.create(model, sessionOptions(ep, t)));
       return { session, ep, failed };
     } catch (e) {
       failed.push({ ep, error: firstLine(e) });

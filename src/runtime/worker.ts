@@ -13,6 +13,7 @@ import { firstLine, type EpName } from './ep.ts';
 import { cacheDrop, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
 import { checkInputShape } from './input-shape.ts';
 import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
+import { passKey, prepareModel, readPassNote, winogradApplies, writePassNote, type PreparedModel } from './graph-pass.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
@@ -65,47 +66,65 @@ function get(modelId: number): Loaded {
 }
 
 /**
- * A session of the request's model.onnx. With the optimized-graph cache on (CPU first in the provider
- * list, the model large enough: ort-cache.ts) it is created from the cached graph with optimizations off,
- * or, the first time, from model.onnx with its optimized graph saved for the next start.
+ * A session of the request's model.onnx, rewritten by the runtime's graph passes where they apply
+ * (graph-pass.ts: Winograd convolutions on CPU float32 models). With the optimized-graph cache on (CPU first
+ * in the provider list, the model large enough: ort-cache.ts) it is created from the cached graph with
+ * optimizations off, or, the first time, from the (rewritten) model with its optimized graph saved for the
+ * next start. `prepared` is shared by a load's sessions: the rewrite is done once.
  */
-async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
-  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, `${ort.env.versions.common} quantized=${t.quantized === true}`, init.ortCache) : undefined;
-  if (!cache) return createSession(m.file, eps, t);
-  if (cacheHit(cache)) {
+async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions, prepared: () => PreparedModel): Promise<CreatedSession & { winograd: string[] }> {
+  const applies = winogradApplies(init.winograd !== false, eps, m.manifest);
+  const build = `${ort.env.versions.common} quantized=${t.quantized === true} ${passKey(applies)}`;
+  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, build, init.ortCache) : undefined;
+  const fresh = async (saveTo?: string) => {
+    const p = applies ? prepared() : { model: m.file, winograd: [] };
+    const made = await createSession(m.file, saveTo ? ['cpu'] : eps, saveTo ? { ...t, optimized: { saveTo } } : t, p.model);
+    return { ...made, winograd: made.ep === 'cpu' ? p.winograd : [] };
+  };
+  if (!cache) return fresh();
+  const note = cacheHit(cache) ? readPassNote(cache.note) : undefined;
+  if (note) {
     try {
-      return await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' });
+      return { ...(await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' })), winograd: note };
     } catch {
       cacheDrop(cache.path);
     }
   }
   try {
     mkdirSync(init.ortCache!.dir, { recursive: true });
-    const made = await createSession(m.file, ['cpu'], { ...t, optimized: { saveTo: cache.temp } });
+    const made = await fresh(cache.temp);
+    writePassNote(cache.note, made.winograd);
     cacheStore(cache, init.ortCache!);
     return made;
   } catch {
     // an unwritable cache folder (or a model ORT cannot save) serves uncached
     cacheDrop(cache.temp);
-    return createSession(m.file, eps, t);
+    return fresh();
   }
 }
 
+/** The graph passes' result for a load, computed on first use and then kept for its other session. */
+function preparedOnce(m: LoadRequest): () => PreparedModel {
+  let p: PreparedModel | undefined;
+  return () => (p ??= prepareModel(m.file, true));
+}
+
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-async function soloSession(m: LoadRequest, ep: EpName): Promise<ort.InferenceSession | undefined> {
+async function soloSession(m: LoadRequest, ep: EpName, prepared: () => PreparedModel): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
   if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' })).session;
+  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }, prepared)).session;
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
   // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
-  const { session, ep, failed } = await newSession(m, m.eps, {
+  const prepared = preparedOnce(m);
+  const { session, ep, failed, winograd } = await newSession(m, m.eps, {
     intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
-  });
+  }, prepared);
   let solo: ort.InferenceSession | undefined;
   try {
-    solo = await soloSession(m, ep);
+    solo = await soloSession(m, ep, prepared);
   } catch (e) {
     await session.release();
     throw e;
@@ -133,7 +152,7 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   });
   // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
   const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
-  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote };
+  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote, winograd };
 }
 
 function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {

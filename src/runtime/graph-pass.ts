@@ -1,0 +1,49 @@
+// Serving-time rewrites of a model's graph before ONNX Runtime sees it: Winograd convolutions
+// (src/onnx/winograd) for float32 models on the CPU provider. CUDA has cuDNN's own algorithms and int8
+// graphs run as QLinearConv, so both get model.onnx as it is. The model folder is never written.
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Manifest } from '../manifest.ts';
+import { applyWinograd, DEFAULT_RULE, WINOGRAD_VERSION } from '../onnx/winograd/index.ts';
+import type { EpName } from './ep.ts';
+
+/** Whether the pass applies to this model on this provider list (it is `on` unless turned off). */
+export function winogradApplies(on: boolean, eps: readonly EpName[], manifest: Pick<Manifest, 'precision'>): boolean {
+  return on && eps[0] === 'cpu' && manifest.precision !== 'int8';
+}
+
+/**
+ * The pass's part of the ORT cache key: ORT's optimized graph of a rewritten model is another graph, and a
+ * new version or rule of the pass makes another one again.
+ */
+export function passKey(applies: boolean): string {
+  const r = DEFAULT_RULE;
+  return applies ? `winograd=v${WINOGRAD_VERSION}/F${r.tile}/C>=${r.minChannels}/px<=${r.maxPixels}` : 'winograd=off';
+}
+
+export interface PreparedModel {
+  /** what ORT is given: the rewritten bytes, or the file when nothing was rewritten */
+  model: string | Uint8Array;
+  /** the convolutions that run as Winograd */
+  winograd: string[];
+}
+
+/** model.onnx with the pass applied (read and rewritten here) or as it is. */
+export function prepareModel(file: string, applies: boolean): PreparedModel {
+  if (!applies) return { model: file, winograd: [] };
+  const r = applyWinograd(readFileSync(file));
+  return r.rewritten.length ? { model: r.bytes, winograd: r.rewritten } : { model: file, winograd: [] };
+}
+
+/** The rewritten convolutions of a cached optimized graph, kept beside it (ORT's file holds no note of them). */
+export function writePassNote(path: string, winograd: readonly string[]): void {
+  writeFileSync(path, JSON.stringify({ winograd }));
+}
+
+export function readPassNote(path: string): string[] | undefined {
+  try {
+    const j = JSON.parse(readFileSync(path, 'utf8')) as { winograd?: unknown };
+    return Array.isArray(j.winograd) ? j.winograd.map(String) : undefined;
+  } catch {
+    return undefined;
+  }
+}
