@@ -12,7 +12,7 @@ import ort from 'onnxruntime-node';
 import { GraphBuilder, attr, decodeModel, onnx } from '../src/onnx/graph.ts';
 import { rewriteSites, type ConvSite, type Orientation } from '../src/onnx/winograd/rewrite.ts';
 import type { TileSize } from '../src/onnx/winograd/transforms.ts';
-import { candidates, type WinogradRule } from '../src/onnx/winograd/index.ts';
+import { candidates, DEFAULT_RULE, type WinogradRule } from '../src/onnx/winograd/index.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
 import { readManifest } from '../src/runtime/folder.ts';
@@ -61,6 +61,11 @@ const LAYERS: Layer[] = [
   { label: '52x52 64->128', C: 64, K: 128, H: 52 },
   { label: '104x104 32->64', C: 32, K: 64, H: 104 },
   { label: '208x208 16->32', C: 16, K: 32, H: 208 },
+  // yolov2@608's and yolo9000@544's larger grids
+  { label: '19x19 512->1024', C: 512, K: 1024, H: 19 },
+  { label: '38x38 256->512', C: 256, K: 512, H: 38 },
+  { label: '76x76 128->256', C: 128, K: 256, H: 76 },
+  { label: '104x104 64->128', C: 64, K: 128, H: 104 },
 ];
 
 function layerModel(l: Layer): { bytes: Uint8Array; site: () => ConvSite[] } {
@@ -133,7 +138,7 @@ if (!o['no-layers']) {
   const only = o.layers ? o.layers.split(',') : undefined;
   for (const l of LAYERS.filter((x) => !only || only.some((s) => x.label.includes(s)))) {
     const { bytes } = layerModel(l);
-    const variants = [{ name: 'conv', bytes }, ...tiles.flatMap((m) => encodings.map((e) => ({ name: `F${m}${encodings.length > 1 ? e : ''}`, bytes: rewritten(bytes, { minChannels: 1, maxPixels: Infinity, tile: m }, e) })))];
+    const variants = [{ name: 'conv', bytes }, ...tiles.flatMap((m) => encodings.map((e) => ({ name: `F${m}${encodings.length > 1 ? e : ''}`, bytes: rewritten(bytes, { minChannels: 1, minInputValues: 1, tile: m }, e) })))];
     const feeds = { x: new ort.Tensor('float32', random(l.C * l.H * l.H, 3), [1, l.C, l.H, l.H]) };
     await compare(l.label, variants, feeds);
   }
@@ -164,10 +169,9 @@ async function kernelSplit(bytes: Uint8Array, feeds: Record<string, ort.Tensor>,
 }
 
 const RULES: Array<{ name: string; rule: WinogradRule }> = [
-  { name: 'F4 C>=512 13x13', rule: { minChannels: 512, maxPixels: 169, tile: 4 } },
-  { name: 'F2 C>=512 13x13', rule: { minChannels: 512, maxPixels: 169, tile: 2 } },
-  { name: 'F4 C>=256 13x13', rule: { minChannels: 256, maxPixels: 169, tile: 4 } },
-  { name: 'F4 C>=64 <=52x52', rule: { minChannels: 64, maxPixels: 52 * 52, tile: 4 } },
+  { name: 'default (F4)', rule: DEFAULT_RULE },
+  { name: 'F4 13x13 C>=512', rule: { minChannels: 512, minInputValues: 1, tile: 4 } },
+  { name: 'F2 as default', rule: { ...DEFAULT_RULE, tile: 2 } },
 ];
 
 if (!o['no-model']) {

@@ -47,9 +47,9 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
     const on = await serve(undefined, cache);
     const again = await serve(undefined, cache); // from the cached optimized graph
     expect(off.winograd).toBe(0);
-    // the two 13x13 convolutions with 512 and 1024 input channels (DEFAULT_RULE)
-    expect(on.winograd).toBe(2);
-    expect(again.winograd).toBe(2);
+    // 64->128 at 52x52, 128->256 at 26x26, 512->1024 and 1024->1024 at 13x13 (DEFAULT_RULE)
+    expect(on.winograd).toBe(4);
+    expect(again.winograd).toBe(4);
     expect(readdirSync(cache).filter((f) => f.endsWith('.onnx'))).toHaveLength(1);
     expect(off.detections.length).toBeGreaterThan(3); // random weights still give boxes at this threshold
     for (const other of [on, again]) {

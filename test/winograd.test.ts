@@ -20,7 +20,7 @@ function random(n: number, seed: number, s = 1): Float32Array {
   return out;
 }
 
-const EVERY: WinogradRule = { minChannels: 1, maxPixels: Infinity, tile: 4 };
+const EVERY: WinogradRule = { minChannels: 1, minInputValues: 1, tile: 4 };
 
 interface ConvCase {
   C: number;
@@ -149,9 +149,9 @@ describe('which convolutions are rewritten', () => {
   });
 
   it('the rule: channels and size', () => {
-    expect(reasonOf(convModel(base, 1), { minChannels: 16, maxPixels: 1000, tile: 4 }).reason).toBe('8 input channels (< 16)');
-    expect(reasonOf(convModel(base, 1), { minChannels: 8, maxPixels: 100, tile: 4 }).reason).toBe('13x13 input (> 100 pixels)');
-    expect(reasonOf(convModel(base, 1), { minChannels: 8, maxPixels: 169, tile: 4 }).site).toMatchObject({ C: 8, H: 13, W: 13, K: 8 });
+    expect(reasonOf(convModel(base, 1), { minChannels: 16, minInputValues: 1, tile: 4 }).reason).toBe('8 input channels (< 16)');
+    expect(reasonOf(convModel(base, 1), { minChannels: 8, minInputValues: 8 * 169 + 1, tile: 4 }).reason).toBe('8x13x13 input (< 1353 values)');
+    expect(reasonOf(convModel(base, 1), { minChannels: 8, minInputValues: 8 * 169, tile: 4 }).site).toMatchObject({ C: 8, H: 13, W: 13, K: 8 });
     // the default rule leaves small layers alone: nothing to rewrite, the bytes come back as they were
     const model = convModel(base, 1);
     const r = applyWinograd(model, DEFAULT_RULE);

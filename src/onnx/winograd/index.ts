@@ -15,12 +15,24 @@ export const WINOGRAD_VERSION = 1;
 export interface WinogradRule {
   /** smallest input channel count rewritten */
   minChannels: number;
-  /** largest input height x width rewritten */
-  maxPixels: number;
+  /** smallest input tensor (channels x height x width) rewritten */
+  minInputValues: number;
   tile: TileSize;
 }
 
-export const DEFAULT_RULE: WinogradRule = { minChannels: 512, maxPixels: 13 * 13, tile: 4 };
+/**
+ * Where the rewrite paid on the CPU it was measured on (bench/winograd.ts, ORT 1.30, 2-core AMD EPYC with
+ * AVX-512, batch 1, ms of one layer + LeakyRelu, plain Conv against F(4x4,3x3); 1 thread / 2 threads):
+ *   13x13 1024->1024 30 -> 19 ms CPU;  13x13 512->1024 16.4 -> 10.0;  26x26 128->256 x1.77 / x1.74;
+ *   52x52 64->128 x1.53 / x1.56;  38x38 256->512 x2.05 / x1.97;  104x104 64->128 x1.20 / x1.13;
+ *   but 104x104 32->64 x1.00 / x0.98 and 208x208 16->32 x0.49 / x0.53 (the transforms cost per channel,
+ *   the saving per channel pair: few channels do not pay), and 13x13 256->512 x1.40 on one thread but x0.70
+ *   on two (a small input split over threads: every one of the rewrite's ten ops pays its own fork and join).
+ * Hence at least 64 input channels and an input of at least 64 Ki values. F(4x4) rather than F(2x2): it
+ * was faster on every shape (F2 13x13 1024->1024 22 ms CPU, 104x104 64->128 x0.89) at ~1e-5 relative error
+ * against ~1e-6, both far inside the darknet conformance tests' 1e-4.
+ */
+export const DEFAULT_RULE: WinogradRule = { minChannels: 64, minInputValues: 65536, tile: 4 };
 
 export interface Candidate {
   node: string;
@@ -72,7 +84,7 @@ export function candidates(g: Graph, rule: WinogradRule = DEFAULT_RULE): Candida
     }
     const [C, H, W] = x!.slice(1) as number[];
     if (C < rule.minChannels) out.push({ node: name, reason: `${C} input channels (< ${rule.minChannels})` });
-    else if (H * W > rule.maxPixels) out.push({ node: name, reason: `${H}x${W} input (> ${rule.maxPixels} pixels)` });
+    else if (C * H * W < rule.minInputValues) out.push({ node: name, reason: `${C}x${H}x${W} input (< ${rule.minInputValues} values)` });
     else {
       const w = inits.get(n.input![1])!;
       const b = n.input![2] ? inits.get(n.input![2]) : undefined;
