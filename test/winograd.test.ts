@@ -4,7 +4,7 @@
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder, attr, decodeModel, type Attr } from '../src/onnx/graph.ts';
-import { applyWinograd, candidates, DEFAULT_RULE, inferShapes, type WinogradRule } from '../src/onnx/winograd/index.ts';
+import { applyWinograd, candidates, DEFAULT_RULE, inferShapes, tileFor, type WinogradRule } from '../src/onnx/winograd/index.ts';
 import { inputTransformKernel, matrices, outputTransformMatrix, transformWeights } from '../src/onnx/winograd/transforms.ts';
 
 /** Seeded uniform values in [-s, s) (mulberry32). */
@@ -157,6 +157,17 @@ describe('which convolutions are rewritten', () => {
     const r = applyWinograd(model, DEFAULT_RULE);
     expect(r.rewritten).toEqual([]);
     expect(r.bytes).toBe(model);
+  });
+
+  it('the tile: F(2x2) past the rule\'s weight bound, F(4x4) below it', () => {
+    expect(tileFor(DEFAULT_RULE, { K: 1024, C: 1024 })).toBe(2);
+    expect(tileFor(DEFAULT_RULE, { K: 512, C: 256 })).toBe(4);
+    expect(tileFor({ ...DEFAULT_RULE, maxLargeTileWeights: undefined }, { K: 1024, C: 1024 })).toBe(4);
+    expect(tileFor({ ...DEFAULT_RULE, tile: 2 }, { K: 8, C: 8 })).toBe(2);
+    const m = convModel({ C: 16, K: 16, H: 9, W: 9 }, 3);
+    const nodes = (rule: WinogradRule) => decodeModel(applyWinograd(m, rule).bytes).graph!.node!.map((n) => n.name!);
+    expect(nodes({ ...EVERY, maxLargeTileWeights: 255 }).filter((n) => n.includes('_wino2')).length).toBeGreaterThan(0);
+    expect(nodes({ ...EVERY, maxLargeTileWeights: 256 }).filter((n) => n.includes('_wino2')).length).toBe(0);
   });
 
   it('shapes through pools, concat, reshape and space-to-depth', () => {

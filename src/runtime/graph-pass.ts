@@ -17,7 +17,7 @@ export function winogradApplies(on: boolean, eps: readonly EpName[], manifest: P
  */
 export function passKey(applies: boolean): string {
   const r = DEFAULT_RULE;
-  return applies ? `winograd=v${WINOGRAD_VERSION}/F${r.tile}/C>=${r.minChannels}/CHW>=${r.minInputValues}` : 'winograd=off';
+  return applies ? `winograd=v${WINOGRAD_VERSION}/F${r.tile}<=${r.maxLargeTileWeights ?? 'any'}/C>=${r.minChannels}/CHW>=${r.minInputValues}` : 'winograd=off';
 }
 
 export interface PreparedModel {

@@ -18,6 +18,16 @@ export interface WinogradRule {
   /** smallest input tensor (channels x height x width) rewritten */
   minInputValues: number;
   tile: TileSize;
+  /**
+   * F(4x4) holds 36 / 9 = 4x a layer's weights, F(2x2) 16 / 9: a layer with more than this many output x
+   * input channels gets F(2x2) when `tile` is 4 (unbounded when absent)
+   */
+  maxLargeTileWeights?: number;
+}
+
+/** The tile a site gets under the rule. */
+export function tileFor(rule: WinogradRule, s: Pick<ConvSite, 'K' | 'C'>): TileSize {
+  return rule.tile === 4 && s.K * s.C > (rule.maxLargeTileWeights ?? Infinity) ? 2 : rule.tile;
 }
 
 /**
@@ -30,9 +40,13 @@ export interface WinogradRule {
  *   on two (a small input split over threads: every one of the rewrite's ten ops pays its own fork and join).
  * Hence at least 64 input channels and an input of at least 64 Ki values. F(4x4) rather than F(2x2): it
  * was faster on every shape (F2 13x13 1024->1024 22 ms CPU, 104x104 64->128 x0.89) at ~1e-5 relative error
- * against ~1e-6, both far inside the darknet conformance tests' 1e-4.
+ * against ~1e-6, both far inside the darknet conformance tests' 1e-4. But its weights are 4x the layer's:
+ * on the whole tiny-voc F(4x4) everywhere took ORT 43.8 ms of CPU per image against 47.8 for F(2x2) (64.6
+ * plain), and the server's peak RSS went from ~450 to 610 MB (model.onnx 63 -> 238 MB), next to the Flask +
+ * OpenCV peer's 637 MB that issue 20 sets as the ceiling. So the layers past 256 x 512 channels (tiny-voc's
+ * two 13x13 ones, 512->1024 and 1024->1024: 1.8x their weights instead of 4x) get F(2x2).
  */
-export const DEFAULT_RULE: WinogradRule = { minChannels: 64, minInputValues: 65536, tile: 4 };
+export const DEFAULT_RULE: WinogradRule = { minChannels: 64, minInputValues: 65536, tile: 4, maxLargeTileWeights: 256 * 512 };
 
 export interface Candidate {
   node: string;
@@ -106,6 +120,6 @@ export function applyWinograd(bytes: Uint8Array, rule: WinogradRule = DEFAULT_RU
   const g = model.graph as Graph;
   const sites = candidates(g, rule).flatMap((c) => (c.site ? [c.site] : []));
   if (sites.length === 0) return { bytes, rewritten: [] };
-  rewriteSites(g, sites, () => rule.tile, 'conv');
+  rewriteSites(g, sites, (s) => tileFor(rule, s), 'conv');
   return { bytes: onnx.ModelProto.encode(model).finish(), rewritten: sites.map((s) => s.node.name || s.node.output![0]) };
 }
