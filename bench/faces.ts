@@ -1,6 +1,6 @@
 // Pinhole's tiny-face against face-api itself, per image, in one run on the same images:
 //   node --import tsx bench/faces.ts [--model models/tiny-face] [--rounds 7] [--order images|blocks]
-//     [--processes one|two] [--workers N] [--threads N] [--spin on|off]
+//     [--processes one|two] [--workers N] [--threads N] [--spin on|off|run]
 // Pinhole: Runtime.detect in this process on the file's bytes (sharp decode, pad-square + bilinear-tf,
 // ONNX Runtime in a worker, region decode + NMS), one request at a time. face-api: its own
 // detectAllFaces(TinyFaceDetectorOptions) on its tfjs-wasm Node build at the model's input size, given
@@ -60,7 +60,7 @@ async function localSide(side: 'p' | 'f', modelsDir: string, name: string, files
     const rt = await Runtime.create({
       modelsDir, maxBatch: 1, warmup: true, log: { info() {}, warn() {}, error() {} },
       ...(o.workers ? { workers: Number(o.workers) } : {}), ...(o.threads ? { intraOpThreads: Number(o.threads) } : {}),
-      ...(o.spin ? { intraOpSpinning: o.spin === 'on' } : {}),
+      ...(o.spin ? { intraOpSpinning: o.spin === 'run' ? 'run' as const : o.spin === 'on' } : {}),
     });
     const bytes = files.map((f) => readFileSync(f));
     s = {

@@ -3,7 +3,7 @@
 // yolov2-tiny-voc's exact layer shapes (random weights) and a real JPEG. Configurations are
 // interleaved over several rounds so that background load hits them alike.
 //
-//   node --import tsx bench/runtime-threads.ts [--seconds 4] [--rounds 2] [--batches 1,4] [--spin on,off]
+//   node --import tsx bench/runtime-threads.ts [--seconds 4] [--rounds 2] [--batches 1,4] [--spin on,off,run]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const batches = values.batches.split(',').map(Number);
-const spins = values.spin.split(',').map((s) => s.trim() === 'on');
+const spins = values.spin.split(',').map((s) => (s.trim() === 'run' ? 'run' as const : s.trim() === 'on'));
 
 const cores = availableParallelism();
 const root = mkdtempSync(join(tmpdir(), 'pinhole-bench-threads-'));
@@ -38,7 +38,7 @@ try {
     for (const b of batches) {
       for (const [w, t] of plans) for (const spin of spins) {
         const c = await runCeiling({ modelDir: dir, images: [image], batch: b, durationMs: seconds * 1000, workers: w, intraOpThreads: t, intraOpSpinning: spin });
-        const key = `workers ${w} x threads ${t}, spin ${spin ? 'on ' : 'off'}, batch ${b}`;
+        const key = `workers ${w} x threads ${t}, spin ${spin === 'run' ? 'run' : spin ? 'on ' : 'off'}, batch ${b}`;
         res.set(key, [...(res.get(key) ?? []), c.imagesPerSec]);
         console.log(`round ${r + 1}: ${key}: ${c.imagesPerSec.toFixed(1)} images/s (ORT ${c.inferMsPerBatch.toFixed(1)} ms/batch, post ${c.postMsPerBatch.toFixed(2)} ms/batch, decode ${c.decodeMsPerImage.toFixed(1)} ms/image)`);
       }

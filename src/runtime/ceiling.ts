@@ -9,6 +9,7 @@ import { readModelFolder } from './folder.ts';
 import type { DetectJob } from './protocol.ts';
 import { pixelLayout, preprocess } from './preprocess.ts';
 import { Sessions } from './sessions.ts';
+import type { Spinning } from './ort-session.ts';
 import type { DetectParams, RuntimeLogger } from './types.ts';
 
 export interface CeilingOptions {
@@ -23,7 +24,7 @@ export interface CeilingOptions {
   eps?: string | readonly string[];
   workers?: number;
   intraOpThreads?: number;
-  intraOpSpinning?: boolean;
+  intraOpSpinning?: Spinning;
   params?: DetectParams;
   maxInputPixels?: number;
   log?: RuntimeLogger;

@@ -4,10 +4,17 @@
 import ort from 'onnxruntime-node';
 import { firstLine, type EpAttempt, type EpName } from './ep.ts';
 
+/**
+ * What ORT's intra-op threads do between parallel sections: true spins for more work (ORT's default), false
+ * sleeps at once (the core goes to other work), 'run' spins only while a run lasts and sleeps at its end
+ * (session.force_spinning_stop): the layers of one image hand over without a wake-up each, and no thread
+ * holds a core between images.
+ */
+export type Spinning = boolean | 'run';
+
 export interface ThreadOptions {
   intraOpThreads: number;
-  /** let idle intra-op threads spin for work (ORT's default); off yields the core to other work */
-  spinning?: boolean;
+  spinning?: Spinning;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
   /**
@@ -36,6 +43,7 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     ...(t.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
     extra: {
       ...(t.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
+      ...(t.spinning === 'run' ? { session: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' } } : {}),
       ...(t.quantized ? { optimization: KEEP_QDQ_WHERE_PLACED } : {}),
     },
   };

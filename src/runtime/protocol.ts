@@ -6,6 +6,7 @@ import type { EpAttempt, EpName } from './ep.ts';
 import type { Detection } from '../vision/types.ts';
 import type { ImageJob } from '../vision/postprocess.ts';
 import type { OrtCacheOptions } from './ort-cache.ts';
+import type { Spinning } from './ort-session.ts';
 import type { RawTensor } from './types.ts';
 
 export interface TensorMeta {
@@ -120,7 +121,7 @@ export interface WorkerInit {
   intraOpThreads: number;
   /** ONNX Runtime's optimized graphs kept on disk between starts (ort-cache.ts); off when absent */
   ortCache?: OrtCacheOptions;
-  spinning?: boolean;
+  spinning?: Spinning;
   cpuMemArena?: boolean;
   /** the Winograd pass on CPU float32 models (graph-pass.ts); default on */
   winograd?: boolean;

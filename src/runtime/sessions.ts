@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import type { Manifest } from '../manifest.ts';
 import { parseEps, type EpName } from './ep.ts';
 import type { OrtCacheOptions } from './ort-cache.ts';
+import type { Spinning } from './ort-session.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
 import type { DetectJob, DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
 import { TensorPool } from './tensor-pool.ts';
@@ -110,7 +111,7 @@ export interface SessionsOptions {
   intraOpThreads?: number;
   /** threads of the solo session (see ThreadPlan); 0 for none */
   soloThreads?: number;
-  spinning?: boolean;
+  spinning?: Spinning;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
   /** the Winograd pass on CPU float32 models (default on) */

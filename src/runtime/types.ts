@@ -1,5 +1,6 @@
 // The runtime's public surface, as used by src/server and the CLI. Shapes of responses follow SPEC.md.
 import type { InputSpec, ModelKind } from '../manifest.ts';
+import type { Spinning } from './ort-session.ts';
 
 // The job's types are src/vision's; re-exported for the server and the CLI.
 export { TREE_SCORES, type Box, type Detection, type DetectParams, type ImageSize, type TreeScores } from '../vision/types.ts';
@@ -108,8 +109,8 @@ export interface RuntimeOptions {
    * creation, less memory; ort-cache.ts); default none
    */
   ortCache?: OrtCacheOptions;
-  /** let ORT's idle intra-op threads spin (default false: an idle thread yields its core to decoding) */
-  intraOpSpinning?: boolean;
+  /** let ORT's idle intra-op threads spin (ort-session.ts Spinning; default false: an idle thread yields its core to decoding) */
+  intraOpSpinning?: Spinning;
   /** images with more pixels (width x height) are refused with too_large (default 40 M) */
   maxInputPixels?: number;
   /** run every batch size once at load so the first requests are not slow (default true) */
