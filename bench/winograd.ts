@@ -82,11 +82,11 @@ function layerModel(l: Layer): { bytes: Uint8Array; site: () => ConvSite[] } {
   return { bytes, site: () => [] };
 }
 
-function rewritten(bytes: Uint8Array, rule: WinogradRule, enc: Orientation): Uint8Array {
+function rewritten(bytes: Uint8Array, rule: WinogradRule, enc: Orientation, tile = (s: ConvSite) => tileFor(rule, s)): Uint8Array {
   const model = decodeModel(bytes);
   const g = model.graph!;
   const sites = candidates(g, rule).flatMap((c) => (c.site ? [c.site] : []));
-  rewriteSites(g, sites, (s) => tileFor(rule, s), enc);
+  rewriteSites(g, sites, tile, enc);
   return onnx.ModelProto.encode(model).finish();
 }
 
@@ -168,8 +168,9 @@ async function kernelSplit(bytes: Uint8Array, feeds: Record<string, ort.Tensor>,
   }
 }
 
-const RULES: Array<{ name: string; rule: WinogradRule }> = [
+const RULES: Array<{ name: string; rule: WinogradRule; tile?: (s: ConvSite) => TileSize }> = [
   { name: 'default', rule: DEFAULT_RULE },
+  { name: 'F2 past the bound', rule: DEFAULT_RULE, tile: (s) => (s.K * s.C > DEFAULT_RULE.maxLargeTileWeights! ? 2 : 4) },
   { name: 'F4 everywhere', rule: { ...DEFAULT_RULE, maxLargeTileWeights: undefined } },
   { name: 'F2 everywhere', rule: { ...DEFAULT_RULE, tile: 2 } },
 ];
@@ -184,7 +185,7 @@ if (!o['no-model']) {
     const bytes = readFileSync(path.join(dir, 'model.onnx'));
     const x = (await preprocess(readFileSync(o.image), man.input, man.preprocess)).data;
     const feeds = { images: new ort.Tensor('float32', x, [1, man.input.channels, man.input.height, man.input.width]) };
-    const variants = [{ name: 'plain', bytes: new Uint8Array(bytes) }, ...RULES.map((r) => ({ name: r.name, bytes: rewritten(bytes, r.rule, 'conv') }))];
+    const variants = [{ name: 'plain', bytes: new Uint8Array(bytes) }, ...RULES.map((r) => ({ name: r.name, bytes: rewritten(bytes, r.rule, 'conv', r.tile) }))];
     console.log(`\nwhole model: darknet yolov2-tiny-voc@${man.input.width} (random weights), ${o.image}`);
     const t0 = performance.now();
     const pass = applyWinograd(bytes);

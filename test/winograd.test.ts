@@ -3,8 +3,9 @@
 // way and a batch of two; only the convolutions it can rewrite (and the rule picks) are rewritten.
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, attr, decodeModel, type Attr } from '../src/onnx/graph.ts';
-import { applyWinograd, candidates, DEFAULT_RULE, inferShapes, tileFor, type WinogradRule } from '../src/onnx/winograd/index.ts';
+import { GraphBuilder, attr, decodeModel, onnx, type Attr } from '../src/onnx/graph.ts';
+import { rewriteSites } from '../src/onnx/winograd/rewrite.ts';
+import { applyWinograd, candidates, DEFAULT_RULE, inferShapes, tileFor, type TileSize, type WinogradRule } from '../src/onnx/winograd/index.ts';
 import { inputTransformKernel, matrices, outputTransformMatrix, transformWeights } from '../src/onnx/winograd/transforms.ts';
 
 /** Seeded uniform values in [-s, s) (mulberry32). */
@@ -48,6 +49,13 @@ function convModel(c: ConvCase, seed: number, extra: Record<string, Attr> = {}):
   return g.toModel();
 }
 
+/** Every convolution the pass can rewrite, rewritten with this tile whatever tileFor would pick. */
+function withTile(model: Uint8Array, tile: TileSize) {
+  const m = decodeModel(model);
+  rewriteSites(m.graph!, candidates(m.graph!, EVERY).flatMap((c) => (c.site ? [c.site] : [])), () => tile, 'conv');
+  return m;
+}
+
 async function run(model: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
   const s = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
   try {
@@ -69,7 +77,7 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 describe('transform matrices', () => {
-  for (const m of [2, 4] as const) {
+  for (const m of [2, 3, 4] as const) {
     it(`F(${m}x${m},3x3) computes a 1-D correlation exactly (in double precision)`, () => {
       // y = A^T [(G g) . (B^T d)]: the 1-D identity the 2-D transforms are products of
       const w = matrices(m);
@@ -99,16 +107,18 @@ describe('rewritten convolutions equal ORT\'s Conv', () => {
     { C: 3, K: 4, H: 26, W: 9 },
   ];
   for (const [i, c] of cases.entries()) {
-    for (const tile of [2, 4] as const) {
+    for (const tile of [2, 3, 4] as const) {
       it(`F(${tile}x${tile}): ${c.C}->${c.K} at ${c.H}x${c.W}${c.bias ? ', bias' : ''}${c.leaky ? ', LeakyRelu' : ''}${c.autoPad ? ', auto_pad' : ''}, batches 1 and 2`, async () => {
         const model = convModel(c, 10 + i);
-        const r = applyWinograd(model, { ...EVERY, tile });
-        expect(r.rewritten).toEqual(['conv_node', 'conv2_node']);
-        expect(decodeModel(r.bytes).graph!.node!.some((n) => n.opType === 'Conv' && n.name === 'conv_node')).toBe(false);
+        expect(applyWinograd(model, EVERY).rewritten).toEqual(['conv_node', 'conv2_node']);
+        const r = withTile(model, tile);
+        expect(r.graph!.node!.filter((n) => n.name!.endsWith(`_wino${tile}_m_node`))).toHaveLength(2);
+        expect(r.graph!.node!.some((n) => n.opType === 'Conv' && n.name === 'conv_node')).toBe(false);
+        const bytes = onnx.ModelProto.encode(r).finish();
         for (const n of [1, 2]) {
           const dims = [n, c.C, c.H, c.W];
           const x = random(n * c.C * c.H * c.W, 100 + i + n);
-          const err = relErr(await run(model, x, dims), await run(r.bytes, x, dims));
+          const err = relErr(await run(model, x, dims), await run(bytes, x, dims));
           // float32 Winograd rounding: measured ~1e-6 (F2) and ~1e-5 (F4) of the largest output
           expect(err).toBeLessThan(tile === 2 ? 1e-5 : 1e-4);
         }
@@ -159,15 +169,21 @@ describe('which convolutions are rewritten', () => {
     expect(r.bytes).toBe(model);
   });
 
-  it('the tile: F(2x2) past the rule\'s weight bound, F(4x4) below it', () => {
-    expect(tileFor(DEFAULT_RULE, { K: 1024, C: 1024 })).toBe(2);
-    expect(tileFor(DEFAULT_RULE, { K: 512, C: 256 })).toBe(4);
-    expect(tileFor({ ...DEFAULT_RULE, maxLargeTileWeights: undefined }, { K: 1024, C: 1024 })).toBe(4);
-    expect(tileFor({ ...DEFAULT_RULE, tile: 2 }, { K: 8, C: 8 })).toBe(2);
-    const m = convModel({ C: 16, K: 16, H: 9, W: 9 }, 3);
+  it('the tile: the fewest multiplications, F(4x4) only within the weight bound', () => {
+    const at13 = { H: 13, W: 13 };
+    expect(tileFor(DEFAULT_RULE, { K: 1024, C: 1024, ...at13 })).toBe(3);
+    expect(tileFor(DEFAULT_RULE, { K: 512, C: 256, ...at13 })).toBe(4);
+    expect(tileFor({ ...DEFAULT_RULE, maxLargeTileWeights: undefined }, { K: 1024, C: 1024, ...at13 })).toBe(4);
+    expect(tileFor({ ...DEFAULT_RULE, tile: 2 }, { K: 8, C: 8, ...at13 })).toBe(2);
+    // 6x6: F3 4 tiles x 25 = 100 < F2 9 x 16 = 144 and F4 4 x 36; 4x4: F4 1 x 36 < F2 4 x 16; 2x2: F2 1 x 16
+    const any = { ...DEFAULT_RULE, maxLargeTileWeights: undefined };
+    expect(tileFor(any, { K: 8, C: 8, H: 6, W: 6 })).toBe(3);
+    expect(tileFor(any, { K: 8, C: 8, H: 4, W: 4 })).toBe(4);
+    expect(tileFor(any, { K: 8, C: 8, H: 2, W: 2 })).toBe(2);
+    const m = convModel({ C: 16, K: 16, H: 8, W: 8 }, 3); // F4 4 x 36 = 144 < F3 9 x 25 < F2 16 x 16
     const nodes = (rule: WinogradRule) => decodeModel(applyWinograd(m, rule).bytes).graph!.node!.map((n) => n.name!);
-    expect(nodes({ ...EVERY, maxLargeTileWeights: 255 }).filter((n) => n.includes('_wino2')).length).toBeGreaterThan(0);
-    expect(nodes({ ...EVERY, maxLargeTileWeights: 256 }).filter((n) => n.includes('_wino2')).length).toBe(0);
+    expect(nodes({ ...EVERY, maxLargeTileWeights: 255 }).filter((n) => n.includes('_wino3')).length).toBeGreaterThan(0);
+    expect(nodes({ ...EVERY, maxLargeTileWeights: 256 }).filter((n) => n.includes('_wino4')).length).toBeGreaterThan(0);
   });
 
   it('shapes through pools, concat, reshape and space-to-depth', () => {

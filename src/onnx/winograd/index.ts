@@ -17,17 +17,30 @@ export interface WinogradRule {
   minChannels: number;
   /** smallest input tensor (channels x height x width) rewritten */
   minInputValues: number;
+  /** the largest tile used */
   tile: TileSize;
   /**
-   * F(4x4) holds 36 / 9 = 4x a layer's weights, F(2x2) 16 / 9: a layer with more than this many output x
-   * input channels gets F(2x2) when `tile` is 4 (unbounded when absent)
+   * F(4x4) holds 36 / 9 = 4x a layer's weights, F(3x3) 25 / 9, F(2x2) 16 / 9: a layer with more than this
+   * many output x input channels gets no F(4x4) (unbounded when absent)
    */
   maxLargeTileWeights?: number;
 }
 
-/** The tile a site gets under the rule. */
-export function tileFor(rule: WinogradRule, s: Pick<ConvSite, 'K' | 'C'>): TileSize {
-  return rule.tile === 4 && s.K * s.C > (rule.maxLargeTileWeights ?? Infinity) ? 2 : rule.tile;
+/**
+ * The tile a site gets under the rule: of the tiles up to `rule.tile` (F(4x4) only within the weight bound),
+ * the one with the fewest multiplications for its image, a*a points times ceil(H/m) x ceil(W/m) tiles (at
+ * 13x13: F2 16 x 49 = 784, F3 25 x 25 = 625, F4 36 x 16 = 576 per channel pair, against 9 x 169 = 1521
+ * direct); a tie goes to the smaller tile (fewer weights, less rounding).
+ */
+export function tileFor(rule: WinogradRule, s: Pick<ConvSite, 'K' | 'C' | 'H' | 'W'>): TileSize {
+  let best: TileSize = 2;
+  let bestCost = Infinity;
+  for (const m of [2, 3, 4] as const) {
+    if (m > rule.tile || (m === 4 && s.K * s.C > (rule.maxLargeTileWeights ?? Infinity))) continue;
+    const cost = (m + 2) ** 2 * Math.ceil(s.H / m) * Math.ceil(s.W / m);
+    if (cost < bestCost) [best, bestCost] = [m, cost];
+  }
+  return best;
 }
 
 /**

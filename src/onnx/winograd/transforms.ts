@@ -2,7 +2,7 @@
 // Neural Networks", 2015) and the constant tensors the rewritten graph multiplies by. An output tile of
 // m x m needs an input tile of a = m + 2; Y = A^T [(G g G^T) . (B^T d B)] A.
 
-export type TileSize = 2 | 4;
+export type TileSize = 2 | 3 | 4;
 
 export interface WinogradMatrices {
   m: TileSize;
@@ -21,6 +21,14 @@ const F2: WinogradMatrices = {
   BT: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
   G: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
   AT: [[1, 1, 1, 0], [0, 1, -1, -1]],
+};
+
+// Points 0, 1, -1, 2 (as wincnn generates them).
+const F3: WinogradMatrices = {
+  m: 3, a: 5,
+  BT: [[2, -1, -2, 1, 0], [0, -2, -1, 1, 0], [0, 2, -3, 1, 0], [0, -1, 0, 1, 0], [0, 2, -1, -2, 1]],
+  G: [[1 / 2, 0, 0], [-1 / 2, -1 / 2, -1 / 2], [-1 / 6, 1 / 6, -1 / 6], [1 / 6, 1 / 3, 2 / 3], [0, 0, 1]],
+  AT: [[1, 1, 1, 1, 0], [0, 1, -1, 2, 0], [0, 1, 1, 4, 1]],
 };
 
 // Interpolation points 0, +-1, +-2 (the usual choice; points of small magnitude keep the error growth low).
@@ -46,7 +54,7 @@ const F4: WinogradMatrices = {
 };
 
 export function matrices(m: TileSize): WinogradMatrices {
-  return m === 2 ? F2 : F4;
+  return m === 2 ? F2 : m === 3 ? F3 : F4;
 }
 
 /**
