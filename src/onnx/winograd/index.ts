@@ -54,10 +54,11 @@ export function tileFor(rule: WinogradRule, s: Pick<ConvSite, 'K' | 'C' | 'H' | 
  * Hence at least 64 input channels and an input of at least 64 Ki values. F(4x4) rather than F(2x2): it
  * was faster on every shape (F2 13x13 1024->1024 22 ms CPU, 104x104 64->128 x0.89) at ~1e-5 relative error
  * against ~1e-6, both far inside the darknet conformance tests' 1e-4. But its weights are 4x the layer's:
- * on the whole tiny-voc F(4x4) everywhere took ORT 43.8 ms of CPU per image against 47.8 for F(2x2) (64.6
- * plain), and the server's peak RSS went from ~450 to 610 MB (model.onnx 63 -> 238 MB), next to the Flask +
- * OpenCV peer's 637 MB that issue 20 sets as the ceiling. So the layers past 256 x 512 channels (tiny-voc's
- * two 13x13 ones, 512->1024 and 1024->1024: 1.8x their weights instead of 4x) get F(2x2).
+ * with F(4x4) everywhere on tiny-voc (model.onnx 63 -> 238 MB) the server's peak RSS went from ~450 to
+ * 610 MB, next to the Flask + OpenCV peer's 637 MB that issue 20 sets as the ceiling. So layers past 256 x 512
+ * channels get no F(4x4); at 13x13 F(3x3) does as well (the whole tiny-voc, ORT CPU ms per image on one
+ * thread: 42.7 with F(3x3) on its 512->1024 and 1024->1024 layers and F(4x4) below, 42.4 with F(4x4)
+ * everywhere, 45.5 with F(2x2) on those two, 65.2 plain) with 25 / 9 of the weights (model.onnx 169 MB).
  */
 export const DEFAULT_RULE: WinogradRule = { minChannels: 64, minInputValues: 65536, tile: 4, maxLargeTileWeights: 256 * 512 };
 
