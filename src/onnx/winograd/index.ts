@@ -9,8 +9,11 @@ import type { TileSize } from './transforms.ts';
 export { inferShapes } from './shapes.ts';
 export type { TileSize } from './transforms.ts';
 
-/** Part of the runtime's ORT cache key: a graph rewritten by another version of the pass is another graph. */
-export const WINOGRAD_VERSION = 1;
+/**
+ * Part of the runtime's ORT cache key: a graph rewritten by another version of the pass is another graph.
+ * Bump it with every change to what the pass writes or which tile it picks (2: F(3x3) and tileFor).
+ */
+export const WINOGRAD_VERSION = 2;
 
 export interface WinogradRule {
   /** smallest input channel count rewritten */
