@@ -27,11 +27,20 @@ export interface PreparedModel {
   winograd: string[];
 }
 
-/** model.onnx with the pass applied (read and rewritten here) or as it is. */
+/**
+ * model.onnx with the pass applied (read and rewritten here) or as it is. A file the pass cannot read goes to
+ * ORT as it is: ORT's own error says what is wrong with it (or ORT loads what our decoder could not).
+ */
 export function prepareModel(file: string, applies: boolean): PreparedModel {
-  if (!applies) return { model: file, winograd: [] };
-  const r = applyWinograd(readFileSync(file));
-  return r.rewritten.length ? { model: r.bytes, winograd: r.rewritten } : { model: file, winograd: [] };
+  const asIs = { model: file, winograd: [] };
+  if (!applies) return asIs;
+  let r;
+  try {
+    r = applyWinograd(readFileSync(file));
+  } catch {
+    return asIs;
+  }
+  return r.rewritten.length ? { model: r.bytes, winograd: r.rewritten } : asIs;
 }
 
 /** The rewritten convolutions of a cached optimized graph, kept beside it (ORT's file holds no note of them). */
