@@ -31,7 +31,7 @@ export interface CacheEntry {
   path: string;
   /** write here, then rename to `path` (a reader never sees half a file) */
   temp: string;
-  /** what the runtime's graph passes did to the model (graph-pass.ts), kept beside the graph */
+  /** what the runtime's graph passes did to the model (graph-pass.ts), kept beside the graph when they did anything */
   note: string;
 }
 

@@ -82,10 +82,10 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
     return { ...made, winograd: made.ep === 'cpu' ? p.winograd : [] };
   };
   if (!cache) return fresh();
-  const note = cacheHit(cache) ? readPassNote(cache.note) : undefined;
-  if (note) {
+  if (cacheHit(cache)) {
     try {
-      return { ...(await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' })), winograd: note };
+      // the key names the pass's version: a graph found under it was rewritten by this pass (or had nothing to rewrite)
+      return { ...(await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' })), winograd: readPassNote(cache.note) ?? [] };
     } catch {
       cacheDrop(cache.path);
     }
@@ -93,7 +93,9 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
   try {
     mkdirSync(init.ortCache!.dir, { recursive: true });
     const made = await fresh(cache.temp);
-    writePassNote(cache.note, made.winograd);
+    // before the graph is in place, so that a graph found has its note
+    if (made.winograd.length) writePassNote(cache.note, made.winograd);
+    else cacheDrop(cache.note);
     cacheStore(cache, init.ortCache!);
     return made;
   } catch {
