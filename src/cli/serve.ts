@@ -150,7 +150,7 @@ async function run(o: ServeOptions): Promise<void> {
   const t = runtime.threads;
   const solo = t.soloThreads ? ` (a lone request: ${t.soloThreads} thread(s))` : '';
   app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
-    `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep}${m.winograd ? `, ${m.winograd} Winograd conv(s)` : ''})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
+    `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
     + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`);
   let server;
   try {
@@ -180,7 +180,7 @@ export function register(program: Command): void {
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
     .option('--ort-cache <dir>', 'folder where ONNX Runtime\'s optimized graphs of large models are kept between starts (a faster start)', defaultOrtCache())
     .option('--no-ort-cache', 'optimize every model at every start instead')
-    .option('--no-winograd', 'run 3x3 convolutions of float32 models on CPU as ONNX Runtime\'s plain Conv instead of Winograd F(4x4,3x3) (on by default where it measured faster: bench/README.md)')
+    .option('--no-winograd', 'run 3x3 convolutions of float32 models on CPU as ONNX Runtime\'s plain Conv instead of Winograd F(m x m, 3 x 3) (on by default where it measured faster: bench/README.md)')
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)

@@ -172,7 +172,7 @@ export class Sessions {
       };
       if (warm) this.warmLater(model);
       const solo = r.solo ? `, ${this.plan.soloThreads} thread(s) for a lone request` : '';
-      const wino = model.winograd.length ? `, ${model.winograd.length} conv(s) as Winograd F(4x4,3x3)` : '';
+      const wino = model.winograd.length ? `, ${model.winograd.length} conv(s) as Winograd` : '';
       this.log.info(`model ${name}: ready on ${r.ep}${wino} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
       return model;
     } catch (e) {

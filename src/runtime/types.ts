@@ -22,7 +22,7 @@ export interface ModelInfo {
   ep?: string;
   /** largest batch the batcher forms for this model */
   maxBatch?: number;
-  /** how many convolutions run as Winograd F(4x4,3x3) (CPU float32 models; 0: none, or the pass is off) */
+  /** how many convolutions run as Winograd F(m x m, 3 x 3) (CPU float32 models; 0: none, or the pass is off) */
   winograd?: number;
   source?: string;
   metrics?: Record<string, unknown>;
@@ -100,7 +100,7 @@ export interface RuntimeOptions {
   /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
   cpuMemArena?: boolean;
   /**
-   * rewrite the eligible 3x3 convolutions of float32 models on CPU as Winograd F(4x4,3x3) before ONNX Runtime
+   * rewrite the eligible 3x3 convolutions of float32 models on CPU as Winograd F(m x m, 3 x 3) before ONNX Runtime
    * optimizes them (src/runtime/graph-pass.ts; default true)
    */
   winograd?: boolean;
