@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { GraphBuilder, attr, decodeModel, onnx } from '../src/onnx/graph.ts';
-import { rewriteSites, type ConvSite, type Orientation } from '../src/onnx/winograd/rewrite.ts';
+import { rewriteSites, type ConvSite } from '../src/onnx/winograd/rewrite.ts';
 import type { TileSize } from '../src/onnx/winograd/transforms.ts';
 import { applyWinograd, candidates, DEFAULT_RULE, tileFor, type WinogradRule } from '../src/onnx/winograd/index.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
@@ -25,7 +25,6 @@ const { values: o } = parseArgs({
     rounds: { type: 'string', default: '2' },
     layers: { type: 'string', default: '' },
     tiles: { type: 'string', default: '2,4' },
-    encodings: { type: 'string', default: 'conv' },
     'no-model': { type: 'boolean', default: false },
     'no-layers': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
@@ -36,7 +35,6 @@ const threads = [...new Set(o.threads.split(',').map(Number))];
 const iters = Number(o.iters);
 const rounds = Number(o.rounds);
 const tiles = o.tiles.split(',').map(Number) as TileSize[];
-const encodings = o.encodings.split(',') as Orientation[];
 const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
 
 /** Seeded uniform values in [-s, s) (mulberry32): the same weights in every run. */
@@ -82,11 +80,11 @@ function layerModel(l: Layer): { bytes: Uint8Array; site: () => ConvSite[] } {
   return { bytes, site: () => [] };
 }
 
-function rewritten(bytes: Uint8Array, rule: WinogradRule, enc: Orientation, tile = (s: ConvSite) => tileFor(rule, s)): Uint8Array {
+function rewritten(bytes: Uint8Array, rule: WinogradRule, tile = (s: ConvSite) => tileFor(rule, s)): Uint8Array {
   const model = decodeModel(bytes);
   const g = model.graph!;
   const sites = candidates(g, rule).flatMap((c) => (c.site ? [c.site] : []));
-  rewriteSites(g, sites, tile, enc);
+  rewriteSites(g, sites, tile);
   return onnx.ModelProto.encode(model).finish();
 }
 
@@ -138,7 +136,7 @@ if (!o['no-layers']) {
   const only = o.layers ? o.layers.split(',') : undefined;
   for (const l of LAYERS.filter((x) => !only || only.some((s) => x.label.includes(s)))) {
     const { bytes } = layerModel(l);
-    const variants = [{ name: 'conv', bytes }, ...tiles.flatMap((m) => encodings.map((e) => ({ name: `F${m}${encodings.length > 1 ? e : ''}`, bytes: rewritten(bytes, { minChannels: 1, minInputValues: 1, tile: m }, e) })))];
+    const variants = [{ name: 'conv', bytes }, ...tiles.map((m) => ({ name: `F${m}`, bytes: rewritten(bytes, { minChannels: 1, minInputValues: 1, tile: m }, () => m) }))];
     const feeds = { x: new ort.Tensor('float32', random(l.C * l.H * l.H, 3), [1, l.C, l.H, l.H]) };
     await compare(l.label, variants, feeds);
   }
@@ -185,7 +183,7 @@ if (!o['no-model']) {
     const bytes = readFileSync(path.join(dir, 'model.onnx'));
     const x = (await preprocess(readFileSync(o.image), man.input, man.preprocess)).data;
     const feeds = { images: new ort.Tensor('float32', x, [1, man.input.channels, man.input.height, man.input.width]) };
-    const variants = [{ name: 'plain', bytes: new Uint8Array(bytes) }, ...RULES.map((r) => ({ name: r.name, bytes: rewritten(bytes, r.rule, 'conv', r.tile) }))];
+    const variants = [{ name: 'plain', bytes: new Uint8Array(bytes) }, ...RULES.map((r) => ({ name: r.name, bytes: rewritten(bytes, r.rule, r.tile) }))];
     console.log(`\nwhole model: darknet yolov2-tiny-voc@${man.input.width} (random weights), ${o.image}`);
     const t0 = performance.now();
     const pass = applyWinograd(bytes);

@@ -52,7 +52,7 @@ function convModel(c: ConvCase, seed: number, extra: Record<string, Attr> = {}):
 /** Every convolution the pass can rewrite, rewritten with this tile whatever tileFor would pick. */
 function withTile(model: Uint8Array, tile: TileSize) {
   const m = decodeModel(model);
-  rewriteSites(m.graph!, candidates(m.graph!, EVERY).flatMap((c) => (c.site ? [c.site] : [])), () => tile, 'conv');
+  rewriteSites(m.graph!, candidates(m.graph!, EVERY).flatMap((c) => (c.site ? [c.site] : [])), () => tile);
   return m;
 }
 

@@ -137,6 +137,6 @@ export function applyWinograd(bytes: Uint8Array, rule: WinogradRule = DEFAULT_RU
   const g = model.graph as Graph;
   const sites = candidates(g, rule).flatMap((c) => (c.site ? [c.site] : []));
   if (sites.length === 0) return { bytes, rewritten: [] };
-  rewriteSites(g, sites, (s) => tileFor(rule, s), 'conv');
+  rewriteSites(g, sites, (s) => tileFor(rule, s));
   return { bytes: onnx.ModelProto.encode(model).finish(), rewritten: sites.map((s) => s.node.name || s.node.output![0]) };
 }
