@@ -24,7 +24,7 @@ const { values: o } = parseArgs({
     iters: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '2' },
     layers: { type: 'string', default: '' },
-    tiles: { type: 'string', default: '2,4' },
+    tiles: { type: 'string', default: '2,3,4' },
     'no-model': { type: 'boolean', default: false },
     'no-layers': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
