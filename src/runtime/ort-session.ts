@@ -65,6 +65,7 @@ export async function createSession(file: string | Uint8Array, eps: readonly EpN
   for (const ep of eps) {
     try {
       const model = ep === 'cpu' && cpuModel ? cpuModel : file;
+      // two calls: ORT's overloads take a path or bytes, not either
       const session = await (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions(ep, t)) : ort.InferenceSession.create(model, sessionOptions(ep, t)));
       return { session, ep, failed };
     } catch (e) {
