@@ -140,6 +140,13 @@ describe('which convolutions are rewritten', () => {
     expect(reasonOf(convModel(base, 1)).site).toBeDefined();
   });
 
+  it('weights that are also a graph input (a default the caller may override) are left alone', () => {
+    const m = decodeModel(convModel(base, 1));
+    m.graph!.input!.push({ name: 'w', type: m.graph!.input![0].type });
+    expect(candidates(m.graph!, EVERY).find((c) => c.node === 'conv_node')!.reason).toBe('weights or bias can be fed at run time');
+    expect(candidates(m.graph!, EVERY).find((c) => c.node === 'conv2_node')!.site).toBeDefined();
+  });
+
   it('a 1x1 kernel, weights computed at run time and an unknown input size are left alone', () => {
     const g = new GraphBuilder('t');
     const x = g.input('x', [1, 4, 'H', 'W']);

@@ -81,9 +81,10 @@ function intsAttr(n: Node, name: string): number[] | undefined {
 const all = (v: number[] | undefined, x: number, len: number) => v === undefined || (v.length === len && v.every((d) => d === x));
 
 /** What rules a Conv out whatever its size: only 3x3, stride 1, 'same' padding of 1, one group, float32 constant weights. */
-function structural(n: Node, inits: Map<string, Tensor>, x: Shape | undefined): string | undefined {
+function structural(n: Node, inits: Map<string, Tensor>, fed: Set<string>, x: Shape | undefined): string | undefined {
   const w = inits.get(n.input![1]);
   if (!w || w.dataType !== onnx.TensorProto.DataType.FLOAT) return 'weights are not a float32 initializer';
+  if (n.input!.slice(1).some((t) => !inits.has(t) || fed.has(t))) return 'weights or bias can be fed at run time';
   const wd = dimsOf(w);
   if (wd.length !== 4 || wd[2] !== 3 || wd[3] !== 3) return 'not a 3x3 kernel';
   if (intAttr(n, 'group', 1) !== 1) return 'grouped';
@@ -93,7 +94,6 @@ function structural(n: Node, inits: Map<string, Tensor>, x: Shape | undefined): 
   const autoPad = auto ? new TextDecoder().decode(auto) : 'NOTSET';
   const samePad = autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER' || (autoPad === 'NOTSET' && all(intsAttr(n, 'pads') ?? [0, 0, 0, 0], 1, 4));
   if (!samePad) return 'padding is not 1 on every side';
-  if (n.input![2] && !inits.has(n.input![2])) return 'bias is not an initializer';
   if (!x || x.length !== 4 || x.slice(1).some((d) => d === null)) return 'input shape unknown';
   if (x[1] !== wd[1]) return 'input channels do not match the weights';
   return undefined;
@@ -103,12 +103,14 @@ function structural(n: Node, inits: Map<string, Tensor>, x: Shape | undefined): 
 export function candidates(g: Graph, rule: WinogradRule = DEFAULT_RULE): Candidate[] {
   const shapes = inferShapes(g);
   const inits = new Map((g.initializer ?? []).map((t) => [t.name!, t]));
+  // an initializer that is also a graph input (IR < 4 models list them so) is only a default: the caller may feed it
+  const fed = new Set((g.input ?? []).map((i) => i.name!).filter((name) => inits.has(name)));
   const out: Candidate[] = [];
   for (const n of g.node ?? []) {
     if (n.opType !== 'Conv') continue;
     const x = shapes.get(n.input![0]);
     const name = n.name || n.output![0];
-    const reason = structural(n, inits, x);
+    const reason = structural(n, inits, fed, x);
     if (reason) {
       out.push({ node: name, reason });
       continue;
