@@ -82,20 +82,30 @@ export function outputTransformMatrix(w: WinogradMatrices): Float32Array {
 
 /**
  * Conv weights [K, C, 3, 3] transformed to U = G g G^T, laid out [a*a, K, C] (one K x C matrix per point
- * of the tile, the left operand of the batched MatMul). Summed in double precision.
+ * of the tile). Summed in double precision. This is most of the pass's time (a million kernels for a
+ * 1024 x 1024 layer), hence flat arrays and hoisted indices.
  */
 export function transformWeights(w: WinogradMatrices, g: Float32Array, K: number, C: number): Float32Array {
-  const { a, G } = w;
-  const out = new Float32Array(a * a * K * C);
+  const { a } = w;
+  const G = Float64Array.from(w.G.flat());
+  const plane = K * C;
+  const out = new Float32Array(a * a * plane);
   const t = new Float64Array(a * 3);
-  for (let k = 0; k < K; k++) for (let c = 0; c < C; c++) {
-    const base = (k * C + c) * 9;
-    for (let i = 0; i < a; i++) for (let v = 0; v < 3; v++) {
-      t[i * 3 + v] = G[i][0] * g[base + v] + G[i][1] * g[base + 3 + v] + G[i][2] * g[base + 6 + v];
+  for (let kc = 0; kc < plane; kc++) {
+    const base = kc * 9;
+    const g0 = g[base], g1 = g[base + 1], g2 = g[base + 2], g3 = g[base + 3], g4 = g[base + 4];
+    const g5 = g[base + 5], g6 = g[base + 6], g7 = g[base + 7], g8 = g[base + 8];
+    // t = G g (a x 3)
+    for (let i = 0; i < a; i++) {
+      const x = G[i * 3], y = G[i * 3 + 1], z = G[i * 3 + 2];
+      t[i * 3] = x * g0 + y * g3 + z * g6;
+      t[i * 3 + 1] = x * g1 + y * g4 + z * g7;
+      t[i * 3 + 2] = x * g2 + y * g5 + z * g8;
     }
-    for (let i = 0; i < a; i++) for (let j = 0; j < a; j++) {
-      const x = t[i * 3] * G[j][0] + t[i * 3 + 1] * G[j][1] + t[i * 3 + 2] * G[j][2];
-      out[((i * a + j) * K + k) * C + c] = x;
+    // U[i][j] = t[i] . G[j]
+    for (let i = 0; i < a; i++) {
+      const t0 = t[i * 3], t1 = t[i * 3 + 1], t2 = t[i * 3 + 2];
+      for (let j = 0; j < a; j++) out[(i * a + j) * plane + kc] = t0 * G[j * 3] + t1 * G[j * 3 + 1] + t2 * G[j * 3 + 2];
     }
   }
   return out;
