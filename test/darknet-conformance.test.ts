@@ -11,7 +11,7 @@ import { validateManifest, type Manifest } from '../src/manifest.ts';
 import { importDarknet } from '../src/onnx/darknet/folder.ts';
 import { paramLayout, readCfg } from '../src/onnx/darknet/cfg.ts';
 import { weightFloats } from '../src/onnx/darknet/weights.ts';
-import { applyWinograd } from '../src/onnx/winograd/index.ts';
+import { applyWinograd, DEFAULT_RULE } from '../src/onnx/winograd/index.ts';
 import { compareTensors, darknetCfg, darknetData, dkcfgWeightsBytes, runOracle } from './helpers/oracle.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'pinhole-darknet-conf-'));
@@ -92,11 +92,11 @@ describe('darknet import matches darknet (random weights, seed 1, dog.jpg input)
       expect(cmp.maxAbs).toBeGreaterThan(0.1); // a degenerate all-zero output would prove nothing
       expect(cmp.maxDiff).toBeLessThanOrEqual(1e-4 * cmp.maxAbs);
 
-      // the runtime's Winograd pass (on by default for CPU float32), here on every 3x3 conv it can rewrite
-      const wino = applyWinograd(readFileSync(join(out, 'model.onnx')), { minChannels: 1, minInputValues: 1, tile: 4 });
+      // the runtime's Winograd pass (on by default for CPU float32) with its tile choice, here on every 3x3 conv it can rewrite
+      const wino = applyWinograd(readFileSync(join(out, 'model.onnx')), { ...DEFAULT_RULE, minChannels: 1, minInputValues: 1 });
       const yw = await infer(wino.bytes, r.input, [1, C, H, W]);
       const cmpW = compareTensors(yw.data, r.pre);
-      console.log(`[darknet-import] ${c.cfg}: Winograd F(4x4,3x3) on ${wino.rewritten.length} convs, max|ORT-darknet| ${cmpW.maxDiff.toExponential(2)} (${(cmpW.maxDiff / cmpW.maxAbs).toExponential(2)} relative)`);
+      console.log(`[darknet-import] ${c.cfg}: Winograd on ${wino.rewritten.length} convs, max|ORT-darknet| ${cmpW.maxDiff.toExponential(2)} (${(cmpW.maxDiff / cmpW.maxAbs).toExponential(2)} relative)`);
       expect(wino.rewritten.length).toBeGreaterThan(0);
       expect(cmpW.maxDiff).toBeLessThanOrEqual(1e-4 * cmpW.maxAbs);
 
