@@ -26,9 +26,9 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  async function serve(winograd: boolean | undefined, cache?: string): Promise<{ winograd?: number; detections: Detection[] }> {
+  async function serve(winograd: boolean | undefined, cache?: string, workers = 1): Promise<{ winograd?: number; detections: Detection[] }> {
     const rt = await Runtime.create({
-      modelsDir: join(root, 'models'), maxBatch: 1, warmup: false, log: quiet, winograd, workers: 1, intraOpThreads: 2,
+      modelsDir: join(root, 'models'), maxBatch: 1, warmup: false, log: quiet, winograd, workers, intraOpThreads: workers === 1 ? 2 : 1,
       ortCache: cache ? { dir: cache } : undefined,
     });
     try {
@@ -46,13 +46,16 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
     const off = await serve(false);
     const on = await serve(undefined, cache);
     const again = await serve(undefined, cache); // from the cached optimized graph
+    // two workers, uncached: each rewrites the model, and worker 0 also makes a solo session (2 threads) from it
+    const two = await serve(undefined, undefined, 2);
     expect(off.winograd).toBe(0);
     // 64->128 at 52x52, 128->256 at 26x26, 512->1024 and 1024->1024 at 13x13 (DEFAULT_RULE)
     expect(on.winograd).toBe(4);
     expect(again.winograd).toBe(4);
+    expect(two.winograd).toBe(4);
     expect(readdirSync(cache).filter((f) => f.endsWith('.onnx'))).toHaveLength(1);
     expect(off.detections.length).toBeGreaterThan(3); // random weights still give boxes at this threshold
-    for (const other of [on, again]) {
+    for (const other of [on, again, two]) {
       expect(other.detections.length).toBe(off.detections.length);
       other.detections.forEach((d, i) => {
         const o = off.detections[i];
