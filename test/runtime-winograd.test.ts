@@ -53,6 +53,8 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
     expect(on.winograd).toBe(4);
     expect(again.winograd).toBe(4);
     expect(two.winograd).toBe(4);
+    // the pass's temporary model files (graph-pass.ts) are gone once the model is loaded
+    expect(readdirSync(tmpdir()).filter((f) => f.startsWith(`pinhole-winograd-${process.pid}-`))).toEqual([]);
     expect(readdirSync(cache).filter((f) => f.endsWith('.onnx'))).toHaveLength(1);
     expect(off.detections.length).toBeGreaterThan(3); // random weights still give boxes at this threshold
     for (const other of [on, again, two]) {

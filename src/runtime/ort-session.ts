@@ -57,16 +57,14 @@ export interface CreatedSession {
 }
 
 /**
- * Tries each provider in order on the model (a file, or model bytes); throws an Error listing every attempt if
- * none works. `cpuModel`: what the CPU provider gets instead, when the runtime rewrote the graph for it.
+ * Tries each provider in order on the model.onnx at `file`; throws an Error listing every attempt if none
+ * works. `cpuModel`: the file the CPU provider gets instead, when the runtime rewrote the graph for it.
  */
-export async function createSession(file: string | Uint8Array, eps: readonly EpName[], t: ThreadOptions, cpuModel?: string | Uint8Array): Promise<CreatedSession> {
+export async function createSession(file: string, eps: readonly EpName[], t: ThreadOptions, cpuModel?: string): Promise<CreatedSession> {
   const failed: EpAttempt[] = [];
   for (const ep of eps) {
     try {
-      const model = ep === 'cpu' && cpuModel ? cpuModel : file;
-      // two calls: ORT's overloads take a path or bytes, not either
-      const session = await (typeof model === 'string' ? ort.InferenceSession.create(model, sessionOptions(ep, t)) : ort.InferenceSession.create(model, sessionOptions(ep, t)));
+      const session = await ort.InferenceSession.create(ep === 'cpu' && cpuModel ? cpuModel : file, sessionOptions(ep, t));
       return { session, ep, failed };
     } catch (e) {
       failed.push({ ep, error: firstLine(e) });

@@ -72,12 +72,12 @@ function get(modelId: number): Loaded {
  * optimizations off, or, the first time, from the (rewritten) model with its optimized graph saved for the
  * next start. `prepared` is shared by a load's sessions: the rewrite is done once.
  */
-async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions, prepared: () => PreparedModel): Promise<CreatedSession & { winograd: string[] }> {
+async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions, prepared: () => Promise<PreparedModel>): Promise<CreatedSession & { winograd: string[] }> {
   const applies = winogradApplies(init.winograd !== false, eps, m.manifest);
   const build = `${ort.env.versions.common} quantized=${t.quantized === true} ${passKey(applies)}`;
   const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, build, init.ortCache) : undefined;
   const fresh = async (saveTo?: string) => {
-    const p = applies ? prepared() : { model: m.file, winograd: [] };
+    const p = applies ? await prepared() : { model: m.file, winograd: [] as string[] };
     const made = await createSession(m.file, saveTo ? ['cpu'] : eps, saveTo ? { ...t, optimized: { saveTo } } : t, p.model);
     return { ...made, winograd: made.ep === 'cpu' ? p.winograd : [] };
   };
@@ -105,32 +105,43 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
   }
 }
 
-/** The graph passes' result for a load, computed on first use and then kept for its other session. */
-function preparedOnce(m: LoadRequest): () => PreparedModel {
-  let p: PreparedModel | undefined;
-  return () => (p ??= prepareModel(m.file, true));
+/** The graph passes' result for a load, made on first use and then kept for its other session; `dispose` when loaded. */
+function preparedOnce(m: LoadRequest): { get: () => Promise<PreparedModel>; dispose: () => Promise<void> } {
+  let p: Promise<PreparedModel> | undefined;
+  return {
+    get: () => (p ??= prepareModel(m.file, true)),
+    dispose: async () => (await p?.catch(() => undefined))?.dispose(),
+  };
 }
 
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-async function soloSession(m: LoadRequest, ep: EpName, prepared: () => PreparedModel): Promise<ort.InferenceSession | undefined> {
+async function soloSession(m: LoadRequest, ep: EpName, prepared: () => Promise<PreparedModel>): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
   if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
   return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }, prepared)).session;
 }
 
-async function load(m: LoadRequest): Promise<LoadReply> {
-  // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
+/** The model's session and, where the plan has one, its solo session; the pass's temporary file goes after. */
+async function loadSessions(m: LoadRequest): Promise<CreatedSession & { winograd: string[]; solo?: ort.InferenceSession }> {
   const prepared = preparedOnce(m);
-  const { session, ep, failed, winograd } = await newSession(m, m.eps, {
-    intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
-  }, prepared);
-  let solo: ort.InferenceSession | undefined;
   try {
-    solo = await soloSession(m, ep, prepared);
-  } catch (e) {
-    await session.release();
-    throw e;
+    // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
+    const made = await newSession(m, m.eps, {
+      intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
+    }, prepared.get);
+    try {
+      return { ...made, solo: await soloSession(m, made.ep, prepared.get) };
+    } catch (e) {
+      await made.session.release();
+      throw e;
+    }
+  } finally {
+    await prepared.dispose();
   }
+}
+
+async function load(m: LoadRequest): Promise<LoadReply> {
+  const { session, ep, failed, winograd, solo } = await loadSessions(m);
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
