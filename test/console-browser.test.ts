@@ -186,8 +186,10 @@ describe.skipIf(!ready)('web console in Chromium', () => {
     const [w2] = await size('gen-stage2');
     expect(w2).toBeGreaterThan(w1);
     await page.click('#wgan-go');
-    await page.waitForFunction(() => (document.getElementById('wgan-grid') as HTMLImageElement).naturalWidth > 0, null, { timeout: 60_000 });
-    expect(await page.textContent('#gen-status')).toMatch(/sample/);
+    // the status is written once the grid has decoded, a task after the image reports its size
+    await page.waitForFunction(() => (document.getElementById('wgan-grid') as HTMLImageElement).naturalWidth > 0
+      && !/sampling/.test(document.getElementById('gen-status')!.textContent ?? ''), null, { timeout: 60_000 });
+    expect(await page.textContent('#gen-status')).toMatch(/\d+ sample\(s\), seed \d+/);
     await page.screenshot({ path: `${SHOTS}/generate.png`, fullPage: true });
   });
 
