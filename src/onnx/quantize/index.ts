@@ -26,6 +26,8 @@ export interface QuantizeOptions {
    * 'last' (the layers producing the graph outputs: their logits feed the decoder directly).
    */
   keepFloat: readonly string[];
+  /** run each activation -> MaxPool pair as MaxPool -> activation (commute.ts; default true) */
+  poolFirst?: boolean;
 }
 
 export interface QuantizeResult {
@@ -93,7 +95,7 @@ export async function quantizeModel(bytes: Uint8Array, o: QuantizeOptions): Prom
   const keep = new Set(o.keepFloat.flatMap((k) => (k === 'first' ? withFollowers(g, inputLayers(g)) : k === 'last' ? outputLayers(g) : [k])));
   const known = new Set((g.node ?? []).map((n) => n.name));
   for (const k of keep) if (!known.has(k)) throw new Error(`--keep-float: the model has no node named ${k}`);
-  const pooledFirst = poolBeforeActivation(g, keep);
+  const pooledFirst = o.poolFirst === false ? 0 : poolBeforeActivation(g, keep);
   const plan = planQuantization(g, keep);
   const ranges = await calibrateRanges(model, o.input, o.inputDims, plan.calibrate, o.calibration, {
     method: o.method, percentile: o.percentile, exact: new Set([o.input]),
