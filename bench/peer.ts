@@ -8,7 +8,7 @@
 //
 //   node --import tsx bench/peer.ts [--seconds 10] [--rounds 3] [--connections 1,4,16] [--only pinhole,pinhole-int8,naive,flask]
 //     [--gunicorn-workers N] [--image /usr/share/darknet/data/dog.jpg]
-//     [--variant NAME=SERVE_FLAGS ...]   (more Pinhole contenders, fp32: e.g. --variant "1x2=--workers 1 --threads 2")
+//     [--port-base 18400] [--variant NAME=SERVE_FLAGS ...]   (more Pinhole contenders, fp32: e.g. --variant "1x2=--workers 1 --threads 2")
 //     [--int8-variant NAME=SERVE_FLAGS ...]   (the same on the int8 folder, compared with Flask)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -31,6 +31,8 @@ const { values: o } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
     variant: { type: 'string', multiple: true, default: [] },
     'int8-variant': { type: 'string', multiple: true, default: [] },
+    // two runs at once on one machine (two engineers) would answer each other's requests on the same ports
+    'port-base': { type: 'string', default: '18400' },
   },
 });
 const seconds = Number(o.seconds), rounds = Number(o.rounds);
@@ -127,7 +129,7 @@ async function firstAnswer(url: string, child: ChildProcess, t0: number): Promis
 interface Sample { rps: number; p50: number; p99: number; errors: number }
 interface Tally { cold: number[]; rss: number[]; by: Map<number, Sample[]> }
 const res = new Map<string, Tally>();
-let port = 18_400;
+let port = Number(o['port-base']);
 console.log(`peer bench: darknet yolov2-tiny-voc@416, seeded random weights (${dn.weights}), image ${o.image} (${image.length} bytes); `
   + `${rounds} rounds x ${conns.join('/')} connections x ${seconds} s; ${cpus()[0]?.model ?? '?'}, ${availableParallelism()} cores; load ${load()}`);
 try {

@@ -11,6 +11,7 @@ import { validateManifest, type Manifest } from '../src/manifest.ts';
 import { importDarknet } from '../src/onnx/darknet/folder.ts';
 import { paramLayout, readCfg } from '../src/onnx/darknet/cfg.ts';
 import { weightFloats } from '../src/onnx/darknet/weights.ts';
+import { applyWinograd, DEFAULT_RULE } from '../src/onnx/winograd/index.ts';
 import { compareTensors, darknetCfg, darknetData, dkcfgWeightsBytes, runOracle } from './helpers/oracle.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'pinhole-darknet-conf-'));
@@ -33,8 +34,9 @@ const CASES: Case[] = [
   ...(process.env.FULL === '1' ? [{ cfg: 'yolov1', kind: 'yolov1' as const, names: 'voc.names' }] : []),
 ];
 
-async function infer(model: string, input: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  const s = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+async function infer(model: string | Uint8Array, input: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const opts = { graphOptimizationLevel: 'all', intraOpNumThreads: 2 } as const;
+  const s = await (typeof model === 'string' ? ort.InferenceSession.create(model, opts) : ort.InferenceSession.create(model, opts));
   try {
     const out = await s.run({ images: new ort.Tensor('float32', input, dims) });
     const t = out.logits;
@@ -89,6 +91,14 @@ describe('darknet import matches darknet (random weights, seed 1, dog.jpg input)
       console.log(`[darknet-import] ${c.cfg}: ${r.pre.length} values, max|pre| ${cmp.maxAbs.toFixed(3)}, max|ORT-darknet| ${cmp.maxDiff.toExponential(2)} (${(cmp.maxDiff / cmp.maxAbs).toExponential(2)} relative)`);
       expect(cmp.maxAbs).toBeGreaterThan(0.1); // a degenerate all-zero output would prove nothing
       expect(cmp.maxDiff).toBeLessThanOrEqual(1e-4 * cmp.maxAbs);
+
+      // the runtime's Winograd pass (on by default for CPU float32) with its tile choice, here on every 3x3 conv it can rewrite
+      const wino = applyWinograd(readFileSync(join(out, 'model.onnx')), { ...DEFAULT_RULE, minChannels: 1, minInputValues: 1 });
+      const yw = await infer(wino.bytes, r.input, [1, C, H, W]);
+      const cmpW = compareTensors(yw.data, r.pre);
+      console.log(`[darknet-import] ${c.cfg}: Winograd on ${wino.rewritten.length} convs, max|ORT-darknet| ${cmpW.maxDiff.toExponential(2)} (${(cmpW.maxDiff / cmpW.maxAbs).toExponential(2)} relative)`);
+      expect(wino.rewritten.length).toBeGreaterThan(0);
+      expect(cmpW.maxDiff).toBeLessThanOrEqual(1e-4 * cmpW.maxAbs);
 
       if (c.batch2) {
         // dynamic batch: the second image (input reversed) must not disturb the first

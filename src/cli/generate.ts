@@ -24,7 +24,8 @@ async function run(modelDir: string, text: string, o: GenerateCliOptions): Promi
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new Error(`no model folder at ${modelDir}`);
   const name = basename(dir);
-  const rt = await Runtime.create({ modelsDir: dirname(dir), only: [name], eps: o.ep, maxBatch: 1, batchDelayMs: 0, warmup: false });
+  // one image: the Winograd rewrite's one-off cost at load would outweigh what it saves (see detect.ts)
+  const rt = await Runtime.create({ modelsDir: dirname(dir), only: [name], eps: o.ep, maxBatch: 1, batchDelayMs: 0, warmup: false, winograd: false });
   try {
     const info = rt.model(name)!;
     if (info.status !== 'ready') throw new Error(`model ${modelDir} failed to load: ${info.error}`);

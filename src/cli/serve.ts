@@ -26,6 +26,8 @@ interface ServeOptions {
   threads?: number;
   soloThreads?: number;
   cpuArena: boolean;
+  /** --no-winograd: false */
+  winograd: boolean;
   ortCache: string | false;
   decodeLanes?: number;
   streamInFlight?: number;
@@ -118,7 +120,7 @@ async function run(o: ServeOptions): Promise<void> {
   const log = deferredLogger();
   const { runtime, loaded } = await Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
-    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
+    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, winograd: o.winograd, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
   });
   const { buildApp } = await import('../server/app.ts');
   const app = await built(runtime, () => buildApp({
@@ -178,6 +180,7 @@ export function register(program: Command): void {
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))
     .option('--ort-cache <dir>', 'folder where ONNX Runtime\'s optimized graphs of large models are kept between starts (a faster start)', defaultOrtCache())
     .option('--no-ort-cache', 'optimize every model at every start instead')
+    .option('--no-winograd', 'run 3x3 convolutions of float32 models on CPU as ONNX Runtime\'s plain Conv instead of Winograd F(m x m, 3 x 3) (on by default where it measured faster: bench/README.md)')
     .option('--no-cpu-arena', 'no ONNX Runtime CPU memory arena: activations are freed after each run (less resident memory)')
     .option('--body-limit-mb <mb>', 'largest image accepted, MiB', numberOption('--body-limit-mb', 0.001, 1024), APP_DEFAULTS.bodyLimit / 1024 / 1024)
     .option('--max-in-flight <n>', 'requests running a model at once (counted once their body has arrived) before 503', intOption('--max-in-flight', 1, 100000), APP_DEFAULTS.maxInFlight)

@@ -31,6 +31,8 @@ export interface CacheEntry {
   path: string;
   /** write here, then rename to `path` (a reader never sees half a file) */
   temp: string;
+  /** what the runtime's graph passes did to the model (graph-pass.ts), kept beside the graph when they did anything */
+  note: string;
 }
 
 /**
@@ -54,7 +56,7 @@ export function cacheEntry(file: string, ortBuild: string, o: OrtCacheOptions): 
     .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortBuild, process.arch, flags, 'cpu', 'all'].join('\n'))
     .digest('hex').slice(0, 32);
   const path = join(o.dir, `${key}.onnx`);
-  return { path, temp: `${path}.${process.pid}.${threadId}.tmp` };
+  return { path, temp: `${path}.${process.pid}.${threadId}.tmp`, note: `${path}.json` };
 }
 
 /** The entry is there: marked used now (pruning goes by last use). */
@@ -101,6 +103,9 @@ function prune(dir: string, maxBytes: number): void {
   let total = 0;
   for (const f of files) {
     total += f.size;
-    if (total > maxBytes) cacheDrop(f.path);
+    if (total > maxBytes) {
+      cacheDrop(f.path);
+      cacheDrop(`${f.path}.json`);
+    }
   }
 }

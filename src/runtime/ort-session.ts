@@ -56,12 +56,15 @@ export interface CreatedSession {
   failed: EpAttempt[];
 }
 
-/** Tries each provider in order on the model.onnx at `file`; throws an Error listing every attempt if none works. */
-export async function createSession(file: string, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
+/**
+ * Tries each provider in order on the model.onnx at `file`; throws an Error listing every attempt if none
+ * works. `cpuModel`: the file the CPU provider gets instead, when the runtime rewrote the graph for it.
+ */
+export async function createSession(file: string, eps: readonly EpName[], t: ThreadOptions, cpuModel?: string): Promise<CreatedSession> {
   const failed: EpAttempt[] = [];
   for (const ep of eps) {
     try {
-      const session = await ort.InferenceSession.create(file, sessionOptions(ep, t));
+      const session = await ort.InferenceSession.create(ep === 'cpu' && cpuModel ? cpuModel : file, sessionOptions(ep, t));
       return { session, ep, failed };
     } catch (e) {
       failed.push({ ep, error: firstLine(e) });

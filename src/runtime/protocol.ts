@@ -42,6 +42,8 @@ export interface LoadReply {
   fixedBatch?: number;
   /** why the warm-up run was skipped, if it was (warm-up of a generator whose inputs cannot be guessed) */
   warmNote?: string | null;
+  /** the convolutions the session runs as Winograd (graph-pass.ts) */
+  winograd: string[];
 }
 
 export interface WarmRequest {
@@ -121,4 +123,6 @@ export interface WorkerInit {
   ortCache?: OrtCacheOptions;
   spinning?: Spinning;
   cpuMemArena?: boolean;
+  /** the Winograd pass on CPU float32 models (graph-pass.ts); default on */
+  winograd?: boolean;
 }

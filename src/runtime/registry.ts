@@ -129,6 +129,7 @@ export class ModelRegistry {
     if (f.serving) {
       info.ep = f.serving.model.ep;
       info.maxBatch = f.serving.model.maxBatch;
+      info.winograd = f.serving.model.winograd.length;
     }
     return info;
   }

@@ -115,7 +115,7 @@ export class Runtime {
     }
     const sessions = await Sessions.start({
       eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, cpuMemArena: o.cpuMemArena,
-      ortCache: o.ortCache, log,
+      winograd: o.winograd, ortCache: o.ortCache, log,
     });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);

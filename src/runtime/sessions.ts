@@ -101,6 +101,8 @@ export interface LoadedModel {
   batchDelayMs: number;
   /** worker 0 holds a solo session for it (CPU, and the plan has one) */
   solo: boolean;
+  /** the convolutions its CPU sessions run as Winograd (graph-pass.ts) */
+  winograd: string[];
 }
 
 export interface SessionsOptions {
@@ -112,6 +114,8 @@ export interface SessionsOptions {
   spinning?: Spinning;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
+  /** the Winograd pass on CPU float32 models (default on) */
+  winograd?: boolean;
   /** keep ORT's optimized graphs on disk between starts (ort-cache.ts); off when absent */
   ortCache?: OrtCacheOptions;
   log: PoolLog & { info(msg: string): void };
@@ -131,7 +135,7 @@ export class Sessions {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
     // spinning off unless asked: a spinning thread holds a core that decoding (or the other sessions) need
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, ortCache: o.ortCache }, o.log);
+    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, winograd: o.winograd, ortCache: o.ortCache }, o.log);
     return new Sessions(pool, plan, eps, o.log);
   }
 
@@ -164,10 +168,12 @@ export class Sessions {
       const model: LoadedModel = {
         id, name, dir, file, manifest, ep: r.ep, inputs: r.inputs, outputs: r.outputs,
         maxBatch: Math.max(1, Math.min(asked, fixedBatch ?? asked)), batchDelayMs: batchDelayMs ?? defaultBatchDelayMs(r.ep), solo: r.solo,
+        winograd: r.winograd ?? [],
       };
       if (warm) this.warmLater(model);
       const solo = r.solo ? `, ${this.plan.soloThreads} thread(s) for a lone request` : '';
-      this.log.info(`model ${name}: ready on ${r.ep} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
+      const wino = model.winograd.length ? `, ${model.winograd.length} conv(s) as Winograd` : '';
+      this.log.info(`model ${name}: ready on ${r.ep}${wino} (batch <= ${model.maxBatch}, ${this.workers} worker(s) x ${this.plan.intraOpThreads} thread(s)${solo})`);
       return model;
     } catch (e) {
       await this.releaseId(id);

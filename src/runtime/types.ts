@@ -22,6 +22,8 @@ export interface ModelInfo {
   ep?: string;
   /** largest batch the batcher forms for this model */
   maxBatch?: number;
+  /** how many convolutions run as Winograd F(m x m, 3 x 3) (CPU float32 models; 0: none, or the pass is off) */
+  winograd?: number;
   source?: string;
   metrics?: Record<string, unknown>;
 }
@@ -97,6 +99,11 @@ export interface RuntimeOptions {
   decodeLanes?: number;
   /** ORT's CPU memory arena (default true); false allocates each run's activations and frees them after */
   cpuMemArena?: boolean;
+  /**
+   * rewrite the eligible 3x3 convolutions of float32 models on CPU as Winograd F(m x m, 3 x 3) before ONNX Runtime
+   * optimizes them (src/runtime/graph-pass.ts; default true)
+   */
+  winograd?: boolean;
   /**
    * keep ONNX Runtime's optimized graphs of large models in this folder between starts (faster session
    * creation, less memory; ort-cache.ts); default none

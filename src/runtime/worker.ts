@@ -13,6 +13,7 @@ import { firstLine, type EpName } from './ep.ts';
 import { cacheDrop, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
 import { checkInputShape } from './input-shape.ts';
 import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
+import { passKey, prepareModel, readPassNote, winogradApplies, writePassNote, type PreparedModel } from './graph-pass.ts';
 import type {
   DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
@@ -65,51 +66,82 @@ function get(modelId: number): Loaded {
 }
 
 /**
- * A session of the request's model.onnx. With the optimized-graph cache on (CPU first in the provider
- * list, the model large enough: ort-cache.ts) it is created from the cached graph with optimizations off,
- * or, the first time, from model.onnx with its optimized graph saved for the next start.
+ * A session of the request's model.onnx, rewritten by the runtime's graph passes where they apply
+ * (graph-pass.ts: Winograd convolutions on CPU float32 models). With the optimized-graph cache on (CPU first
+ * in the provider list, the model large enough: ort-cache.ts) it is created from the cached graph with
+ * optimizations off, or, the first time, from the (rewritten) model with its optimized graph saved for the
+ * next start. `prepared` is shared by a load's sessions: the rewrite is done once.
  */
-async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions): Promise<CreatedSession> {
-  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, `${ort.env.versions.common} quantized=${t.quantized === true}`, init.ortCache) : undefined;
-  if (!cache) return createSession(m.file, eps, t);
+async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions, prepared: () => Promise<PreparedModel>): Promise<CreatedSession & { winograd: string[] }> {
+  const applies = winogradApplies(init.winograd !== false, eps, m.manifest);
+  const build = `${ort.env.versions.common} quantized=${t.quantized === true} ${passKey(applies)}`;
+  const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, build, init.ortCache) : undefined;
+  const fresh = async (saveTo?: string) => {
+    const p = applies ? await prepared() : { model: m.file, winograd: [] as string[] };
+    const made = await createSession(m.file, saveTo ? ['cpu'] : eps, saveTo ? { ...t, optimized: { saveTo } } : t, p.model);
+    return { ...made, winograd: made.ep === 'cpu' ? p.winograd : [] };
+  };
+  if (!cache) return fresh();
   if (cacheHit(cache)) {
     try {
-      return await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' });
+      // the key names the pass's version: a graph found under it was rewritten by this pass (or had nothing to rewrite)
+      return { ...(await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' })), winograd: readPassNote(cache.note) ?? [] };
     } catch {
       cacheDrop(cache.path);
     }
   }
   try {
     mkdirSync(init.ortCache!.dir, { recursive: true });
-    const made = await createSession(m.file, ['cpu'], { ...t, optimized: { saveTo: cache.temp } });
+    const made = await fresh(cache.temp);
+    // before the graph is in place, so that a graph found has its note
+    if (made.winograd.length) writePassNote(cache.note, made.winograd);
+    else cacheDrop(cache.note);
     cacheStore(cache, init.ortCache!);
     return made;
   } catch {
     // an unwritable cache folder (or a model ORT cannot save) serves uncached
     cacheDrop(cache.temp);
-    return createSession(m.file, eps, t);
+    return fresh();
   }
+}
+
+/** The graph passes' result for a load, made on first use and then kept for its other session; `dispose` when loaded. */
+function preparedOnce(m: LoadRequest): { get: () => Promise<PreparedModel>; dispose: () => Promise<void> } {
+  let p: Promise<PreparedModel> | undefined;
+  return {
+    get: () => (p ??= prepareModel(m.file, true)),
+    dispose: async () => (await p?.catch(() => undefined))?.dispose(),
+  };
 }
 
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-async function soloSession(m: LoadRequest, ep: EpName): Promise<ort.InferenceSession | undefined> {
+async function soloSession(m: LoadRequest, ep: EpName, prepared: () => Promise<PreparedModel>): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
   if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
-  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' })).session;
+  return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }, prepared)).session;
+}
+
+/** The model's session and, where the plan has one, its solo session; the pass's temporary file goes after. */
+async function loadSessions(m: LoadRequest): Promise<CreatedSession & { winograd: string[]; solo?: ort.InferenceSession }> {
+  const prepared = preparedOnce(m);
+  try {
+    // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
+    const made = await newSession(m, m.eps, {
+      intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
+    }, prepared.get);
+    try {
+      return { ...made, solo: await soloSession(m, made.ep, prepared.get) };
+    } catch (e) {
+      await made.session.release();
+      throw e;
+    }
+  } finally {
+    await prepared.dispose();
+  }
 }
 
 async function load(m: LoadRequest): Promise<LoadReply> {
-  // one after the other: ORT creates a session on this thread anyway, and the second finds the first's cached graph
-  const { session, ep, failed } = await newSession(m, m.eps, {
-    intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
-  });
-  let solo: ort.InferenceSession | undefined;
-  try {
-    solo = await soloSession(m, ep);
-  } catch (e) {
-    await session.release();
-    throw e;
-  }
+  const { session, ep, failed, winograd, solo } = await loadSessions(m);
   const man = m.manifest;
   const inputName = man.onnx?.input ?? session.inputNames[0];
   const outputName = man.onnx?.outputs?.[0] ?? session.outputNames[0];
@@ -133,7 +165,7 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   });
   // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
   const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
-  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote };
+  return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote, winograd };
 }
 
 function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {

@@ -32,6 +32,7 @@ export const modelListSchema = {
           classes: { type: 'integer' },
           ep: { type: 'string', description: 'execution provider in use (cuda, cpu)' },
           max_batch: { type: 'integer', description: 'largest batch the dynamic batcher forms' },
+          winograd: { type: 'integer', description: 'convolutions run as Winograd F(m x m, 3 x 3) (CPU, float32; 0: none or the pass is off)' },
           source: { type: 'string' },
           metrics: { type: 'object', additionalProperties: true },
         },

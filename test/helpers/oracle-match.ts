@@ -1,6 +1,6 @@
 // Our detections against darknet's own boxes from the live oracle (test/helpers/oracle.ts), as the
-// vision and runtime conformance tests check them: same count, same class, IoU >= 0.99,
-// |score diff| <= 1e-3. The IoU here is written out again on purpose: the code under test has its own.
+// vision and runtime conformance tests check them: same count, same class, IoU >= 0.99 (or, for a box a
+// fraction of a pixel wide, every corner within 1e-3 px), |score diff| <= 1e-3. The IoU here is written out again on purpose: the code under test has its own.
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,12 @@ import { darknetData, type OracleJson } from './oracle.ts';
 
 export const MIN_IOU = 0.99;
 export const MAX_SCORE_DIFF = 1e-3;
+/**
+ * Random weights make some boxes a hundredth of a pixel wide (yolov1-tiny, dog.jpg: x 11.648 to 11.662), where
+ * float rounding of 1e-4 px, what ORT's own kernels already differ from darknet by, is 1% of IoU; such a pair
+ * matches when every corner is this close.
+ */
+export const MAX_CORNER_PX = 1e-3;
 
 const pngs = new Map<number, Promise<string>>();
 
@@ -52,6 +58,10 @@ function iou(a: Detection['box'], b: Detection['box']): number {
   return inter / ((a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter);
 }
 
+function cornerDiff(a: Detection['box'], b: Detection['box']): number {
+  return Math.max(Math.abs(a.x1 - b.x1), Math.abs(a.y1 - b.y1), Math.abs(a.x2 - b.x2), Math.abs(a.y2 - b.y2));
+}
+
 export interface MatchReport {
   /** darknet boxes with no partner of ours, one line each */
   unmatched: string[];
@@ -62,7 +72,8 @@ export interface MatchReport {
 
 /**
  * Greedy one-to-one matching, darknet's best boxes first: a partner has the same class, a score within
- * MAX_SCORE_DIFF and the highest IoU, which must reach MIN_IOU. Each of ours is used at most once.
+ * MAX_SCORE_DIFF and the highest IoU, which must reach MIN_IOU (or every corner within MAX_CORNER_PX). Each of
+ * ours is used at most once.
  */
 export function matchDarknet(dk: readonly Scored[], mine: readonly Scored[]): MatchReport {
   const used = new Uint8Array(mine.length);
@@ -75,7 +86,7 @@ export function matchDarknet(dk: readonly Scored[], mine: readonly Scored[]): Ma
       const v = iou(mine[j].box, d.box);
       if (v > bestIou) { bestIou = v; best = j; }
     }
-    if (best < 0 || bestIou < MIN_IOU) {
+    if (best < 0 || (bestIou < MIN_IOU && cornerDiff(mine[best].box, d.box) > MAX_CORNER_PX)) {
       unmatched.push(`class ${d.class_id} score ${d.score.toFixed(4)} best IoU ${bestIou.toFixed(4)}`);
       continue;
     }

@@ -15,6 +15,7 @@ export function publicModel(m: ModelInfo) {
     classes: m.classes,
     ep: m.ep,
     max_batch: m.maxBatch,
+    winograd: m.winograd,
     source: m.source,
     metrics: m.metrics,
   };
