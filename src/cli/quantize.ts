@@ -119,7 +119,7 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
   const copy: Array<[string, string]> = typeof raw.tree === 'string' ? [[path.join(src, path.basename(raw.tree)), path.basename(raw.tree)]] : [];
   if (copy.length) Object.assign(out, { tree: raw.tree });
   const dir = await writeFolder(o.out, { 'model.onnx': q.bytes, 'model.json': JSON.stringify(out, null, 2) + '\n' }, copy);
-  log(`wrote ${dir}: ${q.quantizedNodes} nodes quantized (${q.foldedBatchNorms} BatchNorms folded, ${q.activations} activations), `
+  log(`wrote ${dir}: ${q.quantizedNodes} nodes quantized (${q.foldedBatchNorms} BatchNorms folded, ${q.pooledFirst} pools moved before their activation, ${q.activations} activations), `
     + `float32: ${q.keptFloat.join(', ') || 'none'}; model.onnx ${(q.bytes.byteLength / 1e6).toFixed(2)} MB; ${method} on ${images.length} images; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   if (!o.eval) return;
   await evaluateInt8(dir, name, manifest, o, log);

@@ -2,6 +2,7 @@
 // preprocessed images, then QDQ with per-channel symmetric int8 weights (see qdq.ts).
 import { onnx } from '../graph.ts';
 import { calibrateRanges, type CalibrationMethod } from './calibrate.ts';
+import { poolBeforeActivation } from './commute.ts';
 import { foldBatchNorms } from './fold.ts';
 import { insertQdq, planQuantization, type ActivationType } from './qdq.ts';
 import { indexGraph, type Graph, type Node } from './tensors.ts';
@@ -25,11 +26,15 @@ export interface QuantizeOptions {
    * 'last' (the layers producing the graph outputs: their logits feed the decoder directly).
    */
   keepFloat: readonly string[];
+  /** run each activation -> MaxPool pair as MaxPool -> activation (commute.ts; default true) */
+  poolFirst?: boolean;
 }
 
 export interface QuantizeResult {
   bytes: Uint8Array;
   foldedBatchNorms: number;
+  /** activation -> MaxPool pairs run as MaxPool -> activation (commute.ts) */
+  pooledFirst: number;
   quantizedNodes: number;
   activations: number;
   keptFloat: string[];
@@ -90,11 +95,12 @@ export async function quantizeModel(bytes: Uint8Array, o: QuantizeOptions): Prom
   const keep = new Set(o.keepFloat.flatMap((k) => (k === 'first' ? withFollowers(g, inputLayers(g)) : k === 'last' ? outputLayers(g) : [k])));
   const known = new Set((g.node ?? []).map((n) => n.name));
   for (const k of keep) if (!known.has(k)) throw new Error(`--keep-float: the model has no node named ${k}`);
+  const pooledFirst = o.poolFirst === false ? 0 : poolBeforeActivation(g, keep);
   const plan = planQuantization(g, keep);
   const ranges = await calibrateRanges(model, o.input, o.inputDims, plan.calibrate, o.calibration, {
     method: o.method, percentile: o.percentile, exact: new Set([o.input]),
   });
   const report = insertQdq(g, plan, ranges, o.activations);
   model.producerName = 'pinhole quantize';
-  return { bytes: onnx.ModelProto.encode(model).finish(), foldedBatchNorms: folded, ...report };
+  return { bytes: onnx.ModelProto.encode(model).finish(), foldedBatchNorms: folded, pooledFirst, ...report };
 }
