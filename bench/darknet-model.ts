@@ -55,3 +55,18 @@ export async function darknetBenchModel(seed = 1, calib = 'synth:997:64'): Promi
   }
   return { cfg, weights, names, modelsDir, name, int8Name };
 }
+
+/**
+ * The model folder a bench script runs: `given` (its --model), or else the darknet bench model's int8 folder,
+ * built on first use. Exits with 2 and says what is missing when it cannot be built.
+ */
+export async function int8BenchModelDir(given: string | undefined, script: string): Promise<string> {
+  if (given) return given;
+  const missing = darknetModelMissing();
+  if (missing) {
+    console.error(`${script}: no --model given and the darknet bench model cannot be built: missing ${missing}`);
+    process.exit(2);
+  }
+  const dn = await darknetBenchModel();
+  return join(dn.modelsDir, dn.int8Name);
+}

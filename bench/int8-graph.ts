@@ -15,7 +15,7 @@ import { decodeModel } from '../src/onnx/graph.ts';
 import { readManifest } from '../src/runtime/folder.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
-import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
+import { int8BenchModelDir } from './darknet-model.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -26,16 +26,7 @@ const { values: o } = parseArgs({
   },
 });
 const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
-let dir = o.model;
-if (!dir) {
-  const missing = darknetModelMissing();
-  if (missing) {
-    console.error(`bench/int8-graph: no --model given and the darknet bench model cannot be built: missing ${missing}`);
-    process.exit(2);
-  }
-  const dn = await darknetBenchModel();
-  dir = join(dn.modelsDir, dn.int8Name);
-}
+const dir = await int8BenchModelDir(o.model, 'bench/int8-graph');
 const m = await readManifest(dir);
 const quantized = m.precision === 'int8';
 const runs = Number(o.runs);
@@ -50,7 +41,7 @@ interface Profile { wall: number; nodes: Array<{ op: string; name: string }>; by
 /** The session's optimized graph, kernel ms per node (median over `runs`) at `t` threads, the run's wall p50. */
 async function profile(t: number): Promise<Profile> {
   const optimized = join(scratch, `t${t}.onnx`);
-  const s = await ort.InferenceSession.create(join(dir!, 'model.onnx'), {
+  const s = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
     ...sessionOptions('cpu', { intraOpThreads: t, spinning: false, quantized }), enableProfiling: true, profileFilePrefix: join(scratch, `t${t}`),
     optimizedModelFilePath: optimized,
   });

@@ -18,7 +18,7 @@ import sharp from 'sharp';
 import { readManifest } from '../src/runtime/folder.ts';
 import { headerSize, preprocess } from '../src/runtime/preprocess.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
-import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
+import { int8BenchModelDir } from './darknet-model.ts';
 import { loadAverage as load, startServerChild } from './server-child.ts';
 
 const { values: o } = parseArgs({
@@ -30,16 +30,7 @@ const { values: o } = parseArgs({
   },
 });
 const rounds = Number(o.rounds), requests = Number(o.requests);
-let dir = o.model;
-if (!dir) {
-  const missing = darknetModelMissing();
-  if (missing) {
-    console.error(`bench/one-request: no --model given and the darknet bench model cannot be built: missing ${missing}`);
-    process.exit(2);
-  }
-  const dn = await darknetBenchModel();
-  dir = join(dn.modelsDir, dn.int8Name);
-}
+const dir = await int8BenchModelDir(o.model, 'bench/one-request');
 const manifest = await readManifest(dir);
 const bytes = readFileSync(o.image);
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];

@@ -17,6 +17,7 @@ import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
 import { readManifest } from '../src/runtime/folder.ts';
 import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
+import { rng, uniform } from '../test/helpers/random.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -37,18 +38,8 @@ const rounds = Number(o.rounds);
 const tiles = o.tiles.split(',').map(Number) as TileSize[];
 const load = () => loadavg().map((v) => v.toFixed(1)).join(' ');
 
-/** Seeded uniform values in [-s, s) (mulberry32): the same weights in every run. */
-function random(n: number, seed: number, s = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * s;
-  }
-  return out;
-}
+/** Seeded uniform values in [-s, s): the same weights in every run. */
+const random = (n: number, seed: number, s = 1) => uniform(n, rng(seed), s);
 
 interface Layer { label: string; C: number; K: number; H: number }
 const LAYERS: Layer[] = [

@@ -7,19 +7,10 @@ import { GraphBuilder, attr, decodeModel, onnx, type Attr } from '../src/onnx/gr
 import { rewriteSites } from '../src/onnx/winograd/rewrite.ts';
 import { applyWinograd, candidates, DEFAULT_RULE, inferShapes, tileFor, type TileSize, type WinogradRule } from '../src/onnx/winograd/index.ts';
 import { inputTransformKernel, matrices, outputTransformMatrix, transformWeights } from '../src/onnx/winograd/transforms.ts';
+import { rng, uniform } from './helpers/random.ts';
 
-/** Seeded uniform values in [-s, s) (mulberry32). */
-function random(n: number, seed: number, s = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * s;
-  }
-  return out;
-}
+/** Seeded uniform values in [-s, s): the same weights in every run. */
+const random = (n: number, seed: number, s = 1) => uniform(n, rng(seed), s);
 
 const EVERY: WinogradRule = { minChannels: 1, minInputValues: 1, tile: 4 };
 
