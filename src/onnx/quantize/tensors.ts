@@ -25,6 +25,18 @@ export function intAttr(n: Node, name: string, dflt: number): number {
   return a ? Number(a.i) : dflt;
 }
 
+/** A list attribute's values, or undefined when it is absent or empty. */
+export function intsAttr(n: Node, name: string): number[] | undefined {
+  const a = n.attribute?.find((x) => x.name === name);
+  return a?.ints?.length ? a.ints.map(Number) : undefined;
+}
+
+/** A string attribute, or undefined when it is absent. */
+export function strAttr(n: Node, name: string): string | undefined {
+  const a = n.attribute?.find((x) => x.name === name);
+  return a?.s ? new TextDecoder().decode(a.s) : undefined;
+}
+
 export function floatAttr(n: Node, name: string, dflt: number): number {
   const a = n.attribute?.find((x) => x.name === name);
   return a ? Number(a.f) : dflt;

@@ -1,7 +1,7 @@
 // The Winograd pass: eligible 3x3 convolutions of a float32 ONNX model rewritten as F(m x m, 3 x 3)
 // (rewrite.ts), applied by the runtime when it creates CPU sessions. The model folder is never changed.
 import { onnx } from '../graph.ts';
-import { dimsOf, floatsOf, intAttr, type Graph, type Node, type Tensor } from '../quantize/tensors.ts';
+import { dimsOf, floatsOf, intAttr, intsAttr, strAttr, type Graph, type Node, type Tensor } from '../quantize/tensors.ts';
 import { rewriteSites, type ConvSite } from './rewrite.ts';
 import { inferShapes, type Shape } from './shapes.ts';
 import type { TileSize } from './transforms.ts';
@@ -73,11 +73,6 @@ export interface Candidate {
   reason?: string;
 }
 
-function intsAttr(n: Node, name: string): number[] | undefined {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a?.ints?.length ? a.ints.map(Number) : undefined;
-}
-
 const all = (v: number[] | undefined, x: number, len: number) => v === undefined || (v.length === len && v.every((d) => d === x));
 
 /** What rules a Conv out whatever its size: only 3x3, stride 1, 'same' padding of 1, one group, float32 constant weights. */
@@ -90,8 +85,7 @@ function structural(n: Node, inits: Map<string, Tensor>, fed: Set<string>, x: Sh
   if (intAttr(n, 'group', 1) !== 1) return 'grouped';
   if (!all(intsAttr(n, 'strides'), 1, 2)) return 'stride is not 1';
   if (!all(intsAttr(n, 'dilations'), 1, 2)) return 'dilated';
-  const auto = n.attribute?.find((a) => a.name === 'auto_pad')?.s;
-  const autoPad = auto ? new TextDecoder().decode(auto) : 'NOTSET';
+  const autoPad = strAttr(n, 'auto_pad') ?? 'NOTSET';
   const samePad = autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER' || (autoPad === 'NOTSET' && all(intsAttr(n, 'pads') ?? [0, 0, 0, 0], 1, 4));
   if (!samePad) return 'padding is not 1 on every side';
   if (!x || x.length !== 4 || x.slice(1).some((d) => d === null)) return 'input shape unknown';

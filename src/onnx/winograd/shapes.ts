@@ -2,7 +2,7 @@
 // can tell them (the Winograd pass needs each candidate Conv's input height and width). A dimension that
 // cannot be known (the batch, an op not listed here) is null; a tensor with no entry is unknown, and a
 // Conv reading it is simply left alone.
-import { dimsOf, intAttr, type Graph, type Node, type Tensor } from '../quantize/tensors.ts';
+import { dimsOf, intAttr, intsAttr, strAttr, type Graph, type Node, type Tensor } from '../quantize/tensors.ts';
 
 export type Shape = Array<number | null>;
 
@@ -13,16 +13,6 @@ const SAME_SHAPE = new Set([
   'LRN',
 ]);
 const BROADCAST = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min']);
-
-function intsAttr(n: Node, name: string): number[] | undefined {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a?.ints?.length ? a.ints.map(Number) : undefined;
-}
-
-function strAttr(n: Node, name: string): string | undefined {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a?.s ? new TextDecoder().decode(a.s) : undefined;
-}
 
 const int64s = (t: Tensor): number[] => {
   if (t.rawData?.length) {
