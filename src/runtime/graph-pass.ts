@@ -35,16 +35,14 @@ export interface PreparedModel {
 }
 
 /**
- * model.onnx with the pass applied or as it is. The pass runs in a worker thread of its own that writes the
+ * model.onnx with the pass applied (as it is when nothing was rewritten). The pass runs in a worker thread of its own that writes the
  * rewritten model to a temporary file: its buffers (the model read, the weights transformed, the model
  * encoded, ~450 MB for yolov2-tiny-voc) go when the thread ends, before ORT loads the file, instead of
  * lingering in this thread's heap while ORT optimizes the graph. Measured with the tiny-voc graph
  * (169 MB rewritten), peak resident memory of creating the session: 950 MB with the bytes handed over from
  * this thread, 780 MB this way (390 MB for the plain 63 MB graph).
  */
-export async function prepareModel(file: string, applies: boolean): Promise<PreparedModel> {
-  const asIs: PreparedModel = { model: file, winograd: [], dispose() {} };
-  if (!applies) return asIs;
+export async function prepareModel(file: string): Promise<PreparedModel> {
   const out = join(tmpdir(), `pinhole-winograd-${process.pid}-${threadId}-${randomUUID()}.onnx`);
   const w = moduleWorker(siblingModule(import.meta.url, 'graph-pass-worker'), { workerData: { file, out } });
   const winograd = await new Promise<string[]>((resolve) => {
@@ -54,7 +52,7 @@ export async function prepareModel(file: string, applies: boolean): Promise<Prep
     w.once('exit', () => resolve([]));
   });
   await w.terminate();
-  if (!winograd.length) return asIs;
+  if (!winograd.length) return { model: file, winograd: [], dispose() {} };
   return { model: out, winograd, dispose: () => rmSync(out, { force: true }) };
 }
 

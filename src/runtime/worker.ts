@@ -109,7 +109,7 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
 function preparedOnce(m: LoadRequest): { get: () => Promise<PreparedModel>; dispose: () => Promise<void> } {
   let p: Promise<PreparedModel> | undefined;
   return {
-    get: () => (p ??= prepareModel(m.file, true)),
+    get: () => (p ??= prepareModel(m.file)),
     dispose: async () => (await p?.catch(() => undefined))?.dispose(),
   };
 }
