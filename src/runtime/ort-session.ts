@@ -30,7 +30,13 @@ export interface ThreadOptions {
 // the quantizer keeps, where the uint8 pool then runs in NCHW (src/onnx/quantize/index.ts, FOLLOWERS).
 const KEEP_QDQ_WHERE_PLACED = { disable_specified_optimizers: 'QDQPropagationTransformer' };
 
+const SPINNING = {
+  off: { intra_op: { allow_spinning: '0' } },
+  run: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' },
+};
+
 export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSession.SessionOptions {
+  const spin = t.spinning === false ? SPINNING.off : t.spinning === 'run' ? SPINNING.run : undefined;
   return {
     executionProviders: [ep],
     // Measured here: 'parallel' halves throughput on CPU; one inter-op thread since we run sequentially.
@@ -42,8 +48,7 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     // off: activations are allocated per run and given back, instead of an arena kept at its peak
     ...(t.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
     extra: {
-      ...(t.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
-      ...(t.spinning === 'run' ? { session: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' } } : {}),
+      ...(spin ? { session: spin } : {}),
       ...(t.quantized ? { optimization: KEEP_QDQ_WHERE_PLACED } : {}),
     },
   };
