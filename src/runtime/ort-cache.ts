@@ -26,6 +26,9 @@ function cpuFlags(): string | undefined {
   }
 }
 
+/** The graph passes' note of a cached graph (CacheEntry.note) sits beside it under this name. */
+const noteOf = (path: string) => `${path}.json`;
+
 export interface CacheEntry {
   /** where the optimized graph is (or is to be written) */
   path: string;
@@ -56,7 +59,7 @@ export function cacheEntry(file: string, ortBuild: string, o: OrtCacheOptions): 
     .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortBuild, process.arch, flags, 'cpu', 'all'].join('\n'))
     .digest('hex').slice(0, 32);
   const path = join(o.dir, `${key}.onnx`);
-  return { path, temp: `${path}.${process.pid}.${threadId}.tmp`, note: `${path}.json` };
+  return { path, temp: `${path}.${process.pid}.${threadId}.tmp`, note: noteOf(path) };
 }
 
 /** The entry is there: marked used now (pruning goes by last use). */
@@ -105,7 +108,7 @@ function prune(dir: string, maxBytes: number): void {
     total += f.size;
     if (total > maxBytes) {
       cacheDrop(f.path);
-      cacheDrop(`${f.path}.json`);
+      cacheDrop(noteOf(f.path));
     }
   }
 }
