@@ -2,13 +2,15 @@
 // model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear).
 // sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
 // this module only converts the resized uint8 pixels once, straight into the final tensor layout
-// (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts).
+// (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts; a plain PNG it samples is
+// decoded without libvips: png-pixels.ts).
 import { imageSize } from 'image-size';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
 import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
+import { pngRgb } from './png-pixels.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
 // One libvips thread per image: parallelism comes from concurrent requests on the libuv pool, and
@@ -146,7 +148,15 @@ function contains(bytes: Uint8Array, what: Buffer, within: number): boolean {
   return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, within)).indexOf(what) >= 0;
 }
 
-async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img: Sharp; width: number; height: number }> {
+/** A picture to decode: sharp's pipeline on it, its displayed size, and the bytes of a PNG whose header read was sure. */
+interface Source {
+  img: Sharp;
+  width: number;
+  height: number;
+  png?: Uint8Array;
+}
+
+async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source> {
   if (bytes.byteLength === 0) throw badImage('empty image (0 bytes)');
   // failOn 'warning' (sharp's default, made explicit): a truncated or damaged file is an error,
   // never a half-grey picture that would yield plausible but wrong boxes.
@@ -155,7 +165,7 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<{ img:
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, ignoreIcc: true });
   // JPEG (cameras, streams) and PNG: one libvips load, the decoding one, which still enforces the pixel limit
   const quick = headerSize(bytes);
-  if (quick) return { img, ...quick };
+  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes } : {}) };
   let meta: Metadata;
   try {
     // Header only, no limit, so that an oversized image is refused below with its dimensions named.
@@ -180,7 +190,8 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   const L: PixelLayout = typeof layout === 'string' ? { mode: layout } : layout;
   const mode = L.mode;
   const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
-  const { img, width, height } = isRawImage(bytes) ? fromRaw(bytes) : await fromEncoded(bytes, maxPixels);
+  const src: Source = isRawImage(bytes) ? fromRaw(bytes) : await fromEncoded(bytes, maxPixels);
+  const { img, width, height } = src;
   if (width * height > maxPixels) {
     throw new PinholeError('too_large', `image too large: ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
   }
@@ -188,7 +199,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   if (C !== 3 && C !== 1) throw new Error(`input with ${C} channels is not supported (model.json input.channels)`);
   const g = pasteGeometry(mode, width, height, W, H, L.pad);
   if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
-    const data = await sampled(img, { width, height }, spec, L, g, opts.alloc ?? fresh);
+    const data = await sampled(src, spec, L, g, opts.alloc ?? fresh);
     return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
 
@@ -278,20 +289,29 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
   }
 }
 
+/** The picture decoded at its full size, C channels interleaved: a plain PNG without libvips (png-pixels.ts), else sharp. */
+async function fullPixels(im: Source, C: number): Promise<Uint8Array> {
+  const px = C === 3 && im.png ? await pngRgb(im.png, im.width, im.height) : undefined;
+  if (px) return px;
+  const { data, info } = await rawPixels(im.img, C);
+  if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
+  return data;
+}
+
 /**
  * pad-square and/or TensorFlow-bilinear sampling. The picture is decoded at full size; pad-square
  * pads it to a square at that size (face-api's padToSquare) before the square is resized, so the
  * resampler blends image and padding along the seam as face-api's resize does.
  */
-async function sampled(img: Sharp, im: { width: number; height: number }, spec: InputSpec, L: PixelLayout,
+async function sampled(im: Source, spec: InputSpec, L: PixelLayout,
   g: PasteGeometry, alloc: (length: number) => Float32Array): Promise<Float32Array> {
   const C = spec.channels, W = spec.width, H = spec.height;
+  const img = im.img;
   const sq = g.square;
   const padValue = L.padValue ?? 0;
   const out = alloc(C * W * H);
   if (L.resample === 'bilinear-tf') {
-    const { data, info } = await rawPixels(img, C);
-    if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
+    const data = await fullPixels(im, C);
     if (!(g.newW === W && g.newH === H)) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * W * H, (c + 1) * W * H);
     resampleBilinear(
       { pixels: data, width: im.width, height: im.height, channels: C, canvasW: sq?.side ?? im.width, canvasH: sq?.side ?? im.height,
