@@ -1,0 +1,104 @@
+// The PNG decoder the bilinear-tf path uses instead of libvips (src/runtime/png-pixels.ts): byte for byte
+// sharp's pixels for every colour type it takes, none for the ones it leaves to sharp, and a damaged file
+// still refused as sharp refuses it.
+import { existsSync, readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { PinholeError } from '../src/errors.ts';
+import type { InputSpec } from '../src/manifest.ts';
+import { plainPngType, pngRgb } from '../src/runtime/png-pixels.ts';
+import { pixelLayout, preprocess } from '../src/runtime/preprocess.ts';
+import { ASTRONAUT, BASKETBALL } from './helpers/faceapi.ts';
+import { rng } from './helpers/random.ts';
+
+/** A picture with edges and noise in every channel (so a channel swap or an off-by-one row shows). */
+function picture(w: number, h: number, seed: number): Buffer {
+  const r = rng(seed);
+  const px = Buffer.alloc(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y * w + x) * 4;
+      px[i] = (x * 7 + y) & 255;
+      px[i + 1] = Math.floor(r() * 256);
+      px[i + 2] = x < w / 2 ? 30 : 220;
+      px[i + 3] = (x + y * 3) & 255;
+    }
+  }
+  return px;
+}
+
+const W = 67, H = 41;
+const rgba = sharp(picture(W, H, 7), { raw: { width: W, height: H, channels: 4 } });
+
+/** sharp's decode as preprocess asks it: alpha dropped, sRGB (grey replicated), interleaved. */
+async function sharpRgb(png: Buffer): Promise<Buffer> {
+  return sharp(png, { failOn: 'warning', autoOrient: true, ignoreIcc: true }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+}
+
+const kinds: Array<[string, () => Promise<Buffer>, number]> = [
+  ['RGB', () => rgba.clone().removeAlpha().png().toBuffer(), 2],
+  ['RGBA', () => rgba.clone().png().toBuffer(), 6],
+  ['grey', () => rgba.clone().removeAlpha().toColourspace('b-w').png().toBuffer(), 0],
+  ['grey + alpha', () => rgba.clone().toColourspace('b-w').png().toBuffer(), 4],
+  ['RGB, interlaced', () => rgba.clone().removeAlpha().png({ progressive: true }).toBuffer(), 2],
+];
+
+describe('PNG pixels without libvips', () => {
+  for (const [name, make, type] of kinds) {
+    it(`${name}: the same bytes as sharp's decode`, async () => {
+      const png = await make();
+      expect(plainPngType(png, W, H)).toBe(type);
+      const px = await pngRgb(png, W, H);
+      expect(px).toBeDefined();
+      expect(Buffer.from(px!).equals(await sharpRgb(png))).toBe(true);
+    });
+  }
+
+  it.skipIf(!existsSync(ASTRONAUT) || !existsSync(BASKETBALL))('real files (astronaut: RGB with an ICC profile; basketball1: grey): the same bytes as sharp', async () => {
+    for (const f of [ASTRONAUT, BASKETBALL]) {
+      const png = readFileSync(f);
+      const { width, height } = await sharp(png).metadata();
+      const px = await pngRgb(png, width, height);
+      expect(px, f).toBeDefined();
+      expect(Buffer.from(px!).equals(await sharpRgb(png)), f).toBe(true);
+    }
+  });
+
+  it('leaves palette and 16-bit PNGs, a size other than the header read, and other formats to sharp', async () => {
+    const palette = await rgba.clone().png({ palette: true }).toBuffer();
+    const deep = await rgba.clone().removeAlpha().toColourspace('rgb16').png().toBuffer();
+    const jpeg = await rgba.clone().removeAlpha().jpeg().toBuffer();
+    const plain = await rgba.clone().png().toBuffer();
+    expect(palette[25]).toBe(3);
+    expect(deep[24]).toBe(16);
+    for (const b of [palette, deep, jpeg]) {
+      expect(plainPngType(b, W, H)).toBeUndefined();
+      expect(await pngRgb(b, W, H)).toBeUndefined();
+    }
+    expect(plainPngType(plain, W + 1, H)).toBeUndefined();
+  });
+
+  it('a truncated or corrupted PNG: no pixels here, and preprocess refuses it as sharp does (bad_image)', async () => {
+    const png = await rgba.clone().removeAlpha().png({ compressionLevel: 0 }).toBuffer();
+    const truncated = png.subarray(0, png.length - 200);
+    const corrupted = Buffer.from(png);
+    corrupted[png.indexOf('IDAT') + 300] ^= 0x40;
+    const spec: InputSpec = { width: 32, height: 32, channels: 3, layout: 'NCHW' };
+    const layout = pixelLayout({ preprocess: 'pad-square', pad: 'top-left', pad_value: 0, mean: [117, 114, 97], std: [255, 255, 255], resample: 'bilinear-tf' });
+    for (const bad of [truncated, corrupted]) {
+      expect(await pngRgb(bad, W, H)).toBeUndefined();
+      const err = await preprocess(bad, spec, layout).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(PinholeError);
+      expect((err as PinholeError).code).toBe('bad_image');
+    }
+  });
+
+  it('preprocess: the tensor of a PNG equals that of the same pixels handed over decoded', async () => {
+    const png = await rgba.clone().removeAlpha().png().toBuffer();
+    const spec: InputSpec = { width: 48, height: 48, channels: 3, layout: 'NCHW' };
+    const layout = pixelLayout({ preprocess: 'pad-square', pad: 'top-left', pad_value: 0, mean: [117.001, 114.697, 97.404], std: [255, 255, 255], resample: 'bilinear-tf' });
+    const fromPng = await preprocess(png, spec, layout);
+    const fromRaw = await preprocess({ data: await sharpRgb(png), width: W, height: H, channels: 3 }, spec, layout);
+    expect(Buffer.from(fromPng.data.buffer).equals(Buffer.from(fromRaw.data.buffer))).toBe(true);
+  });
+});
