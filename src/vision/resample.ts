@@ -175,7 +175,8 @@ function layout(outW: number, C: number, rowBytes: number) {
   let at = 0;
   const take = (n: number) => { const p = at; at += Math.ceil(n / 16) * 16; return p; };
   const lo = take(outW * 4), hi = take(outW * 4), w = take(outW * 4), mean = take(C * 4), std = take(C * 4);
-  const rows = [take(C * outW * 4), take(C * outW * 4)], out = take(C * outW * 4), src = take(rowBytes);
+  // four bytes past the row: the kernel loads a pixel's three bytes as four
+  const rows = [take(C * outW * 4), take(C * outW * 4)], out = take(C * outW * 4), src = take(rowBytes + 4);
   return { lo, hi, w, mean, std, rows, out, src, bytes: at };
 }
 
