@@ -19,6 +19,7 @@
     (local $x i32) (local $c i32) (local $c0 i32) (local $c1 i32) (local $wx f32)
     (local $l f32) (local $r f32) (local $plane i32) (local $d i32)
     (local $v v128) (local $lf v128) (local $s v128)
+    (local $lo4 v128) (local $hi4 v128) (local $vl v128) (local $vr v128) (local $w4 v128) (local $a v128) (local $b v128)
     (local.set $plane (i32.shl (local.get $n) (i32.const 2)))
     (if (i32.lt_s (local.get $src) (i32.const 0))
       (then
@@ -34,10 +35,45 @@
     (block $rowdone
       (loop $col
         (br_if $rowdone (i32.ge_u (local.get $x) (local.get $n)))
+        ;; four three-channel columns whose taps are all in the image: the taps' pixels gathered into one
+        ;; vector each side, bytes regrouped by channel (R of the four columns, then G, then B), and the
+        ;; four samples of a channel interpolated and stored at once, the same float32 operations per lane
+        (if (i32.and (i32.eq (local.get $C) (i32.const 3)) (i32.le_u (i32.add (local.get $x) (i32.const 4)) (local.get $n)))
+          (then
+            (local.set $lo4 (v128.load (i32.add (local.get $lo) (i32.shl (local.get $x) (i32.const 2)))))
+            (local.set $hi4 (v128.load (i32.add (local.get $hi) (i32.shl (local.get $x) (i32.const 2)))))
+            (if (i32.eqz (v128.any_true (i32x4.lt_s (v128.or (local.get $lo4) (local.get $hi4)) (v128.const i32x4 0 0 0 0))))
+              (then
+                (local.set $vl (v128.load32_zero (i32.add (local.get $src) (i32x4.extract_lane 0 (local.get $lo4)))))
+                (local.set $vl (v128.load32_lane 1 (i32.add (local.get $src) (i32x4.extract_lane 1 (local.get $lo4))) (local.get $vl)))
+                (local.set $vl (v128.load32_lane 2 (i32.add (local.get $src) (i32x4.extract_lane 2 (local.get $lo4))) (local.get $vl)))
+                (local.set $vl (v128.load32_lane 3 (i32.add (local.get $src) (i32x4.extract_lane 3 (local.get $lo4))) (local.get $vl)))
+                (local.set $vr (v128.load32_zero (i32.add (local.get $src) (i32x4.extract_lane 0 (local.get $hi4)))))
+                (local.set $vr (v128.load32_lane 1 (i32.add (local.get $src) (i32x4.extract_lane 1 (local.get $hi4))) (local.get $vr)))
+                (local.set $vr (v128.load32_lane 2 (i32.add (local.get $src) (i32x4.extract_lane 2 (local.get $hi4))) (local.get $vr)))
+                (local.set $vr (v128.load32_lane 3 (i32.add (local.get $src) (i32x4.extract_lane 3 (local.get $hi4))) (local.get $vr)))
+                (local.set $vl (i8x16.shuffle 0 4 8 12 1 5 9 13 2 6 10 14 3 7 11 15 (local.get $vl) (local.get $vl)))
+                (local.set $vr (i8x16.shuffle 0 4 8 12 1 5 9 13 2 6 10 14 3 7 11 15 (local.get $vr) (local.get $vr)))
+                (local.set $w4 (v128.load (i32.add (local.get $w) (i32.shl (local.get $x) (i32.const 2)))))
+                (local.set $d (i32.add (local.get $dst) (i32.shl (local.get $x) (i32.const 2))))
+                ;; R and G from the low eight bytes, B from the high
+                (local.set $a (i16x8.extend_low_i8x16_u (local.get $vl)))
+                (local.set $b (i16x8.extend_low_i8x16_u (local.get $vr)))
+                (local.set $lf (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (local.get $a))))
+                (v128.store (local.get $d)
+                  (f32x4.add (local.get $lf) (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (local.get $b))) (local.get $lf)) (local.get $w4))))
+                (local.set $lf (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (local.get $a))))
+                (v128.store (i32.add (local.get $d) (local.get $plane))
+                  (f32x4.add (local.get $lf) (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_u (i32x4.extend_high_i16x8_u (local.get $b))) (local.get $lf)) (local.get $w4))))
+                (local.set $lf (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (i16x8.extend_high_i8x16_u (local.get $vl)))))
+                (v128.store (i32.add (local.get $d) (i32.shl (local.get $plane) (i32.const 1)))
+                  (f32x4.add (local.get $lf) (f32x4.mul (f32x4.sub (f32x4.convert_i32x4_u (i32x4.extend_low_i16x8_u (i16x8.extend_high_i8x16_u (local.get $vr)))) (local.get $lf)) (local.get $w4))))
+                (local.set $x (i32.add (local.get $x) (i32.const 4)))
+                (br $col)))))
         (local.set $c0 (i32.load (i32.add (local.get $lo) (i32.shl (local.get $x) (i32.const 2)))))
         (local.set $c1 (i32.load (i32.add (local.get $hi) (i32.shl (local.get $x) (i32.const 2)))))
         (local.set $wx (f32.load (i32.add (local.get $w) (i32.shl (local.get $x) (i32.const 2)))))
-;; three channels with both taps in the image, the common case: no per-sample branch, the three
+        ;; three channels with both taps in the image, the common case: no per-sample branch, the three
         ;; channels of both taps in one vector (each pixel's four bytes loaded: its three and the next one,
         ;; whose lane is left unused; the row's memory has four bytes of slack for the last pixel), the
         ;; same float32 sub, mul, add per lane as the scalar path
