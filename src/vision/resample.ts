@@ -156,7 +156,7 @@ interface WasmApi {
 interface Kernel {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   horizontal(src: number, dst: number, n: number, C: number, lo: number, hi: number, w: number, pad: number): void;
-  vertical(a: number, b: number, out: number, n: number, C: number, yw: number, mean: number, std: number): void;
+  vertical(a: number, b: number, out: number, n: number, C: number, yw: number, mean: number, std: number, ostride: number): void;
 }
 
 let kernel: Kernel | undefined;
@@ -170,13 +170,13 @@ function loadKernel(): Kernel {
   return kernel;
 }
 
-/** Byte offsets of the kernel's tables and rows in its memory, 16-aligned for its 4-wide loads. */
-function layout(outW: number, C: number, rowBytes: number) {
+/** Byte offsets of the kernel's tables, rows and output picture in its memory, 16-aligned for its 4-wide loads. */
+function layout(outW: number, outH: number, C: number, rowBytes: number) {
   let at = 0;
   const take = (n: number) => { const p = at; at += Math.ceil(n / 16) * 16; return p; };
   const lo = take(outW * 4), hi = take(outW * 4), w = take(outW * 4), mean = take(C * 4), std = take(C * 4);
   // four bytes past the row: the kernel loads a pixel's three bytes as four
-  const rows = [take(C * outW * 4), take(C * outW * 4)], out = take(C * outW * 4), src = take(rowBytes + 4);
+  const rows = [take(C * outW * 4), take(C * outW * 4)], out = take(C * outW * outH * 4), src = take(rowBytes + 4);
   return { lo, hi, w, mean, std, rows, out, src, bytes: at };
 }
 
@@ -191,7 +191,7 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   const k = loadKernel();
   const { outW, outH } = dst;
   const rowBytes = width * C;
-  const m = layout(outW, C, rowBytes);
+  const m = layout(outW, outH, C, rowBytes);
   const have = k.memory.buffer.byteLength;
   if (have < m.bytes) k.memory.grow(Math.ceil((m.bytes - have) / 65536));
   const mem = k.memory.buffer;
@@ -225,8 +225,18 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
       else fill(r1, botPtr);
       botIs = r1;
     }
-    k.vertical(topPtr, botPtr, m.out, outW, C, ys.w[y], m.mean, m.std);
-    const o = (y + dst.dy) * dst.netW + dst.dx;
-    for (let c = 0; c < C; c++) dst.out.set(f32.subarray(m.out / 4 + c * outW, m.out / 4 + (c + 1) * outW), c * plane + o);
+    k.vertical(topPtr, botPtr, m.out + y * outW * 4, outW, C, ys.w[y], m.mean, m.std, outW * outH * 4);
+  }
+  // the picture's planes out of the kernel's memory: one copy a plane when its rows fill the input's width
+  const outPlane = outW * outH, at = m.out / 4;
+  for (let c = 0; c < C; c++) {
+    if (outW === dst.netW) {
+      dst.out.set(f32.subarray(at + c * outPlane, at + (c + 1) * outPlane), c * plane + dst.dy * dst.netW);
+      continue;
+    }
+    for (let y = 0; y < outH; y++) {
+      const from = at + c * outPlane + y * outW;
+      dst.out.set(f32.subarray(from, from + outW), c * plane + (y + dst.dy) * dst.netW + dst.dx);
+    }
   }
 }

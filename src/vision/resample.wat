@@ -5,7 +5,8 @@
 ;; the two agree and that the embedded module is this file's.
 ;;
 ;; JavaScript drives the row loop and copies one source row at a time into memory, so the module's
-;; memory stays the size of a few rows whatever the picture's size.
+;; memory holds a few source rows whatever the picture's size, and the output picture (copied out a
+;; plane at a time: one copy per row and channel cost more than the copying itself).
 (module
   (memory (export "memory") 1)
 
@@ -117,12 +118,13 @@
         (br $col)))
   )
 
-  ;; One output row, planar like the rows: t + (b - t) * yw, then (v - mean[c]) / std[c], all float32,
-  ;; four samples at a time. a, b: the top and bottom rows; mean, std: C float32 each.
+  ;; One output row: t + (b - t) * yw, then (v - mean[c]) / std[c], all float32, four samples at a time.
+  ;; a, b: the top and bottom rows; mean, std: C float32 each; channel c's n samples go to
+  ;; out + c * ostride (bytes), so that rows land straight in a planar picture of the whole output.
   (func (export "vertical")
     (param $a i32) (param $b i32) (param $out i32) (param $n i32) (param $C i32) (param $yw f32)
-    (param $mean i32) (param $std i32)
-    (local $c i32) (local $i i32) (local $end i32) (local $end4 i32) (local $off i32)
+    (param $mean i32) (param $std i32) (param $ostride i32)
+    (local $c i32) (local $o i32) (local $i i32) (local $end i32) (local $end4 i32) (local $off i32)
     (local $m f32) (local $s f32) (local $t f32)
     (local $m4 v128) (local $s4 v128) (local $y4 v128) (local $t4 v128)
     (local.set $y4 (f32x4.splat (local.get $yw)))
@@ -136,6 +138,8 @@
         (local.set $s4 (f32x4.splat (local.get $s)))
         ;; sample indices [i, end) of this channel's plane; SIMD up to end4, the rest one by one
         (local.set $i (i32.mul (local.get $c) (local.get $n)))
+        ;; where sample i goes, less 4 * i
+        (local.set $o (i32.sub (i32.add (local.get $out) (i32.mul (local.get $c) (local.get $ostride))) (i32.shl (local.get $i) (i32.const 2))))
         (local.set $end (i32.add (local.get $i) (local.get $n)))
         (local.set $end4 (i32.sub (local.get $end) (i32.and (local.get $n) (i32.const 3))))
         (block $vdone
@@ -143,7 +147,7 @@
             (br_if $vdone (i32.ge_u (local.get $i) (local.get $end4)))
             (local.set $off (i32.shl (local.get $i) (i32.const 2)))
             (local.set $t4 (v128.load (i32.add (local.get $a) (local.get $off))))
-            (v128.store (i32.add (local.get $out) (local.get $off))
+            (v128.store (i32.add (local.get $o) (local.get $off))
               (f32x4.div
                 (f32x4.sub
                   (f32x4.add (local.get $t4)
@@ -157,7 +161,7 @@
             (br_if $sdone (i32.ge_u (local.get $i) (local.get $end)))
             (local.set $off (i32.shl (local.get $i) (i32.const 2)))
             (local.set $t (f32.load (i32.add (local.get $a) (local.get $off))))
-            (f32.store (i32.add (local.get $out) (local.get $off))
+            (f32.store (i32.add (local.get $o) (local.get $off))
               (f32.div
                 (f32.sub
                   (f32.add (local.get $t)
