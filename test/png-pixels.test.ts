@@ -64,6 +64,14 @@ describe('PNG pixels without libvips', () => {
     }
   });
 
+  it('a PNG that is a view into a larger buffer (a request body slice): the same bytes', async () => {
+    const png = await rgba.clone().removeAlpha().png().toBuffer();
+    const big = Buffer.concat([Buffer.alloc(1001, 7), png, Buffer.alloc(333, 9)]);
+    const px = await pngRgb(new Uint8Array(big.buffer, big.byteOffset + 1001, png.length), W, H);
+    expect(px).toBeDefined();
+    expect(Buffer.from(px!).equals(await sharpRgb(png))).toBe(true);
+  });
+
   it('leaves palette and 16-bit PNGs, a size other than the header read, and other formats to sharp', async () => {
     const palette = await rgba.clone().png({ palette: true }).toBuffer();
     const deep = await rgba.clone().removeAlpha().toColourspace('rgb16').png().toBuffer();
