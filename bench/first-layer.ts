@@ -15,7 +15,8 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { attr, GraphBuilder } from '../src/onnx/graph.ts';
+import { readFileSync } from 'node:fs';
+import { attr, decodeModel, GraphBuilder } from '../src/onnx/graph.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { rng, uniform } from '../test/helpers/random.ts';
 
@@ -58,7 +59,7 @@ function s2dWeights(): Float32Array {
 }
 
 interface Q { x: [number, number]; conv: [number, number]; act: [number, number] }
-type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-in' | 'd2s';
+type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-in' | 'd2s';
 
 /** float32 (q undefined) or QDQ int8 graph of one encoding; input [1,3,S,S] or, for s2d-in, [1,12,S/2+1,S/2+1]. */
 function build(enc: Enc, q?: Q): Uint8Array {
@@ -110,6 +111,17 @@ function build(enc: Enc, q?: Q): Uint8Array {
     if (enc === 'd2s') {
       // DCR: output channel (a * 2 + b) * C + o goes to pixel (2i + a, 2j + b) of channel o
       m = pool(g.node('DepthToSpace', [conv], { blocksize: attr.i(2), mode: attr.s('DCR') }));
+    } else if (enc === 's2d-pool') {
+      // the phases as a pool over a [C, H*W, 4] view of the NHWC tensor, which ORT's int8 layout runs as its
+      // NHWC uint8 max pool (its transposes to and from NHWC cancel against these)
+      const q8 = (t: string) => qdq(t, q?.conv ?? [1, 0], 'v');
+      const nhwc = q8(g.node('Transpose', [conv], { perm: attr.ints([0, 2, 3, 1]) }));
+      const view = q8(g.node('Reshape', [nhwc, g.ints('view', [1, H * H, 4, C])]));
+      const nchw = q8(g.node('Transpose', [view], { perm: attr.ints([0, 3, 1, 2]) }));
+      const pooled = q8(g.node('MaxPool', [nchw], { kernel_shape: attr.ints([1, 4]), strides: attr.ints([1, 4]) }));
+      const back = q8(g.node('Transpose', [pooled], { perm: attr.ints([0, 2, 3, 1]) }));
+      const img = q8(g.node('Reshape', [back, g.ints('img', [1, H, H, C])]));
+      m = g.node('Transpose', [img], { perm: attr.ints([0, 3, 1, 2]) });
     } else if (enc === 's2d-split') {
       const parts = g.nodeN('Split', [conv], 4, { axis: attr.i(1) });
       m = g.node('Max', parts);
@@ -153,10 +165,16 @@ const cLo = lo / alpha, qp = (l: number, h: number): [number, number] => [(h - l
 const q: Q = { x: [1 / 255, 0], conv: qp(cLo, hi), act: qp(lo, hi) };
 console.log(`first layer 3 -> ${C} at ${S}x${S}, 3x3 conv + LeakyRelu + 2x2/2 max pool; ORT ${ort.env.versions?.common ?? ''}; load ${load()}`);
 
-const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-in', 'd2s'];
+const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-in', 'd2s'];
 const variants = encs.flatMap((e) => [{ name: `float ${e}`, enc: e, q: undefined as Q | undefined }, { name: `int8 ${e}`, enc: e, q }]);
 for (const v of variants) {
   const s = await session(build(v.enc, v.q), 1, !!v.q);
+  if (process.env.OPS) {
+    const f = `/tmp/first-layer-${v.name.replace(' ', '-')}.onnx`;
+    const so = await ort.InferenceSession.create(build(v.enc, v.q), { ...sessionOptions('cpu', { intraOpThreads: 1, spinning: false, quantized: !!v.q }), optimizedModelFilePath: f });
+    await so.release();
+    console.log(`${v.name}: ${decodeModel(readFileSync(f)).graph!.node!.map((n) => n.opType).join(' ')}`);
+  }
   const y = (await s.run(feedOf(v.enc))).y.data as Float32Array;
   let d = 0;
   for (let i = 0; i < y.length; i++) d = Math.max(d, Math.abs(y[i] - yRef[i]));
