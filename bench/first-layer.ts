@@ -8,6 +8,7 @@
 //  s2d-pool the same with the max as a 1x4 pool over a view of the NHWC tensor (src/onnx/quantize/space-to-depth.ts);
 //  s2d-in  s2d with the input already in SpaceToDepth form (what a preprocessing that wrote that layout
 //          would give ORT): what the Pad and SpaceToDepth cost;
+//  s2d-q8  s2d-pool with the image quantized before the Pad and SpaceToDepth (uint8 rearranged, not float);
 //  s2d-u8  s2d-pool fed that layout as uint8 pixels (DequantizeLinear at 1/255 the graph's first node): no Pad,
 //          SpaceToDepth or QuantizeLinear in ORT, and a quarter of the bytes for the preprocessing to write;
 //  d2s     the 2x2 convolution's phases put back in place (DepthToSpace) and pooled.
@@ -62,7 +63,7 @@ function s2dWeights(): Float32Array {
 }
 
 interface Q { x: [number, number]; conv: [number, number]; act: [number, number] }
-type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-in' | 's2d-u8' | 'd2s';
+type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-q8' | 's2d-in' | 's2d-u8' | 'd2s';
 
 /** float32 (q undefined) or QDQ int8 graph of one encoding; input [1,3,S,S] or, for s2d-in, [1,12,S/2+1,S/2+1]. */
 function build(enc: Enc, q?: Q): Uint8Array {
@@ -108,18 +109,23 @@ function build(enc: Enc, q?: Q): Uint8Array {
       const u8 = g.input('x', [1, 12, H + 1, H + 1], 'uint8');
       s = g.node('DequantizeLinear', [u8, g.scalar('x_s', 1 / 255), g.initializer('x_z', Uint8Array.of(0), [])]);
     }
-    else {
+    else if (enc === 's2d-q8') {
+      // the image quantized first, padded and rearranged as uint8 (a quarter of the bytes to move)
+      const x8 = (t: string) => qdq(t, q?.x ?? [1, 0], 'x');
+      const padded = x8(g.node('Pad', [x8(g.input('x', [1, 3, S, S])), g.ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])]));
+      s = x8(g.node('SpaceToDepth', [padded], { blocksize: attr.i(2) }));
+    } else {
       const padded = g.node('Pad', [g.input('x', [1, 3, S, S]), g.ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])]);
       s = g.node('SpaceToDepth', [padded], { blocksize: attr.i(2) });
     }
-    if (enc !== 's2d-u8') s = qdq(s, q?.x ?? [1, 0], 'x');
+    if (enc !== 's2d-u8' && enc !== 's2d-q8') s = qdq(s, q?.x ?? [1, 0], 'x');
     let conv = g.node('Conv', [s, weights(s2dWeights(), [4 * C, 12, 2, 2]), biasOf(4)], { kernel_shape: attr.ints([2, 2]) });
     conv = qdq(conv, q?.conv ?? [1, 0], 'c');
     let m: string;
     if (enc === 'd2s') {
       // DCR: output channel (a * 2 + b) * C + o goes to pixel (2i + a, 2j + b) of channel o
       m = pool(g.node('DepthToSpace', [conv], { blocksize: attr.i(2), mode: attr.s('DCR') }));
-    } else if (enc === 's2d-pool' || enc === 's2d-u8') {
+    } else if (enc === 's2d-pool' || enc === 's2d-u8' || enc === 's2d-q8') {
       // the phases as a pool over a [C, H*W, 4] view of the NHWC tensor, which ORT's int8 layout runs as its
       // NHWC uint8 max pool (its transposes to and from NHWC cancel against these)
       const q8 = (t: string) => qdq(t, q?.conv ?? [1, 0], 'v');
@@ -177,9 +183,9 @@ const cLo = lo / alpha, qp = (l: number, h: number): [number, number] => [(h - l
 const q: Q = { x: [1 / 255, 0], conv: qp(cLo, hi), act: qp(lo, hi) };
 console.log(`first layer 3 -> ${C} at ${S}x${S}, 3x3 conv + LeakyRelu + 2x2/2 max pool; ORT ${ort.env.versions?.common ?? ''}; load ${load()}`);
 
-const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-in', 's2d-u8', 'd2s'];
+const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-q8', 's2d-in', 's2d-u8', 'd2s'];
 // a uint8 input is an int8 graph's only
-const variants = encs.flatMap((e) => [...(e === 's2d-u8' ? [] : [{ name: `float ${e}`, enc: e, q: undefined as Q | undefined }]), { name: `int8 ${e}`, enc: e, q }]);
+const variants = encs.flatMap((e) => [...(e === 's2d-u8' || e === 's2d-q8' ? [] : [{ name: `float ${e}`, enc: e, q: undefined as Q | undefined }]), { name: `int8 ${e}`, enc: e, q }]);
 for (const v of variants) {
   const s = await session(build(v.enc, v.q), 1, !!v.q);
   if (process.env.OPS) {

@@ -357,13 +357,24 @@ describe('pinhole quantize', () => {
     const m = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
     expect(m.precision).toBe('int8');
     expect(m.name).toBe('det-int8');
-    expect(m.quantization).toMatchObject({ from: 'det', calibration: 'minmax', calibration_images: 4 });
+    expect(m.quantization).toMatchObject({ from: 'det', calibration: 'minmax', calibration_images: 4, space_to_depth: ['conv_node'], kept_float: ['head_node'] });
     const ops = decodeModel(readFileSync(join(out, 'model.onnx'))).graph!.node!.map((n) => n.opType);
     expect(ops).toContain('QuantizeLinear');
+    expect(ops.slice(0, 2)).toEqual(['Pad', 'SpaceToDepth']);
     // the folder serves: same detection path as the server
     const d = await pinhole('detect', out, join(root, 'calib', '0.png'), '--json');
     expect(d.code).toBe(0);
     expect(JSON.parse(d.stdout).model).toBe('det-int8');
+  });
+
+  it('--no-space-to-depth keeps the image layer as it is, in float32 with --keep-float first', async () => {
+    const out = join(root, 'models', 'det-int8-plain');
+    const r = await pinhole('quantize', join(models, 'det'), '--calib', join(root, 'calib'), '--out', out, '--no-eval', '--method', 'minmax', '--no-space-to-depth');
+    expect(r.code).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(m.quantization.space_to_depth).toBeUndefined();
+    expect(m.quantization.kept_float).toEqual(['conv_node', 'head_node']);
+    expect(decodeModel(readFileSync(join(out, 'model.onnx'))).graph!.node![0].opType).toBe('Conv');
   });
 
   const usage: Array<[string, () => string[], RegExp]> = [
