@@ -41,13 +41,16 @@ export async function darknetBenchModel(seed = 1, calib = 'synth:997:64'): Promi
   const cfg = darknetCfg('yolov2-tiny-voc');
   const names = darknetData('voc.names');
   const weights = await oracleWeights(cfg, { seed });
-  const modelsDir = join(tmpdir(), `pinhole-bench-darknet-${userInfo().uid}`, `seed${seed}`);
+  // one folder per quantizer: worktrees of other branches share this temp folder (same user), and a shared
+  // int8 folder was quantized again by whichever bench started last, under another's running bench
+  const quantizer = quantizerStamp();
+  const modelsDir = join(tmpdir(), `pinhole-bench-darknet-${userInfo().uid}`, `seed${seed}-q${quantizer}`);
   mkdirSync(modelsDir, { recursive: true });
   const name = 'yolov2-tiny-voc';
   const int8Name = `${name}-int8`;
   if (!existsSync(join(modelsDir, name, 'model.json'))) await importDarknet({ cfg, weights, names, out: join(modelsDir, name) });
   const stamp = join(modelsDir, `${int8Name}.quantizer`);
-  const want = `${quantizerStamp()} ${calib}`;
+  const want = `${quantizer} ${calib}`;
   if (!existsSync(join(modelsDir, int8Name, 'model.json')) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
     // random weights score nothing worth evaluating; the speed is the point here
     execFileSync(process.execPath, [BIN, 'quantize', join(modelsDir, name), '--calib', calib, '--out', join(modelsDir, int8Name), '--no-eval'], { stdio: ['ignore', 'ignore', 'inherit'] });
