@@ -11,6 +11,7 @@
 //  s2d-q8  s2d-pool with the image quantized before the Pad and SpaceToDepth (uint8 rearranged, not float);
 //  s2d-u8  s2d-pool fed that layout as uint8 pixels (DequantizeLinear at 1/255 the graph's first node): no Pad,
 //          SpaceToDepth or QuantizeLinear in ORT, and a quarter of the bytes for the preprocessing to write;
+//  u8-nchw s2d-pool fed the image as uint8 pixels in NCHW: Pad and SpaceToDepth on bytes, then DequantizeLinear;
 //  d2s     the 2x2 convolution's phases put back in place (DepthToSpace) and pooled.
 // Each float encoding is checked against plain (max |difference|). The int8 ones quantize the input at 1/255
 // and the convolution's output at a scale from the float run, as `pinhole quantize` would.
@@ -63,7 +64,7 @@ function s2dWeights(): Float32Array {
 }
 
 interface Q { x: [number, number]; conv: [number, number]; act: [number, number] }
-type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-q8' | 's2d-in' | 's2d-u8' | 'd2s';
+type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-q8' | 's2d-in' | 's2d-u8' | 'u8-nchw' | 'd2s';
 
 /** float32 (q undefined) or QDQ int8 graph of one encoding; input [1,3,S,S] or, for s2d-in, [1,12,S/2+1,S/2+1]. */
 function build(enc: Enc, q?: Q): Uint8Array {
@@ -109,7 +110,11 @@ function build(enc: Enc, q?: Q): Uint8Array {
       const u8 = g.input('x', [1, 12, H + 1, H + 1], 'uint8');
       s = g.node('DequantizeLinear', [u8, g.scalar('x_s', 1 / 255), g.initializer('x_z', Uint8Array.of(0), [])]);
     }
-    else if (enc === 's2d-q8') {
+    else if (enc === 'u8-nchw') {
+      // the image as uint8 pixels in its own layout: Pad and SpaceToDepth on bytes, then the DequantizeLinear
+      const padded = g.node('Pad', [g.input('x', [1, 3, S, S], 'uint8'), g.ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])]);
+      s = g.node('DequantizeLinear', [g.node('SpaceToDepth', [padded], { blocksize: attr.i(2) }), g.scalar('x_s', 1 / 255), g.initializer('x_z', Uint8Array.of(0), [])]);
+    } else if (enc === 's2d-q8') {
       // the image quantized first, padded and rearranged as uint8 (a quarter of the bytes to move)
       const x8 = (t: string) => qdq(t, q?.x ?? [1, 0], 'x');
       const padded = x8(g.node('Pad', [x8(g.input('x', [1, 3, S, S])), g.ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])]));
@@ -118,14 +123,14 @@ function build(enc: Enc, q?: Q): Uint8Array {
       const padded = g.node('Pad', [g.input('x', [1, 3, S, S]), g.ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])]);
       s = g.node('SpaceToDepth', [padded], { blocksize: attr.i(2) });
     }
-    if (enc !== 's2d-u8' && enc !== 's2d-q8') s = qdq(s, q?.x ?? [1, 0], 'x');
+    if (enc !== 's2d-u8' && enc !== 's2d-q8' && enc !== 'u8-nchw') s = qdq(s, q?.x ?? [1, 0], 'x');
     let conv = g.node('Conv', [s, weights(s2dWeights(), [4 * C, 12, 2, 2]), biasOf(4)], { kernel_shape: attr.ints([2, 2]) });
     conv = qdq(conv, q?.conv ?? [1, 0], 'c');
     let m: string;
     if (enc === 'd2s') {
       // DCR: output channel (a * 2 + b) * C + o goes to pixel (2i + a, 2j + b) of channel o
       m = pool(g.node('DepthToSpace', [conv], { blocksize: attr.i(2), mode: attr.s('DCR') }));
-    } else if (enc === 's2d-pool' || enc === 's2d-u8' || enc === 's2d-q8') {
+    } else if (enc === 's2d-pool' || enc === 's2d-u8' || enc === 's2d-q8' || enc === 'u8-nchw') {
       // the phases as a pool over a [C, H*W, 4] view of the NHWC tensor, which ORT's int8 layout runs as its
       // NHWC uint8 max pool (its transposes to and from NHWC cancel against these)
       const q8 = (t: string) => qdq(t, q?.conv ?? [1, 0], 'v');
@@ -166,7 +171,8 @@ const xs2d = s2dInput();
 const xu8 = Uint8Array.from(xs2d, (v) => Math.round(v * 255));
 const feedOf = (enc: Enc) => ({
   x: enc === 's2d-in' ? new ort.Tensor('float32', xs2d, [1, 12, H + 1, H + 1])
-    : enc === 's2d-u8' ? new ort.Tensor('uint8', xu8, [1, 12, H + 1, H + 1]) : new ort.Tensor('float32', x, [1, 3, S, S]),
+    : enc === 's2d-u8' ? new ort.Tensor('uint8', xu8, [1, 12, H + 1, H + 1])
+      : enc === 'u8-nchw' ? new ort.Tensor('uint8', Uint8Array.from(x, (v) => Math.round(v * 255)), [1, 3, S, S]) : new ort.Tensor('float32', x, [1, 3, S, S]),
 });
 
 async function session(bytes: Uint8Array, t: number, quantized: boolean) {
@@ -183,9 +189,9 @@ const cLo = lo / alpha, qp = (l: number, h: number): [number, number] => [(h - l
 const q: Q = { x: [1 / 255, 0], conv: qp(cLo, hi), act: qp(lo, hi) };
 console.log(`first layer 3 -> ${C} at ${S}x${S}, 3x3 conv + LeakyRelu + 2x2/2 max pool; ORT ${ort.env.versions?.common ?? ''}; load ${load()}`);
 
-const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-q8', 's2d-in', 's2d-u8', 'd2s'];
+const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-q8', 's2d-in', 's2d-u8', 'u8-nchw', 'd2s'];
 // a uint8 input is an int8 graph's only
-const variants = encs.flatMap((e) => [...(e === 's2d-u8' || e === 's2d-q8' ? [] : [{ name: `float ${e}`, enc: e, q: undefined as Q | undefined }]), { name: `int8 ${e}`, enc: e, q }]);
+const variants = encs.flatMap((e) => [...(['s2d-u8', 's2d-q8', 'u8-nchw'].includes(e) ? [] : [{ name: `float ${e}`, enc: e, q: undefined as Q | undefined }]), { name: `int8 ${e}`, enc: e, q }]);
 for (const v of variants) {
   const s = await session(build(v.enc, v.q), 1, !!v.q);
   if (process.env.OPS) {
