@@ -11,6 +11,8 @@
 //  s2d-q8  s2d-pool with the image quantized before the Pad and SpaceToDepth (uint8 rearranged, not float);
 //  s2d-u8  s2d-pool fed that layout as uint8 pixels (DequantizeLinear at 1/255 the graph's first node): no Pad,
 //          SpaceToDepth or QuantizeLinear in ORT, and a quarter of the bytes for the preprocessing to write;
+//  k4s2    the phases as one 4x4 stride-2 convolution (pad 1) on the image itself (each phase's 3x3 kernel at its
+//          offset in the 4x4), the max as in s2d-pool: the same 48 terms, no Pad or SpaceToDepth;
 //  u8-nchw s2d-pool fed the image as uint8 pixels in NCHW: Pad and SpaceToDepth on bytes, then DequantizeLinear;
 //  d2s     the 2x2 convolution's phases put back in place (DepthToSpace) and pooled.
 // Each float encoding is checked against plain (max |difference|). The int8 ones quantize the input at 1/255
@@ -63,8 +65,19 @@ function s2dWeights(): Float32Array {
   return k;
 }
 
+/** The same phases as one 4x4 stride-2 convolution (pad 1) on the image: phase (a, b) is the 3x3 kernel at offset (a, b). */
+function k4Weights(): Float32Array {
+  const k = new Float32Array(4 * C * 3 * 16);
+  for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) for (let oc = 0; oc < C; oc++) for (let c = 0; c < 3; c++) {
+    for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) {
+      k[((((a * 2 + b) * C + oc) * 3 + c) * 4 + a + ky) * 4 + b + kx] = w[((oc * 3 + c) * 3 + ky) * 3 + kx];
+    }
+  }
+  return k;
+}
+
 interface Q { x: [number, number]; conv: [number, number]; act: [number, number] }
-type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-q8' | 's2d-in' | 's2d-u8' | 'u8-nchw' | 'd2s';
+type Enc = 'plain' | 's2d' | 's2d-split' | 's2d-pool' | 's2d-q8' | 's2d-in' | 's2d-u8' | 'u8-nchw' | 'k4s2' | 'd2s';
 
 /** float32 (q undefined) or QDQ int8 graph of one encoding; input [1,3,S,S] or, for s2d-in, [1,12,S/2+1,S/2+1]. */
 function build(enc: Enc, q?: Q): Uint8Array {
@@ -103,8 +116,9 @@ function build(enc: Enc, q?: Q): Uint8Array {
     // int8: pool before the activation (commute.ts); float: the activation fuses into the convolution
     y = q ? leaky(qdq(pool(qdq(conv, q.conv, 'c')), q.conv, 'p')) : pool(leaky(conv));
   } else {
-    let s: string;
-    if (enc === 's2d-in') s = g.input('x', [1, 12, H + 1, H + 1]);
+    let s = '';
+    if (enc === 'k4s2') s = qdq(g.input('x', [1, 3, S, S]), q?.x ?? [1, 0], 'x');
+    else if (enc === 's2d-in') s = g.input('x', [1, 12, H + 1, H + 1]);
     else if (enc === 's2d-u8') {
       // the pixels themselves: x = v / 255 exactly, so the input's DequantizeLinear is the only conversion
       const u8 = g.input('x', [1, 12, H + 1, H + 1], 'uint8');
@@ -123,14 +137,17 @@ function build(enc: Enc, q?: Q): Uint8Array {
       const padded = g.node('Pad', [g.input('x', [1, 3, S, S]), g.ints('pads', [0, 0, 1, 1, 0, 0, 1, 1])]);
       s = g.node('SpaceToDepth', [padded], { blocksize: attr.i(2) });
     }
-    if (enc !== 's2d-u8' && enc !== 's2d-q8' && enc !== 'u8-nchw') s = qdq(s, q?.x ?? [1, 0], 'x');
-    let conv = g.node('Conv', [s, weights(s2dWeights(), [4 * C, 12, 2, 2]), biasOf(4)], { kernel_shape: attr.ints([2, 2]) });
+    if (!['s2d-u8', 's2d-q8', 'u8-nchw', 'k4s2'].includes(enc)) s = qdq(s, q?.x ?? [1, 0], 'x');
+    let conv = enc === 'k4s2'
+      // the same phases as one 4x4 stride-2 convolution on the image: no Pad, no SpaceToDepth, the same 48 terms
+      ? g.node('Conv', [s, weights(k4Weights(), [4 * C, 3, 4, 4]), biasOf(4)], { kernel_shape: attr.ints([4, 4]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) })
+      : g.node('Conv', [s, weights(s2dWeights(), [4 * C, 12, 2, 2]), biasOf(4)], { kernel_shape: attr.ints([2, 2]) });
     conv = qdq(conv, q?.conv ?? [1, 0], 'c');
     let m: string;
     if (enc === 'd2s') {
       // DCR: output channel (a * 2 + b) * C + o goes to pixel (2i + a, 2j + b) of channel o
       m = pool(g.node('DepthToSpace', [conv], { blocksize: attr.i(2), mode: attr.s('DCR') }));
-    } else if (enc === 's2d-pool' || enc === 's2d-u8' || enc === 's2d-q8' || enc === 'u8-nchw') {
+    } else if (['s2d-pool', 's2d-u8', 's2d-q8', 'u8-nchw', 'k4s2'].includes(enc)) {
       // the phases as a pool over a [C, H*W, 4] view of the NHWC tensor, which ORT's int8 layout runs as its
       // NHWC uint8 max pool (its transposes to and from NHWC cancel against these)
       const q8 = (t: string) => qdq(t, q?.conv ?? [1, 0], 'v');
@@ -189,7 +206,7 @@ const cLo = lo / alpha, qp = (l: number, h: number): [number, number] => [(h - l
 const q: Q = { x: [1 / 255, 0], conv: qp(cLo, hi), act: qp(lo, hi) };
 console.log(`first layer 3 -> ${C} at ${S}x${S}, 3x3 conv + LeakyRelu + 2x2/2 max pool; ORT ${ort.env.versions?.common ?? ''}; load ${load()}`);
 
-const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-q8', 's2d-in', 's2d-u8', 'u8-nchw', 'd2s'];
+const encs: Enc[] = (o.only?.split(',') as Enc[] | undefined) ?? ['plain', 's2d', 's2d-split', 's2d-pool', 's2d-q8', 's2d-in', 's2d-u8', 'u8-nchw', 'k4s2', 'd2s'];
 // a uint8 input is an int8 graph's only
 const variants = encs.flatMap((e) => [...(['s2d-u8', 's2d-q8', 'u8-nchw'].includes(e) ? [] : [{ name: `float ${e}`, enc: e, q: undefined as Q | undefined }]), { name: `int8 ${e}`, enc: e, q }]);
 for (const v of variants) {
