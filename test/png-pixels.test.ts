@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
-import { plainPngType, pngRgb } from '../src/runtime/png-pixels.ts';
+import { decodesInline, INLINE_MAX_PIXELS, plainPngType, pngRgb } from '../src/runtime/png-pixels.ts';
 import { pixelLayout, preprocess } from '../src/runtime/preprocess.ts';
 import { ASTRONAUT, BASKETBALL } from './helpers/faceapi.ts';
 import { rng } from './helpers/random.ts';
@@ -62,6 +62,30 @@ describe('PNG pixels without libvips', () => {
       expect(px, f).toBeDefined();
       expect(Buffer.from(px!).equals(await sharpRgb(png)), f).toBe(true);
     }
+  });
+
+  it('decoded on the calling thread (a lone request): the same bytes, and the same tensor from preprocess', async () => {
+    for (const [name, make] of kinds) {
+      const png = await make();
+      const px = await pngRgb(png, W, H, true);
+      expect(px, name).toBeDefined();
+      expect(Buffer.from(px!).equals(await sharpRgb(png)), name).toBe(true);
+    }
+    const png = await rgba.clone().removeAlpha().png().toBuffer();
+    const spec: InputSpec = { width: 48, height: 48, channels: 3, layout: 'NCHW' };
+    const layout = pixelLayout({ preprocess: 'pad-square', pad: 'top-left', pad_value: 0, mean: [117.001, 114.697, 97.404], std: [255, 255, 255], resample: 'bilinear-tf' });
+    const a = await preprocess(png, spec, layout, { inline: true });
+    const b = await preprocess(png, spec, layout);
+    expect(Buffer.from(a.data.buffer).equals(Buffer.from(b.data.buffer))).toBe(true);
+  });
+
+  it('decodes on the calling thread only when asked and only up to INLINE_MAX_PIXELS; a damaged file still goes to sharp', async () => {
+    expect(decodesInline(720, 528, true)).toBe(true);
+    expect(decodesInline(720, 528, false)).toBe(false);
+    expect(decodesInline(1000, INLINE_MAX_PIXELS / 1000, true)).toBe(true);
+    expect(decodesInline(1001, INLINE_MAX_PIXELS / 1000, true)).toBe(false);
+    const png = await rgba.clone().removeAlpha().png({ compressionLevel: 0 }).toBuffer();
+    expect(await pngRgb(png.subarray(0, png.length - 200), W, H, true)).toBeUndefined();
   });
 
   it('a PNG that is a view into a larger buffer (a request body slice): the same bytes', async () => {

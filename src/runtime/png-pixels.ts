@@ -10,6 +10,17 @@
 /** Channels the decoder gives per PNG colour type: grey, RGB, grey + alpha, RGBA (palette and 16-bit: sharp). */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
+/**
+ * Largest picture decoded on the calling thread when asked (`inline`): ~2-3 ms for a 720x528 frame, so a
+ * megapixel blocks the event loop for ~7 ms at most; larger pictures go to libuv's pool whatever is asked.
+ */
+export const INLINE_MAX_PIXELS = 1_000_000;
+
+/** Whether `pngRgb` decodes a width x height picture on the calling thread. */
+export function decodesInline(width: number, height: number, inline: boolean): boolean {
+  return inline && width * height <= INLINE_MAX_PIXELS;
+}
+
 type Decoder = typeof import('@napi-rs/image');
 let decoder: Promise<Decoder | undefined> | undefined;
 
@@ -37,16 +48,19 @@ export function plainPngType(bytes: Uint8Array, width: number, height: number): 
 /**
  * Interleaved RGB (3 bytes a pixel) of a PNG whose header gave `width` x `height` (EXIF orientation none:
  * the caller's header read refused PNGs with an eXIf chunk), as sharp's removeAlpha + toColourspace('srgb')
- * gives them; undefined when it is not a plain 8-bit PNG or the decoder refuses it.
+ * gives them; undefined when it is not a plain 8-bit PNG or the decoder refuses it. `inline`: decoded on the
+ * calling thread, which has nothing else to do meanwhile (a lone request), instead of in a task on libuv's
+ * pool: no thread to wake and no completion to wait for (bench/README.md, faces); up to INLINE_MAX_PIXELS.
  */
-export async function pngRgb(bytes: Uint8Array, width: number, height: number): Promise<Uint8Array | undefined> {
+export async function pngRgb(bytes: Uint8Array, width: number, height: number, inline = false): Promise<Uint8Array | undefined> {
   const type = plainPngType(bytes, width, height);
   if (type === undefined) return undefined;
   const napi = await loadDecoder();
   if (!napi) return undefined;
   let px: Uint8Array;
   try {
-    px = await new napi.Transformer(bytes).rawPixels();
+    const t = new napi.Transformer(bytes);
+    px = decodesInline(width, height, inline) ? t.rawPixelsSync() : await t.rawPixels();
   } catch {
     return undefined;
   }

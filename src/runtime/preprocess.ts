@@ -35,6 +35,11 @@ export interface PreprocessOptions {
    * recycled buffer (runtime/tensor-pool.ts) needs no clearing.
    */
   alloc?: (length: number) => Float32Array;
+  /**
+   * The calling thread has nothing else to do while this image is decoded (a lone request): a plain PNG is
+   * then decoded on it rather than on libuv's pool (png-pixels.ts). Default: on the pool.
+   */
+  inline?: boolean;
 }
 
 const fresh = (length: number) => new Float32Array(length);
@@ -199,7 +204,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   if (C !== 3 && C !== 1) throw new Error(`input with ${C} channels is not supported (model.json input.channels)`);
   const g = pasteGeometry(mode, width, height, W, H, L.pad);
   if (mode === 'pad-square' || L.resample === 'bilinear-tf') {
-    const data = await sampled(src, spec, L, g, opts.alloc ?? fresh);
+    const data = await sampled(src, spec, L, g, opts.alloc ?? fresh, opts.inline === true);
     return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
 
@@ -290,8 +295,8 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
 }
 
 /** The picture decoded at its full size, C channels interleaved: a plain PNG without libvips (png-pixels.ts), else sharp. */
-async function fullPixels(im: Source, C: number): Promise<Uint8Array> {
-  const px = C === 3 && im.png ? await pngRgb(im.png, im.width, im.height) : undefined;
+async function fullPixels(im: Source, C: number, inline: boolean): Promise<Uint8Array> {
+  const px = C === 3 && im.png ? await pngRgb(im.png, im.width, im.height, inline) : undefined;
   if (px) return px;
   const { data, info } = await rawPixels(im.img, C);
   if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
@@ -304,14 +309,14 @@ async function fullPixels(im: Source, C: number): Promise<Uint8Array> {
  * resampler blends image and padding along the seam as face-api's resize does.
  */
 async function sampled(im: Source, spec: InputSpec, L: PixelLayout,
-  g: PasteGeometry, alloc: (length: number) => Float32Array): Promise<Float32Array> {
+  g: PasteGeometry, alloc: (length: number) => Float32Array, inline: boolean): Promise<Float32Array> {
   const C = spec.channels, W = spec.width, H = spec.height;
   const img = im.img;
   const sq = g.square;
   const padValue = L.padValue ?? 0;
   const out = alloc(C * W * H);
   if (L.resample === 'bilinear-tf') {
-    const data = await fullPixels(im, C);
+    const data = await fullPixels(im, C, inline);
     if (!(g.newW === W && g.newH === H)) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * W * H, (c + 1) * W * H);
     resampleBilinear(
       { pixels: data, width: im.width, height: im.height, channels: C, canvasW: sq?.side ?? im.width, canvasH: sq?.side ?? im.height,

@@ -235,8 +235,10 @@ export class Runtime {
       const m = serving.model.manifest;
       let pre;
       try {
+        // a lone request (nothing else in flight) decodes on this thread where it can: no hand-off to wait for
+        const inline = this.active === 1;
         pre = await this.decodes.run(() => preprocess(image, m.input, pixelLayout(m), {
-          maxInputPixels: this.options.maxInputPixels, alloc: (n) => this.sessions.tensors.take(n),
+          maxInputPixels: this.options.maxInputPixels, alloc: (n) => this.sessions.tensors.take(n), inline,
         }));
       } catch (e) {
         ticket.cancel();
