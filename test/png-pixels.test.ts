@@ -1,15 +1,20 @@
 // The PNG decoder the bilinear-tf path uses instead of libvips (src/runtime/png-pixels.ts): byte for byte
 // sharp's pixels for every colour type it takes, none for the ones it leaves to sharp, and a damaged file
 // still refused as sharp refuses it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 import { decodesInline, INLINE_MAX_PIXELS, plainPngType, pngRgb } from '../src/runtime/png-pixels.ts';
 import { pixelLayout, preprocess } from '../src/runtime/preprocess.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
 import { ASTRONAUT, BASKETBALL } from './helpers/faceapi.ts';
 import { rng } from './helpers/random.ts';
+import { tempDirs } from './helpers/tmp.ts';
+
+const tmp = tempDirs('pinhole-png-pixels-');
 
 /** A picture with edges and noise in every channel (so a channel swap or an off-by-one row shows). */
 function picture(w: number, h: number, seed: number): Buffer {
@@ -132,5 +137,21 @@ describe('PNG pixels without libvips', () => {
     const fromPng = await preprocess(png, spec, layout);
     const fromRaw = await preprocess({ data: await sharpRgb(png), width: W, height: H, channels: 3 }, spec, layout);
     expect(Buffer.from(fromPng.data.buffer).equals(Buffer.from(fromRaw.data.buffer))).toBe(true);
+  });
+
+  it.skipIf(!existsSync(ASTRONAUT))('the runtime: a lone request (decoded on the main thread) and concurrent ones (on the pool) find what the decoded pixels give', async () => {
+    const models = tmp();
+    symlinkSync(resolve('models/tiny-face'), join(models, 'tiny-face'), 'dir');
+    const rt = await Runtime.create({ modelsDir: models, maxBatch: 1, warmup: false, log: { info() {}, warn() {}, error() {} } });
+    try {
+      const png = readFileSync(ASTRONAUT);
+      const { data, info } = await sharp(png, { ignoreIcc: true }).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+      const reference = (await rt.detect('tiny-face', { data, width: info.width, height: info.height, channels: 3 })).detections;
+      expect(reference.length).toBeGreaterThan(0);
+      expect((await rt.detect('tiny-face', png)).detections).toEqual(reference);
+      for (const r of await Promise.all([1, 2, 3].map(() => rt.detect('tiny-face', png)))) expect(r.detections).toEqual(reference);
+    } finally {
+      await rt.close();
+    }
   });
 });
