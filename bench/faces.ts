@@ -148,8 +148,9 @@ async function main(): Promise<void> {
       if (side === 'p') times[i].inf.push(r.infer!);
     };
     const bytes = files.map((f) => readFileSync(f));
-    // the decode Pinhole's preprocess does: a plain PNG without libvips (png-pixels.ts), anything else with sharp
-    const decode = async (i: number) => (await pngRgb(bytes[i], decoded[i].width, decoded[i].height)) ?? (await decodeRgb(files[i])).data;
+    // the decode Pinhole's preprocess does for a lone request: a plain PNG without libvips on this thread (png-pixels.ts),
+    // anything else with sharp
+    const decode = async (i: number) => (await pngRgb(bytes[i], decoded[i].width, decoded[i].height, true)) ?? (await decodeRgb(files[i])).data;
     const alone = async (i: number) => {
       const t0 = performance.now();
       await decode(i);
