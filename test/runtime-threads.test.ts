@@ -39,6 +39,38 @@ describe('thread plan', () => {
     expect(threadPlan(2, 1, 0).soloThreads).toBe(0);
     if (cores > 1) expect(threadPlan(cores)).toEqual({ workers: cores, intraOpThreads: 1, soloThreads: cores });
   });
+
+  it('a worker per core by default when every model is int8; asked figures still win', () => {
+    const cores = availableParallelism();
+    expect(threadPlan(undefined, undefined, undefined, true)).toEqual(
+      cores > 1 ? { workers: cores, intraOpThreads: 1, soloThreads: cores } : { workers: 1, intraOpThreads: 1, soloThreads: 0 });
+    expect(threadPlan(1, undefined, undefined, true)).toEqual({ workers: 1, intraOpThreads: cores, soloThreads: 0 });
+    expect(threadPlan(undefined, cores, undefined, true)).toEqual({ workers: 1, intraOpThreads: cores, soloThreads: 0 });
+  });
+
+  it('the runtime reads each folder\'s precision before it starts the workers', async () => {
+    const cores = availableParallelism();
+    const shipped = join(import.meta.dirname, '..', 'models');
+    const int8 = await Runtime.create({ modelsDir: shipped, only: ['yolov1-synth-int8', 'yolov2-synth-int8'], log: quiet });
+    try {
+      expect(int8.threads.workers).toBe(cores);
+    } finally {
+      await int8.close();
+    }
+    // one float folder among them keeps the single worker (its weights would be copied per worker)
+    const mixed = await Runtime.create({ modelsDir: shipped, only: ['yolov2-synth', 'yolov2-synth-int8'], log: quiet });
+    try {
+      expect(mixed.threads.workers).toBe(1);
+    } finally {
+      await mixed.close();
+    }
+    const cuda = await Runtime.create({ modelsDir: shipped, only: ['yolov2-synth-int8'], eps: ['cuda', 'cpu'], log: quiet });
+    try {
+      expect(cuda.threads.workers).toBe(1);
+    } finally {
+      await cuda.close();
+    }
+  });
 });
 
 describe('solo session', () => {

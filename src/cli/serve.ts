@@ -183,7 +183,7 @@ export function register(program: Command): void {
     .option('--max-batch <n>', 'largest batch the dynamic batcher forms (default 4; 1 for an int8 model on CPU)', intOption('--max-batch', 1, 256))
     .option('--batch-delay-ms <ms>', 'how long a lone request waits for company while a worker is free (default: none on CPU, 2 on CUDA)', numberOption('--batch-delay-ms', 0, 1000))
     .option('--queue-limit <n>', 'requests waiting per model before 503 (default 64)', intOption('--queue-limit', 1, 100000))
-    .option('--workers <n>', 'inference worker threads, each with its own ONNX Runtime session (default 1)', intOption('--workers', 1, 256))
+    .option('--workers <n>', 'inference worker threads, each with its own ONNX Runtime session (default 1; one per core when every model served is int8, on CPU)', intOption('--workers', 1, 256))
     .option('--threads <n>', 'ONNX Runtime threads per worker (default: cores / workers)', intOption('--threads', 1, 256))
     .option('--solo-threads <n>', 'with several workers: ONNX Runtime threads of a solo session for a request that arrives alone, on CPU (default: the core count; 0: none)', intOption('--solo-threads', 0, 256))
     .option('--decode-lanes <n>', 'images decoded at once (default: libuv\'s thread pool size, 4)', intOption('--decode-lanes', 1, 256))

@@ -70,6 +70,23 @@ export async function modelFile(dir: string): Promise<string> {
   return file;
 }
 
+/**
+ * Whether every named folder declares int8 in its model.json, read before the workers start (the thread
+ * plan depends on it: sessions.ts threadPlan). A folder whose model.json cannot be read counts as not int8;
+ * the registry reports its error when it loads it.
+ */
+export async function allInt8(root: string, names: readonly string[]): Promise<boolean> {
+  if (names.length === 0) return false;
+  const precisions = await Promise.all(names.map(async (n) => {
+    try {
+      return (JSON.parse(await readFile(join(root, n, 'model.json'), 'utf8')) as { precision?: unknown }).precision;
+    } catch {
+      return undefined;
+    }
+  }));
+  return precisions.every((p) => p === 'int8');
+}
+
 /** Model folder names under `root` (directories, hidden ones skipped), sorted. */
 export async function listModelFolders(root: string): Promise<string[]> {
   let st;

@@ -12,7 +12,7 @@ import { resolveParams } from '../vision/params.ts';
 import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
-import { listModelFolders } from './folder.ts';
+import { allInt8, listModelFolders } from './folder.ts';
 import { defaultDecodeLanes, Lanes } from './lanes.ts';
 import {
   planGenerate, planSample, runGenerate, runSample,
@@ -115,7 +115,7 @@ export class Runtime {
     }
     const sessions = await Sessions.start({
       eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, cpuMemArena: o.cpuMemArena,
-      winograd: o.winograd, ortCache: o.ortCache, log,
+      int8Only: await allInt8(o.modelsDir, names), winograd: o.winograd, ortCache: o.ortCache, log,
     });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);

@@ -29,10 +29,17 @@ export interface ThreadPlan {
  * the swings of the shared machine (bench/README.md). With more workers (`workers`), each gets
  * cores / workers threads and worker 0 a solo session with every core, which the batcher runs a lone
  * request on, nothing beside it: idle latency stays that of all the cores.
+ *
+ * `perCoreWorkers` (every model served is int8, on CPU): a worker per core by default. An int8 run gains
+ * only ~1.5x from a second ORT thread (21.5-22 ms of CPU on one thread against 24-27 on two), so two
+ * 1-thread sessions side by side beat one 2-thread session under load (+15-20% images/s at 4 and 16
+ * connections in bench/peer.ts), while the solo session keeps a lone request on every core; the int8
+ * weights are a quarter of the float ones, so the extra copies cost ~100 MB (bench/README.md, issue 20).
  */
-export function threadPlan(workers?: number, intraOpThreads?: number, soloThreads?: number): ThreadPlan {
+export function threadPlan(workers?: number, intraOpThreads?: number, soloThreads?: number, perCoreWorkers = false): ThreadPlan {
   const cores = Math.max(1, availableParallelism());
-  const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : 1)));
+  const byDefault = perCoreWorkers ? cores : 1;
+  const w = Math.max(1, Math.floor(workers ?? (intraOpThreads ? cores / intraOpThreads : byDefault)));
   const t = Math.max(1, Math.floor(intraOpThreads ?? cores / w));
   const solo = Math.max(0, Math.floor(soloThreads ?? (t < cores ? cores : 0)));
   return { workers: w, intraOpThreads: t, soloThreads: solo > t ? solo : 0 };
@@ -114,6 +121,8 @@ export interface SessionsOptions {
   spinning?: Spinning;
   /** ORT's CPU memory arena (default on) */
   cpuMemArena?: boolean;
+  /** every model to be served is int8 (see threadPlan's perCoreWorkers; used on CPU only) */
+  int8Only?: boolean;
   /** the Winograd pass on CPU float32 models (default on) */
   winograd?: boolean;
   /** keep ORT's optimized graphs on disk between starts (ort-cache.ts); off when absent */
@@ -133,7 +142,7 @@ export class Sessions {
 
   static async start(o: SessionsOptions): Promise<Sessions> {
     const eps = parseEps(o.eps ?? ['cpu']);
-    const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads);
+    const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads, (o.int8Only ?? false) && eps.every((e) => e === 'cpu'));
     // spinning off unless asked: a spinning thread holds a core that decoding (or the other sessions) need
     const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, winograd: o.winograd, ortCache: o.ortCache }, o.log);
     return new Sessions(pool, plan, eps, o.log);

@@ -89,7 +89,7 @@ export interface RuntimeOptions {
   batchDelayMs?: number;
   /** requests waiting per model (queued + being decoded) before answering overloaded (default 64) */
   queueLimit?: number;
-  /** inference worker threads, each with its own session (default 1: see threadPlan) */
+  /** inference worker threads, each with its own session (default 1, one per core when every model is int8 on CPU: see threadPlan) */
   workers?: number;
   /** ORT intra-op threads per worker (default: cores / workers) */
   intraOpThreads?: number;
