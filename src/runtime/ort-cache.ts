@@ -13,7 +13,7 @@
 // mapped file must never change under its readers (a truncated page is a SIGBUS), so each writer puts the
 // weights in a file named for it alone, and a graph is moved into place only where none is yet.
 import { createHash, randomUUID } from 'node:crypto';
-import { linkSync, readdirSync, readFileSync, realpathSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { OrtCacheOptions } from './types.ts';
@@ -98,13 +98,26 @@ export function cacheStore(e: CacheEntry, o: OrtCacheOptions): boolean {
   try {
     // a hard link fails where the name is taken (a rename would replace the graph another reader trusts)
     linkSync(e.temp, e.path);
-  } catch {
-    cacheDiscard(e);
-    return false;
+    cacheDrop(e.temp);
+  } catch (err) {
+    // a file system without hard links still gets a cache by rename, which may replace a graph written
+    // meanwhile (its weights file then stays behind until its key is pruned)
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || !renamed(e)) {
+      cacheDiscard(e);
+      return false;
+    }
   }
-  cacheDrop(e.temp);
   prune(o.dir, o.maxBytes ?? MAX_CACHE_BYTES);
   return true;
+}
+
+function renamed(e: CacheEntry): boolean {
+  try {
+    renameSync(e.temp, e.path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Removes what a failed or superseded write through `e` left: its temporary graph and its weights. */
