@@ -107,6 +107,32 @@ describe('optimized-graph cache', () => {
   });
 });
 
+describe('optimized-graph cache, int8', () => {
+  let cache: string;
+  beforeAll(() => { cache = mkdtempSync(join(tmpdir(), 'pinhole-ortc8-')); });
+  afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+  it('a shipped int8 (QDQ) folder gives the same boxes uncached, writing its graph, and from the cached graph with its weights in their own file', async () => {
+    const shapes = readFileSync(join(import.meta.dirname, '..', 'examples', 'shapes.png'));
+    const answer = async (cached: boolean) => {
+      const rt = await Runtime.create({ modelsDir: join(import.meta.dirname, '..', 'models'), only: ['yolov2-synth-int8'], log: quiet, ortCache: cached ? { dir: cache, minBytes: 0 } : undefined });
+      try {
+        return JSON.stringify((await rt.detect('yolov2-synth-int8', shapes)).detections);
+      } finally {
+        await rt.close();
+      }
+    };
+    const plain = await answer(false);
+    expect(JSON.parse(plain).length).toBeGreaterThan(0);
+    expect(await answer(true)).toBe(plain);
+    const files = readdirSync(cache);
+    expect(files.filter((n) => n.endsWith('.onnx'))).toHaveLength(1);
+    expect(files.filter((n) => n.endsWith('.data'))).toHaveLength(1);
+    expect(await answer(true)).toBe(plain);
+    expect(readdirSync(cache)).toEqual(files);
+  });
+});
+
 describe('optimized-graph cache files', () => {
   let dir: string;
   let model: string;
