@@ -1,10 +1,10 @@
 // darknet's yolov2-tiny-voc (Debian's cfg) with seeded random weights from the darknet oracle's
 // gen_weights.py, imported into a model folder, and its int8 version made by `pinhole quantize`: the same
 // cfg + weights every contender of the peer bench loads. Cached under the OS temp folder by seed; the int8
-// folder is made again when the quantizer's sources changed since (a stamp of their hash).
+// folder by the quantizer's sources too (a hash of them), beside a link to the float folder.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,13 +41,24 @@ export async function darknetBenchModel(seed = 1, calib = 'synth:997:64'): Promi
   const cfg = darknetCfg('yolov2-tiny-voc');
   const names = darknetData('voc.names');
   const weights = await oracleWeights(cfg, { seed });
-  const modelsDir = join(tmpdir(), `pinhole-bench-darknet-${userInfo().uid}`, `seed${seed}`);
-  mkdirSync(modelsDir, { recursive: true });
+  const root = join(tmpdir(), `pinhole-bench-darknet-${userInfo().uid}`);
   const name = 'yolov2-tiny-voc';
   const int8Name = `${name}-int8`;
-  if (!existsSync(join(modelsDir, name, 'model.json'))) await importDarknet({ cfg, weights, names, out: join(modelsDir, name) });
+  const float = join(root, `seed${seed}`, name);
+  if (!existsSync(join(float, 'model.json'))) await importDarknet({ cfg, weights, names, out: float });
+  // the int8 folder, one per quantizer, beside a link to the float one: worktrees of other branches share this
+  // temp folder (same user), and a shared int8 folder was quantized again by whichever bench started last,
+  // under another's running bench
+  const quantizer = quantizerStamp();
+  const modelsDir = join(root, `seed${seed}-q${quantizer}`);
+  mkdirSync(modelsDir, { recursive: true });
+  try {
+    symlinkSync(float, join(modelsDir, name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
   const stamp = join(modelsDir, `${int8Name}.quantizer`);
-  const want = `${quantizerStamp()} ${calib}`;
+  const want = `${quantizer} ${calib}`;
   if (!existsSync(join(modelsDir, int8Name, 'model.json')) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== want) {
     // random weights score nothing worth evaluating; the speed is the point here
     execFileSync(process.execPath, [BIN, 'quantize', join(modelsDir, name), '--calib', calib, '--out', join(modelsDir, int8Name), '--no-eval'], { stdio: ['ignore', 'ignore', 'inherit'] });

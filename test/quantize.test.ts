@@ -14,6 +14,7 @@ import { poolBeforeActivation } from '../src/onnx/quantize/commute.ts';
 import { foldBatchNorms } from '../src/onnx/quantize/fold.ts';
 import { quantizeModel } from '../src/onnx/quantize/index.ts';
 import { activationQParams, quantizeWeights } from '../src/onnx/quantize/qdq.ts';
+import { spaceToDepthImageLayers } from '../src/onnx/quantize/space-to-depth.ts';
 import type { Graph } from '../src/onnx/quantize/tensors.ts';
 import { preprocess } from '../src/runtime/preprocess.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
@@ -143,6 +144,51 @@ describe('quantizer building blocks', () => {
     }
   });
 
+  it('the image layer in SpaceToDepth form (2x2 conv on 12 channels, max over the pool phases) computes the same output', async () => {
+    const folded = decodeModel(fp32);
+    foldBatchNorms(folded.graph as Graph);
+    const m = decodeModel(onnx.ModelProto.encode(folded).finish());
+    const g = m.graph as Graph;
+    const conv1 = g.node!.find((n) => n.opType === 'Conv')!.name!;
+    expect(spaceToDepthImageLayers(g)).toEqual([conv1]);
+    const ops = g.node!.map((n) => n.opType);
+    expect(ops.slice(0, 4)).toEqual(['Pad', 'SpaceToDepth', 'Conv', 'Transpose']);
+    // the full-resolution pool is gone: the first MaxPool is the one over the phases (1x4)
+    const pools = g.node!.filter((n) => n.opType === 'MaxPool');
+    expect(pools).toHaveLength(3);
+    expect(pools[0].attribute!.find((a) => a.name === 'kernel_shape')!.ints!.map(Number)).toEqual([1, 4]);
+    const w = new Map(g.initializer!.map((t) => [t.name!, t])).get(g.node![2].input![1])!;
+    expect(w.dims!.map(Number)).toEqual([4 * 16, 12, 2, 2]);
+    const rewritten = onnx.ModelProto.encode(m).finish(), plain = onnx.ModelProto.encode(folded).finish();
+    for (const x of held()) {
+      const a = await run(plain, x, 'disabled'), b = await run(rewritten, x, 'disabled');
+      let max = 0;
+      for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+      expect(max).toBeLessThan(1e-5);
+    }
+  });
+
+  it('SpaceToDepth leaves image layers it cannot rewrite exactly as they are', () => {
+    const layer = (k: number, stride: number, size: number, pool: boolean) => {
+      const g = new GraphBuilder('one');
+      const x = g.input('image', ['N', 3, size, size]);
+      const c = g.node('Conv', [x, g.initializer('w', uniform(8 * 3 * k * k, rng(1)), [8, 3, k, k])],
+        { kernel_shape: attr.ints([k, k]), pads: attr.ints(Array(4).fill((k - 1) / 2)), strides: attr.ints([stride, stride]) });
+      const a = g.node('LeakyRelu', [c], { alpha: attr.f(0.1) });
+      const y = pool ? g.node('MaxPool', [a], { kernel_shape: attr.ints([2, 2]), strides: attr.ints([2, 2]) }) : a;
+      g.output(y, 'y', ['N', 8, size / stride / (pool ? 2 : 1), size / stride / (pool ? 2 : 1)]);
+      return decodeModel(g.toModel()).graph as Graph;
+    };
+    expect(spaceToDepthImageLayers(layer(3, 1, 32, true))).toHaveLength(1);
+    expect(spaceToDepthImageLayers(layer(1, 1, 32, true))).toEqual([]); // 1x1 kernel
+    expect(spaceToDepthImageLayers(layer(3, 2, 32, true))).toEqual([]); // strided
+    expect(spaceToDepthImageLayers(layer(3, 1, 32, false))).toEqual([]); // no pool after it
+    expect(spaceToDepthImageLayers(layer(3, 1, 30, true))).toHaveLength(1);
+    const odd = layer(3, 1, 32, true);
+    odd.input![0].type!.tensorType!.shape!.dim![3] = { dimValue: 33 };
+    expect(spaceToDepthImageLayers(odd)).toEqual([]); // odd width: the pool drops a column SpaceToDepth cannot
+  });
+
   it('weights: symmetric int8 per channel, the largest |w| of each channel at +-127', () => {
     const w = Float32Array.of(-1, 0.3, 0.7, /* channel 1 */ 0.01, 0.03, -0.04, /* channel 2 */ 0, 0, 0);
     const { q, scales } = quantizeWeights(w, 3, (i) => Math.floor(i / 3));
@@ -226,10 +272,18 @@ describe('quantizeModel on a small detector', () => {
 
   it('the graph ORT runs is int8 from the first QLinearConv to the last: no float LeakyRelu, no Transpose or reorder', async () => {
     const k = await quantizeModel(fp32, { input: 'image', inputDims: [3, SIZE, SIZE], calibration: calib(), method: 'percentile', percentile: 99.99, activations: 'uint8', keepFloat: ['first', 'last'] });
-    const chain = int8Chain(await optimizedOps(k.bytes, join(root, 'chain.onnx')));
-    expect(new Set(chain)).toEqual(new Set(['QLinearConv', 'QLinearLeakyRelu', 'NhwcMaxPool', 'QLinearConcat']));
-    // every pool runs on the convolution's output, its activation after it on the pooled quarter
-    chain.forEach((o, i) => { if (o === 'NhwcMaxPool') expect([chain[i - 1], chain[i + 1]]).toEqual(['QLinearConv', 'QLinearLeakyRelu']); });
+    // 'first' keeps nothing float here: the image layer is in SpaceToDepth form, an int8 layer of its own
+    expect(k.spaceToDepth).toHaveLength(1);
+    expect(k.keptFloat).toEqual(['head_node']);
+    const ops = await optimizedOps(k.bytes, join(root, 'chain.onnx'));
+    // before the first QLinearConv only the image's rearrangement and quantization, in float
+    expect(ops.slice(0, ops.indexOf('QLinearConv'))).toEqual(['Pad', 'SpaceToDepth', 'QuantizeLinear', 'Transpose']);
+    const chain = int8Chain(ops);
+    expect(new Set(chain)).toEqual(new Set(['QLinearConv', 'QLinearLeakyRelu', 'NhwcMaxPool', 'QLinearConcat', 'Reshape']));
+    // the max over the image layer's pool phases: ORT's uint8 NHWC pool between two free reshapes (views)
+    expect(chain.slice(0, 5)).toEqual(['QLinearConv', 'Reshape', 'NhwcMaxPool', 'Reshape', 'QLinearLeakyRelu']);
+    // every other pool runs on the convolution's output, its activation after it on the pooled quarter
+    chain.forEach((o, i) => { if (o === 'NhwcMaxPool' && i > 2) expect([chain[i - 1], chain[i + 1]]).toEqual(['QLinearConv', 'QLinearLeakyRelu']); });
   });
 
   it('int8 output stays within 4.5% of the float output range on held-out images', async () => {
@@ -251,8 +305,8 @@ describe('quantizeModel on a small detector', () => {
     }
   });
 
-  it("'first,last' keeps the layers at the image and at the output in float32", async () => {
-    const k = await quantizeModel(fp32, { input: 'image', inputDims: [3, SIZE, SIZE], calibration: calib(), method: 'percentile', percentile: 99.99, activations: 'uint8', keepFloat: ['first', 'last'] });
+  it("'first,last' keeps the layers at the image and at the output in float32 (image layer not in SpaceToDepth form)", async () => {
+    const k = await quantizeModel(fp32, { input: 'image', inputDims: [3, SIZE, SIZE], calibration: calib(), method: 'percentile', percentile: 99.99, activations: 'uint8', keepFloat: ['first', 'last'], spaceToDepth: false });
     expect(k.keptFloat).toHaveLength(2);
     const g = decodeModel(k.bytes).graph!;
     const inits = new Map(g.initializer!.map((t) => [t.name!, t]));
@@ -303,13 +357,24 @@ describe('pinhole quantize', () => {
     const m = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
     expect(m.precision).toBe('int8');
     expect(m.name).toBe('det-int8');
-    expect(m.quantization).toMatchObject({ from: 'det', calibration: 'minmax', calibration_images: 4 });
+    expect(m.quantization).toMatchObject({ from: 'det', calibration: 'minmax', calibration_images: 4, space_to_depth: ['conv_node'], kept_float: ['head_node'] });
     const ops = decodeModel(readFileSync(join(out, 'model.onnx'))).graph!.node!.map((n) => n.opType);
     expect(ops).toContain('QuantizeLinear');
+    expect(ops.slice(0, 2)).toEqual(['Pad', 'SpaceToDepth']);
     // the folder serves: same detection path as the server
     const d = await pinhole('detect', out, join(root, 'calib', '0.png'), '--json');
     expect(d.code).toBe(0);
     expect(JSON.parse(d.stdout).model).toBe('det-int8');
+  });
+
+  it('--no-space-to-depth keeps the image layer as it is, in float32 with --keep-float first', async () => {
+    const out = join(root, 'models', 'det-int8-plain');
+    const r = await pinhole('quantize', join(models, 'det'), '--calib', join(root, 'calib'), '--out', out, '--no-eval', '--method', 'minmax', '--no-space-to-depth');
+    expect(r.code).toBe(0);
+    const m = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(m.quantization.space_to_depth).toBeUndefined();
+    expect(m.quantization.kept_float).toEqual(['conv_node', 'head_node']);
+    expect(decodeModel(readFileSync(join(out, 'model.onnx'))).graph!.node![0].opType).toBe('Conv');
   });
 
   const usage: Array<[string, () => string[], RegExp]> = [

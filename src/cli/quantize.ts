@@ -24,6 +24,7 @@ interface QuantizeCliOptions {
   percentile: number;
   activations: ActivationType;
   keepFloat: string;
+  spaceToDepth: boolean;
   val?: string;
   eval: boolean;
 }
@@ -98,6 +99,7 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
   const q = await quantizeModel(await readFile(path.join(src, 'model.onnx')), {
     input, inputDims: [manifest.input.channels, manifest.input.height, manifest.input.width], calibration: images,
     method: o.method, percentile: o.percentile, activations: o.activations, keepFloat,
+    spaceToDepth: o.spaceToDepth,
   });
   await checkModel(q.bytes);
   const name = path.basename(path.resolve(o.out));
@@ -108,7 +110,8 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
     precision: 'int8',
     quantization: {
       from: path.basename(src), weights: 'int8, symmetric, per output channel', activations: `${o.activations}, per tensor, asymmetric`,
-      calibration: method, calibration_data: o.calib, calibration_images: images.length, kept_float: q.keptFloat, format: 'QDQ (QuantizeLinear/DequantizeLinear)',
+      calibration: method, calibration_data: o.calib, calibration_images: images.length, kept_float: q.keptFloat,
+      ...(q.spaceToDepth.length ? { space_to_depth: q.spaceToDepth } : {}), format: 'QDQ (QuantizeLinear/DequantizeLinear)',
     },
     description: `${manifest.name} quantized to int8 by pinhole quantize (${method} calibration on ${images.length} images of ${o.calib})`,
   };
@@ -119,7 +122,8 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
   const copy: Array<[string, string]> = typeof raw.tree === 'string' ? [[path.join(src, path.basename(raw.tree)), path.basename(raw.tree)]] : [];
   if (copy.length) Object.assign(out, { tree: raw.tree });
   const dir = await writeFolder(o.out, { 'model.onnx': q.bytes, 'model.json': JSON.stringify(out, null, 2) + '\n' }, copy);
-  log(`wrote ${dir}: ${q.quantizedNodes} nodes quantized (${q.foldedBatchNorms} BatchNorms folded, ${q.pooledFirst} pools moved before their activation, ${q.activations} activations), `
+  log(`wrote ${dir}: ${q.quantizedNodes} nodes quantized (${q.foldedBatchNorms} BatchNorms folded, ${q.pooledFirst} pools moved before their activation, `
+    + `${q.spaceToDepth.length} image layers in SpaceToDepth form, ${q.activations} activations), `
     + `float32: ${q.keptFloat.join(', ') || 'none'}; model.onnx ${(q.bytes.byteLength / 1e6).toFixed(2)} MB; ${method} on ${images.length} images; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   if (!o.eval) return;
   await evaluateInt8(dir, name, manifest, o, log);
@@ -174,6 +178,7 @@ export function register(program: Command): void {
     .option('--percentile <p>', 'percentile kept at each end of every activation (--method percentile)', numberOption('--percentile', 90, 100), 99.99)
     .option('--activations <t>', 'activation type: uint8 (x86: the u8 x s8 VNNI kernels) or int8', activationsOption, 'uint8')
     .option('--keep-float <list>', 'layers left in float32: a comma list of first (the layers reading the image), last (the layers producing the outputs) and node names, or none', keepFloatOption, 'first,last')
+    .option('--no-space-to-depth', 'keep the image layer (3x3 conv, activation, 2x2 pool) as it is, instead of a 2x2 int8 convolution on the SpaceToDepth of the image with a max over the pool\'s phases')
     .option('--val <spec>', 'evaluate on this dataset (default: the float model\'s metrics.eval_data, else synth:999:500)')
     .option('--no-eval', 'skip the evaluation')
     .allowExcessArguments(false)
