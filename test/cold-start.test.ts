@@ -1,11 +1,12 @@
 // Cold start pieces of `pinhole serve`: the runtime starts its workers and loads the models in the background
 // (Runtime.start) while the app is built; route schemas compile when a route is first used.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { Runtime } from '../src/runtime/index.ts';
+import { cacheDropEntry, cacheEntry, cacheStore, type CacheEntry } from '../src/runtime/ort-cache.ts';
 import { compiledOnFirstUse } from '../src/server/server-options.ts';
 import { writeTinyModel } from './runtime-fixtures.ts';
 
@@ -50,7 +51,9 @@ describe('optimized-graph cache', () => {
     png = await sharp({ create: { width: 50, height: 40, channels: 3, background: { r: 200, g: 120, b: 10 } } }).png().toBuffer();
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
-  const entries = () => (existsSync(cache) ? readdirSync(cache) : []);
+  const entries = () => (existsSync(cache) ? readdirSync(cache).sort() : []);
+  const graphs = () => entries().filter((n) => n.endsWith('.onnx'));
+  const weights = () => entries().filter((n) => n.endsWith('.data'));
   const answer = async (o: { cache?: boolean; minBytes?: number }) => {
     const rt = await Runtime.create({ modelsDir: root, only: ['tiny'], log: quiet, ortCache: o.cache ? { dir: cache, minBytes: o.minBytes ?? 0 } : undefined });
     try {
@@ -60,31 +63,131 @@ describe('optimized-graph cache', () => {
     }
   };
 
-  it('saves the optimized graph once, serves the same answers from it, and starts over from model.onnx when it is unreadable', async () => {
+  it('saves the optimized graph once, its weights beside it, serves the same answers from it, and starts over when it is unreadable', async () => {
     const plain = await answer({});
     expect(entries()).toEqual([]);
     // under the size threshold: nothing cached
     expect(await answer({ cache: true, minBytes: 1 << 30 })).toBe(plain);
     expect(entries()).toEqual([]);
     expect(await answer({ cache: true })).toBe(plain);
-    const [entry] = entries();
-    expect(entries()).toHaveLength(1);
+    const [entry] = graphs();
     expect(entry).toMatch(/^[0-9a-f]{32}\.onnx$/);
+    const key = entry.slice(0, 32);
+    // the weights in a file of the writer's own, named for the key; nothing else left behind
+    expect(weights()).toHaveLength(1);
+    expect(weights()[0]).toMatch(new RegExp(`^${key}\\.[^/]+\\.data$`));
+    expect(entries()).toEqual([entry, weights()[0]].sort());
     const written = statSync(join(cache, entry));
+    const data = weights()[0];
+    const dataIno = statSync(join(cache, data)).ino;
     expect(written.size).toBeGreaterThan(0);
     expect(await answer({ cache: true })).toBe(plain);
-    expect(entries()).toEqual([entry]);
-    // loaded, not written again: a new entry would be a new file (written aside, then renamed)
+    expect(graphs()).toEqual([entry]);
+    // loaded, not written again: a new entry would be new files
     expect(statSync(join(cache, entry)).ino).toBe(written.ino);
-    // a damaged entry is dropped and written again
+    expect(weights()).toEqual([data]);
+    expect(statSync(join(cache, data)).ino).toBe(dataIno);
+    // a damaged graph is dropped with its weights and written again
     writeFileSync(join(cache, entry), 'not a graph');
     expect(await answer({ cache: true })).toBe(plain);
-    expect(entries()).toEqual([entry]);
+    expect(graphs()).toEqual([entry]);
     expect(statSync(join(cache, entry)).size).toBe(written.size);
+    expect(weights()).toHaveLength(1);
+    expect(weights()[0]).not.toBe(data);
+    // so are lost weights
+    rmSync(join(cache, weights()[0]));
+    expect(await answer({ cache: true })).toBe(plain);
+    expect(graphs()).toEqual([entry]);
+    expect(weights()).toHaveLength(1);
     // a rewritten model.onnx is a new entry (its identity is part of the key)
     writeTinyModel(root, 'tiny', { seed: 11 });
     await answer({ cache: true });
-    expect(entries()).toHaveLength(2);
+    expect(graphs()).toHaveLength(2);
+    expect(weights()).toHaveLength(2);
+  });
+});
+
+describe('optimized-graph cache, int8', () => {
+  let cache: string;
+  beforeAll(() => { cache = mkdtempSync(join(tmpdir(), 'pinhole-ortc8-')); });
+  afterAll(() => rmSync(cache, { recursive: true, force: true }));
+
+  it('a shipped int8 (QDQ) folder gives the same boxes uncached, writing its graph, and from the cached graph with its weights in their own file', async () => {
+    const shapes = readFileSync(join(import.meta.dirname, '..', 'examples', 'shapes.png'));
+    const answer = async (cached: boolean) => {
+      const rt = await Runtime.create({ modelsDir: join(import.meta.dirname, '..', 'models'), only: ['yolov2-synth-int8'], log: quiet, ortCache: cached ? { dir: cache, minBytes: 0 } : undefined });
+      try {
+        return JSON.stringify((await rt.detect('yolov2-synth-int8', shapes)).detections);
+      } finally {
+        await rt.close();
+      }
+    };
+    const plain = await answer(false);
+    expect(JSON.parse(plain).length).toBeGreaterThan(0);
+    expect(await answer(true)).toBe(plain);
+    const files = readdirSync(cache);
+    expect(files.filter((n) => n.endsWith('.onnx'))).toHaveLength(1);
+    expect(files.filter((n) => n.endsWith('.data'))).toHaveLength(1);
+    expect(await answer(true)).toBe(plain);
+    expect(readdirSync(cache)).toEqual(files);
+  });
+});
+
+describe('optimized-graph cache files', () => {
+  let dir: string;
+  let model: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pinhole-ortf-'));
+    model = join(dir, 'model.onnx');
+    writeFileSync(model, new Uint8Array(64));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const o = () => ({ dir: join(dir, 'cache'), minBytes: 1 });
+  /** what a writer leaves before cacheStore: its temporary graph and its weights */
+  const write = (e: CacheEntry, graph: string) => {
+    mkdirSync(dirname(e.path), { recursive: true });
+    writeFileSync(e.temp, graph);
+    writeFileSync(join(dirname(e.path), e.data), `weights of ${graph}`);
+  };
+  const names = () => readdirSync(o().dir).sort();
+
+  it('a graph already in place stays: a second writer of the same key discards its own files', () => {
+    const a = cacheEntry(model, 'b', o())!, b = cacheEntry(model, 'b', o())!;
+    expect(a.path).toBe(b.path);
+    expect(a.data).not.toBe(b.data);
+    write(a, 'graph a');
+    write(b, 'graph b');
+    expect(cacheStore(a, o())).toBe(true);
+    expect(cacheStore(b, o())).toBe(false);
+    expect(readFileSync(a.path, 'utf8')).toBe('graph a');
+    expect(names()).toEqual([basename(a.path), a.data].sort());
+  });
+
+  it('dropping an entry removes its graph, note and weights, and no other key\'s', () => {
+    const a = cacheEntry(model, 'a', o())!, b = cacheEntry(model, 'b', o())!;
+    write(a, 'a');
+    write(b, 'b');
+    cacheStore(a, o());
+    cacheStore(b, o());
+    writeFileSync(a.note, '{}');
+    cacheDropEntry(a);
+    expect(names()).toEqual([basename(b.path), b.data].sort());
+  });
+
+  it('prunes by last use, weights counted, and removes weights left by a writer that died once they are old', () => {
+    const a = cacheEntry(model, 'a', o())!, b = cacheEntry(model, 'b', o())!, dead = cacheEntry(model, 'dead', o())!, young = cacheEntry(model, 'young', o())!;
+    write(a, 'a'.repeat(100));
+    cacheStore(a, o());
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(a.path, old, old);
+    write(dead, 'dead');
+    write(young, 'young');
+    utimesSync(join(o().dir, dead.data), old, old);
+    utimesSync(dead.temp, old, old);
+    // b's graph and weights fit the budget; a's (used earlier) do not
+    write(b, 'b');
+    expect(cacheStore(b, { ...o(), maxBytes: 150 })).toBe(true);
+    expect(names()).toEqual([basename(b.path), b.data, young.temp.split('/').pop()!, young.data].sort());
   });
 });
 

@@ -1,7 +1,7 @@
 // The Winograd pass in the runtime: darknet's yolov2-tiny-voc (seeded random weights) served with the pass
 // (the default) and without it gives the same boxes on dog.jpg; the model's info says how many convolutions
 // run as Winograd; the ORT optimized-graph cache keeps the two apart and remembers the rewrite.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,11 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  async function serve(winograd: boolean | undefined, cache?: string, workers = 1): Promise<{ winograd?: number; detections: Detection[] }> {
+  /** The files of `dir` this process has mapped into memory (Linux; the worker threads share the process's maps). */
+  const mapped = (dir: string) => [...new Set(readFileSync('/proc/self/maps', 'utf8').split('\n')
+    .map((l) => l.split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith(`${dir}/`)))];
+
+  async function serve(winograd: boolean | undefined, cache?: string, workers = 1): Promise<{ winograd?: number; detections: Detection[]; mapped: string[] }> {
     const rt = await Runtime.create({
       modelsDir: join(root, 'models'), maxBatch: 1, warmup: false, log: quiet, winograd, workers, intraOpThreads: workers === 1 ? 2 : 1,
       ortCache: cache ? { dir: cache } : undefined,
@@ -35,7 +39,7 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
       const info = rt.models()[0];
       expect(info.status).toBe('ready');
       const r = await rt.detect('tiny', readFileSync(darknetData('dog.jpg')), { thresh: 0.25 });
-      return { winograd: info.winograd, detections: r.detections };
+      return { winograd: info.winograd, detections: r.detections, mapped: cache ? mapped(cache) : [] };
     } finally {
       await rt.close();
     }
@@ -56,6 +60,13 @@ describe.skipIf(!have)('runtime: Winograd on and off serve the same boxes (darkn
     // the pass's temporary model files (graph-pass.ts) are gone once the model is loaded
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith(`pinhole-winograd-${process.pid}-`))).toEqual([]);
     expect(readdirSync(cache).filter((f) => f.endsWith('.onnx'))).toHaveLength(1);
+    // the cached graph's weights are a file of their own, which ORT maps instead of copying (a start from
+    // the cache: ort-cache.ts); the session that wrote them used its own copy
+    const weights = readdirSync(cache).filter((f) => f.endsWith('.data'));
+    expect(weights).toHaveLength(1);
+    expect(statSync(join(cache, weights[0])).size).toBeGreaterThan(100e6);
+    expect(on.mapped).toEqual([]);
+    expect(again.mapped).toEqual([join(cache, weights[0])]);
     expect(off.detections.length).toBeGreaterThan(3); // random weights still give boxes at this threshold
     for (const other of [on, again, two]) {
       expect(other.detections.length).toBe(off.detections.length);

@@ -114,15 +114,24 @@ async function run(o: ServeOptions): Promise<void> {
   const policy = defaultPolicy(host);
   // Cold start: the inference workers start first and are handed the models (Runtime.start); the sessions
   // are created and warmed on their threads while this one loads Fastify and builds the routes; the server
-  // listens once both are done (bench/README.md "Cold start, phase by phase").
+  // listens once both are done (bench/README.md "Cold start, phase by phase"). The app's modules load while
+  // the workers start (a worker thread and onnxruntime-node take ~150-250 ms to come up, time this thread
+  // only waited for).
   const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
   const metrics = createMetrics();
   const log = deferredLogger();
-  const { runtime, loaded } = await Runtime.start({
+  const starting = Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
     workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, winograd: o.winograd, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
   });
-  const { buildApp } = await import('../server/app.ts');
+  const appModule = import('../server/app.ts');
+  // a failed start is the error to report; the import's own failure, if any, would only hide it
+  appModule.catch(() => {});
+  const { runtime, loaded } = await starting;
+  const { buildApp } = await appModule.catch(async (e) => {
+    await runtime.close();
+    throw e;
+  });
   const app = await built(runtime, () => buildApp({
     runtime, metrics,
     logger: { level: o.logLevel },

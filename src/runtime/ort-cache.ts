@@ -5,16 +5,24 @@
 // loaded with optimizations off, the same session is created in ~70 ms and holds ~50 MB less (ORT keeps
 // no copy of the original weights). The saved graph is only valid for the CPU and the ORT build that made
 // it, so its key holds both, with the model file's identity; the model folder itself is never written.
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+//
+// The weights go in a file of their own beside the graph (ORT's external initializers): ORT maps that file
+// into memory instead of parsing and copying the weights out of the graph's protobuf, which is what session
+// creation spent its time on. yolov2-tiny-voc with the Winograd pass (169 MB of weights): 380-420 ms -> 25-50
+// ms; the plain 63 MB graph: 130-270 -> 20-70 ms (bench/README.md, "Cold start with mapped weights"). A
+// mapped file must never change under its readers (a truncated page is a SIGBUS), so each writer puts the
+// weights in a file named for it alone, and a graph is moved into place only where none is yet.
+import { createHash, randomUUID } from 'node:crypto';
+import { linkSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { OrtCacheOptions } from './types.ts';
 
 export type { OrtCacheOptions };
 
 
-export const MIN_CACHED_BYTES = 16 * 1024 * 1024;
+// darknet's yolov2-tiny-voc in int8 (16.3 MB): optimized at every start 80-110 ms, from the cache 40-55 ms
+export const MIN_CACHED_BYTES = 8 * 1024 * 1024;
 const MAX_CACHE_BYTES = 1024 ** 3;
 
 /** The CPU's instruction-set flags (Linux); undefined elsewhere, where nothing is cached. */
@@ -28,6 +36,11 @@ function cpuFlags(): string | undefined {
 
 /** The graph passes' note of a cached graph (CacheEntry.note) sits beside it under this name. */
 const noteOf = (path: string) => `${path}.json`;
+/** An entry's files are named for its key: KEY.onnx (the graph), KEY.onnx.json (the note), KEY.*.data (the weights). */
+const KEY_LEN = 32;
+const keyOf = (name: string) => name.slice(0, KEY_LEN);
+/** Weights files whose graph is gone are removed once this old (a younger one may be a write under way). */
+const ORPHAN_AGE_MS = 10 * 60_000;
 
 export interface CacheEntry {
   /** where the optimized graph is (or is to be written) */
@@ -36,6 +49,8 @@ export interface CacheEntry {
   temp: string;
   /** what the runtime's graph passes did to the model (graph-pass.ts), kept beside the graph when they did anything */
   note: string;
+  /** file name, in the cache folder, of the weights a graph written through this entry refers to (its writer's own) */
+  data: string;
 }
 
 /**
@@ -56,10 +71,11 @@ export function cacheEntry(file: string, ortBuild: string, o: OrtCacheOptions): 
   }
   if (st.size < (o.minBytes ?? MIN_CACHED_BYTES)) return undefined;
   const key = createHash('sha256')
-    .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortBuild, process.arch, flags, 'cpu', 'all'].join('\n'))
-    .digest('hex').slice(0, 32);
+    .update([real, st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs, ortBuild, process.arch, flags, 'cpu', 'all', 'weights=external'].join('\n'))
+    .digest('hex').slice(0, KEY_LEN);
   const path = join(o.dir, `${key}.onnx`);
-  return { path, temp: `${path}.${process.pid}.${threadId}.tmp`, note: noteOf(path) };
+  const writer = `${process.pid}.${threadId}.${randomUUID().slice(0, 8)}`;
+  return { path, temp: `${path}.${writer}.tmp`, note: noteOf(path), data: `${key}.${writer}.data` };
 }
 
 /** The entry is there: marked used now (pruning goes by last use). */
@@ -73,16 +89,55 @@ export function cacheHit(e: CacheEntry): boolean {
   }
 }
 
-/** Moves a freshly written graph into place and prunes the folder; false if it could not be stored. */
+/**
+ * Puts a freshly written graph in place and prunes the folder; false if it could not be stored. A graph
+ * already there (another worker or process wrote it meanwhile) stays, with the weights it maps: this
+ * writer's files go instead.
+ */
 export function cacheStore(e: CacheEntry, o: OrtCacheOptions): boolean {
   try {
-    renameSync(e.temp, e.path);
-  } catch {
+    // a hard link fails where the name is taken (a rename would replace the graph another reader trusts)
+    linkSync(e.temp, e.path);
     cacheDrop(e.temp);
-    return false;
+  } catch (err) {
+    // a file system without hard links still gets a cache by rename, which may replace a graph written
+    // meanwhile (its weights file then stays behind until its key is pruned)
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || !renamed(e)) {
+      cacheDiscard(e);
+      return false;
+    }
   }
   prune(o.dir, o.maxBytes ?? MAX_CACHE_BYTES);
   return true;
+}
+
+function renamed(e: CacheEntry): boolean {
+  try {
+    renameSync(e.temp, e.path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes what a failed or superseded write through `e` left: its temporary graph and its weights. */
+export function cacheDiscard(e: CacheEntry): void {
+  cacheDrop(e.temp);
+  cacheDrop(join(dirname(e.path), e.data));
+}
+
+/**
+ * Removes an entry ORT could not load: its graph, note and every weights file of its key (a weights file
+ * mapped by a running server stays readable to it until it lets go).
+ */
+export function cacheDropEntry(e: CacheEntry): void {
+  const dir = dirname(e.path);
+  const key = keyOf(basename(e.path));
+  cacheDrop(e.path);
+  cacheDrop(e.note);
+  try {
+    for (const n of readdirSync(dir)) if (n.startsWith(`${key}.`) && n.endsWith('.data')) cacheDrop(join(dir, n));
+  } catch { /* no folder, nothing to drop */ }
 }
 
 /** Removes a file of the cache (an entry ORT could not load, a temp file left behind); missing is fine. */
@@ -92,23 +147,41 @@ export function cacheDrop(path: string): void {
   } catch { /* already gone */ }
 }
 
+interface CacheFile { name: string; size: number; mtimeMs: number }
+
 function prune(dir: string, maxBytes: number): void {
-  let files;
+  let files: CacheFile[];
   try {
-    files = readdirSync(dir).filter((n) => n.endsWith('.onnx')).map((n) => {
-      const st = statSync(join(dir, n));
-      return { path: join(dir, n), size: st.size, used: st.mtimeMs };
+    files = readdirSync(dir).flatMap((name) => {
+      try {
+        const { size, mtimeMs } = statSync(join(dir, name));
+        return [{ name, size, mtimeMs }];
+      } catch {
+        return []; // removed meanwhile
+      }
     });
   } catch {
     return;
   }
-  files.sort((a, b) => b.used - a.used);
+  const graphs = files.filter((f) => f.name.endsWith('.onnx')).sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const data = files.filter((f) => f.name.endsWith('.data'));
+  // most recently used first: what is over the budget goes
+  const kept = new Set<string>();
   let total = 0;
-  for (const f of files) {
-    total += f.size;
-    if (total > maxBytes) {
-      cacheDrop(f.path);
-      cacheDrop(noteOf(f.path));
-    }
+  for (const g of graphs) {
+    const key = keyOf(g.name);
+    total += g.size + data.filter((d) => keyOf(d.name) === key).reduce((a, d) => a + d.size, 0);
+    if (total > maxBytes) dropKey(dir, key, files);
+    else kept.add(key);
   }
+  // a writer that died mid-write left its weights (and temporary graph) behind
+  const now = Date.now();
+  for (const f of files) {
+    const left = f.name.endsWith('.tmp') || (f.name.endsWith('.data') && !kept.has(keyOf(f.name)));
+    if (left && now - f.mtimeMs > ORPHAN_AGE_MS) cacheDrop(join(dir, f.name));
+  }
+}
+
+function dropKey(dir: string, key: string, files: readonly CacheFile[]): void {
+  for (const f of files) if (keyOf(f.name) === key && /\.(onnx|json|data)$/.test(f.name)) cacheDrop(join(dir, f.name));
 }

@@ -19,9 +19,10 @@ export interface ThreadOptions {
   cpuMemArena?: boolean;
   /**
    * 'cached': the file is a graph ORT optimized already (ort-cache.ts), loaded with optimizations off;
-   * saveTo: optimize as usual and save the optimized graph there.
+   * saveTo: optimize as usual and save the optimized graph there, its weights in the file `weights` beside
+   * it (a name, not a path: ORT resolves it against the graph's folder), which ORT maps at the next load.
    */
-  optimized?: 'cached' | { saveTo: string };
+  optimized?: 'cached' | { saveTo: string; weights: string };
   /** an int8 QDQ graph of `pinhole quantize` (model.json precision int8) */
   quantized?: boolean;
 }
@@ -35,8 +36,19 @@ const SPINNING = {
   run: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' },
 };
 
+/**
+ * Weights from this size go to the external file; smaller ones (biases, the transforms' small kernels) stay in
+ * the graph, where reading them costs nothing worth a mapping.
+ */
+const EXTERNAL_MIN_BYTES = 4096;
+
 export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSession.SessionOptions {
   const spin = t.spinning === false ? SPINNING.off : t.spinning === 'run' ? SPINNING.run : undefined;
+  const save = typeof t.optimized === 'object' ? {
+    optimized_model_external_initializers_file_name: t.optimized.weights,
+    optimized_model_external_initializers_min_size_in_bytes: String(EXTERNAL_MIN_BYTES),
+  } : undefined;
+  const session = spin || save ? { ...spin, ...save } : undefined;
   return {
     executionProviders: [ep],
     // Measured here: 'parallel' halves throughput on CPU; one inter-op thread since we run sequentially.
@@ -48,7 +60,7 @@ export function sessionOptions(ep: EpName, t: ThreadOptions): ort.InferenceSessi
     // off: activations are allocated per run and given back, instead of an arena kept at its peak
     ...(t.cpuMemArena === false ? { enableCpuMemArena: false } : {}),
     extra: {
-      ...(spin ? { session: spin } : {}),
+      ...(session ? { session } : {}),
       ...(t.quantized ? { optimization: KEEP_QDQ_WHERE_PLACED } : {}),
     },
   };

@@ -63,7 +63,7 @@ export interface DetectOptions {
 /** ONNX Runtime's optimized graphs kept on disk between starts (src/runtime/ort-cache.ts). */
 export interface OrtCacheOptions {
   dir: string;
-  /** smaller model files are not cached: their graphs optimize in a few ms (default 16 MiB) */
+  /** smaller model files are not cached: their graphs optimize in a few ms (default 8 MiB) */
   minBytes?: number;
   /** the folder is pruned, least recently used first, to this many bytes (default 1 GiB) */
   maxBytes?: number;

@@ -10,7 +10,7 @@ import { resolveParams } from '../vision/params.ts';
 import { decodeJobs, detectorLayout, type DetectorLayout } from '../vision/postprocess.ts';
 import { boxFrame } from '../vision/letterbox.ts';
 import { firstLine, type EpName } from './ep.ts';
-import { cacheDrop, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
+import { cacheDiscard, cacheDrop, cacheDropEntry, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
 import { checkInputShape } from './input-shape.ts';
 import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
 import { passKey, prepareModel, readPassNote, winogradApplies, writePassNote, type PreparedModel } from './graph-pass.ts';
@@ -76,9 +76,9 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
   const applies = winogradApplies(init.winograd !== false, eps, m.manifest);
   const build = `${ort.env.versions.common} quantized=${t.quantized === true} ${passKey(applies)}`;
   const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, build, init.ortCache) : undefined;
-  const fresh = async (saveTo?: string) => {
+  const fresh = async (save?: { saveTo: string; weights: string }) => {
     const p = applies ? await prepared() : { model: m.file, winograd: [] as string[] };
-    const made = await createSession(m.file, saveTo ? ['cpu'] : eps, saveTo ? { ...t, optimized: { saveTo } } : t, p.model);
+    const made = await createSession(m.file, save ? ['cpu'] : eps, save ? { ...t, optimized: save } : t, p.model);
     return { ...made, winograd: made.ep === 'cpu' ? p.winograd : [] };
   };
   if (!cache) return fresh();
@@ -87,12 +87,12 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
       // the key names the pass's version: a graph found under it was rewritten by this pass (or had nothing to rewrite)
       return { ...(await createSession(cache.path, ['cpu'], { ...t, optimized: 'cached' })), winograd: readPassNote(cache.note) ?? [] };
     } catch {
-      cacheDrop(cache.path);
+      cacheDropEntry(cache);
     }
   }
   try {
     mkdirSync(init.ortCache!.dir, { recursive: true });
-    const made = await fresh(cache.temp);
+    const made = await fresh({ saveTo: cache.temp, weights: cache.data });
     // before the graph is in place, so that a graph found has its note
     if (made.winograd.length) writePassNote(cache.note, made.winograd);
     else cacheDrop(cache.note);
@@ -100,7 +100,7 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
     return made;
   } catch {
     // an unwritable cache folder (or a model ORT cannot save) serves uncached
-    cacheDrop(cache.temp);
+    cacheDiscard(cache);
     return fresh();
   }
 }

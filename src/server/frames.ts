@@ -1,14 +1,18 @@
 // Stream wire formats: incoming binary messages are either an encoded image or a protobuf Frame
 // (proto/pinhole.proto); results go out as JSON text or protobuf Result.
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type protobuf from 'protobufjs';
 import type { DetectionResponse } from '../runtime/types.ts';
 
 export const PROTO_PATH = fileURLToPath(new URL('../../proto/pinhole.proto', import.meta.url));
 
+// protobufjs (37 modules, ~25-45 ms to import here) is loaded by the first protobuf message, not at every
+// server start, where the main thread's imports are what the first answer waits for (bench/README.md)
+const require = createRequire(import.meta.url);
 let root: protobuf.Root | undefined;
 function types(): { Frame: protobuf.Type; Result: protobuf.Type } {
-  root ??= protobuf.loadSync(PROTO_PATH);
+  root ??= (require('protobufjs') as typeof protobuf).loadSync(PROTO_PATH);
   return { Frame: root.lookupType('pinhole.Frame'), Result: root.lookupType('pinhole.Result') };
 }
 
