@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import { readFileSync } from 'node:fs';
 import { attr, decodeModel, GraphBuilder } from '../src/onnx/graph.ts';
+import { phaseKernel } from '../src/onnx/quantize/space-to-depth.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { rng, uniform } from '../test/helpers/random.ts';
 
@@ -45,25 +46,6 @@ const w = uniform(C * 3 * 9, r, 0.5);
 const bias = uniform(C, r, 0.1);
 const alpha = 0.1;
 const H = S / 2;
-
-/** The 2x2 kernel over the SpaceToDepth(2) of the once-padded input: output channel p*C + o is phase p of o. */
-function s2dWeights(): Float32Array {
-  // SpaceToDepth's channel order: (dy, dx, c) -> (dy * 2 + dx) * 3 + c
-  const k = new Float32Array(4 * C * 12 * 4);
-  for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) for (let oc = 0; oc < C; oc++) {
-    const out = (a * 2 + b) * C + oc;
-    for (let u = 0; u < 2; u++) for (let dy = 0; dy < 2; dy++) {
-      const ky = 2 * u + dy - a;
-      if (ky < 0 || ky > 2) continue;
-      for (let v = 0; v < 2; v++) for (let dx = 0; dx < 2; dx++) {
-        const kx = 2 * v + dx - b;
-        if (kx < 0 || kx > 2) continue;
-        for (let c = 0; c < 3; c++) k[((out * 12 + (dy * 2 + dx) * 3 + c) * 2 + u) * 2 + v] = w[((oc * 3 + c) * 3 + ky) * 3 + kx];
-      }
-    }
-  }
-  return k;
-}
 
 /** The same phases as one 4x4 stride-2 convolution (pad 1) on the image: phase (a, b) is the 3x3 kernel at offset (a, b). */
 function k4Weights(): Float32Array {
@@ -141,7 +123,7 @@ function build(enc: Enc, q?: Q): Uint8Array {
     let conv = enc === 'k4s2'
       // the same phases as one 4x4 stride-2 convolution on the image: no Pad, no SpaceToDepth, the same 48 terms
       ? g.node('Conv', [s, weights(k4Weights(), [4 * C, 3, 4, 4]), biasOf(4)], { kernel_shape: attr.ints([4, 4]), strides: attr.ints([2, 2]), pads: attr.ints([1, 1, 1, 1]) })
-      : g.node('Conv', [s, weights(s2dWeights(), [4 * C, 12, 2, 2]), biasOf(4)], { kernel_shape: attr.ints([2, 2]) });
+      : g.node('Conv', [s, weights(phaseKernel(w, C, 3), [4 * C, 12, 2, 2]), biasOf(4)], { kernel_shape: attr.ints([2, 2]) });
     conv = qdq(conv, q?.conv ?? [1, 0], 'c');
     let m: string;
     if (enc === 'd2s') {
