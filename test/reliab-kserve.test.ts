@@ -73,7 +73,7 @@ beforeAll(async () => {
 afterAll(() => { child?.kill('SIGKILL'); });
 
 describe('KServe infer caps on the shipped wgan', () => {
-  it('oversized batches are refused before running: RSS flat, /v2/health/live within 100 ms throughout', async () => {
+  it('oversized batches are refused before running: RSS flat, /v2/health/live within 500 ms throughout', async () => {
     const ok = await infer('wgan-synth', zBody(2));
     expect(ok.status, JSON.stringify(ok.json)).toBe(200);
     expect(ok.json.outputs![0].shape).toEqual([2, 3, 32, 32]);
@@ -99,9 +99,10 @@ describe('KServe infer caps on the shipped wgan', () => {
       + `(${busy.pings} pings), ${quiet.max.toFixed(1)} ms with nothing else running (${quiet.pings} pings); load ${loadavg()[0].toFixed(1)}`);
     expect(busy.pings).toBeGreaterThan(5);
     expect(grew).toBeLessThan(100);
-    // Within 100 ms of what the machine gives an idle server in the same run (a busy shared machine
-    // delays every answer; before the caps one N=3000 request blocked this route for seconds).
-    expect(busy.max).toBeLessThan(100 + quiet.max);
+    // Within 500 ms of what the machine gives an idle server in the same run: before the caps one N=3000
+    // request blocked this route for seconds, while on 2 cores shared with the other test files running in
+    // parallel a lone scheduling stall reached 177 ms (a clean-clone CI run; alone this test reads 11-18 ms).
+    expect(busy.max).toBeLessThan(500 + quiet.max);
   });
 
   it('an answer over the size cap -> 413 naming the cap, before the model runs', async () => {
