@@ -10,6 +10,9 @@ const MONOTONE: Record<string, (n: Node) => boolean> = {
   LeakyRelu: (n) => floatAttr(n, 'alpha', 0.01) >= 0,
 };
 
+/** A non-decreasing activation: a max (pool) commutes with it. */
+export const isMonotone = (n: Node | undefined): n is Node => n !== undefined && MONOTONE[n.opType!]?.(n) === true;
+
 /** Swaps every activation whose only consumer is a MaxPool (neither in `keep`); returns how many. */
 export function poolBeforeActivation(g: Graph, keep: ReadonlySet<string>): number {
   const ix = indexGraph(g);
@@ -17,7 +20,7 @@ export function poolBeforeActivation(g: Graph, keep: ReadonlySet<string>): numbe
   const at = new Map(nodes.map((n, i) => [n, i]));
   let swapped = 0;
   for (const act of [...nodes]) {
-    if (!MONOTONE[act.opType!]?.(act) || keep.has(act.name!)) continue;
+    if (!isMonotone(act) || keep.has(act.name!)) continue;
     const a = act.output![0];
     const users = ix.consumers.get(a) ?? [];
     const pool = users[0];

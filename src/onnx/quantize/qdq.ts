@@ -4,7 +4,7 @@
 // MaxPool (QDQ selectors): the graph stays a valid float graph whose arithmetic is the int8 arithmetic.
 import { tensorProto } from '../graph.ts';
 import type { Range } from './calibrate.ts';
-import { dimsOf, floatsOf, indexGraph, intAttr, dropUnusedInitializers, type Graph, type Node } from './tensors.ts';
+import { dimsOf, floatsOf, indexGraph, intAttr, namer, dropUnusedInitializers, type Graph, type Node } from './tensors.ts';
 
 export type ActivationType = 'uint8' | 'int8';
 
@@ -133,12 +133,7 @@ function quantizeNodeWeights(n: Node, xq: QParams, ix: ReturnType<typeof indexGr
 export function insertQdq(g: Graph, plan: QuantPlan, ranges: ReadonlyMap<string, Range>, type: ActivationType): QdqReport {
   const ix = indexGraph(g);
   const used = new Set<string>([...(g.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]), ...ix.inits.keys()]);
-  const fresh = (hint: string) => {
-    let n = hint, k = 0;
-    while (used.has(n)) n = `${hint}_${++k}`;
-    used.add(n);
-    return n;
-  };
+  const fresh = namer(used);
   const inits = g.initializer ?? [];
   const zp = (v: number) => (type === 'uint8' ? Uint8Array.of(v) : Int8Array.of(v));
   const qp = new Map<string, QParams>();

@@ -8,12 +8,8 @@
 // and an int8 GEMM with K = 48 instead of 27, which ORT's QLinearConv runs well where the 3-channel one
 // did not (bench/README.md, "The image layer in SpaceToDepth form").
 import { tensorProto } from '../graph.ts';
-import { dimsOf, floatAttr, floatsOf, indexGraph, intAttr, intsAttr, strAttr, dropUnusedInitializers, type Graph, type Node } from './tensors.ts';
-
-const MONOTONE: Record<string, (n: Node) => boolean> = {
-  Relu: () => true,
-  LeakyRelu: (n) => floatAttr(n, 'alpha', 0.01) >= 0,
-};
+import { isMonotone } from './commute.ts';
+import { dimsOf, floatsOf, indexGraph, intAttr, intsAttr, namer, strAttr, dropUnusedInitializers, type Graph, type Node } from './tensors.ts';
 
 const same = (a: number[] | undefined, b: number[]) => (a ?? b).length === b.length && (a ?? b).every((v, i) => v === b[i]);
 
@@ -97,13 +93,13 @@ function matchAfter(conv: Node, ix: ReturnType<typeof indexGraph>): Match | unde
     return users.length === 1 && !ix.outputs.has(t) ? users[0] : undefined;
   };
   const next = only(conv.output![0]);
-  if (next && MONOTONE[next.opType!]?.(next)) {
+  if (isMonotone(next)) {
     const pool = only(next.output![0]);
     return isPool2(pool) && pool!.input![0] === next.output![0] ? { conv, act: next, pool: pool! } : undefined;
   }
   if (!isPool2(next) || next!.input![0] !== conv.output![0]) return undefined;
   const act = only(next!.output![0]);
-  return act && MONOTONE[act.opType!]?.(act) && act.input![0] === next!.output![0] ? { conv, act, pool: next! } : { conv, pool: next! };
+  return isMonotone(act) && act.input![0] === next!.output![0] ? { conv, act, pool: next! } : { conv, pool: next! };
 }
 
 /** The static [H, W] of a graph input, if both are known. */
@@ -121,12 +117,7 @@ function inputHW(g: Graph, name: string): [number, number] | undefined {
 export function spaceToDepthImageLayers(g: Graph): string[] {
   const ix = indexGraph(g);
   const used = new Set<string>([...(g.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? []), n.name ?? '']), ...ix.inits.keys()]);
-  const fresh = (hint: string) => {
-    let n = hint, k = 0;
-    while (used.has(n)) n = `${hint}_${++k}`;
-    used.add(n);
-    return n;
-  };
+  const fresh = namer(used);
   const rewritten: string[] = [];
   const replace = new Map<Node, Node[]>();
   const drop = new Set<Node>();

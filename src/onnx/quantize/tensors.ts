@@ -65,6 +65,16 @@ export function indexGraph(g: Graph): GraphIndex {
   return { inits, producer, consumers, outputs: new Set((g.output ?? []).map((o) => o.name!)) };
 }
 
+/** Names for new tensors and nodes: the hint itself if it is not in `used`, else hint_1, hint_2, ...; each one given is added to `used`. */
+export function namer(used: Set<string>): (hint: string) => string {
+  return (hint) => {
+    let n = hint, k = 0;
+    while (used.has(n)) n = `${hint}_${++k}`;
+    used.add(n);
+    return n;
+  };
+}
+
 /** Initializers no node reads any more (e.g. BatchNorm parameters after folding) are dropped. */
 export function dropUnusedInitializers(g: Graph): void {
   const used = new Set((g.node ?? []).flatMap((n) => n.input ?? []));
