@@ -4,6 +4,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { Manifest } from '../manifest.ts';
 import type { EpAttempt, EpName } from './ep.ts';
 import type { Detection } from '../vision/types.ts';
+import type { PackedDetections } from './detections-wire.ts';
 import type { ImageJob } from '../vision/postprocess.ts';
 import type { OrtCacheOptions } from './ort-cache.ts';
 import type { Spinning } from './ort-session.ts';
@@ -76,8 +77,16 @@ export interface DetectRequest {
   solo?: boolean;
 }
 
+/** A batch's answer as the runtime hands it on: detections per image, best first. */
 export interface DetectReply {
   detections: Detection[][];
+  inferMs: number;
+  postMs: number;
+}
+
+/** The same as the worker sends it: the detections packed into typed arrays (detections-wire.ts). */
+export interface DetectWireReply {
+  packed: PackedDetections;
   inferMs: number;
   postMs: number;
   /** the jobs' input tensors, transferred back for reuse (tensor-pool.ts) */

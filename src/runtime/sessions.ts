@@ -7,7 +7,8 @@ import { parseEps, type EpName } from './ep.ts';
 import type { OrtCacheOptions } from './ort-cache.ts';
 import type { Spinning } from './ort-session.ts';
 import { WorkerPool, type PoolLog } from './pool.ts';
-import type { DetectJob, DetectReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
+import { unpackDetections } from './detections-wire.ts';
+import type { DetectJob, DetectReply, DetectWireReply, InferReply, LoadReply, TensorMeta, WorkerCall } from './protocol.ts';
 import { TensorPool } from './tensor-pool.ts';
 import type { RawTensor } from './types.ts';
 
@@ -234,9 +235,9 @@ export class Sessions {
    * worker 0's solo session (the caller runs nothing beside it).
    */
   async runDetect(worker: number, model: LoadedModel, jobs: readonly DetectJob[], solo = false): Promise<DetectReply> {
-    const r = await this.pool.call<DetectReply>(worker, { op: 'runDetect', modelId: model.id, jobs, solo }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
+    const r = await this.pool.call<DetectWireReply>(worker, { op: 'runDetect', modelId: model.id, jobs, solo }, jobs.map((j) => j.tensor.buffer as ArrayBuffer));
     for (const t of r.tensors ?? []) this.tensors.give(t);
-    return r;
+    return { detections: unpackDetections(r.packed, model.manifest.names), inferMs: r.inferMs, postMs: r.postMs };
   }
 
   runInfer(worker: number, model: LoadedModel, inputs: Record<string, RawTensor>): Promise<InferReply> {

@@ -12,10 +12,11 @@ import { boxFrame } from '../vision/letterbox.ts';
 import { firstLine, type EpName } from './ep.ts';
 import { cacheDiscard, cacheDrop, cacheDropEntry, cacheEntry, cacheHit, cacheStore } from './ort-cache.ts';
 import { checkInputShape } from './input-shape.ts';
+import { packDetections } from './detections-wire.ts';
 import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
 import { passKey, prepareModel, readPassNote, winogradApplies, writePassNote, type PreparedModel } from './graph-pass.ts';
 import type {
-  DetectReply, DetectRequest, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
+  DetectRequest, DetectWireReply, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
 } from './protocol.ts';
 import type { RawTensor } from './types.ts';
@@ -194,13 +195,13 @@ async function runDetect(s: Loaded, images: Float32Array[], solo = false) {
 }
 
 /** A batch of jobs as the door resolved them: run, then decode each image with its own frame and parameters. */
-async function detectBatch(m: DetectRequest): Promise<DetectReply> {
+async function detectBatch(m: DetectRequest): Promise<DetectWireReply> {
   const s = get(m.modelId);
   if (!s.layout) throw new Error(`model kind ${s.manifest.kind} has no detection output`);
   const r = await inTurn(s, () => runDetect(s, m.jobs.map((j) => j.tensor), m.solo));
   const t1 = performance.now();
-  const detections = decodeJobs(s.layout, r.data, r.dims, m.jobs);
-  return { detections, inferMs: r.ms, postMs: performance.now() - t1 };
+  const packed = packDetections(decodeJobs(s.layout, r.data, r.dims, m.jobs));
+  return { packed, inferMs: r.ms, postMs: performance.now() - t1 };
 }
 
 const TYPED = {
@@ -288,7 +289,7 @@ async function handle(m: WorkerRequest): Promise<void> {
       case 'runDetect': {
         // the inputs are done with once the batch ran: back to the runtime's pool, without a copy
         const r = await detectBatch(m);
-        value = { ...r, tensors: m.jobs.map((j) => j.tensor) } satisfies DetectReply;
+        value = { ...r, tensors: m.jobs.map((j) => j.tensor) } satisfies DetectWireReply;
         transfer = [...new Set(m.jobs.map((j) => j.tensor.buffer as ArrayBuffer))];
         break;
       }
