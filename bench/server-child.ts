@@ -90,7 +90,7 @@ export const loadAverage = (): string => loadavg().map((l) => l.toFixed(2)).join
 /**
  * Node's flags for `pinhole serve`, as package.json's start script and the container images give them: a
  * young generation of 4 MB semi-spaces (README "Serving options": with V8's default 16 MB, the main thread fell
- * into a major GC every ~20 requests at one connection in about half the runs, 1.4-2.3 ms of GC per request).
+ * into a major GC every ~20 requests at one connection in about half the runs, 0.8-3.2 ms of GC per request).
  */
 export const SERVE_NODE_FLAGS = ['--max-semi-space-size=4'];
 
