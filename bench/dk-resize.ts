@@ -1,6 +1,6 @@
 // darknet's resampling (resample: bilinear-darknet: sharp's full-size decode + src/vision/resample-darknet.ts)
 // against sharp's decode + cubic resize (resample: cubic), the whole of preprocess() in this process,
-// alternating rounds, on pictures from stream-frame size to a 12 MP photo: wall p50 and the process's CPU
+// alternating call by call, on pictures from stream-frame size to a 12 MP photo: wall p50 and the process's CPU
 // (all threads: libvips' and libuv's included) per picture. What decides the default's rule for big JPEGs
 // (preprocess.ts exactDarknet). Also the sampler alone on a decoded dog.jpg.
 //
@@ -31,24 +31,22 @@ const cases: Array<{ name: string; bytes: Buffer; spec: InputSpec }> = [
 ];
 const variants: Resample[] = ['cubic', 'bilinear-darknet'];
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-console.log(`dk-resize: preprocess() letterbox, cubic against bilinear-darknet, ${rounds} rounds x ${n} alternating; load ${loadAverage()}`);
+console.log(`dk-resize: preprocess() letterbox, cubic against bilinear-darknet, ${rounds * n} calls each, alternating; load ${loadAverage()}`);
 console.log(`${'picture'.padEnd(30)} ${'cubic wall / CPU ms'.padStart(20)} ${'darknet wall / CPU ms'.padStart(22)}  default`);
 for (const c of cases) {
   const tensor = new Float32Array(3 * c.spec.width * c.spec.height);
   const t = new Map(variants.map((v) => [v, { wall: [] as number[], cpu: 0 }]));
-  for (let r = 0; r < rounds; r++) {
-    for (const v of variants) {
-      const run = () => preprocess(c.bytes, c.spec, { mode: 'letterbox', resample: v }, { alloc: () => tensor });
-      for (let i = 0; i < 2; i++) await run();
+  const run = (v: Resample) => preprocess(c.bytes, c.spec, { mode: 'letterbox', resample: v }, { alloc: () => tensor });
+  for (const v of variants) for (let i = 0; i < 3; i++) await run(v);
+  // one call of each a turn, the order flipped every turn: the machine's load drifts alike over both
+  for (let i = 0; i < rounds * n; i++) {
+    for (const v of i % 2 ? [...variants].reverse() : variants) {
       const s = t.get(v)!;
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        await run();
-        s.wall.push(performance.now() - t0);
-      }
+      const c0 = process.cpuUsage(), t0 = performance.now();
+      await run(v);
+      s.wall.push(performance.now() - t0);
       const u = process.cpuUsage(c0);
-      s.cpu += (u.user + u.system) / 1000 / n / rounds;
+      s.cpu += (u.user + u.system) / 1000 / (rounds * n);
     }
   }
   const meta = await sharp(c.bytes).metadata();

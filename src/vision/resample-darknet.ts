@@ -164,7 +164,9 @@ function layout(w: number, h: number, W: number, C: number) {
  */
 export function resampleDarknet(src: PixelSource, dst: SampleTarget): void {
   checkShapes(src, dst);
-  const { pixels, width: W, height: H, channels: C } = src;
+  const { width: W, height: H, channels: C } = src;
+  // a plain view: a Node Buffer's subarray (one a row) builds a Buffer each time
+  const pixels = new Uint8Array(src.pixels.buffer, src.pixels.byteOffset, src.pixels.length);
   const { outW: w, outH: h } = dst;
   if (12 % C !== 0) throw new RangeError(`resample: ${C} channels`);
   const k = loadKernel();
