@@ -71,6 +71,16 @@ describe('network input == darknet\'s own (libdarknet load_image_color + letterb
     });
   }
 
+  it('decoded RGB pixels (a video frame): darknet\'s input for the file they came from', async () => {
+    const file = darknetData('person.jpg');
+    const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const dk = await darknetInput(file, 416, 416, 'letterbox');
+    const ours = await preprocess({ data, width: info.width, height: info.height, channels: 3 }, { width: 416, height: 416, channels: 3, layout: 'NCHW' }, 'letterbox');
+    let maxDiff = 0;
+    for (let i = 0; i < dk.input.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours.data[i] - dk.input[i]));
+    expect(maxDiff).toBe(0);
+  });
+
   it('kite.jpg (1352x900, reduced 3.25x): sharp\'s cubic by default, darknet\'s exactly when the model asks', async () => {
     const file = darknetData('kite.jpg');
     const byDefault = await compare(file, 416, 416, 'letterbox');
