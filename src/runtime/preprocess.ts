@@ -1,9 +1,10 @@
 // Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics by default and the
-// model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear).
-// sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
-// this module only converts the resized uint8 pixels once, straight into the final tensor layout
-// (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts; a plain PNG it samples is
-// decoded without libvips: png-pixels.ts).
+// model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear, cubic).
+// sharp does the decoding and EXIF orientation (in libuv threads, off the event loop); darknet's own
+// resize_image (src/vision/resample-darknet.ts) lays the full-size pixels into the tensor, value for value
+// darknet's input, except for a JPEG that sharp shrinks while decoding, which sharp's cubic resizes and this
+// module converts once into the tensor (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts;
+// a plain PNG that either sampler takes is decoded without libvips: png-pixels.ts).
 import { imageSize } from 'image-size';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
@@ -194,8 +195,8 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source
 }
 
 /**
- * Whether a letterbox or resize model gets darknet's own resampling of this picture (resample.ts'
- * resampleDarknet on the full-size decode: darknet's input value for value) rather than sharp's cubic.
+ * Whether a letterbox or resize model gets darknet's own resampling of this picture (resample-darknet.ts
+ * on the full-size decode: darknet's input value for value) rather than sharp's cubic.
  * `bilinear-darknet` and `cubic` say so outright; the default takes darknet's unless sharp would shrink
  * the JPEG while decoding it: libjpeg's DCT-domain shrink, which sharp uses once both sides are reduced
  * 3x or more (2x and up to 3x it leaves to the resize), decodes a quarter of the pixels or fewer, and
