@@ -5,8 +5,9 @@
 // vertically, the last output row only (1 - dy) * row[iy], with no second term (darknet's quirk: when
 // (h - 1) * scale rounds below in.h - 1 that row is darkened, and darknet's input has it so).
 // Each weight times value and the sum are rounded to float32, no fused multiply-add: Debian's amd64
-// build (-Ofast, SSE2) computes (1 - sy) + iy for 1 - dy, which is the same float (dy = sy - iy is
-// exact), and test/darknet-input checks our network input against libdarknet's, value for value.
+// libdarknet is scalar SSE code (mulss, addss), reassociated as fast-math allows to (1 - sy) + iy for
+// 1 - dy, which is the same float (dy = sy - iy is exact); test/darknet-input checks our network input
+// against libdarknet's, value for value.
 //
 // resampleDarknetJs transcribes the C; resampleDarknet runs the same float32 operations in WebAssembly
 // (resample.wat), bit for bit the same (test/resample-darknet). Unlike darknet it resamples only the
