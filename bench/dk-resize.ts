@@ -28,6 +28,8 @@ const cases: Array<{ name: string; bytes: Buffer; spec: InputSpec }> = [
   { name: 'JPEG 1280x960 -> 416 (3.1x)', bytes: await jpeg(1280, 960), spec: net(416) },
   { name: 'JPEG 1920x1080 -> 416 (4.6x)', bytes: await jpeg(1920, 1080), spec: net(416) },
   { name: 'JPEG 4000x3000 -> 416 (9.6x)', bytes: await jpeg(4000, 3000), spec: net(416) },
+  { name: 'WebP 768x576 -> 416', bytes: await sharp(dog).webp({ quality: 90 }).toBuffer(), spec: net(416) },
+  { name: 'WebP 320x240 -> 416 (upscaled)', bytes: await sharp(dog).resize(320, 240, { fit: 'fill' }).webp({ quality: 90 }).toBuffer(), spec: net(416) },
 ];
 const variants: Resample[] = ['cubic', 'bilinear-darknet'];
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -51,7 +53,7 @@ for (const c of cases) {
   }
   const meta = await sharp(c.bytes).metadata();
   const g = pasteGeometry('letterbox', meta.width, meta.height, c.spec.width, c.spec.height);
-  const dflt = exactDarknet(undefined, { width: meta.width, height: meta.height, jpeg: meta.format === 'jpeg' }, g) ? 'darknet' : 'cubic';
+  const dflt = exactDarknet(undefined, { width: meta.width, height: meta.height, format: meta.format }, g) ? 'darknet' : 'cubic';
   const f = (v: Resample) => `${med(t.get(v)!.wall).toFixed(2)} / ${t.get(v)!.cpu.toFixed(2)}`;
   console.log(`${c.name.padEnd(30)} ${f('cubic').padStart(20)} ${f('bilinear-darknet').padStart(22)}  ${dflt}`);
 }

@@ -38,8 +38,8 @@ interface ManifestBase {
   /**
    * How the picture is resized: bilinear-darknet (darknet's resize_image, value for value), cubic
    * (sharp's antialiased reduction) or bilinear-tf (TensorFlow's resize_bilinear, no half-pixel centres,
-   * no antialiasing: what tfjs models saw). Absent: darknet's, except for a JPEG that sharp shrinks while
-   * decoding (reduced 3x or more), which gets cubic (runtime/preprocess.ts exactDarknet).
+   * no antialiasing: what tfjs models saw). Absent: darknet's, except for a picture that sharp shrinks while
+   * decoding (a JPEG reduced 3x or more, a WebP reduced at all), which gets cubic (runtime/preprocess.ts exactDarknet).
    */
   resample?: 'bilinear-darknet' | 'cubic' | 'bilinear-tf';
   names: string[];

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
+import { exactDarknet, preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
+import { letterboxGeometry } from '../src/vision/letterbox.ts';
 import type { PreprocessMode } from '../src/vision/letterbox.ts';
 import { darknetData, darknetInput } from './helpers/oracle.ts';
 
@@ -90,6 +91,30 @@ describe('network input == darknet\'s own (libdarknet load_image_color + letterb
     expect(asked.maxDiff).toBe(0);
     expect(byDefault).toEqual(cubic);
     expect(cubic.maxDiff).toBeGreaterThan(0.01);
+  });
+
+  it('a WebP (libwebp scales while decoding for sharp): cubic by default when reduced, darknet\'s exactly when asked', async () => {
+    const file = join(work, 'dog.webp');
+    writeFileSync(file, await sharp(darknetData('dog.jpg')).webp({ quality: 90 }).toBuffer());
+    const asked = await compare(file, 416, 416, 'letterbox', 'bilinear-darknet');
+    console.log(`[darknet-input] dog.webp -> 416 letterbox, bilinear-darknet: max |ours - darknet| ${asked.maxDiff}`);
+    expect(asked.maxDiff).toBe(0);
+    expect(await compare(file, 416, 416, 'letterbox')).toEqual(await compare(file, 416, 416, 'letterbox', 'cubic'));
+  });
+
+  it('the default\'s rule: darknet\'s unless sharp shrinks the picture while decoding it', () => {
+    const rule = (format: string | undefined, w: number, h: number, resample?: PixelLayout['resample']) =>
+      exactDarknet(resample, { width: w, height: h, format }, letterboxGeometry(w, h, 416, 416));
+    expect(rule('jpeg', 768, 576)).toBe(true);
+    expect(rule('jpeg', 1247, 935)).toBe(true); // 2.998x
+    expect(rule('jpeg', 1248, 936)).toBe(false); // 3x: libjpeg's DCT-domain shrink by 2
+    expect(rule('jpeg', 4000, 3000)).toBe(false);
+    expect(rule('jpeg', 4000, 3000, 'bilinear-darknet')).toBe(true);
+    expect(rule('jpeg', 768, 576, 'cubic')).toBe(false);
+    expect(rule('webp', 416, 312)).toBe(true);
+    expect(rule('webp', 320, 240)).toBe(true);
+    expect(rule('webp', 768, 576)).toBe(false);
+    for (const f of ['png', 'gif', 'tiff', 'heif', undefined]) expect(rule(f, 4000, 3000)).toBe(true);
   });
 
   it('cubic stays selectable: dog.jpg with resample cubic is sharp\'s, ~.01 from darknet\'s on average', async () => {

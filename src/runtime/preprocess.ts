@@ -160,14 +160,15 @@ function contains(bytes: Uint8Array, what: Buffer, within: number): boolean {
 
 /**
  * A picture to decode: sharp's pipeline on it, its displayed size, the bytes of a PNG whose header read
- * was sure, whether it is a JPEG, and the pixels themselves when they came decoded as interleaved RGB.
+ * was sure, its format (sharp's name; absent for decoded pixels), and the pixels themselves when they
+ * came decoded as interleaved RGB.
  */
 interface Source {
   img: Sharp;
   width: number;
   height: number;
   png?: Uint8Array;
-  jpeg?: boolean;
+  format?: string;
   rgb?: Uint8Array;
 }
 
@@ -180,7 +181,7 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, ignoreIcc: true });
   // JPEG (cameras, streams) and PNG: one libvips load, the decoding one, which still enforces the pixel limit
   const quick = headerSize(bytes);
-  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes } : { jpeg: true }) };
+  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes, format: 'png' } : { format: 'jpeg' }) };
   let meta: Metadata;
   try {
     // Header only, no limit, so that an oversized image is refused below with its dimensions named.
@@ -191,21 +192,25 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source
   if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (${EXPECTED})`);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw badImage('image has no pixels');
-  return { img, width, height, jpeg: meta.format === 'jpeg' };
+  return { img, width, height, format: meta.format };
 }
 
 /**
  * Whether a letterbox or resize model gets darknet's own resampling of this picture (resample-darknet.ts
  * on the full-size decode: darknet's input value for value) rather than sharp's cubic.
- * `bilinear-darknet` and `cubic` say so outright; the default takes darknet's unless sharp would shrink
- * the JPEG while decoding it: libjpeg's DCT-domain shrink, which sharp uses once both sides are reduced
- * 3x or more (2x and up to 3x it leaves to the resize), decodes a quarter of the pixels or fewer, and
- * the full-size decode darknet's resampling needs would cost more than it saves (bench/README.md, "darknet's
- * resize"). Below that sharp decodes the whole picture anyway, and the sampler costs less than its cubic.
+ * `bilinear-darknet` and `cubic` say so outright. The default takes darknet's unless sharp would shrink the
+ * picture while decoding it, where the full-size decode darknet's resampling needs costs more than it
+ * saves (bench/README.md, "darknet's resize"): a JPEG reduced 3x or more in both directions (libjpeg's
+ * DCT-domain shrink: sharp uses it from a factor of 2 but leaves an integral 2 to the resize), a WebP
+ * reduced at all (libwebp scales while decoding). Anything else sharp decodes whole anyway, and the
+ * sampler costs less than its cubic resize and the fill after it.
  */
-export function exactDarknet(resample: Resample | undefined, src: { width: number; height: number; jpeg?: boolean }, g: PasteGeometry): boolean {
+export function exactDarknet(resample: Resample | undefined, src: { width: number; height: number; format?: string }, g: PasteGeometry): boolean {
   if (resample !== undefined) return resample === 'bilinear-darknet';
-  return !src.jpeg || Math.min(src.width / g.newW, src.height / g.newH) < JPEG_SHRINK_FROM;
+  const shrink = Math.min(src.width / g.newW, src.height / g.newH);
+  if (src.format === 'jpeg') return shrink < JPEG_SHRINK_FROM;
+  if (src.format === 'webp') return shrink <= 1;
+  return true;
 }
 
 /** sharp shrinks a JPEG on load when both sides are reduced this much (its pipeline.cc, fastShrinkOnLoad). */
