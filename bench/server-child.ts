@@ -95,16 +95,23 @@ export interface ServerChild {
   stop(): Promise<number | null>;
 }
 
+/** Which checkout the server runs from (another build, for A/B runs) and Node flags before its script. */
+export interface ChildRun {
+  root?: string;
+  nodeArgs?: string[];
+}
+
 /**
  * Starts `pinhole serve` on 127.0.0.1:0 serving only `models` (through a folder of symlinks). `logTail`
  * keeps only the last that many characters of its output, for long runs that log every request.
  */
 export async function startServerChild(models: PickedModel | PickedModel[], flags: string[], timeoutMs = 180_000,
-  logTail = Infinity): Promise<ServerChild> {
+  logTail = Infinity, run: ChildRun = {}): Promise<ServerChild> {
   const only = mkdtempSync(join(tmpdir(), 'pinhole-bench-models-'));
   for (const m of [models].flat()) symlinkSync(m.dir, join(only, m.name), 'dir');
-  const child = spawn(process.execPath, [join(ROOT, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  const root = run.root ?? ROOT;
+  const child = spawn(process.execPath, [...(run.nodeArgs ?? []), join(root, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   const keep = (c: Buffer) => { log = (log + c).slice(-logTail); };
