@@ -99,6 +99,8 @@ export interface ServerChild {
 export interface ChildRun {
   root?: string;
   nodeArgs?: string[];
+  /** set in the server's environment (e.g. glibc's MALLOC_* tunables) */
+  env?: Record<string, string>;
 }
 
 /**
@@ -111,7 +113,7 @@ export async function startServerChild(models: PickedModel | PickedModel[], flag
   for (const m of [models].flat()) symlinkSync(m.dir, join(only, m.name), 'dir');
   const root = run.root ?? ROOT;
   const child = spawn(process.execPath, [...(run.nodeArgs ?? []), join(root, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...(run.env ? { env: { ...process.env, ...run.env } } : {}),
   });
   let log = '';
   const keep = (c: Buffer) => { log = (log + c).slice(-logTail); };

@@ -10,7 +10,8 @@
 //     [--image-size 640x480] [--streams 8] [--duration 8] [--rounds 3] [--node-flags "--max-semi-space-size=32"]
 //
 // A variant is LABEL=ROOT (a checkout with bin/pinhole.js and a current dist/) or LABEL=ROOT|NODE FLAGS, e.g.
-// "young=.|--max-semi-space-size=32"; --node-flags go to every variant.
+// "young=.|--max-semi-space-size=32"; NAME=VALUE words there set the server's environment; --node-flags go to
+// every variant.
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,7 +32,7 @@ const { values: o } = parseArgs({
   },
 });
 
-interface Variant { label: string; root: string; nodeArgs: string[] }
+interface Variant { label: string; root: string; nodeArgs: string[]; env: Record<string, string> }
 
 const split = (s: string) => s.split(/\s+/).filter(Boolean);
 const variants: Variant[] = (o.variant ?? ['this=.']).map((v) => {
@@ -40,14 +41,17 @@ const variants: Variant[] = (o.variant ?? ['this=.']).map((v) => {
     console.error(`--variant takes LABEL=ROOT or LABEL=ROOT|NODE FLAGS; got "${v}"`);
     process.exit(2);
   }
-  return { label: m[1], root: resolve(m[2] || '.'), nodeArgs: [...split(o['node-flags']), ...split(m[3] ?? '')] };
+  const words = [...split(o['node-flags']), ...split(m[3] ?? '')];
+  // NAME=VALUE words are the server's environment, the others Node's flags
+  const env = Object.fromEntries(words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { label: m[1], root: resolve(m[2] || '.'), nodeArgs: words.filter((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w)), env };
 });
 const { model, image: original, flags } = servingSetup(o);
 if (o['stream-in-flight'] !== undefined) flags.push('--stream-in-flight', o['stream-in-flight']);
 const image = await cameraFrame(original, o['image-size']);
 const duration = Number(o.duration), fps = Number(o.fps), streams = Number(o.streams), rounds = Number(o.rounds);
 
-interface ThreadCpu { seconds: number; comm: string }
+interface ThreadCpu { seconds: number; comm: string; faults: number; system: number }
 
 /** CPU seconds and name of each thread of a process, by thread id. */
 function threadCpu(pid: number): Map<number, ThreadCpu> {
@@ -56,30 +60,32 @@ function threadCpu(pid: number): Map<number, ThreadCpu> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), { seconds: (Number(f[11]) + Number(f[12])) / 100, comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
+      out.set(Number(tid), {
+        seconds: (Number(f[11]) + Number(f[12])) / 100, system: Number(f[12]) / 100, faults: Number(f[7]),
+        comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+      });
     } catch { /* the thread ended */ }
   }
   return out;
 }
 
 /**
- * The server's CPU in a window by kind of thread. Node names none of its threads: V8's platform threads
- * (concurrent marking and sweeping, compilers) are the first ones it starts, right after the main thread;
- * the inference workers are the two busiest of the rest (ONNX Runtime runs in them, 1 thread each by
- * default); libvips names its own; what is left is libuv's pool (sharp's calls run there) and idle threads.
+ * The server's CPU in a window by kind of thread. Node names none of its threads: the inference workers are
+ * the two busiest (ONNX Runtime runs in them, 1 thread each by default), libvips names its own, and the rest
+ * is libuv's pool (sharp's calls run there) and V8's platform threads (concurrent marking and sweeping,
+ * the optimizing compiler), which only `perf` tells apart.
  */
 function byKind(pid: number, t0: Map<number, ThreadCpu>, t1: Map<number, ThreadCpu>, workers: number): Record<string, number> {
   const used = [...t1].map(([tid, t]) => ({ tid, comm: t.comm, s: t.seconds - (t0.get(tid)?.seconds ?? 0) }));
-  const out: Record<string, number> = { main: 0, inference: 0, libvips: 0, v8: 0, 'libuv+rest': 0 };
+  const out: Record<string, number> = { main: 0, inference: 0, libvips: 0, 'libuv+v8': 0 };
   const rest = [];
   for (const u of used) {
     if (u.tid === pid) out.main += u.s;
     else if (u.comm.startsWith('libvips')) out.libvips += u.s;
-    else if (u.tid - pid <= 5) out.v8 += u.s;
     else rest.push(u);
   }
   rest.sort((a, b) => b.s - a.s);
-  rest.forEach((u, i) => { out[i < workers ? 'inference' : 'libuv+rest'] += u.s; });
+  rest.forEach((u, i) => { out[i < workers ? 'inference' : 'libuv+v8'] += u.s; });
   return out;
 }
 
@@ -98,11 +104,11 @@ function collections(log: string): string {
 }
 
 console.log(`ws A/B: model ${model.name}, ${o['image-size']} JPEG (${image.length} bytes), ${streams} streams x ${fps} fps, ${duration} s per run, `
-  + `${rounds} rounds of ${variants.map((v) => `${v.label} (${v.root}${v.nodeArgs.length ? ` ${v.nodeArgs.join(' ')}` : ''})`).join(', ')}; load ${load()}`);
+  + `${rounds} rounds of ${variants.map((v) => `${v.label} (${v.root}${[...v.nodeArgs, ...Object.entries(v.env).map(([k, x]) => `${k}=${x}`)].map((w) => ` ${w}`).join('')})`).join(', ')}; load ${load()}`);
 const totals = new Map<string, { frames: number; cpu: number; main: number; seconds: number }>();
 for (let r = 1; r <= rounds; r++) {
   for (const v of variants) {
-    const server = await startServerChild(model, flags, 180_000, Infinity, { root: v.root, nodeArgs: ['--trace-gc', ...v.nodeArgs] });
+    const server = await startServerChild(model, flags, 180_000, Infinity, { root: v.root, nodeArgs: ['--trace-gc', ...v.nodeArgs], env: v.env });
     try {
       const pid = server.child.pid!;
       const url = `${server.url.replace('http', 'ws')}/v1/stream?model=${encodeURIComponent(model.name)}`;
@@ -117,6 +123,8 @@ for (let r = 1; r <= rounds; r++) {
       const workers = Number(/inference: (\d+) worker/.exec(server.log())?.[1] ?? 1);
       const kinds = byKind(pid, t0, t1, workers);
       const main = kinds.main;
+      const delta = (k: 'faults' | 'system') => [...t1].reduce((a, [tid, t]) => a + t[k] - (t0.get(tid)?.[k] ?? 0), 0);
+      const faults = (delta('faults') / Math.max(1, frames)).toFixed(0);
       const others = Object.entries(kinds).map(([k, s]) => `${k} ${ms(s)}`).join(', ');
       const lat = all.flatMap((s) => s.latencies).sort((a, b) => a - b);
       const per = all.map((s) => s.processed);
@@ -125,7 +133,7 @@ for (let r = 1; r <= rounds; r++) {
       totals.set(v.label, { frames: sum.frames + frames, cpu: sum.cpu + cpu, main: sum.main + main, seconds: sum.seconds + seconds });
       console.log(`round ${r} ${v.label}: ${(frames / seconds).toFixed(1)} frames/s (streams ${((100 * (Math.min(...per) - mean)) / mean).toFixed(0)}%/+${((100 * (Math.max(...per) - mean)) / mean).toFixed(0)}%), `
         + `p50 ${percentile(lat, 50).toFixed(0)} / p99 ${percentile(lat, 99).toFixed(0)} ms; server ${ms(cpu)} ms CPU per frame (${(cpu / seconds).toFixed(2)} cores), `
-        + `by thread: ${others}; ${collections(server.log().slice(logAt))}; client ${((k.user + k.system) / 1e6 / seconds).toFixed(2)} cores; `
+        + `by thread: ${others}; kernel ${ms(delta('system'))}, ${faults} page faults per frame; ${collections(server.log().slice(logAt))}; client ${((k.user + k.system) / 1e6 / seconds).toFixed(2)} cores; `
         + `${threadsOf(server.log())}; load ${l0}`);
     } finally {
       await server.stop();
