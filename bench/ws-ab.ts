@@ -9,9 +9,9 @@
 //   node --import tsx bench/ws-ab.ts --variant base=/tmp/main-checkout --variant new=. [--model yolov2-synth-int8]
 //     [--image-size 640x480] [--streams 8] [--duration 8] [--rounds 3] [--node-flags "--max-semi-space-size=32"]
 //
-// A variant is LABEL=ROOT (a checkout with bin/pinhole.js and a current dist/) or LABEL=ROOT|NODE FLAGS, e.g.
-// "young=.|--max-semi-space-size=32"; NAME=VALUE words there set the server's environment; --node-flags go to
-// every variant.
+// A variant is LABEL=ROOT (a checkout with bin/pinhole.js and a current dist/), LABEL=ROOT|NODE FLAGS, e.g.
+// "young=.|--max-semi-space-size=32" (NAME=VALUE words there set the server's environment), or
+// LABEL=ROOT|NODE FLAGS|SERVE FLAGS, e.g. "four=.||--stream-in-flight 4"; --node-flags go to every variant.
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,11 +32,11 @@ const { values: o } = parseArgs({
   },
 });
 
-interface Variant { label: string; root: string; nodeArgs: string[]; env: Record<string, string> }
+interface Variant { label: string; root: string; nodeArgs: string[]; env: Record<string, string>; serveArgs: string[] }
 
 const split = (s: string) => s.split(/\s+/).filter(Boolean);
 const variants: Variant[] = (o.variant ?? ['this=.']).map((v) => {
-  const m = /^([^=]+)=([^|]*)(?:\|(.*))?$/.exec(v);
+  const m = /^([^=]+)=([^|]*)(?:\|([^|]*))?(?:\|(.*))?$/.exec(v);
   if (!m) {
     console.error(`--variant takes LABEL=ROOT or LABEL=ROOT|NODE FLAGS; got "${v}"`);
     process.exit(2);
@@ -44,14 +44,14 @@ const variants: Variant[] = (o.variant ?? ['this=.']).map((v) => {
   const words = [...split(o['node-flags']), ...split(m[3] ?? '')];
   // NAME=VALUE words are the server's environment, the others Node's flags
   const env = Object.fromEntries(words.filter((w) => /^[A-Z_][A-Z0-9_]*=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
-  return { label: m[1], root: resolve(m[2] || '.'), nodeArgs: words.filter((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w)), env };
+  return { label: m[1], root: resolve(m[2] || '.'), nodeArgs: words.filter((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w)), env, serveArgs: split(m[4] ?? '') };
 });
 const { model, image: original, flags } = servingSetup(o);
 if (o['stream-in-flight'] !== undefined) flags.push('--stream-in-flight', o['stream-in-flight']);
 const image = await cameraFrame(original, o['image-size']);
 const duration = Number(o.duration), fps = Number(o.fps), streams = Number(o.streams), rounds = Number(o.rounds);
 
-interface ThreadCpu { seconds: number; comm: string; faults: number; system: number }
+interface ThreadCpu { seconds: number; comm: string; faults: number; system: number; runNs: number; waitNs: number }
 
 /** CPU seconds and name of each thread of a process, by thread id. */
 function threadCpu(pid: number): Map<number, ThreadCpu> {
@@ -60,8 +60,10 @@ function threadCpu(pid: number): Map<number, ThreadCpu> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // schedstat: ns on a CPU, ns runnable but waiting for one, timeslices
+      const [runNs, waitNs] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ').map(Number);
       out.set(Number(tid), {
-        seconds: (Number(f[11]) + Number(f[12])) / 100, system: Number(f[12]) / 100, faults: Number(f[7]),
+        runNs, waitNs, seconds: (Number(f[11]) + Number(f[12])) / 100, system: Number(f[12]) / 100, faults: Number(f[7]),
         comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
       });
     } catch { /* the thread ended */ }
@@ -77,6 +79,7 @@ function threadCpu(pid: number): Map<number, ThreadCpu> {
  */
 function byKind(pid: number, t0: Map<number, ThreadCpu>, t1: Map<number, ThreadCpu>, workers: number): Record<string, number> {
   const used = [...t1].map(([tid, t]) => ({ tid, comm: t.comm, s: t.seconds - (t0.get(tid)?.seconds ?? 0) }));
+  lastWorkers = used.filter((u) => u.tid !== pid && !u.comm.startsWith('libvips')).sort((a, b) => b.s - a.s).slice(0, workers).map((u) => u.tid);
   const out: Record<string, number> = { main: 0, inference: 0, libvips: 0, 'libuv+v8': 0 };
   const rest = [];
   for (const u of used) {
@@ -87,6 +90,19 @@ function byKind(pid: number, t0: Map<number, ThreadCpu>, t1: Map<number, ThreadC
   rest.sort((a, b) => b.s - a.s);
   rest.forEach((u, i) => { out[i < workers ? 'inference' : 'libuv+v8'] += u.s; });
   return out;
+}
+
+let lastWorkers: number[] = [];
+
+/**
+ * The inference workers over a window of `ms`: the share of it they ran, waited runnable for a core (the
+ * machine's other work), and slept (nothing to run: the frames did not come fast enough).
+ */
+function workerTime(t0: Map<number, ThreadCpu>, t1: Map<number, ThreadCpu>, ms: number): string {
+  const pct = (ns: number) => ((100 * ns) / 1e6 / ms / Math.max(1, lastWorkers.length)).toFixed(0);
+  const d = (k: 'runNs' | 'waitNs') => lastWorkers.reduce((a, tid) => a + (t1.get(tid)?.[k] ?? 0) - (t0.get(tid)?.[k] ?? 0), 0);
+  const run = d('runNs'), wait = d('waitNs');
+  return `inference workers ran ${pct(run)}%, waited for a core ${pct(wait)}%, slept ${pct(ms * 1e6 * lastWorkers.length - run - wait)}% of the run`;
 }
 
 /** `--trace-gc` lines in a stretch of the server's output: scavenges and mark-compacts per isolate. */
@@ -104,11 +120,11 @@ function collections(log: string): string {
 }
 
 console.log(`ws A/B: model ${model.name}, ${o['image-size']} JPEG (${image.length} bytes), ${streams} streams x ${fps} fps, ${duration} s per run, `
-  + `${rounds} rounds of ${variants.map((v) => `${v.label} (${v.root}${[...v.nodeArgs, ...Object.entries(v.env).map(([k, x]) => `${k}=${x}`)].map((w) => ` ${w}`).join('')})`).join(', ')}; load ${load()}`);
+  + `${rounds} rounds of ${variants.map((v) => `${v.label} (${v.root}${[...v.nodeArgs, ...Object.entries(v.env).map(([k, x]) => `${k}=${x}`), ...v.serveArgs].map((w) => ` ${w}`).join('')})`).join(', ')}; load ${load()}`);
 const totals = new Map<string, { frames: number; cpu: number; main: number; seconds: number }>();
 for (let r = 1; r <= rounds; r++) {
   for (const v of variants) {
-    const server = await startServerChild(model, flags, 180_000, Infinity, { root: v.root, nodeArgs: ['--trace-gc', ...v.nodeArgs], env: v.env });
+    const server = await startServerChild(model, [...flags, ...v.serveArgs], 180_000, Infinity, { root: v.root, nodeArgs: ['--trace-gc', ...v.nodeArgs], env: v.env });
     try {
       const pid = server.child.pid!;
       const url = `${server.url.replace('http', 'ws')}/v1/stream?model=${encodeURIComponent(model.name)}`;
@@ -125,6 +141,7 @@ for (let r = 1; r <= rounds; r++) {
       const main = kinds.main;
       const delta = (k: 'faults' | 'system') => [...t1].reduce((a, [tid, t]) => a + t[k] - (t0.get(tid)?.[k] ?? 0), 0);
       const faults = (delta('faults') / Math.max(1, frames)).toFixed(0);
+      const sched = workerTime(t0, t1, seconds * 1000);
       const others = Object.entries(kinds).map(([k, s]) => `${k} ${ms(s)}`).join(', ');
       const lat = all.flatMap((s) => s.latencies).sort((a, b) => a - b);
       const per = all.map((s) => s.processed);
@@ -133,7 +150,7 @@ for (let r = 1; r <= rounds; r++) {
       totals.set(v.label, { frames: sum.frames + frames, cpu: sum.cpu + cpu, main: sum.main + main, seconds: sum.seconds + seconds });
       console.log(`round ${r} ${v.label}: ${(frames / seconds).toFixed(1)} frames/s (streams ${((100 * (Math.min(...per) - mean)) / mean).toFixed(0)}%/+${((100 * (Math.max(...per) - mean)) / mean).toFixed(0)}%), `
         + `p50 ${percentile(lat, 50).toFixed(0)} / p99 ${percentile(lat, 99).toFixed(0)} ms; server ${ms(cpu)} ms CPU per frame (${(cpu / seconds).toFixed(2)} cores), `
-        + `by thread: ${others}; kernel ${ms(delta('system'))}, ${faults} page faults per frame; ${collections(server.log().slice(logAt))}; client ${((k.user + k.system) / 1e6 / seconds).toFixed(2)} cores; `
+        + `by thread: ${others}; kernel ${ms(delta('system'))}, ${faults} page faults per frame; ${sched}; ${collections(server.log().slice(logAt))}; client ${((k.user + k.system) / 1e6 / seconds).toFixed(2)} cores; `
         + `${threadsOf(server.log())}; load ${l0}`);
     } finally {
       await server.stop();
