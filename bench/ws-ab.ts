@@ -142,6 +142,9 @@ for (let r = 1; r <= rounds; r++) {
       const delta = (k: 'faults' | 'system') => [...t1].reduce((a, [tid, t]) => a + t[k] - (t0.get(tid)?.[k] ?? 0), 0);
       const faults = (delta('faults') / Math.max(1, frames)).toFixed(0);
       const sched = workerTime(t0, t1, seconds * 1000);
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (k: string) => Math.round(Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) / 1024);
+      const rss = `RSS ${kb('VmRSS')} MB (peak ${kb('VmHWM')})`;
       const others = Object.entries(kinds).map(([k, s]) => `${k} ${ms(s)}`).join(', ');
       const lat = all.flatMap((s) => s.latencies).sort((a, b) => a - b);
       const per = all.map((s) => s.processed);
@@ -150,7 +153,7 @@ for (let r = 1; r <= rounds; r++) {
       totals.set(v.label, { frames: sum.frames + frames, cpu: sum.cpu + cpu, main: sum.main + main, seconds: sum.seconds + seconds });
       console.log(`round ${r} ${v.label}: ${(frames / seconds).toFixed(1)} frames/s (streams ${((100 * (Math.min(...per) - mean)) / mean).toFixed(0)}%/+${((100 * (Math.max(...per) - mean)) / mean).toFixed(0)}%), `
         + `p50 ${percentile(lat, 50).toFixed(0)} / p99 ${percentile(lat, 99).toFixed(0)} ms; server ${ms(cpu)} ms CPU per frame (${(cpu / seconds).toFixed(2)} cores), `
-        + `by thread: ${others}; kernel ${ms(delta('system'))}, ${faults} page faults per frame; ${sched}; ${collections(server.log().slice(logAt))}; client ${((k.user + k.system) / 1e6 / seconds).toFixed(2)} cores; `
+        + `by thread: ${others}; kernel ${ms(delta('system'))}, ${faults} page faults per frame; ${sched}; ${rss}; ${collections(server.log().slice(logAt))}; client ${((k.user + k.system) / 1e6 / seconds).toFixed(2)} cores; `
         + `${threadsOf(server.log())}; load ${l0}`);
     } finally {
       await server.stop();
