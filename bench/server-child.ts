@@ -177,3 +177,20 @@ export async function counter(url: string, name: string, model: string): Promise
   }
   return s;
 }
+
+/**
+ * V8's collections in a stretch of a server's output run with `--trace-gc`: scavenges and full (mark-compact)
+ * collections per isolate (the main thread's and each worker thread's), the isolate with the most scavenges first.
+ */
+export function collections(log: string): string {
+  const per = new Map<string, { s: number; mc: number }>();
+  for (const m of log.matchAll(/\[\d+:(0x[0-9a-f]+)\][^:]*: (Scavenge|Mark-Compact|Minor Mark-Compact|Mark-Sweep)/g)) {
+    const e = per.get(m[1]) ?? { s: 0, mc: 0 };
+    if (m[2] === 'Mark-Compact' || m[2] === 'Mark-Sweep') e.mc++;
+    else e.s++;
+    per.set(m[1], e);
+  }
+  const list = [...per.values()].sort((a, b) => b.s - a.s);
+  const mc = list.reduce((a, e) => a + e.mc, 0);
+  return `mark-compacts ${mc} (${list.map((e) => `${e.mc}/${e.s}`).join(' ')} MC/scavenges per isolate)`;
+}

@@ -1,9 +1,10 @@
 // A/B of the server's CPU per processed frame under WebSocket streams: two (or more) builds of Pinhole, or one
 // build with different Node flags, served in turn from child processes and loaded by the same 8-stream camera
 // client, alternating round by round so that the other work on a shared machine falls on every variant alike.
-// Per run: frames/s processed, the server's CPU per processed frame (all threads, and its main thread alone,
-// from /proc), its busiest other threads, V8's collections per isolate (`--trace-gc`: scavenges and
-// mark-compacts), end-to-end p50 / p99, and the client's own CPU.
+// Per run: frames/s processed, the server's CPU per processed frame (all threads, and by kind of thread, from
+// /proc), kernel time and page faults per frame, the inference workers' run / wait-for-a-core / sleep shares,
+// RSS, V8's collections per isolate (`--trace-gc`: scavenges and mark-compacts), end-to-end p50 / p99, and the
+// client's own CPU.
 //
 //   npm run build   (in each checkout compared)
 //   node --import tsx bench/ws-ab.ts --variant base=/tmp/main-checkout --variant new=. [--model yolov2-synth-int8]
@@ -16,7 +17,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cameraFrame, percentile, runStream } from './ws-client.ts';
-import { cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
+import { collections, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -103,20 +104,6 @@ function workerTime(t0: Map<number, ThreadCpu>, t1: Map<number, ThreadCpu>, ms: 
   const d = (k: 'runNs' | 'waitNs') => lastWorkers.reduce((a, tid) => a + (t1.get(tid)?.[k] ?? 0) - (t0.get(tid)?.[k] ?? 0), 0);
   const run = d('runNs'), wait = d('waitNs');
   return `inference workers ran ${pct(run)}%, waited for a core ${pct(wait)}%, slept ${pct(ms * 1e6 * lastWorkers.length - run - wait)}% of the run`;
-}
-
-/** `--trace-gc` lines in a stretch of the server's output: scavenges and mark-compacts per isolate. */
-function collections(log: string): string {
-  const per = new Map<string, { s: number; mc: number }>();
-  for (const m of log.matchAll(/\[\d+:(0x[0-9a-f]+)\][^:]*: (Scavenge|Mark-Compact|Minor Mark-Compact|Mark-Sweep)/g)) {
-    const e = per.get(m[1]) ?? { s: 0, mc: 0 };
-    if (m[2] === 'Mark-Compact' || m[2] === 'Mark-Sweep') e.mc++;
-    else e.s++;
-    per.set(m[1], e);
-  }
-  const list = [...per.values()].sort((a, b) => b.s - a.s);
-  const mc = list.reduce((a, e) => a + e.mc, 0);
-  return `mark-compacts ${mc} (${list.map((e) => `${e.mc}/${e.s}`).join(' ')} MC/scavenges per isolate)`;
 }
 
 console.log(`ws A/B: model ${model.name}, ${o['image-size']} JPEG (${image.length} bytes), ${streams} streams x ${fps} fps, ${duration} s per run, `

@@ -11,7 +11,7 @@
 //     [--workers N] [--threads N] [--solo-threads N] [--stream-in-flight N]
 import { parseArgs } from 'node:util';
 import { cameraFrame, percentile, runStream, type Spans } from './ws-client.ts';
-import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
+import { collections, counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -33,7 +33,8 @@ const streamCounts = o.streams.split(',').map(Number);
 
 console.log(`ws bench: model ${model.name} (${model.kind}), image ${o.image}${o['image-size'] ? ` at ${o['image-size']}` : ''} (${image.length} bytes), ${fps} fps per stream, `
   + `${duration}s per run, streams ${streamCounts.join(',')}; load ${load()}`);
-const server = await startServerChild(model, flags);
+// --trace-gc: the server's full collections per run are printed (bench/README.md "GC under 8 streams")
+const server = await startServerChild(model, flags, 180_000, Infinity, { nodeArgs: ['--trace-gc'] });
 console.log(`server: ${server.url}, ${threadsOf(server.log())}`);
 try {
   const wsUrl = `${server.url.replace('http', 'ws')}/v1/stream?model=${encodeURIComponent(model.name)}`;
@@ -43,6 +44,7 @@ try {
     const i0 = await counter(server.url, 'pinhole_inference_total', model.name);
     const e0 = await counter(server.url, 'pinhole_execution_total', model.name);
     const c0 = cpuSeconds(server.child.pid!);
+    const logAt = server.log().length;
     const k0 = process.cpuUsage();
     const t0 = performance.now();
     const all = await Promise.all(Array.from({ length: n }, () => runStream(wsUrl, duration, fps, image)));
@@ -69,7 +71,7 @@ try {
       + `(${(processed / seconds / n).toFixed(1)} per stream), dropped ${dropped} of ${sent} (${((100 * dropped) / sent).toFixed(1)}%), errors ${errors}, `
       + `${spread}, end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
       + `; server counted ${p1 - p0} frames (processed + dropped + error); CPU: server ${((1000 * serverCpu) / processed).toFixed(1)} ms per processed frame`
-      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores; ${spans}`);
+      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores; ${spans}; ${collections(server.log().slice(logAt))}`);
   }
 } finally {
   const code = await server.stop();
