@@ -3,7 +3,7 @@
 // V8 counts the external memory allocated since the last mark-compact (every Buffer: each WebSocket frame,
 // the socket reads it arrives in, sharp's decoded pixels) against the old generation's allocation limit, and
 // starts incremental marking once less than a young generation's worth of room is left. At 8 camera streams
-// that external memory rises by ~32 MB between scavenges (V8 scavenges for it only at twice its largest
+// that external memory rises by ~25-30 MB between scavenges (V8 scavenges for it only at twice its largest
 // semi-space), about as much as the room V8's default growth leaves above a ~16 MB heap. When the machine is
 // busy V8 measures its collections as slow, grows the heap even less (a 39 MB limit over 16 MB live), and the
 // server falls into a mark-compact every 200-300 ms, 10-70 ms each on the main thread plus the concurrent
