@@ -3,7 +3,8 @@
 // each for the duration, then per processed frame: the CPU of each thread group of the server (from
 // /proc/PID/task/*/stat: the main thread, the inference workers, libuv's pool, libvips' threads, V8's
 // platform threads), and the scavenges and mark-compacts the log shows. Runs the model folders given
-// alternately (an A/B of model.json settings on the same build).
+// alternately: an A/B of model.json settings on the same build (bench/ws-ab.ts, the fuller tool, compares
+// builds, Node flags and serve flags on one model folder).
 //
 //   npm run build && node --import tsx bench/ws-threads.ts --model yolov2-synth-int8 --models models,/tmp/cubic [--streams 8] [--seconds 8] [--runs 3]
 import { spawn } from 'node:child_process';
