@@ -213,6 +213,14 @@ export function exactDarknet(resample: Resample | undefined, src: { width: numbe
   return true;
 }
 
+/**
+ * Whether PNGs for this layout can reach png-pixels.ts' decoder (TensorFlow's and darknet's sampling decode
+ * the full picture themselves): the server then loads that decoder with the model, not on the first PNG.
+ */
+export function decodesPngItself(L: PixelLayout): boolean {
+  return L.resample === 'bilinear-tf' || (L.mode !== 'pad-square' && L.resample !== 'cubic');
+}
+
 /** sharp shrinks a JPEG on load when both sides are reduced this much (its pipeline.cc, fastShrinkOnLoad). */
 export const JPEG_SHRINK_FROM = 3;
 
