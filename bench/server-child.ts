@@ -102,16 +102,25 @@ export interface ServerChild {
   stop(): Promise<number | null>;
 }
 
+/** Which checkout the server runs from (another build, for A/B runs) and Node flags before its script. */
+export interface ChildRun {
+  root?: string;
+  nodeArgs?: string[];
+  /** set in the server's environment (e.g. glibc's MALLOC_* tunables) */
+  env?: Record<string, string>;
+}
+
 /**
  * Starts `pinhole serve` on 127.0.0.1:0 serving only `models` (through a folder of symlinks). `logTail`
  * keeps only the last that many characters of its output, for long runs that log every request.
  */
 export async function startServerChild(models: PickedModel | PickedModel[], flags: string[], timeoutMs = 180_000,
-  logTail = Infinity): Promise<ServerChild> {
+  logTail = Infinity, run: ChildRun = {}): Promise<ServerChild> {
   const only = mkdtempSync(join(tmpdir(), 'pinhole-bench-models-'));
   for (const m of [models].flat()) symlinkSync(m.dir, join(only, m.name), 'dir');
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, join(ROOT, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  const root = run.root ?? ROOT;
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, ...(run.nodeArgs ?? []), join(root, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...(run.env ? { env: { ...process.env, ...run.env } } : {}),
   });
   let log = '';
   const keep = (c: Buffer) => { log = (log + c).slice(-logTail); };
@@ -174,4 +183,21 @@ export async function counter(url: string, name: string, model: string): Promise
     if (line.startsWith(`${name}{`) && line.includes(`model="${model}"`)) s += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return s;
+}
+
+/**
+ * V8's collections in a stretch of a server's output run with `--trace-gc`: scavenges and full (mark-compact)
+ * collections per isolate (the main thread's and each worker thread's), the isolate with the most scavenges first.
+ */
+export function collections(log: string): string {
+  const per = new Map<string, { s: number; mc: number }>();
+  for (const m of log.matchAll(/\[\d+:(0x[0-9a-f]+)\][^:]*: (Scavenge|Mark-Compact|Minor Mark-Compact|Mark-Sweep)/g)) {
+    const e = per.get(m[1]) ?? { s: 0, mc: 0 };
+    if (m[2] === 'Mark-Compact' || m[2] === 'Mark-Sweep') e.mc++;
+    else e.s++;
+    per.set(m[1], e);
+  }
+  const list = [...per.values()].sort((a, b) => b.s - a.s);
+  const mc = list.reduce((a, e) => a + e.mc, 0);
+  return `mark-compacts ${mc} (${list.map((e) => `${e.mc}/${e.s}`).join(' ')} MC/scavenges per isolate)`;
 }

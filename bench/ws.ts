@@ -10,9 +10,8 @@
 //     [--image-size 640x480] [--duration 10] [--fps 30] [--streams 1,8] [--max-batch N] [--batch-delay-ms D]
 //     [--workers N] [--threads N] [--solo-threads N] [--stream-in-flight N]
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
-import WebSocket from 'ws';
-import { counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
+import { cameraFrame, percentile, runStream, type Spans } from './ws-client.ts';
+import { collections, counter, cpuSeconds, loadAverage as load, SERVING_OPTIONS, servingSetup, startServerChild, threadsOf } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -28,77 +27,27 @@ const { values: o } = parseArgs({
 
 const { model, image: original, duration, flags } = servingSetup(o);
 if (o['stream-in-flight'] !== undefined) flags.push('--stream-in-flight', o['stream-in-flight']);
-const image = o['image-size'] ? await resized(original, o['image-size']) : original;
+const image = o['image-size'] ? await cameraFrame(original, o['image-size']) : original;
 const fps = Number(o.fps);
 const streamCounts = o.streams.split(',').map(Number);
 
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
-
-async function resized(bytes: Buffer, size: string): Promise<Buffer> {
-  const m = /^(\d+)x(\d+)$/.exec(size);
-  if (!m) {
-    console.error(`--image-size takes WIDTHxHEIGHT, e.g. 640x480; got "${size}"`);
-    process.exit(2);
-  }
-  return sharp(bytes).resize(Number(m[1]), Number(m[2])).jpeg({ quality: 90 }).toBuffer();
-}
-
-/** The server's own spans of a processed frame (timing_ms of the result), summed over frames. */
-interface Spans { decode: number; queue: number; infer: number; post: number }
-
-interface StreamStats { sent: number; processed: number; dropped: number; errors: number; latencies: number[]; spans: Spans }
-
-async function runStream(url: string, seconds: number): Promise<StreamStats> {
-  const ws = new WebSocket(url);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  const sentAt: number[] = [];
-  const st: StreamStats = { sent: 0, processed: 0, dropped: 0, errors: 0, latencies: [], spans: { decode: 0, queue: 0, infer: 0, post: 0 } };
-  let lastFrame = 0;
-  ws.on('message', (data) => {
-    const r = JSON.parse(data.toString()) as { frame: number; dropped: number; error?: unknown; timing_ms?: Spans };
-    const now = performance.now();
-    lastFrame = r.frame;
-    st.dropped = r.dropped;
-    if (r.error) { st.errors++; return; }
-    st.processed++;
-    st.latencies.push(now - sentAt[r.frame - 1]);
-    for (const k of ['decode', 'queue', 'infer', 'post'] as const) st.spans[k] += r.timing_ms?.[k] ?? 0;
-  });
-  const period = 1000 / fps;
-  const t0 = performance.now();
-  // paced by absolute schedule, so a late timer does not lower the offered rate
-  while (performance.now() - t0 < seconds * 1000) {
-    sentAt.push(performance.now());
-    ws.send(image);
-    st.sent++;
-    const next = t0 + st.sent * period;
-    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
-  }
-  // the newest frame is always processed: wait for its result
-  const tEnd = performance.now();
-  while (lastFrame < st.sent && performance.now() - tEnd < 30_000) await new Promise((r) => setTimeout(r, 5));
-  ws.close();
-  return st;
-}
-
 console.log(`ws bench: model ${model.name} (${model.kind}), image ${o.image}${o['image-size'] ? ` at ${o['image-size']}` : ''} (${image.length} bytes), ${fps} fps per stream, `
   + `${duration}s per run, streams ${streamCounts.join(',')}; load ${load()}`);
-const server = await startServerChild(model, flags);
+// --trace-gc: the server's full collections per run are printed (bench/README.md "GC under 8 streams")
+const server = await startServerChild(model, flags, 180_000, Infinity, { nodeArgs: ['--trace-gc'] });
 console.log(`server: ${server.url}, ${threadsOf(server.log())}`);
 try {
   const wsUrl = `${server.url.replace('http', 'ws')}/v1/stream?model=${encodeURIComponent(model.name)}`;
-  await runStream(wsUrl, Math.min(2, duration)); // warm-up
+  await runStream(wsUrl, Math.min(2, duration), fps, image); // warm-up
   for (const n of streamCounts) {
     const p0 = await counter(server.url, 'pinhole_stream_frames_total', model.name);
     const i0 = await counter(server.url, 'pinhole_inference_total', model.name);
     const e0 = await counter(server.url, 'pinhole_execution_total', model.name);
     const c0 = cpuSeconds(server.child.pid!);
+    const logAt = server.log().length;
     const k0 = process.cpuUsage();
     const t0 = performance.now();
-    const all = await Promise.all(Array.from({ length: n }, () => runStream(wsUrl, duration)));
+    const all = await Promise.all(Array.from({ length: n }, () => runStream(wsUrl, duration, fps, image)));
     const seconds = (performance.now() - t0) / 1000;
     const serverCpu = cpuSeconds(server.child.pid!) - c0;
     const k = process.cpuUsage(k0);
@@ -122,7 +71,7 @@ try {
       + `(${(processed / seconds / n).toFixed(1)} per stream), dropped ${dropped} of ${sent} (${((100 * dropped) / sent).toFixed(1)}%), errors ${errors}, `
       + `${spread}, end-to-end latency p50 ${p50.toFixed(1)} ms p99 ${p99.toFixed(1)} ms, average batch ${((i1 - i0) / Math.max(1, e1 - e0)).toFixed(2)}`
       + `; server counted ${p1 - p0} frames (processed + dropped + error); CPU: server ${((1000 * serverCpu) / processed).toFixed(1)} ms per processed frame`
-      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores; ${spans}`);
+      + ` (${(serverCpu / seconds).toFixed(2)} cores), this client ${(clientCpu / seconds).toFixed(2)} cores; ${spans}; ${collections(server.log().slice(logAt))}`);
   }
 } finally {
   const code = await server.stop();

@@ -36,10 +36,12 @@ interface ManifestBase {
   mean?: number[];
   std?: number[];
   /**
-   * How the picture is resized: cubic (default; sharp's antialiased reduction) or bilinear-tf
-   * (TensorFlow's resize_bilinear, no half-pixel centres, no antialiasing: what tfjs models saw).
+   * How the picture is resized: bilinear-darknet (darknet's resize_image, value for value), cubic
+   * (sharp's antialiased reduction) or bilinear-tf (TensorFlow's resize_bilinear, no half-pixel centres,
+   * no antialiasing: what tfjs models saw). Absent: darknet's, except for a picture that sharp shrinks while
+   * decoding (a JPEG reduced 3x or more, a WebP reduced at all), which gets cubic (runtime/preprocess.ts exactDarknet).
    */
-  resample?: 'cubic' | 'bilinear-tf';
+  resample?: 'bilinear-darknet' | 'cubic' | 'bilinear-tf';
   names: string[];
   source: 'darknet' | 'pinhole-train' | 'face-api';
   /** where the weights come from and under which licence (imported third-party models) */
@@ -175,12 +177,15 @@ const isObject = (v: unknown): v is Fields => !!v && typeof v === 'object' && !A
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
+const RESAMPLES = ['bilinear-darknet', 'cubic', 'bilinear-tf'];
+
 /** pad-square's pad/pad_value and the mean/std normalisation. */
 function checkPixelOptions(o: Fields, channels: number): void {
   check(o.pad === undefined || o.pad === 'top-left' || o.pad === 'center', '"pad" must be top-left or center');
   check(o.pad_value === undefined || (isNum(o.pad_value) && o.pad_value >= 0 && o.pad_value <= 255), '"pad_value" must be a number in [0, 255]');
   check((o.pad === undefined && o.pad_value === undefined) || o.preprocess === 'pad-square', '"pad" and "pad_value" apply to preprocess pad-square only');
-  check(o.resample === undefined || o.resample === 'cubic' || o.resample === 'bilinear-tf', '"resample" must be cubic or bilinear-tf');
+  check(o.resample === undefined || RESAMPLES.includes(o.resample as string), `"resample" must be ${RESAMPLES.join(', ')}`);
+  check(o.resample !== 'bilinear-darknet' || o.preprocess !== 'pad-square', '"resample" bilinear-darknet applies to letterbox and resize (darknet has no pad-square)');
   check((o.mean === undefined) === (o.std === undefined), '"mean" and "std" go together');
   if (o.mean !== undefined) {
     check(Array.isArray(o.mean) && o.mean.length === channels && o.mean.every(isNum), `"mean" must hold ${channels} numbers (one per input channel)`);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 import { decodesInline, INLINE_MAX_PIXELS, plainPngType, pngRgb } from '../src/runtime/png-pixels.ts';
-import { pixelLayout, preprocess } from '../src/runtime/preprocess.ts';
+import { decodesPngItself, pixelLayout, preprocess } from '../src/runtime/preprocess.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { ASTRONAUT, BASKETBALL } from './helpers/faceapi.ts';
 import { rng } from './helpers/random.ts';
@@ -153,5 +153,15 @@ describe('PNG pixels without libvips', () => {
     } finally {
       await rt.close();
     }
+  });
+});
+
+describe('which models load the PNG decoder with them', () => {
+  it('every layout whose sampling decodes the full picture itself, and no other', () => {
+    expect(decodesPngItself({ mode: 'letterbox' })).toBe(true); // darknet's resampling by default
+    expect(decodesPngItself({ mode: 'resize', resample: 'bilinear-darknet' })).toBe(true);
+    expect(decodesPngItself({ mode: 'pad-square', resample: 'bilinear-tf' })).toBe(true);
+    expect(decodesPngItself({ mode: 'letterbox', resample: 'cubic' })).toBe(false);
+    expect(decodesPngItself({ mode: 'pad-square' })).toBe(false); // sharp pads and resizes
   });
 });

@@ -1,5 +1,5 @@
 // `pinhole quantize MODEL_DIR --calib SPEC --out DIR`: a detector folder to a static int8 (QDQ) folder.
-// Calibration images go through the runtime's own preprocessing (decode, letterbox/resize, /255), so the
+// Calibration images go through the runtime's own preprocessing (decode, the model's pixel layout), so the
 // ranges are those of the tensors the server will feed; the new folder is then scored by `pinhole eval`
 // on the same held-out set as its float source and the figures land in its model.json.
 import { cp, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { validateManifest, type Manifest } from '../manifest.ts';
 import { checkModel } from '../onnx/check.ts';
 import { CALIBRATION_METHODS, quantizeModel, type ActivationType, type CalibrationMethod } from '../onnx/quantize/index.ts';
 import { readManifest } from '../runtime/folder.ts';
-import { preprocess } from '../runtime/preprocess.ts';
+import { pixelLayout, preprocess } from '../runtime/preprocess.ts';
 import { runPinholeEval, writeMetrics } from '../train/engine/evaluate.ts';
 import { isDir, listImages } from '../train/data/files.ts';
 import { encodePng } from '../train/data/image.ts';
@@ -93,7 +93,7 @@ async function run(modelDir: string, o: QuantizeCliOptions): Promise<void> {
   const log = (l: string) => process.stdout.write(l + '\n');
   const t0 = performance.now();
   const images: Float32Array[] = [];
-  for (let i = 0; i < calib.count; i++) images.push((await preprocess(await calib.file(i), manifest.input, manifest.preprocess)).data);
+  for (let i = 0; i < calib.count; i++) images.push((await preprocess(await calib.file(i), manifest.input, pixelLayout(manifest))).data);
   const input = manifest.onnx?.input ?? 'image';
   const keepFloat = o.keepFloat === 'none' ? [] : o.keepFloat.split(',').map((s) => s.trim());
   const q = await quantizeModel(await readFile(path.join(src, 'model.onnx')), {

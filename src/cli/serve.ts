@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
 import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
+import { setHeapGrowth } from '../server/heap-growth.ts';
 import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
 import { defaultPolicy, parseList } from '../server/origin.ts';
 import { epList } from './detect-options.ts';
@@ -112,6 +113,8 @@ async function run(o: ServeOptions): Promise<void> {
   }
   const host = o.host;
   const policy = defaultPolicy(host);
+  // before the workers start: V8's flags are the process's, and each new isolate reads them
+  setHeapGrowth();
   // Cold start: the inference workers start first and are handed the models (Runtime.start); the sessions
   // are created and warmed on their threads while this one loads Fastify and builds the routes; the server
   // listens once both are done (bench/README.md "Cold start, phase by phase"). The app's modules load while

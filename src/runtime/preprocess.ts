@@ -1,15 +1,17 @@
 // Image bytes -> float32 NCHW network input, with darknet's preprocessing semantics by default and the
-// model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear).
-// sharp does the decoding, EXIF orientation and resampling (in libuv threads, off the event loop);
-// this module only converts the resized uint8 pixels once, straight into the final tensor layout
-// (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts; a plain PNG it samples is
-// decoded without libvips: png-pixels.ts).
+// model's own pixel layout when model.json gives one (pad-square, mean/std, TensorFlow's bilinear, cubic).
+// sharp does the decoding and EXIF orientation (in libuv threads, off the event loop); darknet's own
+// resize_image (src/vision/resample-darknet.ts) lays the full-size pixels into the tensor, value for value
+// darknet's input, except for a JPEG that sharp shrinks while decoding, which sharp's cubic resizes and this
+// module converts once into the tensor (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts;
+// a plain PNG that either sampler takes is decoded without libvips: png-pixels.ts).
 import { imageSize } from 'image-size';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
 import type { InputSpec, Manifest } from '../manifest.ts';
 import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
+import { resampleDarknet } from '../vision/resample-darknet.ts';
 import { pngRgb } from './png-pixels.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
@@ -46,7 +48,8 @@ const fresh = (length: number) => new Float32Array(length);
 
 /**
  * How a model wants its pixels (model.json preprocess, pad, pad_value, mean, std, resample); a bare
- * mode means darknet's: pixel / 255, cubic resampling.
+ * mode means darknet's: pixel / 255, and darknet's own bilinear where it costs no more than sharp's
+ * cubic (`exactDarknet`).
  */
 export interface PixelLayout {
   mode: PreprocessMode;
@@ -54,8 +57,10 @@ export interface PixelLayout {
   padValue?: number;
   mean?: readonly number[];
   std?: readonly number[];
-  resample?: 'cubic' | 'bilinear-tf';
+  resample?: Resample;
 }
+
+export type Resample = NonNullable<Manifest['resample']>;
 
 export function pixelLayout(m: Pick<Manifest, 'preprocess' | 'pad' | 'pad_value' | 'mean' | 'std' | 'resample'>): PixelLayout {
   return { mode: m.preprocess, pad: m.pad, padValue: m.pad_value, mean: m.mean, std: m.std, resample: m.resample };
@@ -104,15 +109,15 @@ function mapSharpError(e: unknown): PinholeError {
   return badImage(`cannot decode image: ${msg.replace(/^Vips\w*:\s*/, '').split('\n')[0]}`, e);
 }
 
-/** Decoded pixels (a video frame): sharp only resizes them. */
-function fromRaw(r: RawImage): { img: Sharp; width: number; height: number } {
+/** Decoded pixels (a video frame): sharp only resizes them, and the darknet sampler takes RGB as it is. */
+function fromRaw(r: RawImage): Source {
   try {
     checkRawImage(r);
   } catch (e) {
     throw badImage((e as Error).message);
   }
   const img = sharp(r.data, { raw: { width: r.width, height: r.height, channels: r.channels } });
-  return { img, width: r.width, height: r.height };
+  return { img, width: r.width, height: r.height, ...(r.channels === 3 ? { rgb: r.data } : {}) };
 }
 
 /**
@@ -153,12 +158,18 @@ function contains(bytes: Uint8Array, what: Buffer, within: number): boolean {
   return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, within)).indexOf(what) >= 0;
 }
 
-/** A picture to decode: sharp's pipeline on it, its displayed size, and the bytes of a PNG whose header read was sure. */
+/**
+ * A picture to decode: sharp's pipeline on it, its displayed size, the bytes of a PNG whose header read
+ * was sure, its format (sharp's name; absent for decoded pixels), and the pixels themselves when they
+ * came decoded as interleaved RGB.
+ */
 interface Source {
   img: Sharp;
   width: number;
   height: number;
   png?: Uint8Array;
+  format?: string;
+  rgb?: Uint8Array;
 }
 
 async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source> {
@@ -170,7 +181,7 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, ignoreIcc: true });
   // JPEG (cameras, streams) and PNG: one libvips load, the decoding one, which still enforces the pixel limit
   const quick = headerSize(bytes);
-  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes } : {}) };
+  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes, format: 'png' } : { format: 'jpeg' }) };
   let meta: Metadata;
   try {
     // Header only, no limit, so that an oversized image is refused below with its dimensions named.
@@ -181,8 +192,37 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source
   if (!FORMATS.has(meta.format)) throw badImage(`unsupported image format "${meta.format}" (${EXPECTED})`);
   const { width, height } = meta.autoOrient;
   if (!(width > 0 && height > 0)) throw badImage('image has no pixels');
-  return { img, width, height };
+  return { img, width, height, format: meta.format };
 }
+
+/**
+ * Whether a letterbox or resize model gets darknet's own resampling of this picture (resample-darknet.ts
+ * on the full-size decode: darknet's input value for value) rather than sharp's cubic.
+ * `bilinear-darknet` and `cubic` say so outright. The default takes darknet's unless sharp would shrink the
+ * picture while decoding it, where the full-size decode darknet's resampling needs costs more than it
+ * saves (bench/README.md, "darknet's resize"): a JPEG reduced 3x or more in both directions (libjpeg's
+ * DCT-domain shrink: sharp uses it from a factor of 2 but leaves an integral 2 to the resize), a WebP
+ * reduced at all (libwebp scales while decoding). Anything else sharp decodes whole anyway, and the
+ * sampler costs less than its cubic resize and the fill after it.
+ */
+export function exactDarknet(resample: Resample | undefined, src: { width: number; height: number; format?: string }, g: PasteGeometry): boolean {
+  if (resample !== undefined) return resample === 'bilinear-darknet';
+  const shrink = Math.min(src.width / g.newW, src.height / g.newH);
+  if (src.format === 'jpeg') return shrink < JPEG_SHRINK_FROM;
+  if (src.format === 'webp') return shrink <= 1;
+  return true;
+}
+
+/**
+ * Whether PNGs for this layout can reach png-pixels.ts' decoder (TensorFlow's and darknet's sampling decode
+ * the full picture themselves): the server then loads that decoder with the model, not on the first PNG.
+ */
+export function decodesPngItself(L: PixelLayout): boolean {
+  return L.resample === 'bilinear-tf' || (L.mode !== 'pad-square' && L.resample !== 'cubic');
+}
+
+/** sharp shrinks a JPEG on load when both sides are reduced this much (its pipeline.cc, fastShrinkOnLoad). */
+export const JPEG_SHRINK_FROM = 3;
 
 /**
  * Decodes `bytes` (or takes decoded RGB/RGBA pixels as they are, a video frame) and lays the picture out
@@ -207,11 +247,16 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
     const data = await sampled(src, spec, L, g, opts.alloc ?? fresh, opts.inline === true);
     return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
+  if (exactDarknet(L.resample, src, g)) {
+    const data = await darknetSampled(src, spec, L, g, opts.alloc ?? fresh, opts.inline === true);
+    return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
+  }
 
   let pipe = img;
   // At the network size already (e.g. conformance PNGs): no resampling at all, pixels go as they are.
   // Otherwise no sharp kernel is darknet's corner-aligned bilinear; on dog.jpg -> 416x312 the mean
-  // |difference| to darknet's input is .0098 for cubic (.0111 linear, .0106 lanczos3): cubic it is.
+  // |difference| to darknet's input is .0098 for cubic (.0111 linear, .0106 lanczos3): cubic it is,
+  // for big JPEGs and models that ask for it.
   if (g.newW !== width || g.newH !== height) pipe = pipe.resize(g.newW, g.newH, { fit: 'fill', kernel: 'cubic' });
   pipe = C === 1 ? pipe.removeAlpha().toColourspace('b-w') : pipe.removeAlpha().toColourspace('srgb');
   let raw: { data: Buffer; info: OutputInfo };
@@ -294,13 +339,29 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
   }
 }
 
-/** The picture decoded at its full size, C channels interleaved: a plain PNG without libvips (png-pixels.ts), else sharp. */
+/**
+ * The picture decoded at its full size, C channels interleaved: RGB pixels given as such, a plain PNG
+ * without libvips (png-pixels.ts), else sharp.
+ */
 async function fullPixels(im: Source, C: number, inline: boolean): Promise<Uint8Array> {
+  if (C === 3 && im.rgb) return im.rgb;
   const px = C === 3 && im.png ? await pngRgb(im.png, im.width, im.height, inline) : undefined;
   if (px) return px;
   const { data, info } = await rawPixels(im.img, C);
   if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
   return data;
+}
+
+/** letterbox or resize with darknet's resize_image (resample-darknet.ts) on the full-size pixels, around it darknet's .5 canvas. */
+async function darknetSampled(im: Source, spec: InputSpec, L: PixelLayout,
+  g: PasteGeometry, alloc: (length: number) => Float32Array, inline: boolean): Promise<Float32Array> {
+  const C = spec.channels, W = spec.width, H = spec.height;
+  const pixels = await fullPixels(im, C, inline);
+  const out = alloc(C * W * H);
+  if (!(g.newW === W && g.newH === H)) for (let c = 0; c < C; c++) fillAround(out, c * W * H, W, H, g, normalised(g.fill * 255, c, L));
+  resampleDarknet({ pixels, width: im.width, height: im.height, channels: C },
+    { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
+  return out;
 }
 
 /**

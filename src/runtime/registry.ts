@@ -8,6 +8,7 @@ import { PinholeError } from '../errors.ts';
 import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
 import { preloadPngDecoder } from './png-pixels.ts';
+import { decodesPngItself, pixelLayout } from './preprocess.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
 import { modelFile, readManifest } from './folder.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
@@ -203,7 +204,7 @@ export class ModelRegistry {
     const loading = this.sessions.load(f.name, f.dir, manifest, file, this.options.maxBatch, this.options.warmup, this.options.batchDelayMs);
     handedOff();
     // its PNGs are decoded without libvips: the decoder's library loads while the sessions do, not on the first request
-    if (manifest.resample === 'bilinear-tf') preloadPngDecoder();
+    if (decodesPngItself(pixelLayout(manifest))) preloadPngDecoder();
     const model = await loading;
     if (this.closing) {
       await this.sessions.release(model);

@@ -5,7 +5,7 @@
 // (its reducers antialias, and its affine transform extends edges with black and rounds to 8 bits).
 // resampleBilinear runs the arithmetic in WebAssembly (resample.wat); resampleBilinearJs is the same in
 // JavaScript, kept as the readable reference the WebAssembly is tested against bit for bit.
-import { RESAMPLE_WASM } from './resample-wasm.ts';
+import { kernelMemory, loadKernel } from './resample-kernel.ts';
 
 const f = Math.fround;
 
@@ -147,29 +147,6 @@ export function resampleBilinearJs(src: SampleSource, dst: SampleTarget): void {
   }
 }
 
-// the compile target's lib has no WebAssembly declarations (no DOM lib): the little used here
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
-}
-
-interface Kernel {
-  memory: { buffer: ArrayBuffer; grow(pages: number): number };
-  horizontal(src: number, dst: number, n: number, C: number, lo: number, hi: number, w: number, pad: number): void;
-  vertical(a: number, b: number, out: number, n: number, C: number, yw: number, mean: number, std: number, ostride: number): void;
-}
-
-let kernel: Kernel | undefined;
-function loadKernel(): Kernel {
-  if (!kernel) {
-    const bytes = Uint8Array.from(atob(RESAMPLE_WASM), (ch) => ch.charCodeAt(0));
-    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const inst = new wasm.Instance(new wasm.Module(bytes));
-    kernel = inst.exports as unknown as Kernel;
-  }
-  return kernel;
-}
-
 /** Byte offsets of the kernel's tables, rows and output picture in its memory, 16-aligned for its 4-wide loads. */
 function layout(outW: number, outH: number, C: number, rowBytes: number) {
   let at = 0;
@@ -192,9 +169,7 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   const { outW, outH } = dst;
   const rowBytes = width * C;
   const m = layout(outW, outH, C, rowBytes);
-  const have = k.memory.buffer.byteLength;
-  if (have < m.bytes) k.memory.grow(Math.ceil((m.bytes - have) / 65536));
-  const mem = k.memory.buffer;
+  const mem = kernelMemory(k, m.bytes);
   const u8 = new Uint8Array(mem), i32 = new Int32Array(mem), f32 = new Float32Array(mem);
   const xs = axis(outW, canvasW), ys = axis(outH, canvasH);
   for (let x = 0; x < outW; x++) {

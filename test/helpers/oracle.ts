@@ -335,3 +335,21 @@ export async function runDarknetMap(r: OracleResult, nodes: readonly number[], t
   const out = await python([script, r.cfg, r.weights, join(r.dumpDir, 'input.f32'), String(thresh), String(nms), nodes.join(',')], `dk_map.py ${r.cfg}`);
   return (JSON.parse(out) as { boxes: OracleBox[] }).boxes;
 }
+
+/**
+ * darknet's own network input for an image file (load_image_color, then letterbox_image or resize_image
+ * to net x net inside libdarknet): test/helpers/dk_input.py. CHW RGB floats, and the image's size.
+ */
+export async function darknetInput(image: string, netW: number, netH: number, mode: 'letterbox' | 'resize'):
+  Promise<{ input: Float32Array; width: number; height: number }> {
+  const script = fileURLToPath(new URL('dk_input.py', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'pinhole-dk-input-'));
+  try {
+    const out = join(dir, 'input.f32');
+    const size = JSON.parse(await python([script, image, String(netW), String(netH), mode, out], `dk_input.py ${image}`)) as { w: number; h: number };
+    const b = readFileSync(out);
+    return { input: new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice(), width: size.w, height: size.h };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

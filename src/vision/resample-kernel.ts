@@ -1,0 +1,46 @@
+// The WebAssembly module of resample.wat, instantiated once: its memory and the exports the samplers
+// drive (TensorFlow's bilinear in resample.ts, darknet's in resample-darknet.ts).
+import { RESAMPLE_WASM } from './resample-wasm.ts';
+
+// the compile target's lib has no WebAssembly declarations (no DOM lib): the little used here
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+}
+
+export interface Kernel {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  horizontal(src: number, dst: number, n: number, C: number, lo: number, hi: number, w: number, pad: number): void;
+  vertical(a: number, b: number, out: number, n: number, C: number, yw: number, mean: number, std: number, ostride: number): void;
+  dk_normalise(src: number, dst: number, n: number, pat: number): void;
+  dk_horizontal(row: number, dst: number, n: number, C: number, off: number, w0: number, w1: number): void;
+  dk_vertical(t: number, b: number, out: number, n: number, C: number, w0: number, w1: number, single: number, ostride: number): void;
+}
+
+let kernel: Kernel | undefined;
+
+export function loadKernel(): Kernel {
+  if (!kernel) {
+    const bytes = Uint8Array.from(atob(RESAMPLE_WASM), (ch) => ch.charCodeAt(0));
+    const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+    const inst = new wasm.Instance(new wasm.Module(bytes));
+    kernel = inst.exports as unknown as Kernel;
+  }
+  return kernel;
+}
+
+/** The kernel's memory, grown to at least `bytes`. */
+export function kernelMemory(k: Kernel, bytes: number): ArrayBuffer {
+  const have = k.memory.buffer.byteLength;
+  if (have < bytes) k.memory.grow(Math.ceil((bytes - have) / 65536));
+  return k.memory.buffer;
+}
+
+/** Bump allocation of 16-aligned regions of the kernel's memory, from 0. */
+export function regions(): { take(bytes: number): number; readonly end: number } {
+  let at = 0;
+  return {
+    take(bytes: number) { const p = at; at += Math.ceil(bytes / 16) * 16; return p; },
+    get end() { return at; },
+  };
+}
