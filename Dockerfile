@@ -50,5 +50,5 @@ USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.PORT + '/v2/health/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--max-semi-space-size=4", "bin/pinhole.js"]
+ENTRYPOINT ["node", "bin/pinhole.js"]
 CMD ["serve", "--models", "models", "--ep", "cuda,cpu"]

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pickDetector, SERVE_NODE_FLAGS } from './server-child.ts';
+import { pickDetector } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -44,7 +44,7 @@ interface Start { listenMs: number; firstAnswerMs: number }
 
 async function once(args: string[], tmp: string): Promise<Start> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, ...args, 'serve', '--models', o.models, '--port', '0', '--log-level', 'info'], {
+  const child = spawn(process.execPath, [...args, 'serve', '--models', o.models, '--port', '0', '--log-level', 'info'], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'production', TMPDIR: tmp },
   });
   let out = '';

@@ -18,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
-import { SERVE_NODE_FLAGS } from './server-child.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: o } = parseArgs({
@@ -59,8 +58,8 @@ function only(name: string): string {
 }
 const node = (args: string[], port: number) => spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
 const all: Contender[] = [
-  { name: 'pinhole', start: (p) => node([...SERVE_NODE_FLAGS, 'bin/pinhole.js', 'serve', '--models', only(dn.name), '--port', String(p), '--log-level', 'warn'], p) },
-  { name: 'pinhole-int8', start: (p) => node([...SERVE_NODE_FLAGS, 'bin/pinhole.js', 'serve', '--models', only(dn.int8Name), '--port', String(p), '--log-level', 'warn'], p) },
+  { name: 'pinhole', start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(dn.name), '--port', String(p), '--log-level', 'warn'], p) },
+  { name: 'pinhole-int8', start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(dn.int8Name), '--port', String(p), '--log-level', 'warn'], p) },
   { name: 'naive', start: (p) => node(['--import', 'tsx', 'bench/peers/naive-server.ts', path.join(dn.modelsDir, dn.name)], p) },
   {
     name: 'flask',
@@ -85,7 +84,7 @@ for (const [list, folder, prefix] of [[o.variant, dn.name, 'pinhole:'], [o['int8
     const eq = v.indexOf('=');
     if (eq <= 0) throw new Error(`--variant / --int8-variant NAME=SERVE_FLAGS, got "${v}"`);
     const flags = v.slice(eq + 1).split(/\s+/).filter(Boolean);
-    all.push({ name: `${prefix}${v.slice(0, eq)}`, start: (p) => node([...SERVE_NODE_FLAGS, 'bin/pinhole.js', 'serve', '--models', only(folder), '--port', String(p), '--log-level', 'warn', ...flags], p) });
+    all.push({ name: `${prefix}${v.slice(0, eq)}`, start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(folder), '--port', String(p), '--log-level', 'warn', ...flags], p) });
   }
 }
 const wanted = new Set([...o.only.split(','), ...all.filter((c) => /^pinhole(-int8)?:/.test(c.name)).map((c) => c.name)]);

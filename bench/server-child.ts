@@ -87,13 +87,6 @@ export function servingSetup(o: ServingFlags): ServingSetup {
 /** The 1, 5 and 15 minute load averages: other work on the machine lowers every figure. */
 export const loadAverage = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
 
-/**
- * Node's flags for `pinhole serve`, as package.json's start script and the container images give them: a
- * young generation of 4 MB semi-spaces (README "Serving options": with V8's default 16 MB, the main thread fell
- * into a major GC every ~20 requests at one connection in about half the runs, 0.8-3.2 ms of GC per request).
- */
-export const SERVE_NODE_FLAGS = ['--max-semi-space-size=4'];
-
 export interface ServerChild {
   url: string;
   /** what the server printed so far */
@@ -119,7 +112,7 @@ export async function startServerChild(models: PickedModel | PickedModel[], flag
   const only = mkdtempSync(join(tmpdir(), 'pinhole-bench-models-'));
   for (const m of [models].flat()) symlinkSync(m.dir, join(only, m.name), 'dir');
   const root = run.root ?? ROOT;
-  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, ...(run.nodeArgs ?? []), join(root, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
+  const child = spawn(process.execPath, [...(run.nodeArgs ?? []), join(root, 'bin/pinhole.js'), 'serve', '--models', only, '--host', '127.0.0.1', '--port', '0', ...flags], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'], ...(run.env ? { env: { ...process.env, ...run.env } } : {}),
   });
   let log = '';

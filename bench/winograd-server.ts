@@ -11,7 +11,6 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { darknetBenchModel } from './darknet-model.ts';
-import { SERVE_NODE_FLAGS } from './server-child.ts';
 
 const { values: o } = parseArgs({
   options: {
@@ -83,7 +82,7 @@ async function measure(args: string[], port: number): Promise<Line> {
   }
 }
 
-const serve = (port: number, ...flags: string[]) => [...SERVE_NODE_FLAGS, 'bin/pinhole.js', 'serve', '--models', path.join(scratch, 'm'), '--port', String(port), '--log-level', 'warn', ...flags];
+const serve = (port: number, ...flags: string[]) => ['bin/pinhole.js', 'serve', '--models', path.join(scratch, 'm'), '--port', String(port), '--log-level', 'warn', ...flags];
 const variants = [
   { name: 'winograd (default)', args: (p: number) => serve(p) },
   { name: '--no-winograd', args: (p: number) => serve(p, '--no-winograd') },

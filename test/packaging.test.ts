@@ -89,20 +89,3 @@ describe('bin/pinhole.js: compiled build or sources', () => {
     expect(() => chooseEntry(both, 'js')).toThrow(/PINHOLE_FROM must be "src" or "dist"/);
   });
 });
-
-describe('node flags of `pinhole serve`', () => {
-  it('npm start, both container images and the benches start the server with the same V8 young generation', async () => {
-    const { SERVE_NODE_FLAGS } = await import('../bench/server-child.ts');
-    expect(SERVE_NODE_FLAGS).toContain('--max-semi-space-size=4');
-    const start: string = pkg.scripts.start;
-    expect(start).toBe(`exec node ${SERVE_NODE_FLAGS.join(' ')} bin/pinhole.js serve`);
-    for (const file of ['Dockerfile', 'Dockerfile.cpu']) {
-      const entry = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, file), 'utf8'))?.[1];
-      expect(entry, file).toBeDefined();
-      expect(JSON.parse(entry!), file).toEqual(['node', ...SERVE_NODE_FLAGS, 'bin/pinhole.js']);
-    }
-    // Node takes the flag (an unknown or misspelled one would stop it here)
-    const r = spawnSync(process.execPath, [...SERVE_NODE_FLAGS, '-e', 'process.exit(0)'], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-  });
-});
