@@ -7,7 +7,9 @@ import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { Runtime } from '../src/runtime/index.ts';
 import { cacheDropEntry, cacheEntry, cacheStore, type CacheEntry } from '../src/runtime/ort-cache.ts';
-import { compiledOnFirstUse } from '../src/server/server-options.ts';
+import { buildApp } from '../src/server/app.ts';
+import { compiledOnFirstUse, warmRoutes, type FirstUse } from '../src/server/server-options.ts';
+import { FakeRuntime, pngBytes } from './server-fakes.ts';
 import { writeTinyModel } from './runtime-fixtures.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -208,5 +210,61 @@ describe('compiledOnFirstUse', () => {
     expect(v(3)).toBe(true);
     expect(v.errors).toBeNull();
     expect(compiles).toBe(1);
+  });
+});
+
+describe('warmRoutes: the hot route\'s schemas compiled while serve waits for its models', () => {
+  const never = new Promise<void>(() => {});
+  const entry = (pending: Set<FirstUse>, url: string, log: string[], fail = false) => compiledOnFirstUse(() => {
+    log.push(url);
+    if (fail) throw new Error('bad schema');
+    return ((x: unknown) => x !== undefined) as never;
+  }, pending, url);
+
+  it('compiles the given routes\' functions, no other, and each only once', async () => {
+    const pending = new Set<FirstUse>(), log: string[] = [];
+    const a = entry(pending, '/v1/detect', log);
+    entry(pending, '/v1/detect', log);
+    const other = entry(pending, '/v1/models', log);
+    expect(await warmRoutes(pending, ['/v1/detect'], never)).toBe(2);
+    expect(log).toEqual(['/v1/detect', '/v1/detect']);
+    expect([...pending].map((e) => e.url)).toEqual(['/v1/models']);
+    a(1);
+    other(1);
+    expect(log).toEqual(['/v1/detect', '/v1/detect', '/v1/models']);
+    expect(pending.size).toBe(0);
+  });
+
+  it('stops once the wait is over', async () => {
+    const pending = new Set<FirstUse>(), log: string[] = [];
+    entry(pending, '/v1/detect', log);
+    expect(await warmRoutes(pending, ['/v1/detect'], Promise.resolve())).toBe(0);
+    expect(log).toEqual([]);
+    expect(pending.size).toBe(1);
+  });
+
+  it('leaves a schema that fails to compile to its route\'s first use', async () => {
+    const pending = new Set<FirstUse>(), log: string[] = [];
+    const v = entry(pending, '/v1/detect', log, true);
+    expect(await warmRoutes(pending, ['/v1/detect'], never)).toBe(0);
+    expect(() => v(1)).toThrow('bad schema');
+  });
+
+  it('the app registers /v1/detect\'s validators and serializers; compiled ahead, the answers are the same', async () => {
+    const firstUse = new Set<FirstUse>();
+    const app = await buildApp({ runtime: new FakeRuntime(), firstUse });
+    await app.ready();
+    const detect = [...firstUse].filter((e) => e.url === '/v1/detect').length;
+    expect(detect).toBeGreaterThanOrEqual(2); // its query string and its 200 reply at least
+    expect(await warmRoutes(firstUse, ['/v1/detect'], never)).toBe(detect);
+    expect([...firstUse].some((e) => e.url === '/v1/detect')).toBe(false);
+    const png = await pngBytes(64, 48);
+    const bad = await app.inject({ method: 'POST', url: '/v1/detect?thresh=abc', headers: { 'content-type': 'image/png' }, payload: png });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe('bad_parameter');
+    const ok = await app.inject({ method: 'POST', url: '/v1/detect?thresh=0.3', headers: { 'content-type': 'image/png' }, payload: png });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().image).toEqual({ width: 64, height: 48 });
+    await app.close();
   });
 });

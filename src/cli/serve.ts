@@ -11,6 +11,7 @@ import type { RuntimeLogger } from '../runtime/types.ts';
 import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
 import { setHeapGrowth } from '../server/heap-growth.ts';
 import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
+import type { FirstUse } from '../server/server-options.ts';
 import { defaultPolicy, parseList } from '../server/origin.ts';
 import { epList } from './detect-options.ts';
 import { intOption, numberOption, UsageError } from './errors.ts';
@@ -89,11 +90,20 @@ function deferredLogger(): RuntimeLogger & { attach(l: RuntimeLogger): void } {
   };
 }
 
-/** The app built and made ready (its routes' schemas compiled) while the models load; the runtime is closed if that fails. */
-async function built(runtime: Runtime, build: () => Promise<FastifyInstance>, loaded: Promise<void>): Promise<FastifyInstance> {
+/** The route whose first request should not pay for compiling its schemas: what a detection server is sent first. */
+const HOT_ROUTES = ['/v1/detect'];
+
+/**
+ * The app built and made ready while the models load, the hot route's schemas compiled while the main
+ * thread still waits for them; the runtime is closed if that fails.
+ */
+async function built(runtime: Runtime, build: (firstUse: Set<FirstUse>) => Promise<FastifyInstance>, loaded: Promise<void>,
+  warm: typeof import('../server/server-options.ts').warmRoutes): Promise<FastifyInstance> {
   try {
-    const app = await build();
+    const firstUse = new Set<FirstUse>();
+    const app = await build(firstUse);
     await app.ready();
+    await warm(firstUse, HOT_ROUTES, loaded);
     await loaded;
     return app;
   } catch (e) {
@@ -131,12 +141,12 @@ async function run(o: ServeOptions): Promise<void> {
   // a failed start is the error to report; the import's own failure, if any, would only hide it
   appModule.catch(() => {});
   const { runtime, loaded } = await starting;
-  const { buildApp } = await appModule.catch(async (e) => {
+  const { buildApp, warmRoutes } = await appModule.catch(async (e) => {
     await runtime.close();
     throw e;
   });
-  const app = await built(runtime, () => buildApp({
-    runtime, metrics,
+  const app = await built(runtime, (firstUse) => buildApp({
+    runtime, metrics, firstUse,
     logger: { level: o.logLevel },
     requestLogging: o.logRequests ?? false,
     bodyLimit: Math.round(o.bodyLimitMb * 1024 * 1024),
@@ -151,7 +161,7 @@ async function run(o: ServeOptions): Promise<void> {
     idleTimeoutMs: o.idleTimeoutMs,
     keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     originPolicy: { origins: corsList(o) ?? policy.origins, hosts: o.allowedHosts ?? policy.hosts },
-  }), loaded);
+  }), loaded, warmRoutes);
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
   const ready = models.filter((m) => m.status === 'ready');

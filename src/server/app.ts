@@ -10,7 +10,7 @@ import { idleSocketHandler } from './client-errors.ts';
 import { errorSchema, installErrorHandling, trackRoutes } from './errors.ts';
 import { installGuards } from './guards.ts';
 import { defaultPolicy, type OriginPolicy } from './origin.ts';
-import { serverOptions } from './server-options.ts';
+import { serverOptions, type FirstUse } from './server-options.ts';
 import { createMetrics, type ServerMetrics } from './metrics.ts';
 import { detectionResponseSchema, kserveErrorSchema, modelListSchema, v2InferRequestSchema, v2InferResponseSchema, v2ModelMetadataSchema } from './schemas.ts';
 import { detectRoutes } from './routes/detect.ts';
@@ -75,9 +75,12 @@ export interface AppOptions {
   originPolicy?: OriginPolicy;
   /** the model behind /v1/vision/face; default: the detector whose one class is "face" */
   faceModel?: string;
+  /** filled with the routes' validators and serializers not compiled yet (server-options.ts warmRoutes) */
+  firstUse?: Set<FirstUse>;
 }
 
 export { DEFAULTS } from './defaults.ts';
+export { warmRoutes } from './server-options.ts';
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<AppOptions>;
