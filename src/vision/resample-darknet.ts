@@ -13,8 +13,8 @@
 // (resample.wat), bit for bit the same (test/resample-darknet). Unlike darknet it resamples only the
 // source rows the vertical pass reads (at most two per output row), so its cost follows the output
 // and the source's width, not the source's height.
-import { kernelMemory, loadKernel, regions } from './resample-kernel.ts';
-import type { SampleTarget } from './resample.ts';
+import { copyPlanes, kernelMemory, loadKernel, regions } from './resample-kernel.ts';
+import { checkShapes as checkBounds, type SampleTarget } from './resample.ts';
 
 const f = Math.fround;
 
@@ -27,11 +27,9 @@ export interface PixelSource {
 }
 
 function checkShapes(src: PixelSource, dst: SampleTarget): void {
-  const { pixels, width, height, channels: C } = src;
-  if (!(width >= 1 && height >= 1 && dst.outW >= 1 && dst.outH >= 1)) throw new RangeError('resample: empty picture');
-  if (pixels.length < width * height * C) throw new RangeError(`resample: ${pixels.length} bytes for a ${width}x${height}x${C} image`);
-  if (dst.dx + dst.outW > dst.netW || dst.dy + dst.outH > dst.netH) throw new RangeError('resample: destination outside the input');
-  if (dst.out.length < C * dst.netW * dst.netH) throw new RangeError('resample: output shorter than the input it holds');
+  if (!(src.width >= 1 && src.height >= 1 && dst.outW >= 1 && dst.outH >= 1)) throw new RangeError('resample: empty picture');
+  checkBounds(src, dst);
+  if (dst.out.length < src.channels * dst.netW * dst.netH) throw new RangeError('resample: output shorter than the input it holds');
 }
 
 /** darknet's `(float)(in - 1) / (out - 1)`: ints to float, one float32 division. */
@@ -203,15 +201,5 @@ export function resampleDarknet(src: PixelSource, dst: SampleTarget): void {
     const bottom = rows.single[y] ? top : part(rows.iy[y] + 1, top);
     k.dk_vertical(top.ptr, bottom.ptr, m.out + y * w * 4, w, C, rows.w0[y], rows.w1[y], rows.single[y], ostride);
   }
-  const plane = dst.netW * dst.netH, at = m.out / 4;
-  for (let c = 0; c < C; c++) {
-    if (w === dst.netW) {
-      dst.out.set(f32.subarray(at + c * w * h, at + (c + 1) * w * h), c * plane + dst.dy * dst.netW);
-      continue;
-    }
-    for (let y = 0; y < h; y++) {
-      const from = at + c * w * h + y * w;
-      dst.out.set(f32.subarray(from, from + w), c * plane + (y + dst.dy) * dst.netW + dst.dx);
-    }
-  }
+  copyPlanes(f32, m.out / 4, C, dst);
 }

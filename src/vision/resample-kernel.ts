@@ -1,6 +1,7 @@
 // The WebAssembly module of resample.wat, instantiated once: its memory and the exports the samplers
 // drive (TensorFlow's bilinear in resample.ts, darknet's in resample-darknet.ts).
 import { RESAMPLE_WASM } from './resample-wasm.ts';
+import type { SampleTarget } from './resample.ts';
 
 // the compile target's lib has no WebAssembly declarations (no DOM lib): the little used here
 interface WasmApi {
@@ -43,4 +44,23 @@ export function regions(): { take(bytes: number): number; readonly end: number }
     take(bytes: number) { const p = at; at += Math.ceil(bytes / 16) * 16; return p; },
     get end() { return at; },
   };
+}
+
+/**
+ * The resampled picture's C planes (outW x outH each, from float index `at` of the kernel's memory) into the
+ * planar input at (dx, dy): one copy a plane when its rows fill the input's width.
+ */
+export function copyPlanes(f32: Float32Array, at: number, C: number, dst: SampleTarget): void {
+  const { outW, outH, netW } = dst;
+  const outPlane = outW * outH, plane = netW * dst.netH;
+  for (let c = 0; c < C; c++) {
+    if (outW === netW) {
+      dst.out.set(f32.subarray(at + c * outPlane, at + (c + 1) * outPlane), c * plane + dst.dy * netW);
+      continue;
+    }
+    for (let y = 0; y < outH; y++) {
+      const from = at + c * outPlane + y * outW;
+      dst.out.set(f32.subarray(from, from + outW), c * plane + (y + dst.dy) * netW + dst.dx);
+    }
+  }
 }

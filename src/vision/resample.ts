@@ -5,7 +5,7 @@
 // (its reducers antialias, and its affine transform extends edges with black and rounds to 8 bits).
 // resampleBilinear runs the arithmetic in WebAssembly (resample.wat); resampleBilinearJs is the same in
 // JavaScript, kept as the readable reference the WebAssembly is tested against bit for bit.
-import { kernelMemory, loadKernel } from './resample-kernel.ts';
+import { copyPlanes, kernelMemory, loadKernel, regions } from './resample-kernel.ts';
 
 const f = Math.fround;
 
@@ -46,7 +46,8 @@ function inImage(c: number, start: number, length: number, unit = 1): number {
   return c >= start && c < start + length ? (c - start) * unit : -1;
 }
 
-function checkShapes(src: SampleSource, dst: SampleTarget): void {
+/** The source holds its pixels and the destination rectangle lies inside the network input. */
+export function checkShapes(src: Pick<SampleSource, 'pixels' | 'width' | 'height' | 'channels'>, dst: SampleTarget): void {
   const { pixels, width, height, channels: C } = src;
   if (pixels.length < width * height * C) throw new RangeError(`resample: ${pixels.length} bytes for a ${width}x${height}x${C} image`);
   if (dst.dx + dst.outW > dst.netW || dst.dy + dst.outH > dst.netH) throw new RangeError('resample: destination outside the input');
@@ -149,12 +150,11 @@ export function resampleBilinearJs(src: SampleSource, dst: SampleTarget): void {
 
 /** Byte offsets of the kernel's tables, rows and output picture in its memory, 16-aligned for its 4-wide loads. */
 function layout(outW: number, outH: number, C: number, rowBytes: number) {
-  let at = 0;
-  const take = (n: number) => { const p = at; at += Math.ceil(n / 16) * 16; return p; };
-  const lo = take(outW * 4), hi = take(outW * 4), w = take(outW * 4), mean = take(C * 4), std = take(C * 4);
+  const r = regions();
+  const lo = r.take(outW * 4), hi = r.take(outW * 4), w = r.take(outW * 4), mean = r.take(C * 4), std = r.take(C * 4);
   // four bytes past the row: the kernel loads a pixel's three bytes as four
-  const rows = [take(C * outW * 4), take(C * outW * 4)], out = take(C * outW * outH * 4), src = take(rowBytes + 4);
-  return { lo, hi, w, mean, std, rows, out, src, bytes: at };
+  const rows = [r.take(C * outW * 4), r.take(C * outW * 4)], out = r.take(C * outW * outH * 4), src = r.take(rowBytes + 4);
+  return { lo, hi, w, mean, std, rows, out, src, bytes: r.end };
 }
 
 /**
@@ -179,7 +179,6 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
   f32.set(xs.w, m.w / 4);
   for (let c = 0; c < C; c++) { f32[m.mean / 4 + c] = dst.mean[c]; f32[m.std / 4 + c] = dst.std[c]; }
   const pad = f(src.padValue);
-  const plane = dst.netW * dst.netH;
   // source row of a canvas row, -1 for padding; the two row buffers are swapped, not copied, when the
   // old bottom row becomes the new top (upscaling reuses rows)
   const imageRow = (y: number) => inImage(y, top, height);
@@ -202,16 +201,5 @@ export function resampleBilinear(src: SampleSource, dst: SampleTarget): void {
     }
     k.vertical(topPtr, botPtr, m.out + y * outW * 4, outW, C, ys.w[y], m.mean, m.std, outW * outH * 4);
   }
-  // the picture's planes out of the kernel's memory: one copy a plane when its rows fill the input's width
-  const outPlane = outW * outH, at = m.out / 4;
-  for (let c = 0; c < C; c++) {
-    if (outW === dst.netW) {
-      dst.out.set(f32.subarray(at + c * outPlane, at + (c + 1) * outPlane), c * plane + dst.dy * dst.netW);
-      continue;
-    }
-    for (let y = 0; y < outH; y++) {
-      const from = at + c * outPlane + y * outW;
-      dst.out.set(f32.subarray(from, from + outW), c * plane + (y + dst.dy) * dst.netW + dst.dx);
-    }
-  }
+  copyPlanes(f32, m.out / 4, C, dst);
 }
