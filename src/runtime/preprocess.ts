@@ -272,9 +272,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
 
   const plane = W * H;
   const out = (opts.alloc ?? fresh)(C * plane);
-  const full = g.newW === W && g.newH === H;
-  // darknet's canvas is exactly 0.5 (127.5 in pixel units): a uint8 grey could not represent it
-  if (!full) for (let c = 0; c < C; c++) fillAround(out, c * plane, W, H, g, normalised(g.fill * 255, c, L));
+  fillCanvas(out, C, W, H, g, L);
   pastePixels(out, px, g, W, plane, C, channelLuts(C, L.mean, L.std));
   return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
 }
@@ -317,7 +315,17 @@ function pastePixels(out: Float32Array, px: Uint8Array, g: PasteGeometry, W: num
   }
 }
 
-/** The canvas of one plane outside the pasted picture: the picture's own pixels are written after. */
+/**
+ * Every plane's canvas outside the picture's rectangle, in the layout's normalisation; the picture's own
+ * values are written after. darknet's canvas is exactly 0.5 (127.5 in pixel units): a uint8 grey could not
+ * represent it, so it is written here in float.
+ */
+function fillCanvas(out: Float32Array, C: number, W: number, H: number, g: PasteGeometry, L: PixelLayout): void {
+  if (g.newW === W && g.newH === H) return;
+  for (let c = 0; c < C; c++) fillAround(out, c * W * H, W, H, g, normalised(g.fill * 255, c, L));
+}
+
+/** The canvas of one plane outside the pasted picture. */
 function fillAround(out: Float32Array, at: number, W: number, H: number, g: PasteGeometry, v: number): void {
   const top = g.dy, bottom = g.dy + g.newH;
   out.fill(v, at, at + top * W);
@@ -358,7 +366,7 @@ async function darknetSampled(im: Source, spec: InputSpec, L: PixelLayout,
   const C = spec.channels, W = spec.width, H = spec.height;
   const pixels = await fullPixels(im, C, inline);
   const out = alloc(C * W * H);
-  if (!(g.newW === W && g.newH === H)) for (let c = 0; c < C; c++) fillAround(out, c * W * H, W, H, g, normalised(g.fill * 255, c, L));
+  fillCanvas(out, C, W, H, g, L);
   resampleDarknet({ pixels, width: im.width, height: im.height, channels: C },
     { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
   return out;
@@ -378,7 +386,7 @@ async function sampled(im: Source, spec: InputSpec, L: PixelLayout,
   const out = alloc(C * W * H);
   if (L.resample === 'bilinear-tf') {
     const data = await fullPixels(im, C, inline);
-    if (!(g.newW === W && g.newH === H)) for (let c = 0; c < C; c++) out.fill(normalised(g.fill * 255, c, L), c * W * H, (c + 1) * W * H);
+    fillCanvas(out, C, W, H, g, L);
     resampleBilinear(
       { pixels: data, width: im.width, height: im.height, channels: C, canvasW: sq?.side ?? im.width, canvasH: sq?.side ?? im.height,
         left: sq?.left ?? 0, top: sq?.top ?? 0, padValue },
