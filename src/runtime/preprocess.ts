@@ -12,6 +12,7 @@ import type { InputSpec, Manifest } from '../manifest.ts';
 import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
 import { resampleDarknet } from '../vision/resample-darknet.ts';
+import { turboRgb } from './jpeg-turbo.ts';
 import { pngRgb } from './png-pixels.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
@@ -168,6 +169,9 @@ interface Source {
   width: number;
   height: number;
   png?: Uint8Array;
+  /** a JPEG's bytes, when its header read was sure, and the pixel limit its decode must respect */
+  jpeg?: Uint8Array;
+  maxPixels?: number;
   format?: string;
   rgb?: Uint8Array;
 }
@@ -181,7 +185,7 @@ async function fromEncoded(bytes: Uint8Array, maxPixels: number): Promise<Source
   const img = sharp(bytes, { failOn: 'warning', limitInputPixels: maxPixels, autoOrient: true, ignoreIcc: true });
   // JPEG (cameras, streams) and PNG: one libvips load, the decoding one, which still enforces the pixel limit
   const quick = headerSize(bytes);
-  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes, format: 'png' } : { format: 'jpeg' }) };
+  if (quick) return { img, ...quick, ...(bytes[0] === 0x89 ? { png: bytes, format: 'png' } : { jpeg: bytes, maxPixels, format: 'jpeg' }) };
   let meta: Metadata;
   try {
     // Header only, no limit, so that an oversized image is refused below with its dimensions named.
@@ -349,11 +353,14 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
 
 /**
  * The picture decoded at its full size, C channels interleaved: RGB pixels given as such, a plain PNG
- * without libvips (png-pixels.ts), else sharp.
+ * without libvips (png-pixels.ts), a JPEG by libjpeg-turbo (jpeg-turbo.ts), else sharp.
  */
 async function fullPixels(im: Source, C: number, inline: boolean): Promise<Uint8Array> {
   if (C === 3 && im.rgb) return im.rgb;
-  const px = C === 3 && im.png ? await pngRgb(im.png, im.width, im.height, inline) : undefined;
+  const px = C !== 3 ? undefined
+    : im.png ? await pngRgb(im.png, im.width, im.height, inline)
+    : im.jpeg ? await turboRgb(im.jpeg, im.width, im.height, im.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS)
+    : undefined;
   if (px) return px;
   const { data, info } = await rawPixels(im.img, C);
   if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
