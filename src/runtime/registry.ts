@@ -7,6 +7,7 @@ import { join, sep } from 'node:path';
 import { PinholeError } from '../errors.ts';
 import { isDetector, type Manifest, type ModelKind } from '../manifest.ts';
 import { adaptersFor, type ModelAdapters } from './adapters.ts';
+import { describeJpegDecoder, jpegDecoder } from './jpeg-turbo.ts';
 import { preloadPngDecoder } from './png-pixels.ts';
 import { decodesPngItself, pixelLayout } from './preprocess.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
@@ -55,6 +56,8 @@ export class ModelRegistry {
   private readonly retiring = new Map<ModelQueue, LoadedModel>();
   private readonly releases = new Set<Promise<void>>();
   private watcher?: FSWatcher;
+  /** the JPEG decoder, loaded and logged with the first model */
+  private jpeg?: Promise<void>;
   private readonly debounce = new Map<string, NodeJS.Timeout>();
   closing = false;
 
@@ -205,6 +208,8 @@ export class ModelRegistry {
     handedOff();
     // its PNGs are decoded without libvips: the decoder's library loads while the sessions do, not on the first request
     if (decodesPngItself(pixelLayout(manifest))) preloadPngDecoder();
+    // and the JPEG decoder's, said once in the log as the execution provider is
+    this.jpeg ??= jpegDecoder().then((d) => this.log.info(describeJpegDecoder(d)));
     const model = await loading;
     if (this.closing) {
       await this.sessions.release(model);

@@ -13,6 +13,7 @@ import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { allInt8, listModelFolders } from './folder.ts';
+import { releaseJpegHandles } from './jpeg-turbo.ts';
 import { defaultDecodeLanes, Lanes } from './lanes.ts';
 import {
   planGenerate, planSample, runGenerate, runSample,
@@ -339,6 +340,7 @@ export class Runtime {
       this.batcher.stop();
       await this.registry.released();
       await this.sessions.close();
+      releaseJpegHandles();
     })();
     return this.closed;
   }
