@@ -216,7 +216,7 @@ describe.skipIf(!hasLibrary)('libjpeg-turbo\'s pixels == sharp\'s', () => {
 describe.skipIf(!hasLibrary)('damaged files: refused where sharp refuses them, never a picture sharp would not give', () => {
   it('truncations, bit flips, garbage and cut-outs of baseline, progressive, grey and restart-marker JPEGs', async () => {
     const r = rng(20);
-    const bases = [await plainJpeg(160, 120), await sharp(await plainJpeg(160, 120)).jpeg({ progressive: true, quality: 85 }).toBuffer(),
+    const bases: Buffer[] = [await plainJpeg(160, 120), await sharp(await plainJpeg(160, 120)).jpeg({ progressive: true, quality: 85 }).toBuffer(),
       await sharp(await plainJpeg(160, 120)).toColourspace('b-w').jpeg().toBuffer()];
     if (existsSync(join(DARKNET_DATA, 'dog.jpg'))) bases.push(readFileSync(join(DARKNET_DATA, 'dog.jpg')));
     if (hasCjpeg && existsSync(ASTRONAUT)) bases.push((await cjpegVariants(ASTRONAUT, { left: 0, top: 0, width: 200, height: 150 }))[6][1]);
@@ -308,6 +308,12 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
         for (let i = 0; i < a.data.length; i++) d = Math.max(d, Math.abs(a.data[i] - b.data[i]));
         expect(d, `${name}, ${lname}`).toBe(0);
       }
+    }
+    // many at once, of different sizes: each decode has its own handle and buffer until its tensor is made
+    const many = await Promise.all(files.map(([, jpg]) => turbo.preprocess(jpg, spec(416, 416), 'letterbox')));
+    for (let k = 0; k < files.length; k++) {
+      const one = await viaSharp.preprocess(files[k][1], spec(416, 416), 'letterbox');
+      expect(many[k].data.every((v, i) => v === one.data[i]), `${files[k][0]} decoded beside ${files.length - 1} others`).toBe(true);
     }
     const damaged = plain.subarray(0, plain.length - 300);
     for (const p of [turbo, viaSharp]) {

@@ -12,7 +12,7 @@ import type { InputSpec, Manifest } from '../manifest.ts';
 import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
 import { resampleDarknet } from '../vision/resample-darknet.ts';
-import { turboRgb } from './jpeg-turbo.ts';
+import { withTurboRgb } from './jpeg-turbo.ts';
 import { pngRgb } from './png-pixels.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
 
@@ -352,31 +352,32 @@ async function rawPixels(pipe: Sharp, C: number): Promise<{ data: Buffer; info: 
 }
 
 /**
- * The picture decoded at its full size, C channels interleaved: RGB pixels given as such, a plain PNG
- * without libvips (png-pixels.ts), a JPEG by libjpeg-turbo (jpeg-turbo.ts), else sharp.
+ * The picture decoded at its full size, C channels interleaved, handed to `use` (which is done with them when
+ * it returns): RGB pixels given as such, a JPEG by libjpeg-turbo into a buffer the next decode reuses
+ * (jpeg-turbo.ts), a plain PNG without libvips (png-pixels.ts), else sharp.
  */
-async function fullPixels(im: Source, C: number, inline: boolean): Promise<Uint8Array> {
-  if (C === 3 && im.rgb) return im.rgb;
-  const px = C !== 3 ? undefined
-    : im.png ? await pngRgb(im.png, im.width, im.height, inline)
-    : im.jpeg ? await turboRgb(im.jpeg, im.width, im.height, im.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS)
-    : undefined;
-  if (px) return px;
+async function withFullPixels<T>(im: Source, C: number, inline: boolean, use: (px: Uint8Array) => T): Promise<T> {
+  if (C === 3 && im.rgb) return use(im.rgb);
+  const turbo = C === 3 && im.jpeg ? await withTurboRgb(im.jpeg, im.width, im.height, im.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS, use) : undefined;
+  if (turbo) return turbo.value;
+  const px = C === 3 && im.png ? await pngRgb(im.png, im.width, im.height, inline) : undefined;
+  if (px) return use(px);
   const { data, info } = await rawPixels(im.img, C);
   if (info.width !== im.width || info.height !== im.height) throw new Error(`sharp decoded ${info.width}x${info.height}, expected ${im.width}x${im.height}`);
-  return data;
+  return use(data);
 }
 
 /** letterbox or resize with darknet's resize_image (resample-darknet.ts) on the full-size pixels, around it darknet's .5 canvas. */
 async function darknetSampled(im: Source, spec: InputSpec, L: PixelLayout,
   g: PasteGeometry, alloc: (length: number) => Float32Array, inline: boolean): Promise<Float32Array> {
   const C = spec.channels, W = spec.width, H = spec.height;
-  const pixels = await fullPixels(im, C, inline);
-  const out = alloc(C * W * H);
-  fillCanvas(out, C, W, H, g, L);
-  resampleDarknet({ pixels, width: im.width, height: im.height, channels: C },
-    { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
-  return out;
+  return withFullPixels(im, C, inline, (pixels) => {
+    const out = alloc(C * W * H);
+    fillCanvas(out, C, W, H, g, L);
+    resampleDarknet({ pixels, width: im.width, height: im.height, channels: C },
+      { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
+    return out;
+  });
 }
 
 /**
@@ -392,13 +393,14 @@ async function sampled(im: Source, spec: InputSpec, L: PixelLayout,
   const padValue = L.padValue ?? 0;
   const out = alloc(C * W * H);
   if (L.resample === 'bilinear-tf') {
-    const data = await fullPixels(im, C, inline);
-    fillCanvas(out, C, W, H, g, L);
-    resampleBilinear(
-      { pixels: data, width: im.width, height: im.height, channels: C, canvasW: sq?.side ?? im.width, canvasH: sq?.side ?? im.height,
-        left: sq?.left ?? 0, top: sq?.top ?? 0, padValue },
-      { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
-    return out;
+    return withFullPixels(im, C, inline, (data) => {
+      fillCanvas(out, C, W, H, g, L);
+      resampleBilinear(
+        { pixels: data, width: im.width, height: im.height, channels: C, canvasW: sq?.side ?? im.width, canvasH: sq?.side ?? im.height,
+          left: sq?.left ?? 0, top: sq?.top ?? 0, padValue },
+        { out, netW: W, netH: H, dx: g.dx, dy: g.dy, outW: g.newW, outH: g.newH, mean: L.mean ?? [0, 0, 0], std: L.std ?? [255, 255, 255] });
+      return out;
+    });
   }
   // pad-square with sharp's cubic: sharp extends after it resizes, so the square is made in a first pass
   const bg = { r: padValue, g: padValue, b: padValue };
