@@ -4,8 +4,8 @@
 // files refused exactly where sharp refuses them, EXIF orientation left to sharp unless it is 1, and sharp
 // for everything when the library is absent or PINHOLE_JPEG=sharp.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PinholeError } from '../src/errors.ts';
@@ -13,6 +13,7 @@ import type { InputSpec } from '../src/manifest.ts';
 import { jpegFrame, tiffOrientation } from '../src/runtime/jpeg-markers.ts';
 import { jpegDecoder, turboEligible, turboRgb } from '../src/runtime/jpeg-turbo.ts';
 import { preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
+import { Runtime } from '../src/runtime/runtime.ts';
 import { ASTRONAUT } from './helpers/faceapi.ts';
 import { rng } from './helpers/random.ts';
 import { tempDirs } from './helpers/tmp.ts';
@@ -319,6 +320,27 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
     for (const p of [turbo, viaSharp]) {
       // each instance has its own PinholeError class: the code is what the server maps
       expect(await p.preprocess(damaged, spec(416, 416), 'letterbox').then(() => 'decoded', (e: PinholeError) => e.code)).toBe('bad_image');
+    }
+  });
+});
+
+describe.skipIf(!hasLibrary || !existsSync(join(DARKNET_DATA, 'dog.jpg')))('the runtime', () => {
+  it('names the JPEG decoder in its log once, and finds in dog.jpg what its decoded pixels give, one at a time and eight at once', async () => {
+    const models = tmp();
+    symlinkSync(resolve('models/yolov2-synth-int8'), join(models, 'yolov2-synth-int8'), 'dir');
+    const info: string[] = [];
+    const rt = await Runtime.create({ modelsDir: models, warmup: false, log: { info: (m) => info.push(m), warn() {}, error() {} } });
+    try {
+      expect(info.filter((m) => m.startsWith('JPEG decoder'))).toEqual(['JPEG decoder: libjpeg-turbo (libturbojpeg.so.0 via koffi)']);
+      const jpg = readFileSync(join(DARKNET_DATA, 'dog.jpg'));
+      const px = await sharpRgb(jpg);
+      const reference = (await rt.detect('yolov2-synth-int8', { data: px, width: 768, height: 576, channels: 3 }, { thresh: 0.05 })).detections;
+      expect(reference.length).toBeGreaterThan(5);
+      expect((await rt.detect('yolov2-synth-int8', jpg, { thresh: 0.05 })).detections).toEqual(reference);
+      const many = await Promise.all(Array.from({ length: 8 }, () => rt.detect('yolov2-synth-int8', jpg, { thresh: 0.05 })));
+      for (const r of many) expect(r.detections).toEqual(reference);
+    } finally {
+      await rt.close();
     }
   });
 });
