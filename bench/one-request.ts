@@ -9,6 +9,7 @@
 // On a machine shared with other work, the CPU figures are the ones to read; wall time follows the cores left.
 //
 //   npm run build && node --import tsx bench/one-request.ts [--model DIR] [--image FILE] [--requests 200] [--rounds 3]
+//     [--variant "sharp=PINHOLE_JPEG=sharp" --variant turbo=]   (part 3: servers with these environments, alternating)
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -16,6 +17,7 @@ import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { readManifest } from '../src/runtime/folder.ts';
+import { withTurboRgb } from '../src/runtime/jpeg-turbo.ts';
 import { headerSize, preprocess } from '../src/runtime/preprocess.ts';
 import { sessionOptions } from '../src/runtime/ort-session.ts';
 import { int8BenchModelDir } from './darknet-model.ts';
@@ -27,7 +29,14 @@ const { values: o } = parseArgs({
     image: { type: 'string', default: '/usr/share/darknet/data/dog.jpg' },
     requests: { type: 'string', default: '200' },
     rounds: { type: 'string', default: '3' },
+    variant: { type: 'string', multiple: true },
   },
+});
+/** LABEL=NAME=VALUE ...: a server environment for part 3 (e.g. "sharp=PINHOLE_JPEG=sharp"); one plain server by default. */
+const variants = (o.variant ?? ['=']).map((v) => {
+  const label = v.slice(0, v.indexOf('='));
+  const env = Object.fromEntries(v.slice(v.indexOf('=') + 1).split(/\s+/).filter(Boolean).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { label, env };
 });
 const rounds = Number(o.rounds), requests = Number(o.requests);
 const dir = await int8BenchModelDir(o.model, 'bench/one-request');
@@ -48,6 +57,8 @@ const pieces: Record<string, () => Promise<unknown> | unknown> = {
   "sharp's header read (metadata)": () => sharp(bytes, { failOn: 'warning', limitInputPixels: false }).metadata(),
   'sharp decode + resize': () => sharp(bytes, { failOn: 'warning', autoOrient: true, ignoreIcc: true })
     .resize(newW, newH, { fit: 'fill', kernel: 'cubic' }).removeAlpha().toColourspace('srgb').raw().toBuffer(),
+  'sharp decode, full size': () => sharp(bytes, { failOn: 'warning', autoOrient: true, ignoreIcc: true }).removeAlpha().toColourspace('srgb').raw().toBuffer(),
+  'libjpeg-turbo decode, full size': () => withTurboRgb(bytes, first.width, first.height, 40_000_000, (px) => px[0]),
   'preprocess() whole': pre,
 };
 const tally = new Map<string, { wall: number[]; cpu: number; n: number }>();
@@ -124,8 +135,9 @@ async function requestSeconds(url: string): Promise<{ sum: number; count: number
 }
 console.log(`\n3. pinhole serve, ${requests} sequential POSTs over one keep-alive connection, ${rounds} runs (a server each):`);
 console.log('  client p50 / mean | spans p50: decode (header, decode, resize, fill), queue, infer, post | server mean (onRequest to onResponse) | server CPU per request: all (main, libvips, workers + ORT + libuv)');
-for (let r = 0; r < rounds; r++) {
-  const server = await startServerChild({ name: basename(dir), dir, kind: manifest.kind }, ['--log-level', 'info']);
+for (let r = 0; r < rounds * variants.length; r++) {
+  const v = variants[r % variants.length];
+  const server = await startServerChild({ name: basename(dir), dir, kind: manifest.kind }, ['--log-level', 'info'], undefined, undefined, { env: v.env });
   try {
     const url = `${server.url}/v1/detect`;
     const post = async () => (await fetch(url, { method: 'POST', body: bytes, headers: { 'content-type': 'image/jpeg' } })).json() as Promise<{ timing_ms: Record<string, number> }>;
@@ -143,7 +155,7 @@ for (let r = 0; r < rounds; r++) {
     const c1 = cpuByThread(server.child.pid!);
     const m1 = await requestSeconds(server.url);
     const per = (k: 'main' | 'vips' | 'other') => (c1[k] - c0[k]) / requests;
-    console.log(`  run ${r + 1}: ${ms(med(lat))} / ${ms(lat.reduce((a, b) => a + b, 0) / requests)} ms | ${Object.entries(spans).map(([k, v]) => `${k} ${ms(med(v))}`).join(', ')} `
+    console.log(`  run ${Math.floor(r / variants.length) + 1}${v.label ? ` ${v.label}` : ''}: ${ms(med(lat))} / ${ms(lat.reduce((a, b) => a + b, 0) / requests)} ms | ${Object.entries(spans).map(([k, v]) => `${k} ${ms(med(v))}`).join(', ')} `
       + `| ${ms(((m1.sum - m0.sum) / (m1.count - m0.count)) * 1000)} ms | ${ms(per('main') + per('vips') + per('other'))} ms (${ms(per('main'))}, ${ms(per('vips'))}, ${ms(per('other'))}); load ${load()}`);
   } finally {
     await server.stop();

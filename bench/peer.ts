@@ -10,6 +10,7 @@
 //     [--gunicorn-workers N] [--image /usr/share/darknet/data/dog.jpg]
 //     [--port-base 18400] [--variant NAME=SERVE_FLAGS ...]   (more Pinhole contenders, fp32: e.g. --variant "1x2=--workers 1 --threads 2")
 //     [--int8-variant NAME=SERVE_FLAGS ...]   (the same on the int8 folder, compared with Flask)
+//     (NAME=VALUE words among SERVE_FLAGS set the server's environment: --int8-variant "sharp=PINHOLE_JPEG=sharp")
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
@@ -56,7 +57,7 @@ function only(name: string): string {
   }
   return d;
 }
-const node = (args: string[], port: number) => spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+const node = (args: string[], port: number, env: Record<string, string> = {}) => spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
 const all: Contender[] = [
   { name: 'pinhole', start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(dn.name), '--port', String(p), '--log-level', 'warn'], p) },
   { name: 'pinhole-int8', start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(dn.int8Name), '--port', String(p), '--log-level', 'warn'], p) },
@@ -83,8 +84,11 @@ for (const [list, folder, prefix] of [[o.variant, dn.name, 'pinhole:'], [o['int8
   for (const v of list) {
     const eq = v.indexOf('=');
     if (eq <= 0) throw new Error(`--variant / --int8-variant NAME=SERVE_FLAGS, got "${v}"`);
-    const flags = v.slice(eq + 1).split(/\s+/).filter(Boolean);
-    all.push({ name: `${prefix}${v.slice(0, eq)}`, start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(folder), '--port', String(p), '--log-level', 'warn', ...flags], p) });
+    const words = v.slice(eq + 1).split(/\s+/).filter(Boolean);
+    const isEnv = (w: string) => /^[A-Z_][A-Z0-9_]*=/.test(w);
+    const flags = words.filter((w) => !isEnv(w));
+    const env = Object.fromEntries(words.filter(isEnv).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+    all.push({ name: `${prefix}${v.slice(0, eq)}`, start: (p) => node(['bin/pinhole.js', 'serve', '--models', only(folder), '--port', String(p), '--log-level', 'warn', ...flags], p, env) });
   }
 }
 const wanted = new Set([...o.only.split(','), ...all.filter((c) => /^pinhole(-int8)?:/.test(c.name)).map((c) => c.name)]);
