@@ -276,6 +276,8 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
     ['resize 320', spec(320, 320), { mode: 'resize' }],
     ['letterbox 608, bilinear-darknet', spec(608, 608), { mode: 'letterbox', resample: 'bilinear-darknet' }],
     ['tiny-face: pad-square, bilinear-tf, mean', spec(416, 416), { mode: 'pad-square', pad: 'top-left', padValue: 0, resample: 'bilinear-tf', mean: [117.001, 114.697, 97.404], std: [255, 255, 255] }],
+    ['pad-square centred, sharp\'s cubic, grey padding', spec(320, 320), { mode: 'pad-square', pad: 'center', padValue: 114 }],
+    ['pad-square top-left, sharp\'s cubic, a padding between two values', spec(320, 320), { mode: 'pad-square', pad: 'top-left', padValue: 127.5 }],
   ];
 
   it('forced sharp (PINHOLE_JPEG=sharp) and a missing library both fall back to sharp, and say why', async () => {

@@ -403,8 +403,12 @@ async function sampled(im: Source, spec: InputSpec, L: PixelLayout,
     });
   }
   // pad-square with sharp's cubic: sharp extends after it resizes, so the square is made in a first pass
+  // (a JPEG libjpeg-turbo decodes is laid into the square here: the same bytes as sharp's extend of a uint8 value)
   const bg = { r: padValue, g: padValue, b: padValue };
-  const square = await rawPixels(img.extend({ left: sq!.left, top: sq!.top, right: sq!.right, bottom: sq!.bottom, background: bg }), C);
+  const turbo = C === 3 && im.jpeg && Number.isInteger(padValue) && padValue >= 0 && padValue <= 255
+    ? await withTurboRgb(im.jpeg, im.width, im.height, im.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS, (px) => padded(px, im.width, im.height, sq!, padValue))
+    : undefined;
+  const square = turbo?.value ?? await rawPixels(img.extend({ left: sq!.left, top: sq!.top, right: sq!.right, bottom: sq!.bottom, background: bg }), C);
   let pipe = sharp(square.data, { raw: { width: square.info.width, height: square.info.height, channels: C as 1 | 3 } });
   if (sq!.side !== W || sq!.side !== H) pipe = pipe.resize(W, H, { fit: 'fill', kernel: 'cubic' });
   const { data: px } = await rawPixels(pipe, C);
@@ -414,4 +418,11 @@ async function sampled(im: Source, spec: InputSpec, L: PixelLayout,
     for (let i = 0; i < W * H; i++) out[o + i] = lut[px[i * C + c]];
   }
   return out;
+}
+
+/** Interleaved RGB laid into its pad-square (side x side), the rest of the square `value`, as sharp's extend makes it. */
+function padded(px: Uint8Array, w: number, h: number, sq: NonNullable<PasteGeometry['square']>, value: number): { data: Buffer; info: { width: number; height: number } } {
+  const data = Buffer.alloc(sq.side * sq.side * 3, value);
+  for (let y = 0; y < h; y++) data.set(px.subarray(y * w * 3, (y + 1) * w * 3), ((y + sq.top) * sq.side + sq.left) * 3);
+  return { data, info: { width: sq.side, height: sq.side } };
 }
