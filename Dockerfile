@@ -30,7 +30,7 @@ RUN npm run build \
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
 # fonts: the labels drawn on annotated images; libturbojpeg (Ubuntu's name for libturbojpeg.so.0's package):
-# the JPEG decoder (src/runtime/jpeg-turbo.ts; without it sharp decodes every JPEG, at ~2.4x the CPU)
+# the JPEG decoder (src/runtime/jpeg-turbo.ts; without it sharp decodes every JPEG, for about twice the CPU)
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates fonts-dejavu-core libturbojpeg \
  && rm -rf /var/lib/apt/lists/* \
