@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 import { jpegFrame, tiffOrientation } from '../src/runtime/jpeg-markers.ts';
-import { jpegDecoder, turboEligible, turboRgb } from '../src/runtime/jpeg-turbo.ts';
+import { idleJpegHandles, jpegDecoder, turboEligible, turboRgb } from '../src/runtime/jpeg-turbo.ts';
 import { preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { ASTRONAUT } from './helpers/faceapi.ts';
@@ -327,7 +327,7 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
 });
 
 describe.skipIf(!hasLibrary || !existsSync(join(DARKNET_DATA, 'dog.jpg')))('the runtime', () => {
-  it('names the JPEG decoder in its log once, and finds in dog.jpg what its decoded pixels give, one at a time and eight at once', async () => {
+  it('names the JPEG decoder in its log once, finds in dog.jpg what its decoded pixels give (one at a time, eight at once), frees its handles at close', async () => {
     const models = tmp();
     symlinkSync(resolve('models/yolov2-synth-int8'), join(models, 'yolov2-synth-int8'), 'dir');
     const info: string[] = [];
@@ -341,8 +341,10 @@ describe.skipIf(!hasLibrary || !existsSync(join(DARKNET_DATA, 'dog.jpg')))('the 
       expect((await rt.detect('yolov2-synth-int8', jpg, { thresh: 0.05 })).detections).toEqual(reference);
       const many = await Promise.all(Array.from({ length: 8 }, () => rt.detect('yolov2-synth-int8', jpg, { thresh: 0.05 })));
       for (const r of many) expect(r.detections).toEqual(reference);
+      expect(idleJpegHandles()).toBeGreaterThan(1);
     } finally {
       await rt.close();
     }
+    expect(idleJpegHandles(), 'handles left after close').toBe(0);
   });
 });

@@ -111,6 +111,11 @@ function outputOf(s: Slot, bytes: number): Buffer {
   return s.buf.subarray(0, bytes);
 }
 
+/** How many handles wait for a decode (each with its buffer). */
+export function idleJpegHandles(): number {
+  return idle.length;
+}
+
 /** Frees the idle handles and their buffers (at shutdown); a later decode makes new ones. */
 export function releaseJpegHandles(): void {
   const b = binding;
