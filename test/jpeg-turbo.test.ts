@@ -21,7 +21,10 @@ import { tempDirs } from './helpers/tmp.ts';
 const tmp = tempDirs('pinhole-jpeg-turbo-');
 const DARKNET_DATA = '/usr/share/darknet/data';
 const SKIMAGE = '/usr/lib/python3/dist-packages/skimage/data';
-const hasLibrary = (await jpegDecoder()).kind === 'turbo';
+const decoder = await jpegDecoder();
+const hasLibrary = decoder.kind === 'turbo';
+/** why the tests that need libturbojpeg are skipped here (.ci/run installs it) */
+const skipped = decoder.kind === 'sharp' ? ` (skipped: ${decoder.reason}; apt-get install libturbojpeg0, as .ci/run does)` : '';
 const hasCjpeg = (() => {
   try {
     execFileSync('cjpeg', ['-version'], { stdio: 'pipe' });
@@ -144,7 +147,7 @@ describe('the header walk (jpeg-markers.ts)', () => {
   });
 });
 
-describe.skipIf(!hasLibrary)('libjpeg-turbo\'s pixels == sharp\'s', () => {
+describe.skipIf(!hasLibrary)(`libjpeg-turbo's pixels == sharp's${skipped}`, () => {
   const photos = [
     ...(existsSync(DARKNET_DATA) ? readdirSync(DARKNET_DATA).filter((f) => f.endsWith('.jpg')).map((f) => join(DARKNET_DATA, f)) : []),
     ...(existsSync(SKIMAGE) ? readdirSync(SKIMAGE).filter((f) => f.endsWith('.jpg') && f !== 'truncated.jpg').map((f) => join(SKIMAGE, f)) : []),
@@ -160,7 +163,7 @@ describe.skipIf(!hasLibrary)('libjpeg-turbo\'s pixels == sharp\'s', () => {
     }
   });
 
-  it.skipIf(!hasCjpeg || !existsSync(ASTRONAUT))('every coding cjpeg makes of astronaut, chelsea and coffee, whole and at 333x251: max |difference| 0', async () => {
+  it.skipIf(!hasCjpeg || !existsSync(ASTRONAUT))(`${hasCjpeg ? '' : '(skipped: no cjpeg; apt-get install libjpeg-turbo-progs, as .ci/run does) '}every coding cjpeg makes of astronaut, chelsea and coffee, whole and at 333x251: max |difference| 0`, async () => {
     let n = 0;
     for (const name of ['astronaut', 'chelsea', 'coffee']) {
       const png = join(SKIMAGE, `${name}.png`);
@@ -214,7 +217,7 @@ describe.skipIf(!hasLibrary)('libjpeg-turbo\'s pixels == sharp\'s', () => {
   });
 });
 
-describe.skipIf(!hasLibrary)('damaged files: refused where sharp refuses them, never a picture sharp would not give', () => {
+describe.skipIf(!hasLibrary)(`damaged files: refused where sharp refuses them, never a picture sharp would not give${skipped}`, () => {
   it('truncations, bit flips, garbage and cut-outs of baseline, progressive, grey and restart-marker JPEGs', async () => {
     const r = rng(20);
     const bases: Buffer[] = [await plainJpeg(160, 120), await sharp(await plainJpeg(160, 120)).jpeg({ progressive: true, quality: 85 }).toBuffer(),
@@ -293,7 +296,7 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
     expect(await missing.preprocess(jpg.subarray(0, jpg.length >> 1), spec(32, 32), 'letterbox').catch((e: PinholeError) => e.code)).toBe('bad_image');
   });
 
-  it.skipIf(!hasLibrary)('darknet\'s photos, an EXIF-rotated, a grey, a progressive and a damaged JPEG, through every layout: max |difference| 0', async () => {
+  it.skipIf(!hasLibrary)(`darknet's photos, an EXIF-rotated, a grey, a progressive and a damaged JPEG, through every layout: max |difference| 0${skipped}`, async () => {
     const turbo = await instance({});
     const viaSharp = await instance({ PINHOLE_JPEG: 'sharp' });
     expect(turbo.decoder.kind).toBe('turbo');
@@ -326,7 +329,7 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
   });
 });
 
-describe.skipIf(!hasLibrary || !existsSync(join(DARKNET_DATA, 'dog.jpg')))('the runtime', () => {
+describe.skipIf(!hasLibrary || !existsSync(join(DARKNET_DATA, 'dog.jpg')))(`the runtime${skipped}`, () => {
   it('names the JPEG decoder in its log once, finds in dog.jpg what its decoded pixels give (one at a time, eight at once), frees its handles at close', async () => {
     const models = tmp();
     symlinkSync(resolve('models/yolov2-synth-int8'), join(models, 'yolov2-synth-int8'), 'dir');
