@@ -12,7 +12,7 @@ import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 import { jpegFrame, tiffOrientation } from '../src/runtime/jpeg-markers.ts';
 import { idleJpegHandles, jpegDecoder, turboEligible, turboRgb } from '../src/runtime/jpeg-turbo.ts';
-import { preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
+import { headerSize, preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { ASTRONAUT } from './helpers/faceapi.ts';
 import { rng } from './helpers/random.ts';
@@ -133,6 +133,18 @@ describe('the header walk (jpeg-markers.ts)', () => {
     broken.writeUInt32LE(4000, 4); // IFD0 beyond the block
     expect(jpegFrame(withExif(plain, broken))?.orientation).toBeUndefined();
     expect(tiffOrientation(new DataView(new ArrayBuffer(4)))).toBeUndefined();
+  });
+
+  it('two EXIF blocks that disagree: preprocess lays the picture out as sharp turns it (libvips reads the first)', async () => {
+    const plain = await plainJpeg();
+    for (const [a, b] of [[1, 6], [6, 1]]) {
+      const jpg = withExif(plain, tiff([[0x0112, a]]), tiff([[0x0112, b]]));
+      const { autoOrient } = await sharp(jpg).metadata();
+      expect(autoOrient).toEqual(a === 6 ? { width: 20, height: 40 } : { width: 40, height: 20 });
+      expect(headerSize(jpg)).toBeUndefined();
+      const r = await preprocess(jpg, { width: 32, height: 32, channels: 3, layout: 'NCHW' }, 'letterbox');
+      expect([r.width, r.height]).toEqual([autoOrient.width, autoOrient.height]);
+    }
   });
 
   it('refuses what is not a JPEG up to its first scan', async () => {

@@ -55,8 +55,8 @@ export function jpegFrame(b: Uint8Array): JpegFrame | undefined {
   }
 }
 
-// libvips keeps an APP1 segment as EXIF when it starts "Exif" and parses the last one it kept; more than
-// one such segment is left to it.
+// libvips takes the first APP1 segment that starts "Exif" as the EXIF block, image-size (preprocess.ts'
+// headerSize) the last one's orientation: a file with more than one is left to sharp.
 const EXIF_PREFIX = [0x45, 0x78, 0x69, 0x66];
 const EXIF_HEADER = [0x45, 0x78, 0x69, 0x66, 0, 0];
 

@@ -12,6 +12,7 @@ import type { InputSpec, Manifest } from '../manifest.ts';
 import { frameOf, pasteGeometry, type BoxFrame, type PadPosition, type PasteGeometry, type PreprocessMode } from '../vision/letterbox.ts';
 import { resampleBilinear } from '../vision/resample.ts';
 import { resampleDarknet } from '../vision/resample-darknet.ts';
+import { jpegFrame } from './jpeg-markers.ts';
 import { withTurboRgb } from './jpeg-turbo.ts';
 import { pngRgb } from './png-pixels.ts';
 import { checkRawImage, isRawImage, type RawImage } from './raw-image.ts';
@@ -144,6 +145,9 @@ export function headerSize(bytes: Uint8Array): { width: number; height: number }
   // libvips takes a PNG's orientation from its eXIf chunk, which image-size does not read
   if (png) return contains(bytes, EXIF_CHUNK, bytes.length) ? undefined : { width: s.width, height: s.height };
   if (s.orientation === undefined && contains(bytes, EXIF, 65_536)) return undefined;
+  // image-size takes the last EXIF block's orientation, libvips the first's: the header walk of jpeg-markers.ts
+  // must read the same one, with certainty (e.g. one EXIF block), or sharp reads the header
+  if (jpegFrame(bytes)?.orientation !== (s.orientation ?? 1)) return undefined;
   const o = s.orientation ?? 1;
   if (!(Number.isInteger(o) && o >= 1 && o <= 8)) return undefined;
   // orientations 5-8 turn the picture by a quarter: the displayed width is the stored height
