@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PinholeError } from '../src/errors.ts';
 import type { InputSpec } from '../src/manifest.ts';
 import { jpegFrame, tiffOrientation } from '../src/runtime/jpeg-markers.ts';
-import { idleJpegHandles, jpegDecoder, turboEligible, turboRgb } from '../src/runtime/jpeg-turbo.ts';
-import { headerSize, preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
+import { idleJpegHandles, jpegDecoder, turboEligible, turboRgb, withTurboRgb } from '../src/runtime/jpeg-turbo.ts';
+import { headerSize, jpegShrinkOnLoad, preprocess, type PixelLayout } from '../src/runtime/preprocess.ts';
 import { Runtime } from '../src/runtime/runtime.ts';
 import { ASTRONAUT } from './helpers/faceapi.ts';
 import { rng } from './helpers/random.ts';
@@ -294,6 +294,36 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
     ['pad-square centred, sharp\'s cubic, grey padding', spec(320, 320), { mode: 'pad-square', pad: 'center', padValue: 114 }],
     ['pad-square top-left, sharp\'s cubic, a padding between two values', spec(320, 320), { mode: 'pad-square', pad: 'top-left', padValue: 127.5 }],
   ];
+
+  it.skipIf(!hasLibrary || !existsSync(join(DARKNET_DATA, 'dog.jpg')))(`sharp's cubic path: big JPEGs shrunk on load by sharp's own factor, and the cubic the model asks for: max |difference| 0${skipped}`, async () => {
+    const turbo = await instance({});
+    const viaSharp = await instance({ PINHOLE_JPEG: 'sharp' });
+    const dog = readFileSync(join(DARKNET_DATA, 'dog.jpg'));
+    const jpeg = (w: number, h: number) => sharp(dog).resize(w, h, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+    const cases: Array<[string, Buffer, InputSpec, PixelLayout]> = [
+      ['1280x960 -> 416 (3.1x: 1/2 on load)', await jpeg(1280, 960), spec(416, 416), { mode: 'letterbox' }],
+      ['1920x1080 -> 416 (4.6x: 1/2)', await jpeg(1920, 1080), spec(416, 416), { mode: 'letterbox' }],
+      ['2048x1536 -> 416 resize (4.9x: 1/2, sharp halves 4 for a reduction of 4.x)', await jpeg(2048, 1536), spec(416, 416), { mode: 'resize' }],
+      ['2560x1920 -> 416 (6.2x: 1/4)', await jpeg(2560, 1920), spec(416, 416), { mode: 'letterbox' }],
+      ['4000x3000 -> 416 (9.6x: 1/8)', await jpeg(4000, 3000), spec(416, 416), { mode: 'letterbox' }],
+      ['kite.jpg 1352x900 -> 416 (3.25x: 1/2)', readFileSync(join(DARKNET_DATA, 'kite.jpg')), spec(416, 416), { mode: 'letterbox' }],
+      ['1001x751 -> 320 (odd sides: sharp decodes)', await jpeg(1001, 751), spec(320, 320), { mode: 'letterbox' }],
+      ['dog.jpg -> 416, cubic asked', dog, spec(416, 416), { mode: 'letterbox', resample: 'cubic' }],
+      ['640x480 -> 320, cubic asked (2x: none on load)', await jpeg(640, 480), spec(320, 320), { mode: 'letterbox', resample: 'cubic' }],
+      ['416x312 at its size, cubic asked (no resize)', await jpeg(416, 312), spec(416, 416), { mode: 'letterbox', resample: 'cubic' }],
+      ['grey 1280x960 -> 416', await sharp(await jpeg(1280, 960)).toColourspace('b-w').jpeg().toBuffer(), spec(416, 416), { mode: 'letterbox' }],
+    ];
+    for (const [name, jpg, s, layout] of cases) {
+      const a = await turbo.preprocess(jpg, s, layout), b = await viaSharp.preprocess(jpg, s, layout);
+      expect(a.data.every((v, i) => v === b.data[i]), name).toBe(true);
+    }
+    expect([[1280, 960, 416, 312], [1920, 1080, 416, 234], [2048, 1536, 416, 416], [2560, 1920, 416, 312], [4000, 3000, 416, 312], [640, 480, 320, 240], [768, 576, 416, 312]]
+      .map(([w, h, nw, nh]) => jpegShrinkOnLoad(w, h, nw, nh))).toEqual([2, 2, 2, 4, 8, 1, 1]);
+    // and libjpeg-turbo did decode them: reduced in the DCT domain to 1/2, 1/4, 1/8
+    for (const [w, h, f] of [[1280, 960, 2], [2560, 1920, 4], [4000, 3000, 8]]) {
+      expect(await withTurboRgb(await jpeg(w, h), w, h, LIMIT, (px, sw, sh) => [px.length, sw, sh], f)).toEqual({ value: [(w / f) * (h / f) * 3, w / f, h / f] });
+    }
+  });
 
   it('forced sharp (PINHOLE_JPEG=sharp) and a missing library both fall back to sharp, and say why', async () => {
     const forced = await instance({ PINHOLE_JPEG: 'sharp' });

@@ -137,18 +137,20 @@ export function turboEligible(bytes: Uint8Array): boolean {
 
 /**
  * Decodes a JPEG with libjpeg-turbo on libuv's pool and hands its interleaved RGB (grey replicated, as
- * libvips' sRGB conversion does) to `use`, which must be done with the pixels when it returns: the buffer
- * is the next decode's. Undefined when sharp is to decode the file instead: no library, a file turboEligible
- * refuses, a header that disagrees with `width` x `height` (the size the caller checked) or gives a colour
- * space other than RGB, YCbCr or grey, and any file libjpeg-turbo cannot decode without a warning. sharp
- * then decodes it or words the error, as before: libjpeg-turbo's warnings stop more damaged files than
- * libvips' do (a flipped bit in a grey JPEG's scan: test/jpeg-turbo), and the message of a failure on
- * libuv's thread cannot be read from this one (TurboJPEG 2 keeps it per thread). Throws PinholeError
- * too_large over `maxPixels`, from the library's own header read, before the pixels are allocated.
+ * libvips' sRGB conversion does) to `use`, which must be done with the pixels when it (or the promise it
+ * returns) settles: the buffer is the next decode's. `scale` (2, 4, 8) decodes it reduced that much in the
+ * DCT domain, as sharp's shrink-on-load does, when both sides divide by it (else sharp decodes it).
+ * Undefined when sharp is to decode the file instead: no library, a file turboEligible refuses, a header that
+ * disagrees with `width` x `height` (the size the caller checked) or gives a colour space other than RGB,
+ * YCbCr or grey, and any file libjpeg-turbo cannot decode without a warning. sharp then decodes it or words
+ * the error, as before: libjpeg-turbo's warnings stop more damaged files than libvips' do (a flipped bit in a
+ * grey JPEG's scan: test/jpeg-turbo), and the message of a failure on libuv's thread cannot be read from
+ * this one (TurboJPEG 2 keeps it per thread). Throws PinholeError too_large over `maxPixels`, from the
+ * library's own header read, before the pixels are allocated.
  */
 export async function withTurboRgb<T>(bytes: Uint8Array, width: number, height: number, maxPixels: number,
-  use: (rgb: Uint8Array) => T): Promise<{ value: T } | undefined> {
-  if (!turboEligible(bytes)) return undefined;
+  use: (rgb: Uint8Array, width: number, height: number) => T | Promise<T>, scale = 1): Promise<{ value: T } | undefined> {
+  if (width % scale !== 0 || height % scale !== 0 || !turboEligible(bytes)) return undefined;
   const b = await load();
   if (typeof b === 'string') return undefined;
   const slot = takeSlot(b), h = slot.handle;
@@ -161,13 +163,15 @@ export async function withTurboRgb<T>(bytes: Uint8Array, width: number, height: 
     if (w[0] * hh[0] > maxPixels) {
       throw new PinholeError('too_large', `image too large: ${w[0]}x${hh[0]} exceeds the limit of ${maxPixels} pixels`);
     }
-    const out = outputOf(slot, width * height * 3);
+    // TurboJPEG scales to the largest factor whose size fits the one asked: exactly 1/scale here
+    const sw = width / scale, sh = height / scale;
+    const out = outputOf(slot, sw * sh * 3);
     const rc = await new Promise<number>((resolve, reject) => {
-      b.decompress.async(h, bytes, bytes.byteLength, out, width, width * 3, height, TJPF_RGB, TJFLAG_STOPONWARNING,
+      b.decompress.async(h, bytes, bytes.byteLength, out, sw, sw * 3, sh, TJPF_RGB, TJFLAG_STOPONWARNING,
         (err: unknown, r: number) => (err ? reject(err) : resolve(r)));
     });
     ok = rc === 0;
-    return ok ? { value: use(out) } : undefined;
+    return ok ? { value: await use(out, sw, sh) } : undefined;
   } finally {
     // a handle that failed is not reused: after a bad header TurboJPEG 2 fails every later header read on it
     if (ok) giveSlot(b, slot);

@@ -244,7 +244,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   const mode = L.mode;
   const maxPixels = opts.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS;
   const src: Source = isRawImage(bytes) ? fromRaw(bytes) : await fromEncoded(bytes, maxPixels);
-  const { img, width, height } = src;
+  const { width, height } = src;
   if (width * height > maxPixels) {
     throw new PinholeError('too_large', `image too large: ${width}x${height} exceeds the limit of ${maxPixels} pixels`);
   }
@@ -260,20 +260,7 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
     return { data, width, height, geometry: g, frame: frameOf(g, { width, height }) };
   }
 
-  let pipe = img;
-  // At the network size already (e.g. conformance PNGs): no resampling at all, pixels go as they are.
-  // Otherwise no sharp kernel is darknet's corner-aligned bilinear; on dog.jpg -> 416x312 the mean
-  // |difference| to darknet's input is .0098 for cubic (.0111 linear, .0106 lanczos3): cubic it is,
-  // for big JPEGs and models that ask for it.
-  if (g.newW !== width || g.newH !== height) pipe = pipe.resize(g.newW, g.newH, { fit: 'fill', kernel: 'cubic' });
-  pipe = C === 1 ? pipe.removeAlpha().toColourspace('b-w') : pipe.removeAlpha().toColourspace('srgb');
-  let raw: { data: Buffer; info: OutputInfo };
-  try {
-    raw = await pipe.raw().toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw mapSharpError(e);
-  }
-  const { data: px, info } = raw;
+  const { data: px, info } = await cubicPixels(src, C, g);
   if (info.width !== g.newW || info.height !== g.newH || info.channels !== C) {
     throw new Error(`sharp produced ${info.width}x${info.height}x${info.channels}, expected ${g.newW}x${g.newH}x${C}`);
   }
@@ -283,6 +270,35 @@ export async function preprocess(bytes: Uint8Array | RawImage, spec: InputSpec, 
   fillCanvas(out, C, W, H, g, L);
   pastePixels(out, px, g, W, plane, C, channelLuts(C, L.mean, L.std));
   return { data: out, width, height, geometry: g, frame: frameOf(g, { width, height }) };
+}
+
+/**
+ * The picture at its pasted size by sharp's cubic, interleaved. At the network size already (e.g. conformance
+ * PNGs): no resampling at all, pixels go as they are. Otherwise no sharp kernel is darknet's corner-aligned
+ * bilinear; on dog.jpg -> 416x312 the mean |difference| to darknet's input is .0098 for cubic (.0111 linear,
+ * .0106 lanczos3): cubic it is, for big JPEGs and models that ask for it. A JPEG libjpeg-turbo takes is
+ * decoded there, shrunk on load by sharp's own factor, and sharp resizes those pixels: the same bytes out
+ * (test/jpeg-turbo).
+ */
+async function cubicPixels(src: Source, C: number, g: PasteGeometry): Promise<{ data: Buffer; info: OutputInfo }> {
+  const resize = (p: Sharp) => (g.newW !== src.width || g.newH !== src.height ? p.resize(g.newW, g.newH, { fit: 'fill', kernel: 'cubic' }) : p);
+  if (C === 3 && src.jpeg) {
+    const shrink = jpegShrinkOnLoad(src.width, src.height, g.newW, g.newH);
+    const turbo = await withTurboRgb(src.jpeg, src.width, src.height, src.maxPixels ?? DEFAULT_MAX_INPUT_PIXELS,
+      (px, w, h) => rawPixels(resize(sharp(px, { raw: { width: w, height: h, channels: 3 } })), C), shrink);
+    if (turbo) return turbo.value;
+  }
+  return rawPixels(resize(src.img), C);
+}
+
+/**
+ * The factor sharp shrinks a JPEG by while decoding it for a resize to newW x newH (its pipeline.cc: the
+ * largest of 8, 4, 2 the smaller reduction reaches, halved when it equals that reduction's integer part).
+ */
+export function jpegShrinkOnLoad(width: number, height: number, newW: number, newH: number): number {
+  const shrink = Math.min(width / newW, height / newH);
+  const f = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  return f > 1 && Math.trunc(shrink) === f ? f / 2 : f;
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
