@@ -1,9 +1,9 @@
 // JPEG decoding by libjpeg-turbo's own TurboJPEG library (libturbojpeg.so.0, Debian's libturbojpeg0), called
 // through koffi. sharp decodes the same files to the same pixels (its libvips links mozjpeg, libjpeg-turbo's
 // fork) for 2-2.4x the CPU: libvips hands the picture in strips between its threads and allocates per strip
-// (bench/README.md, "JPEG decode at libjpeg-turbo's speed"). Only the full-size decode comes here; a file
-// this module is not sure about (jpeg-markers.ts), and every file when the library or koffi cannot load or
-// PINHOLE_JPEG=sharp, goes to sharp exactly as before.
+// (bench/README.md, "JPEG decode at libjpeg-turbo's speed"). A file this module is not sure about
+// (jpeg-markers.ts), and every file when the library or koffi cannot load or PINHOLE_JPEG=sharp, goes to sharp
+// exactly as before.
 import { PinholeError } from '../errors.ts';
 import { jpegFrame } from './jpeg-markers.ts';
 

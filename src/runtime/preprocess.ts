@@ -4,7 +4,8 @@
 // resize_image (src/vision/resample-darknet.ts) lays the full-size pixels into the tensor, value for value
 // darknet's input, except for a JPEG that sharp shrinks while decoding, which sharp's cubic resizes and this
 // module converts once into the tensor (bilinear-tf samples the decoded pixels itself: src/vision/resample.ts;
-// a plain PNG that either sampler takes is decoded without libvips: png-pixels.ts).
+// a plain PNG that either sampler takes is decoded without libvips: png-pixels.ts; a JPEG that libjpeg-turbo
+// gives exactly as sharp does is decoded by it, shrunk on load where sharp would: jpeg-turbo.ts).
 import { imageSize } from 'image-size';
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { PinholeError } from '../errors.ts';
