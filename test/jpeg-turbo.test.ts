@@ -319,6 +319,20 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
     }
     expect([[1280, 960, 416, 312], [1920, 1080, 416, 234], [2048, 1536, 416, 416], [2560, 1920, 416, 312], [4000, 3000, 416, 312], [640, 480, 320, 240], [768, 576, 416, 312]]
       .map(([w, h, nw, nh]) => jpegShrinkOnLoad(w, h, nw, nh))).toEqual([2, 2, 2, 4, 8, 1, 1]);
+    // damaged big JPEGs on this path: refused by both, or the same tensor from both
+    const r = rng(21), big = await jpeg(1280, 960), outcome: Record<string, number> = {};
+    const sos = big.indexOf(Buffer.from([0xff, 0xda]));
+    for (let k = 0; k < 24; k++) {
+      const b = Buffer.from(big), at = sos + Math.floor(r() * (big.length - sos));
+      const m = k % 3 === 0 ? b.subarray(0, at) : (b[at] ^= 1 << Math.floor(r() * 8), b);
+      const run = (p: typeof turbo) => p.preprocess(m, spec(416, 416), { mode: 'letterbox' }).then((x) => x.data, (e: PinholeError) => e.code);
+      const [a, c] = [await run(turbo), await run(viaSharp)];
+      const same = typeof a === 'string' || typeof c === 'string' ? a === c : a.every((v, i) => v === c[i]);
+      expect(same, `mutant ${k}: ${typeof a === 'string' ? a : 'decoded'} against sharp's ${typeof c === 'string' ? c : 'decoded'}`).toBe(true);
+      outcome[typeof a === 'string' ? a : 'decoded'] = (outcome[typeof a === 'string' ? a : 'decoded'] ?? 0) + 1;
+    }
+    expect(outcome.bad_image).toBeGreaterThan(3);
+    expect(outcome.decoded).toBeGreaterThan(3);
     // and libjpeg-turbo did decode them: reduced in the DCT domain to 1/2, 1/4, 1/8
     for (const [w, h, f] of [[1280, 960, 2], [2560, 1920, 4], [4000, 3000, 8]]) {
       expect(await withTurboRgb(await jpeg(w, h), w, h, LIMIT, (px, sw, sh) => [px.length, sw, sh], f)).toEqual({ value: [(w / f) * (h / f) * 3, w / f, h / f] });
