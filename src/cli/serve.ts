@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
 import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
 import { setHeapGrowth } from '../server/heap-growth.ts';
+import { startMark } from '../runtime/start-trace.ts';
 import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
 import type { FirstUse } from '../server/server-options.ts';
 import { defaultPolicy, parseList } from '../server/origin.ts';
@@ -103,6 +104,7 @@ async function built(runtime: Runtime, build: (firstUse: Set<FirstUse>) => Promi
     const firstUse = new Set<FirstUse>();
     const app = await build(firstUse);
     await app.ready();
+    startMark('serve: app ready');
     await warm(firstUse, HOT_ROUTES, loaded);
     await loaded;
     return app;
@@ -130,7 +132,9 @@ async function run(o: ServeOptions): Promise<void> {
   // listens once both are done (bench/README.md "Cold start, phase by phase"). The app's modules load while
   // the workers start (a worker thread and onnxruntime-node take ~150-250 ms to come up, time this thread
   // only waited for).
+  startMark('serve: options read');
   const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
+  startMark('serve: runtime and metrics imported');
   const metrics = createMetrics();
   const log = deferredLogger();
   const starting = Runtime.start({
@@ -141,10 +145,12 @@ async function run(o: ServeOptions): Promise<void> {
   // a failed start is the error to report; the import's own failure, if any, would only hide it
   appModule.catch(() => {});
   const { runtime, loaded } = await starting;
+  startMark('serve: workers up, models handed off');
   const { buildApp, warmRoutes } = await appModule.catch(async (e) => {
     await runtime.close();
     throw e;
   });
+  startMark('serve: app imported');
   const app = await built(runtime, (firstUse) => buildApp({
     runtime, metrics, firstUse,
     logger: { level: o.logLevel },
@@ -162,6 +168,7 @@ async function run(o: ServeOptions): Promise<void> {
     keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     originPolicy: { origins: corsList(o) ?? policy.origins, hosts: o.allowedHosts ?? policy.hosts },
   }), loaded, warmRoutes);
+  startMark('serve: app built, models loaded');
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
   const ready = models.filter((m) => m.status === 'ready');
@@ -181,6 +188,7 @@ async function run(o: ServeOptions): Promise<void> {
     await runtime.close();
     throw e;
   }
+  startMark('serve: listening');
   app.log.info(`pinhole serving ${ready.length}/${models.length} model(s) at ${server.url}`);
   closeOnSignals(server);
 }

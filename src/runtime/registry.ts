@@ -12,6 +12,7 @@ import { decodesPngItself, pixelLayout } from './preprocess.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
 import { modelFile, readManifest } from './folder.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
+import { startMark } from './start-trace.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
 /** A loaded model as it serves: its sessions, its queue and the adapters that run its jobs. */
@@ -180,6 +181,7 @@ export class ModelRegistry {
       f.serving = serving;
       f.status = 'ready';
       f.error = undefined;
+      startMark(`runtime: model ${f.name} ready`);
       if (old) this.retire(old);
     } catch (err) {
       const msg = message(err);

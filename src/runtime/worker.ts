@@ -20,6 +20,9 @@ import type {
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
 } from './protocol.ts';
 import type { RawTensor } from './types.ts';
+import { startMark } from './start-trace.ts';
+
+startMark('worker: modules loaded (onnxruntime-node)');
 
 const init = workerData as WorkerInit;
 // The EP fallback is reported by the runtime with its reason; ORT's own console line would be noise.
@@ -130,8 +133,11 @@ async function loadSessions(m: LoadRequest): Promise<CreatedSession & { winograd
     const made = await newSession(m, m.eps, {
       intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
     }, prepared.get);
+    startMark(`worker: session of model ${m.modelId} created`);
     try {
-      return { ...made, solo: await soloSession(m, made.ep, prepared.get) };
+      const solo = await soloSession(m, made.ep, prepared.get);
+      if (solo) startMark(`worker: solo session of model ${m.modelId} created`);
+      return { ...made, solo };
     } catch (e) {
       await made.session.release();
       throw e;
@@ -166,6 +172,7 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   });
   // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
   const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
+  startMark(`worker: model ${m.modelId} warmed`);
   return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote, winograd };
 }
 
