@@ -140,6 +140,8 @@ async function run(o: ServeOptions): Promise<void> {
   const starting = Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
     workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, winograd: o.winograd, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
+    // listening once each model has one warm session; the rest of the thread plan comes up after (rampUp below)
+    rampUp: true,
   });
   const appModule = import('../server/app.ts');
   // a failed start is the error to report; the import's own failure, if any, would only hide it
@@ -180,7 +182,8 @@ async function run(o: ServeOptions): Promise<void> {
   const solo = t.soloThreads ? ` (a lone request: ${t.soloThreads} thread(s))` : '';
   app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
     `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
-    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`);
+    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`
+    + (runtime.planUp ? '' : '; serving on worker 0 until the rest of the plan is up, right after listening'));
   let server;
   try {
     server = await startServer({ app, runtime, host, port: o.port ?? envPort(), shutdownTimeoutMs: o.shutdownTimeoutMs });
@@ -191,6 +194,7 @@ async function run(o: ServeOptions): Promise<void> {
   startMark('serve: listening');
   app.log.info(`pinhole serving ${ready.length}/${models.length} model(s) at ${server.url}`);
   closeOnSignals(server);
+  void runtime.rampUp();
 }
 
 export function register(program: Command): void {

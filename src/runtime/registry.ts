@@ -67,11 +67,19 @@ export class ModelRegistry {
     private readonly log: RuntimeLogger,
   ) {
     batcher.onDrained = (queue) => this.release(queue);
-    sessions.pool.onRespawn = async (worker) => {
-      for (const f of this.folders.values()) {
-        if (f.serving) await this.sessions.reloadInto(worker, f.serving.model, options.warmup);
-      }
-    };
+    sessions.pool.onRespawn = (worker) => this.loadInto(worker);
+  }
+
+  /** Every live model into a worker that (re)started: a replaced one, or one a ramp-up starts late. */
+  async loadInto(worker: number): Promise<void> {
+    for (const f of this.folders.values()) {
+      if (f.serving) await this.sessions.reloadInto(worker, f.serving.model, this.options.warmup);
+    }
+  }
+
+  /** The loaded versions now serving. */
+  live(): LoadedModel[] {
+    return [...this.folders.values()].flatMap((f) => (f.serving ? [f.serving.model] : []));
   }
 
   private release(queue: ModelQueue): void {
