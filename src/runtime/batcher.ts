@@ -302,6 +302,13 @@ export class Batcher {
     return out;
   }
 
+  /** Jobs queued for a worker (not running yet), over every queue. */
+  get waiting(): number {
+    let n = 0;
+    for (const q of this.queues) n += q.jobs.length;
+    return n;
+  }
+
   /** Jobs admitted, queued or running anywhere. */
   get idle(): boolean {
     for (const q of this.queues) if (q.jobs.length || q.running || q.admitted) return false;
