@@ -9,19 +9,19 @@ import { startMark } from './start-trace.ts';
 import type { RuntimeLogger } from './types.ts';
 
 /**
- * Resolves once the server has been quiet (`idle`) for `quietMs`, at once when requests wait for a worker
- * (`waiting`: the rest of the plan is wanted now), at the latest after `maxWaitMs`, or when `stopped`.
+ * Resolves once the server has been quiet (`idle`) for `quietMs`, at once when a request has had to wait
+ * for a worker (`waited`: the rest of the plan is wanted now), at the latest after `maxWaitMs`, or when `stopped`.
  * A cold start's first request, arriving just after listening, then has the cores to itself: beside a worker
  * loading onnxruntime-node it took ~200 ms instead of ~55 (bench/README.md).
  */
-export function whenQuiet(idle: () => boolean, waiting: () => boolean, stopped: () => boolean, quietMs: number, maxWaitMs: number): Promise<void> {
+export function whenQuiet(idle: () => boolean, waited: () => boolean, stopped: () => boolean, quietMs: number, maxWaitMs: number): Promise<void> {
   const t0 = performance.now();
   let busyAt = idle() ? -Infinity : t0;
   return new Promise((resolve) => {
     const tick = setInterval(() => {
       const now = performance.now();
       if (!idle()) busyAt = now;
-      if (stopped() || waiting() || now - Math.max(busyAt, t0) >= quietMs || now - t0 >= maxWaitMs) {
+      if (stopped() || waited() || now - Math.max(busyAt, t0) >= quietMs || now - t0 >= maxWaitMs) {
         clearInterval(tick);
         resolve();
       }

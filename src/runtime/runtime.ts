@@ -118,10 +118,11 @@ export class Runtime {
 
   /**
    * rampUp once no request has run for `quietMs` (the first requests after listening keep the cores), at once
-   * when requests wait for a worker, at the latest after `maxWaitMs` (ramp-up.ts whenQuiet).
+   * when a request has had to wait for a worker, at the latest after `maxWaitMs` (ramp-up.ts whenQuiet).
    */
   rampUpWhenQuiet(quietMs = 100, maxWaitMs = 1000): Promise<void> {
-    this.ramp ??= whenQuiet(() => this.batcher.idle, () => this.batcher.waiting > 0, () => this.stopping, quietMs, maxWaitMs)
+    const waits = this.batcher.waits;
+    this.ramp ??= whenQuiet(() => this.batcher.idle, () => this.batcher.waits > waits, () => this.stopping, quietMs, maxWaitMs)
       .then(() => (this.stopping ? undefined : rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log)));
     return this.ramp;
   }

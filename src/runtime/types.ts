@@ -45,6 +45,8 @@ export interface BatchEvent {
   inferSeconds: number;
   /** it ran alone on the solo session (every core) */
   solo?: boolean;
+  /** the worker it ran on */
+  worker?: number;
 }
 
 /** Hooks the server uses for metrics; the runtime calls them, never imports prom-client. */
