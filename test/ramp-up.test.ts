@@ -2,6 +2,7 @@
 // model has one warm session on worker 0, answers from it, and the other workers and worker 0's solo
 // sessions come up after, without an error or a request left waiting for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,41 @@ describe('a server that listens before its whole thread plan is up', () => {
     batches.length = 0;
     await Promise.all(Array.from({ length: 8 }, () => detect('tiny')));
     expect(new Set(batches.map((b) => b.worker))).toEqual(new Set([0, 1]));
+  });
+});
+
+describe('pinhole serve (child process), two workers and a solo session', () => {
+  it('answers as soon as it listens, then logs the whole plan up once no request has run for a moment; the trace marks each phase', async () => {
+    const child = spawn(process.execPath, ['bin/pinhole.js', 'serve', '--models', root, '--port', '0', '--workers', '2', '--threads', '1', '--solo-threads', '2', '--no-ort-cache'], {
+      cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PINHOLE_TRACE_START: '1' },
+    });
+    let out = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { out += c; });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const waitFor = async (re: RegExp) => {
+      const t0 = Date.now();
+      while (!re.test(out) && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 10));
+      return re.exec(out);
+    };
+    try {
+      const url = (await waitFor(/serving \d+\/\d+ model\(s\) at (http:\/\/[\d.:]+)/))?.[1];
+      expect(url, out).toBeDefined();
+      expect(out).toMatch(/serving on worker 0 until the rest of the plan is up/);
+      const post = async () => (await fetch(`${url}/v1/detect?model=tiny`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } })).status;
+      // at once: while the request runs the plan is not up, and it comes only once the server is quiet
+      expect(await post()).toBe(200);
+      expect(out).not.toMatch(/thread plan up/);
+      expect(await waitFor(/thread plan up in \d+ ms: 2 of 2 worker\(s\) x 1 thread\(s\) \+ a 2-thread solo session/), out).not.toBeNull();
+      expect(await post()).toBe(200);
+      // the marks of the main thread and of both workers, in epoch ms
+      for (const mark of ['t0 main.js', 'worker 0: modules loaded', 'worker 1: model 1 warmed', 'worker 0: solo session of model 1 created', 'serve: listening', 'runtime: thread plan up']) {
+        expect(out).toMatch(new RegExp(`^\\[start\\] \\d+\\.\\d .*${mark}`, 'm'));
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
