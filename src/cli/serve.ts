@@ -188,7 +188,7 @@ async function run(o: ServeOptions): Promise<void> {
   app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
     `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
     + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`
-    + (runtime.planUp ? '' : '; serving on worker 0 until the rest of the plan is up (after listening, once no request has run for 100 ms)'));
+    + (runtime.planUp ? '' : '; serving on worker 0 until the rest of the plan is up (after listening, once no request has run for 100 ms, or 0.5 s at most)'));
   let server;
   try {
     server = await startServer({ app, runtime, host, port: o.port ?? envPort(), shutdownTimeoutMs: o.shutdownTimeoutMs });

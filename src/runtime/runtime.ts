@@ -120,7 +120,7 @@ export class Runtime {
    * rampUp once no request has run for `quietMs` (the first requests after listening keep the cores), at once
    * when a request has had to wait for a worker, at the latest after `maxWaitMs` (ramp-up.ts whenQuiet).
    */
-  rampUpWhenQuiet(quietMs = 100, maxWaitMs = 1000): Promise<void> {
+  rampUpWhenQuiet(quietMs = 100, maxWaitMs = 500): Promise<void> {
     const waits = this.batcher.waits;
     this.ramp ??= whenQuiet(() => this.batcher.idle, () => this.batcher.waits > waits, () => this.stopping, quietMs, maxWaitMs)
       .then(() => (this.stopping ? undefined : rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log)));
