@@ -1,11 +1,11 @@
-// Cold start, two builds against each other: spawn `pinhole serve` (compiled, dist/) of each checkout in
+// Cold start, builds against each other: spawn `pinhole serve` (compiled, dist/) of each checkout in
 // turn, alternating, and time spawn -> listening -> the first 200 from POST /v1/detect (dog.jpg, polled every
 // --poll ms), on the peer bench's darknet yolov2-tiny-voc (float32 and int8 folders, one model per server).
 // Each child runs with PINHOLE_TRACE_START=1, so a build that has the marks (src/runtime/start-trace.ts)
 // also reports its phases per thread, as ms from spawn (medians, min-max). After the first answer the
 // server is left running --linger ms, for the marks of what starts after listening.
 //
-//   npm run build && node --import tsx bench/cold-ab.ts --b /path/to/other/checkout [--a .] [--rounds 6]
+//   npm run build && node --import tsx bench/cold-ab.ts --b /path/to/other/checkout [--b another] [--a .] [--rounds 6]
 //     [--models fp32,int8] [--poll 5] [--linger 1500] [--image /usr/share/darknet/data/dog.jpg] [--flags "..."]
 //
 // The other checkout needs its own `npm run build` (dist/cli/main.js). The ORT cache is the default one
@@ -20,7 +20,7 @@ import { darknetBenchModel, darknetModelMissing } from './darknet-model.ts';
 const { values: o } = parseArgs({
   options: {
     a: { type: 'string', default: '.' },
-    b: { type: 'string' },
+    b: { type: 'string', multiple: true, default: [] },
     rounds: { type: 'string', default: '6' },
     models: { type: 'string', default: 'fp32,int8' },
     poll: { type: 'string', default: '5' },
@@ -29,7 +29,7 @@ const { values: o } = parseArgs({
     flags: { type: 'string', default: '' },
   },
 });
-const builds = [o.a, ...(o.b ? [o.b] : [])].map((d) => resolve(d));
+const builds = [o.a, ...o.b].map((d) => resolve(d));
 for (const d of builds) {
   if (!existsSync(join(d, 'dist/cli/main.js'))) {
     console.error(`bench/cold-ab: ${d}/dist/cli/main.js is missing; run \`npm run build\` there first`);
@@ -109,18 +109,18 @@ const span = (xs: number[]) => `${median(xs).toFixed(0)} (${Math.min(...xs).toFi
 const rounds = Number(o.rounds);
 const kinds = o.models.split(',');
 console.log(`cold start A/B, spawn -> first 200 from POST /v1/detect (${o.image}), ${rounds} rounds, builds alternating`);
-builds.forEach((d, i) => console.log(`  ${'AB'[i]}: ${d}`));
+builds.forEach((d, i) => console.log(`  ${'ABCDEF'[i]}: ${d}`));
 console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${cpus().length} cores)`);
 const runs = new Map<string, Start[]>();
 // untimed: fills the ORT cache and the OS file cache for each build and model
 for (const k of kinds) for (const d of builds) await once(d, only(folders[k]));
 for (let r = 0; r < rounds; r++) {
   for (const k of kinds) {
-    // the order flips every round: neither build always starts right after the other's exit
-    const order = r % 2 ? [...builds].reverse() : builds;
+    // the order turns every round: no build always starts right after the same other one
+    const order = builds.map((_, i) => builds[(i + r) % builds.length]);
     for (const d of order) {
       const s = await once(d, only(folders[k]));
-      const key = `${k} ${'AB'[builds.indexOf(d)]}`;
+      const key = `${k} ${'ABCDEF'[builds.indexOf(d)]}`;
       runs.set(key, [...(runs.get(key) ?? []), s]);
       console.log(`round ${r + 1} ${key}: listening ${s.listen.toFixed(0)} ms, first answer ${s.first.toFixed(0)} ms (load ${loadavg()[0].toFixed(2)})`);
     }
