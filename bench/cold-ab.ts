@@ -133,4 +133,16 @@ for (const [key, ss] of runs) {
     .sort((x, y) => median(x.t) - median(y.t));
   for (const { l, t } of rows) console.log(`  ${span(t).padStart(18)}  ${l}${t.length < ss.length ? ` (${t.length} of ${ss.length} starts)` : ''}`);
 }
+// the load of a shared machine drifts within a run: each round's starts against A's of the same round
+if (builds.length > 1) {
+  console.log('\nfirst answer against A, per round (paired), median ratio (min-max):');
+  for (const k of kinds) {
+    const a = runs.get(`${k} A`)!.map((s) => s.first);
+    for (let i = 1; i < builds.length; i++) {
+      const x = runs.get(`${k} ${'ABCDEF'[i]}`)!.map((s) => s.first);
+      const r = a.map((v, j) => v / x[j]);
+      console.log(`  ${k}: A / ${'ABCDEF'[i]} ${median(r).toFixed(2)} (${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)}), A faster in ${r.filter((v) => v < 1).length} of ${r.length} rounds`);
+    }
+  }
+}
 console.log(`\nload average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
