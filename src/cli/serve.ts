@@ -7,8 +7,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/runtime.ts';
-import { startWorkers } from '../runtime/start-workers.ts';
-import type { RuntimeLogger, RuntimeOptions } from '../runtime/types.ts';
+import type { RuntimeLogger } from '../runtime/types.ts';
 import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
 import { setHeapGrowth } from '../server/heap-growth.ts';
 import { startMark } from '../runtime/start-trace.ts';
@@ -128,29 +127,28 @@ async function run(o: ServeOptions): Promise<void> {
   const policy = defaultPolicy(host);
   // before the workers start: V8's flags are the process's, and each new isolate reads them
   setHeapGrowth();
-  // Cold start: the inference workers are spawned first (start-workers.ts, a module that loads fast), so that
-  // onnxruntime-node loads on their threads while this one imports the runtime, the metrics and the app; the
-  // models are handed to them (Runtime.start), and their sessions are created and warmed there while this
-  // thread builds the routes; the server listens once both are done, with one warm session per model, the
-  // rest of the thread plan after (bench/README.md "Cold start, phase by phase", "Cold start: one session first").
+  // Cold start: the inference workers start first and are handed the models (Runtime.start); the sessions
+  // are created and warmed on their threads while this one loads Fastify and builds the routes; the server
+  // listens once both are done, with one warm session per model on the first worker, the rest of the thread
+  // plan after (bench/README.md "Cold start, phase by phase", "Cold start: one session first"). The app's
+  // modules load while the workers start (a worker thread and onnxruntime-node take ~150-250 ms to come up,
+  // time this thread only waited for). Spawning the workers before this thread's own imports was measured
+  // and was no faster: the two then share the cores at the time the imports are the critical path.
   startMark('serve: options read');
+  const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
+  startMark('serve: runtime and metrics imported');
+  const metrics = createMetrics();
   const log = deferredLogger();
-  const options: RuntimeOptions = {
+  const starting = Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
-    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, winograd: o.winograd, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, log,
+    workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, winograd: o.winograd, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
+    // listening once each model has one warm session; the rest of the thread plan comes up after (rampUpWhenQuiet below)
     rampUp: true,
-  };
-  const workers = startWorkers({ ...options, log });
-  // reported where Runtime.start awaits it
-  workers.catch(() => {});
+  });
   const appModule = import('../server/app.ts');
   void appModule.then(() => startMark('serve: app imported'), () => {});
   // a failed start is the error to report; the import's own failure, if any, would only hide it
   appModule.catch(() => {});
-  const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
-  startMark('serve: runtime and metrics imported');
-  const metrics = createMetrics();
-  const starting = Runtime.start({ ...options, observer: metrics.observer }, workers);
   const { runtime, loaded } = await starting;
   startMark('serve: workers up, models handed off');
   const { buildApp, warmRoutes } = await appModule.catch(async (e) => {

@@ -13,7 +13,7 @@ import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
 import { rampUp, whenQuiet } from './ramp-up.ts';
-import { startWorkers, type StartedWorkers } from './start-workers.ts';
+import { allInt8, listModelFolders } from './folder.ts';
 import { defaultDecodeLanes, Lanes } from './lanes.ts';
 import {
   planGenerate, planSample, runGenerate, runSample,
@@ -23,7 +23,7 @@ import { pixelLayout, preprocess } from './preprocess.ts';
 import type { DetectJob } from './protocol.ts';
 import type { RawImage } from './raw-image.ts';
 import { ModelRegistry, type Serving } from './registry.ts';
-import { ACCEL_MAX_BATCH, type LoadedModel, type Sessions, type ThreadPlan } from './sessions.ts';
+import { ACCEL_MAX_BATCH, Sessions, type LoadedModel, type ThreadPlan } from './sessions.ts';
 import type {
   DetectionResponse, DetectOptions, ModelInfo, ModelSignature, RawTensor, RuntimeLogger, RuntimeOptions,
 } from './types.ts';
@@ -48,6 +48,22 @@ const stderrLogger: RuntimeLogger = {
   warn: (m) => process.stderr.write(`pinhole: ${m}\n`),
   error: (m) => process.stderr.write(`pinhole: ${m}\n`),
 };
+
+function checkOptions(o: RuntimeOptions): void {
+  const int = (v: number | undefined, name: string, lo: number) => {
+    if (v !== undefined && (!Number.isInteger(v) || v < lo)) throw new Error(`${name} must be an integer >= ${lo}, got ${v}`);
+  };
+  int(o.maxBatch, 'maxBatch', 1);
+  int(o.queueLimit, 'queueLimit', 1);
+  int(o.workers, 'workers', 1);
+  int(o.intraOpThreads, 'intraOpThreads', 1);
+  int(o.soloThreads, 'soloThreads', 0);
+  int(o.decodeLanes, 'decodeLanes', 1);
+  int(o.maxInputPixels, 'maxInputPixels', 1);
+  if (o.batchDelayMs !== undefined && !(Number.isFinite(o.batchDelayMs) && o.batchDelayMs >= 0)) {
+    throw new Error(`batchDelayMs must be a number >= 0, got ${o.batchDelayMs}`);
+  }
+}
 
 function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -90,12 +106,21 @@ export class Runtime {
   /**
    * The worker threads are up and every model folder has been handed to them (status "loading"); `loaded`
    * resolves once each is ready or has failed. Sessions are created and warmed on the workers' threads,
-   * so the caller's thread is free meanwhile: `pinhole serve` builds its HTTP app in that time. `workers`:
-   * startWorkers(o) called earlier (`pinhole serve` calls it before importing this module), else now.
+   * so the caller's thread is free meanwhile: `pinhole serve` builds its HTTP app in that time.
    */
-  static async start(o: RuntimeOptions, workers?: Promise<StartedWorkers>): Promise<{ runtime: Runtime; loaded: Promise<void> }> {
+  static async start(o: RuntimeOptions): Promise<{ runtime: Runtime; loaded: Promise<void> }> {
+    checkOptions(o);
     const log = o.log ?? stderrLogger;
-    const { names, sessions } = await (workers ?? startWorkers({ ...o, log }));
+    let names = await listModelFolders(o.modelsDir);
+    if (o.only) {
+      const missing = o.only.filter((n) => !names.includes(n));
+      if (missing.length) throw new Error(`no model folder ${missing.map((n) => join(o.modelsDir, n)).join(', ')}`);
+      names = [...o.only];
+    }
+    const sessions = await Sessions.start({
+      eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, cpuMemArena: o.cpuMemArena,
+      int8Only: await allInt8(o.modelsDir, names), winograd: o.winograd, ortCache: o.ortCache, rampUp: o.rampUp, log,
+    });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);
     const loaded = Promise.all(names.map((n) => rt.registry.reload(n))).then(() => {
