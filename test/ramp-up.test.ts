@@ -51,6 +51,20 @@ describe('a server that listens before its whole thread plan is up', () => {
     return { status: r.status, body: await r.json() as { detections?: unknown[]; error?: unknown } };
   };
 
+  /**
+   * Concurrent requests for `model` until one of its batches runs on worker 1 (which worker is free when is the
+   * scheduler's business, and the tiny model runs in well under a millisecond): every answer must be a 200.
+   */
+  const onWorker1 = async (model: string): Promise<boolean> => {
+    for (let round = 0; round < 30; round++) {
+      batches.length = 0;
+      const answers = await Promise.all(Array.from({ length: 8 }, () => detect(model)));
+      expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+      if (batches.some((b) => b.worker === 1 && b.model === model)) return true;
+    }
+    return false;
+  };
+
   it('is ready, says so everywhere, and answers from worker 0 alone before the ramp-up', async () => {
     expect(runtime.planUp).toBe(false);
     expect(runtime.threads).toEqual(PLAN);
@@ -86,12 +100,8 @@ describe('a server that listens before its whole thread plan is up', () => {
     batches.length = 0;
     expect((await detect('tiny')).status).toBe(200);
     expect(batches).toMatchObject([{ model: 'tiny', worker: 0, solo: true }]);
-    // requests at once spread over both workers, for both models (each worker holds both)
-    batches.length = 0;
-    const many = await Promise.all(Array.from({ length: 12 }, (_, i) => detect(i % 2 ? 'tiny2' : 'tiny')));
-    expect(many.every((a) => a.status === 200)).toBe(true);
-    expect(new Set(batches.map((b) => b.worker))).toEqual(new Set([0, 1]));
-    expect(new Set(batches.filter((b) => b.worker === 1).map((b) => b.model))).toEqual(new Set(['tiny', 'tiny2']));
+    // requests at once reach worker 1 too, for either model: it holds both
+    for (const m of ['tiny', 'tiny2']) expect(await onWorker1(m)).toBe(true);
   });
 
   it('a model reloaded after the ramp-up loads into every worker, with its solo session', async () => {
@@ -99,9 +109,7 @@ describe('a server that listens before its whole thread plan is up', () => {
     batches.length = 0;
     expect((await detect('tiny')).status).toBe(200);
     expect(batches).toMatchObject([{ model: 'tiny', worker: 0, solo: true }]);
-    batches.length = 0;
-    await Promise.all(Array.from({ length: 8 }, () => detect('tiny')));
-    expect(new Set(batches.map((b) => b.worker))).toEqual(new Set([0, 1]));
+    expect(await onWorker1('tiny')).toBe(true);
   });
 });
 
