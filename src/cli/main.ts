@@ -4,6 +4,9 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { UsageError } from './errors.ts';
 import { commandsFor } from './commands.ts';
 import { VERSION } from '../version.ts';
+import { startMark } from '../runtime/start-trace.ts';
+
+startMark('main.js');
 
 const program = new Command('pinhole')
   .description('Pinhole: real-time object detection and image generation inference server')

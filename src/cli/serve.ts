@@ -10,6 +10,7 @@ import type { Runtime } from '../runtime/runtime.ts';
 import type { RuntimeLogger } from '../runtime/types.ts';
 import { DEFAULTS as APP_DEFAULTS } from '../server/defaults.ts';
 import { setHeapGrowth } from '../server/heap-growth.ts';
+import { startMark } from '../runtime/start-trace.ts';
 import { closeOnSignals, SHUTDOWN_TIMEOUT_MS, startServer } from '../server/lifecycle.ts';
 import type { FirstUse } from '../server/server-options.ts';
 import { defaultPolicy, parseList } from '../server/origin.ts';
@@ -103,6 +104,7 @@ async function built(runtime: Runtime, build: (firstUse: Set<FirstUse>) => Promi
     const firstUse = new Set<FirstUse>();
     const app = await build(firstUse);
     await app.ready();
+    startMark('serve: app ready');
     await warm(firstUse, HOT_ROUTES, loaded);
     await loaded;
     return app;
@@ -127,24 +129,33 @@ async function run(o: ServeOptions): Promise<void> {
   setHeapGrowth();
   // Cold start: the inference workers start first and are handed the models (Runtime.start); the sessions
   // are created and warmed on their threads while this one loads Fastify and builds the routes; the server
-  // listens once both are done (bench/README.md "Cold start, phase by phase"). The app's modules load while
-  // the workers start (a worker thread and onnxruntime-node take ~150-250 ms to come up, time this thread
-  // only waited for).
+  // listens once both are done, with one warm session per model on the first worker, the rest of the thread
+  // plan after (bench/README.md "Cold start, phase by phase", "Cold start: one session first"). The app's
+  // modules load while the workers start (a worker thread and onnxruntime-node take ~150-250 ms to come up,
+  // time this thread only waited for). Spawning the workers before this thread's own imports was measured
+  // and was no faster: the two then share the cores at the time the imports are the critical path.
+  startMark('serve: options read');
   const [{ Runtime }, { createMetrics }] = await Promise.all([import('../runtime/runtime.ts'), import('../server/metrics.ts')]);
+  startMark('serve: runtime and metrics imported');
   const metrics = createMetrics();
   const log = deferredLogger();
   const starting = Runtime.start({
     modelsDir, eps: o.ep, maxBatch: o.maxBatch, batchDelayMs: o.batchDelayMs, queueLimit: o.queueLimit,
     workers: o.workers, intraOpThreads: o.threads, soloThreads: o.soloThreads, cpuMemArena: o.cpuArena, winograd: o.winograd, ortCache: o.ortCache ? { dir: o.ortCache } : undefined, decodeLanes: o.decodeLanes, watch: o.watch, observer: metrics.observer, log,
+    // listening once each model has one warm session; the rest of the thread plan comes up after (rampUpWhenQuiet below)
+    rampUp: true,
   });
   const appModule = import('../server/app.ts');
+  void appModule.then(() => startMark('serve: app imported'), () => {});
   // a failed start is the error to report; the import's own failure, if any, would only hide it
   appModule.catch(() => {});
   const { runtime, loaded } = await starting;
+  startMark('serve: workers up, models handed off');
   const { buildApp, warmRoutes } = await appModule.catch(async (e) => {
     await runtime.close();
     throw e;
   });
+  startMark('serve: app imported (awaited)');
   const app = await built(runtime, (firstUse) => buildApp({
     runtime, metrics, firstUse,
     logger: { level: o.logLevel },
@@ -162,6 +173,7 @@ async function run(o: ServeOptions): Promise<void> {
     keepAliveTimeoutMs: o.keepAliveTimeoutMs,
     originPolicy: { origins: corsList(o) ?? policy.origins, hosts: o.allowedHosts ?? policy.hosts },
   }), loaded, warmRoutes);
+  startMark('serve: app built, models loaded');
   log.attach({ info: (m) => app.log.info(m), warn: (m) => app.log.warn(m), error: (m) => app.log.error(m) });
   const models = runtime.models();
   const ready = models.filter((m) => m.status === 'ready');
@@ -173,7 +185,8 @@ async function run(o: ServeOptions): Promise<void> {
   const solo = t.soloThreads ? ` (a lone request: ${t.soloThreads} thread(s))` : '';
   app.log.info({ models: models.map((m) => ({ name: m.name, kind: m.kind, status: m.status, ep: m.ep, error: m.error })) },
     `models: ${models.map((m) => (m.status === 'ready' ? `${m.name} (${m.kind}, ${m.ep})` : `${m.name} (${m.status}: ${m.error})`)).join(', ') || 'none'}; `
-    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`);
+    + `inference: ${t.workers} worker(s) x ${t.intraOpThreads} ORT thread(s)${solo}, execution providers asked: ${o.ep.join(',')}`
+    + (runtime.planUp ? '' : '; serving on worker 0 until the rest of the plan is up (after listening, once no request has run for 100 ms, or 0.5 s at most)'));
   let server;
   try {
     server = await startServer({ app, runtime, host, port: o.port ?? envPort(), shutdownTimeoutMs: o.shutdownTimeoutMs });
@@ -181,8 +194,10 @@ async function run(o: ServeOptions): Promise<void> {
     await runtime.close();
     throw e;
   }
+  startMark('serve: listening');
   app.log.info(`pinhole serving ${ready.length}/${models.length} model(s) at ${server.url}`);
   closeOnSignals(server);
+  void runtime.rampUpWhenQuiet();
 }
 
 export function register(program: Command): void {

@@ -26,7 +26,8 @@ export function adaptersFor(sessions: Sessions, model: LoadedModel, isDetector: 
   const detection: Adapter<DetectJob, Detection[]> = {
     maxBatch: model.maxBatch,
     batchDelayMs: model.batchDelayMs,
-    solo: model.solo,
+    // read at each dispatch: a solo session made after the server listens (rampUp) serves from then on
+    get solo() { return model.solo; },
     async run(worker, jobs, solo) {
       const r = await sessions.runDetect(worker, model, jobs, solo);
       return { results: r.detections, inferMs: r.inferMs, postMs: r.postMs };

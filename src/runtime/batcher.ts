@@ -185,6 +185,7 @@ export class Batcher {
     queue.jobs.push(item);
     this.reportDepth(queue);
     this.pump();
+    if (item.state === 'queued') this.waits++;
   }
 
   private expire(queue: ModelQueue, item: Queued): void {
@@ -270,7 +271,7 @@ export class Batcher {
     batch[0].adapter.run(w, batch.map((it) => it.job), solo || undefined).then((r) => {
       const per = r.inferMs / batch.length;
       queue.msPerJob = queue.msPerJob ? 0.8 * queue.msPerJob + 0.2 * per : per;
-      this.observer.onBatch?.({ model: queue.model, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: r.inferMs / 1000, solo });
+      this.observer.onBatch?.({ model: queue.model, size: batch.length, queueSeconds: queueMs.map((q) => q / 1000), inferSeconds: r.inferMs / 1000, solo, worker: w });
       batch.forEach((it, i) => it.resolve({
         result: r.results[i],
         timing: { queueMs: queueMs[i], inferMs: r.inferMs, postMs: r.postMs, batchSize: batch.length },
@@ -301,6 +302,9 @@ export class Batcher {
     }
     return out;
   }
+
+  /** Jobs that found no worker to start on at once, so far (a cold start's ramp-up is wanted: ramp-up.ts). */
+  waits = 0;
 
   /** Jobs admitted, queued or running anywhere. */
   get idle(): boolean {

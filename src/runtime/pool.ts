@@ -38,10 +38,11 @@ export class WorkerPool {
 
   private constructor(readonly size: number, private readonly init: WorkerInit, private readonly log: PoolLog) {}
 
-  static async start(size: number, init: WorkerInit, log: PoolLog): Promise<WorkerPool> {
+  /** `first` workers start now (all by default); the others with grow(), later (a cold start's ramp-up). */
+  static async start(size: number, init: WorkerInit, log: PoolLog, first = size): Promise<WorkerPool> {
     const pool = new WorkerPool(size, init, log);
     try {
-      await Promise.all(Array.from({ length: size }, (_, i) => pool.spawn(i)));
+      await Promise.all(Array.from({ length: Math.min(size, first) }, (_, i) => pool.spawn(i)));
     } catch (e) {
       await pool.close();
       throw e;
@@ -53,8 +54,32 @@ export class WorkerPool {
     return this.slots[i]?.ready === true;
   }
 
+  /** The workers started so far (all of them once a ramp-up is done). */
+  started(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.size; i++) if (this.slots[i]) out.push(i);
+    return out;
+  }
+
+  /** Starts worker `i`, one left out at start; it takes no work until markReady. */
+  async grow(i: number): Promise<void> {
+    if (this.slots[i] || this.closing) throw new Error(this.closing ? 'the pool is closing' : `worker ${i} already started`);
+    try {
+      await this.spawn(i);
+    } catch (e) {
+      delete this.slots[i];
+      throw e;
+    }
+  }
+
+  /** No new work for worker `i` until markReady (it is busy with work of the runtime's own). */
+  hold(i: number): void {
+    const s = this.slots[i];
+    if (s) s.ready = false;
+  }
+
   private spawn(i: number): Promise<void> {
-    const worker = moduleWorker(WORKER_URL, { workerData: this.init, stdout: false, stderr: false }, READY);
+    const worker = moduleWorker(WORKER_URL, { workerData: { ...this.init, index: i } satisfies WorkerInit, stdout: false, stderr: false }, READY);
     const slot: Slot = { worker, ready: false, pending: new Map() };
     this.slots[i] = slot;
     return new Promise<void>((resolve, reject) => {
@@ -131,9 +156,9 @@ export class WorkerPool {
     });
   }
 
-  /** The same call on every worker (load, warm, release). */
+  /** The same call on every worker started (load, warm, release). */
   all<T>(msg: Request): Promise<T[]> {
-    return Promise.all(this.slots.map((_, i) => this.call<T>(i, msg)));
+    return Promise.all(this.started().map((i) => this.call<T>(i, msg)));
   }
 
   /** Ends a worker as a crash would (tests of the restart path). */

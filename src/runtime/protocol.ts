@@ -47,6 +47,15 @@ export interface LoadReply {
   winograd: string[];
 }
 
+/**
+ * The solo session of a model the worker already holds, made (and warmed once, with `warm`) after the
+ * server listens: a cold start loads only each model's own session (Runtime.rampUp). Same fields as a load.
+ */
+export interface SoloRequest extends Omit<LoadRequest, 'op' | 'soloThreads'> {
+  op: 'solo';
+  soloThreads: number;
+}
+
 export interface WarmRequest {
   op: 'warm';
   id: number;
@@ -111,7 +120,7 @@ export interface ReleaseRequest {
   modelId: number;
 }
 
-export type WorkerRequest = LoadRequest | WarmRequest | DetectRequest | InferRequest | ReleaseRequest;
+export type WorkerRequest = LoadRequest | SoloRequest | WarmRequest | DetectRequest | InferRequest | ReleaseRequest;
 
 /** A request as the caller writes it: the pool numbers it. */
 export type WorkerCall = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -127,6 +136,8 @@ export type WorkerReply =
   | { id: number; ok: false; error: SerializedError };
 
 export interface WorkerInit {
+  /** the worker's place in the pool (start-trace's marks name it) */
+  index?: number;
   intraOpThreads: number;
   /** ONNX Runtime's optimized graphs kept on disk between starts (ort-cache.ts); off when absent */
   ortCache?: OrtCacheOptions;

@@ -13,6 +13,7 @@ import { decodesPngItself, pixelLayout } from './preprocess.ts';
 import type { Batcher, ModelQueue } from './batcher.ts';
 import { modelFile, readManifest } from './folder.ts';
 import type { LoadedModel, Sessions } from './sessions.ts';
+import { startMark } from './start-trace.ts';
 import type { ModelInfo, ModelStatus, RuntimeLogger, RuntimeObserver } from './types.ts';
 
 /** A loaded model as it serves: its sessions, its queue and the adapters that run its jobs. */
@@ -69,11 +70,19 @@ export class ModelRegistry {
     private readonly log: RuntimeLogger,
   ) {
     batcher.onDrained = (queue) => this.release(queue);
-    sessions.pool.onRespawn = async (worker) => {
-      for (const f of this.folders.values()) {
-        if (f.serving) await this.sessions.reloadInto(worker, f.serving.model, options.warmup);
-      }
-    };
+    sessions.pool.onRespawn = (worker) => this.loadInto(worker);
+  }
+
+  /** Every live model into a worker that (re)started: a replaced one, or one a ramp-up starts late. */
+  async loadInto(worker: number): Promise<void> {
+    for (const f of this.folders.values()) {
+      if (f.serving) await this.sessions.reloadInto(worker, f.serving.model, this.options.warmup);
+    }
+  }
+
+  /** The loaded versions now serving. */
+  live(): LoadedModel[] {
+    return [...this.folders.values()].flatMap((f) => (f.serving ? [f.serving.model] : []));
   }
 
   private release(queue: ModelQueue): void {
@@ -183,6 +192,7 @@ export class ModelRegistry {
       f.serving = serving;
       f.status = 'ready';
       f.error = undefined;
+      startMark(`runtime: model ${f.name} ready`);
       if (old) this.retire(old);
     } catch (err) {
       const msg = message(err);

@@ -12,6 +12,7 @@ import { resolveParams } from '../vision/params.ts';
 import type { DetectParams, ResolvedParams } from '../vision/types.ts';
 import type { Tensors } from './adapters.ts';
 import { Batcher } from './batcher.ts';
+import { rampUp, whenQuiet } from './ramp-up.ts';
 import { allInt8, listModelFolders } from './folder.ts';
 import { releaseJpegHandles } from './jpeg-turbo.ts';
 import { defaultDecodeLanes, Lanes } from './lanes.ts';
@@ -78,8 +79,11 @@ export class Runtime {
   private active = 0;
   private idleWaiters: Array<() => void> = [];
   private closed?: Promise<void>;
+  private ramp?: Promise<void>;
+  /** close() was called */
+  private stopping = false;
 
-  private constructor(private readonly options: RuntimeOptions, private readonly sessions: Sessions, log: RuntimeLogger) {
+  private constructor(private readonly options: RuntimeOptions, private readonly sessions: Sessions, private readonly log: RuntimeLogger) {
     const observer = options.observer ?? {};
     this.decodes = new Lanes(options.decodeLanes ?? defaultDecodeLanes());
     this.batcher = new Batcher(sessions.workers, (w) => sessions.pool.isReady(w), {
@@ -116,7 +120,7 @@ export class Runtime {
     }
     const sessions = await Sessions.start({
       eps: o.eps, workers: o.workers, intraOpThreads: o.intraOpThreads, soloThreads: o.soloThreads, spinning: o.intraOpSpinning, cpuMemArena: o.cpuMemArena,
-      int8Only: await allInt8(o.modelsDir, names), winograd: o.winograd, ortCache: o.ortCache, log,
+      int8Only: await allInt8(o.modelsDir, names), winograd: o.winograd, ortCache: o.ortCache, rampUp: o.rampUp, log,
     });
     for (let i = 0; i < sessions.workers; i++) sessions.pool.markReady(i);
     const rt = new Runtime(o, sessions, log);
@@ -127,6 +131,31 @@ export class Runtime {
     loaded.catch(() => {});
     await rt.registry.handedOff();
     return { runtime: rt, loaded };
+  }
+
+  /**
+   * The rest of the thread plan after a start with `rampUp` (the other workers, the solo sessions); the
+   * models serve meanwhile. Resolves once it is up; idempotent, and at once without `rampUp`.
+   */
+  rampUp(): Promise<void> {
+    this.ramp ??= rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log);
+    return this.ramp;
+  }
+
+  /**
+   * rampUp once no request has run for `quietMs` (the first requests after listening keep the cores), at once
+   * when a request has had to wait for a worker, at the latest after `maxWaitMs` (ramp-up.ts whenQuiet).
+   */
+  rampUpWhenQuiet(quietMs = 100, maxWaitMs = 500): Promise<void> {
+    const waits = this.batcher.waits;
+    this.ramp ??= whenQuiet(() => this.batcher.idle, () => this.batcher.waits > waits, () => this.stopping, quietMs, maxWaitMs)
+      .then(() => (this.stopping ? undefined : rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log)));
+    return this.ramp;
+  }
+
+  /** Every worker and solo session of the plan serves (false while a ramp-up is to come or under way). */
+  get planUp(): boolean {
+    return !this.sessions.partial;
   }
 
   get threads(): ThreadPlan {
@@ -332,6 +361,9 @@ export class Runtime {
    */
   close(): Promise<void> {
     this.closed ??= (async () => {
+      this.stopping = true;
+      // a ramp-up under way finishes first: it starts workers and sessions that close must then end
+      await this.ramp;
       this.registry.closing = true;
       this.batcher.flush = true;
       this.batcher.pump();

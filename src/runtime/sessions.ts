@@ -107,7 +107,7 @@ export interface LoadedModel {
   maxBatch: number;
   /** how long a lone request waits for company while a worker is free */
   batchDelayMs: number;
-  /** worker 0 holds a solo session for it (CPU, and the plan has one) */
+  /** worker 0 holds a solo session for it (CPU, and the plan has one); set later when it came with rampUp */
   solo: boolean;
   /** the convolutions its CPU sessions run as Winograd (graph-pass.ts) */
   winograd: string[];
@@ -128,25 +128,52 @@ export interface SessionsOptions {
   winograd?: boolean;
   /** keep ORT's optimized graphs on disk between starts (ort-cache.ts); off when absent */
   ortCache?: OrtCacheOptions;
+  /** only the first worker starts, and models load without their solo session, until rampUp (RuntimeOptions.rampUp) */
+  rampUp?: boolean;
   log: PoolLog & { info(msg: string): void };
 }
 
 export class Sessions {
   private nextId = 1;
+  /** models load without their solo session: it comes with addSolo, once the server listens */
+  private soloLater: boolean;
   readonly eps: EpName[];
   /** detection input tensors, recycled through the workers (runDetect gives them back) */
   readonly tensors = new TensorPool();
 
-  private constructor(readonly pool: WorkerPool, readonly plan: ThreadPlan, eps: EpName[], private readonly log: SessionsOptions['log']) {
+  private constructor(readonly pool: WorkerPool, readonly plan: ThreadPlan, eps: EpName[], private readonly log: SessionsOptions['log'], soloLater: boolean) {
     this.eps = eps;
+    this.soloLater = soloLater;
   }
 
   static async start(o: SessionsOptions): Promise<Sessions> {
     const eps = parseEps(o.eps ?? ['cpu']);
     const plan = threadPlan(o.workers, o.intraOpThreads, o.soloThreads, (o.int8Only ?? false) && eps.every((e) => e === 'cpu'));
     // spinning off unless asked: a spinning thread holds a core that decoding (or the other sessions) need
-    const pool = await WorkerPool.start(plan.workers, { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, winograd: o.winograd, ortCache: o.ortCache }, o.log);
-    return new Sessions(pool, plan, eps, o.log);
+    const init = { intraOpThreads: plan.intraOpThreads, spinning: o.spinning ?? false, cpuMemArena: o.cpuMemArena, winograd: o.winograd, ortCache: o.ortCache };
+    const pool = await WorkerPool.start(plan.workers, init, o.log, o.rampUp ? 1 : plan.workers);
+    return new Sessions(pool, plan, eps, o.log, (o.rampUp ?? false) && plan.soloThreads > 0);
+  }
+
+  /** Workers or solo sessions of the plan still to come (rampUp). */
+  get partial(): boolean {
+    return this.soloLater || this.pool.started().length < this.plan.workers;
+  }
+
+  /**
+   * The solo session of a live model, made in worker 0 after the server listens (rampUp); afterwards every
+   * model loads with its own. The model runs lone requests on it once it is warm.
+   */
+  async addSolo(model: LoadedModel, warm: boolean): Promise<void> {
+    if (model.ep !== 'cpu' || this.plan.soloThreads === 0 || model.solo) return;
+    model.solo = await this.pool.call<boolean>(0, {
+      op: 'solo', modelId: model.id, file: model.file, eps: this.eps, manifest: model.manifest, soloThreads: this.plan.soloThreads, warm,
+    });
+  }
+
+  /** Models load with their solo session from now on (rampUp made the live ones'). */
+  soloFromNowOn(): void {
+    this.soloLater = false;
   }
 
   get workers(): number {
@@ -161,8 +188,9 @@ export class Sessions {
   async load(name: string, dir: string, manifest: Manifest, file: string, maxBatch: number | undefined, warm: boolean,
     batchDelayMs?: number): Promise<LoadedModel> {
     const id = this.nextId++;
+    // the workers started so far: one still to come loads every live model when it starts (rampUp)
     const settled = await Promise.allSettled(
-      Array.from({ length: this.workers }, (_, i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, file, manifest, warm))),
+      this.pool.started().map((i) => this.pool.call<LoadReply>(i, this.loadRequest(i, id, file, manifest, warm))),
     );
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     try {
@@ -193,7 +221,7 @@ export class Sessions {
 
   /** `warm`: every session the worker makes runs once at batch 1 before it replies */
   private loadRequest(worker: number, modelId: number, file: string, manifest: Manifest, warm: boolean): WorkerCall {
-    return { op: 'load', modelId, file, eps: this.eps, manifest, soloThreads: worker === 0 ? this.plan.soloThreads : 0, warm };
+    return { op: 'load', modelId, file, eps: this.eps, manifest, soloThreads: worker === 0 && !this.soloLater ? this.plan.soloThreads : 0, warm };
   }
 
   /**
@@ -223,7 +251,7 @@ export class Sessions {
   }
 
   private async releaseId(modelId: number): Promise<void> {
-    await Promise.allSettled(Array.from({ length: this.workers }, (_, i) => this.pool.call(i, { op: 'release', modelId })));
+    await Promise.allSettled(this.pool.started().map((i) => this.pool.call(i, { op: 'release', modelId })));
   }
 
   release(model: LoadedModel): Promise<void> {

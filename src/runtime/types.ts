@@ -45,6 +45,8 @@ export interface BatchEvent {
   inferSeconds: number;
   /** it ran alone on the solo session (every core) */
   solo?: boolean;
+  /** the worker it ran on */
+  worker?: number;
 }
 
 /** Hooks the server uses for metrics; the runtime calls them, never imports prom-client. */
@@ -117,6 +119,12 @@ export interface RuntimeOptions {
   warmup?: boolean;
   /** reload a model when its folder changes (default false) */
   watch?: boolean;
+  /**
+   * A faster cold start (`pinhole serve`): `loaded` waits for one warm session per model, on the first
+   * worker only; the other workers and the solo sessions come up with Runtime.rampUp(), called once the
+   * server listens (default false: the whole thread plan before `loaded`)
+   */
+  rampUp?: boolean;
   observer?: RuntimeObserver;
   log?: RuntimeLogger;
 }

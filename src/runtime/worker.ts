@@ -16,12 +16,14 @@ import { packDetections } from './detections-wire.ts';
 import { createSession, type CreatedSession, type ThreadOptions } from './ort-session.ts';
 import { passKey, prepareModel, readPassNote, winogradApplies, writePassNote, type PreparedModel } from './graph-pass.ts';
 import type {
-  DetectRequest, DetectWireReply, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, TensorMeta,
+  DetectRequest, DetectWireReply, InferReply, InferRequest, LoadReply, LoadRequest, SerializedError, SoloRequest, TensorMeta,
   WarmRequest, WorkerInit, WorkerReply, WorkerRequest,
 } from './protocol.ts';
 import type { RawTensor } from './types.ts';
+import { startMark } from './start-trace.ts';
 
 const init = workerData as WorkerInit;
+startMark(`worker ${init.index ?? '?'}: modules loaded (onnxruntime-node)`);
 // The EP fallback is reported by the runtime with its reason; ORT's own console line would be noise.
 ort.env.logLevel = 'fatal';
 
@@ -73,7 +75,7 @@ function get(modelId: number): Loaded {
  * optimizations off, or, the first time, from the (rewritten) model with its optimized graph saved for the
  * next start. `prepared` is shared by a load's sessions: the rewrite is done once.
  */
-async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptions, prepared: () => Promise<PreparedModel>): Promise<CreatedSession & { winograd: string[] }> {
+async function newSession(m: Pick<LoadRequest, 'file' | 'manifest'>, eps: readonly EpName[], t: ThreadOptions, prepared: () => Promise<PreparedModel>): Promise<CreatedSession & { winograd: string[] }> {
   const applies = winogradApplies(init.winograd !== false, eps, m.manifest);
   const build = `${ort.env.versions.common} quantized=${t.quantized === true} ${passKey(applies)}`;
   const cache = init.ortCache && eps[0] === 'cpu' ? cacheEntry(m.file, build, init.ortCache) : undefined;
@@ -107,7 +109,7 @@ async function newSession(m: LoadRequest, eps: readonly EpName[], t: ThreadOptio
 }
 
 /** The graph passes' result for a load, made on first use and then kept for its other session; `dispose` when loaded. */
-function preparedOnce(m: LoadRequest): { get: () => Promise<PreparedModel>; dispose: () => Promise<void> } {
+function preparedOnce(m: Pick<LoadRequest, 'file'>): { get: () => Promise<PreparedModel>; dispose: () => Promise<void> } {
   let p: Promise<PreparedModel> | undefined;
   return {
     get: () => (p ??= prepareModel(m.file)),
@@ -116,7 +118,7 @@ function preparedOnce(m: LoadRequest): { get: () => Promise<PreparedModel>; disp
 }
 
 /** The solo session: spinning off, so its threads sleep between layers instead of holding cores. */
-async function soloSession(m: LoadRequest, ep: EpName, prepared: () => Promise<PreparedModel>): Promise<ort.InferenceSession | undefined> {
+async function soloSession(m: LoadRequest | SoloRequest, ep: EpName, prepared: () => Promise<PreparedModel>): Promise<ort.InferenceSession | undefined> {
   const threads = m.soloThreads ?? 0;
   if (ep !== 'cpu' || !(threads > init.intraOpThreads) || !isDetector(m.manifest)) return undefined;
   return (await newSession(m, ['cpu'], { intraOpThreads: threads, spinning: false, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8' }, prepared)).session;
@@ -130,8 +132,11 @@ async function loadSessions(m: LoadRequest): Promise<CreatedSession & { winograd
     const made = await newSession(m, m.eps, {
       intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
     }, prepared.get);
+    startMark(`worker ${init.index ?? '?'}: session of model ${m.modelId} created`);
     try {
-      return { ...made, solo: await soloSession(m, made.ep, prepared.get) };
+      const solo = await soloSession(m, made.ep, prepared.get);
+      if (solo) startMark(`worker ${init.index ?? '?'}: solo session of model ${m.modelId} created`);
+      return { ...made, solo };
     } catch (e) {
       await made.session.release();
       throw e;
@@ -166,7 +171,34 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   });
   // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
   const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
+  startMark(`worker ${init.index ?? '?'}: model ${m.modelId} warmed`);
   return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote, winograd };
+}
+
+/**
+ * The solo session of a model this worker holds, added after the server listens (Runtime.rampUp); true when
+ * it has one now. Warmed before it serves: the batcher only sends it work once the runtime hears back.
+ */
+async function addSolo(m: SoloRequest): Promise<boolean> {
+  const s = get(m.modelId);
+  if (!s.solo) {
+    const prepared = preparedOnce(m);
+    let solo: ort.InferenceSession | undefined;
+    try {
+      solo = await soloSession(m, 'cpu', prepared.get);
+    } finally {
+      await prepared.dispose();
+    }
+    // released meanwhile (a reload swapped the model out): nothing to keep
+    if (sessions.get(m.modelId) !== s) {
+      await solo?.release();
+      return false;
+    }
+    s.solo = solo;
+    startMark(`worker ${init.index ?? '?'}: solo session of model ${m.modelId} created`);
+    if (solo && m.warm) await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [], solo: true });
+  }
+  return s.solo !== undefined;
 }
 
 function batchTensor(s: Loaded, images: Float32Array[]): ort.Tensor {
@@ -285,6 +317,7 @@ async function handle(m: WorkerRequest): Promise<void> {
   try {
     switch (m.op) {
       case 'load': value = await load(m); break;
+      case 'solo': value = await addSolo(m); break;
       case 'warm': value = await warm(m); break;
       case 'runDetect': {
         // the inputs are done with once the batch ran: back to the runtime's pool, without a copy
