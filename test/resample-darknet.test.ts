@@ -45,6 +45,22 @@ describe('WebAssembly darknet resampler', () => {
     }
   });
 
+  it('source windows of a few rows give the same floats: reductions that skip rows, upscaling, one row', () => {
+    for (let k = 0; k < 40; k++) {
+      const C = k % 5 === 4 ? 1 : 3;
+      const W = 1 + rnd(60), H = 1 + rnd(k < 20 ? 200 : 30);
+      const outW = 1 + rnd(50), outH = 1 + rnd(k < 20 ? 30 : 90);
+      const src = picture(W, H, C);
+      const t = { netW: outW + 2, netH: outH + 1, dx: 1, dy: 1, outW, outH, ...DARKNET };
+      const a = new Float32Array(C * t.netW * t.netH).fill(-7), b = a.slice();
+      resampleDarknetJs(src, { ...t, out: a });
+      const rowsInWindow = 1 + rnd(5);
+      resampleDarknet(src, { ...t, out: b }, rowsInWindow * W * C);
+      const at = firstDifference(a, b);
+      expect(at, `case ${k}: ${W}x${H}x${C} -> ${outW}x${outH}, windows of ${rowsInWindow} rows: sample ${at}`).toBe(-1);
+    }
+  });
+
   it('the edge shapes: same size (the pixels themselves), one row or column in or out, upscaling', () => {
     const shapes: Array<[number, number, number, number, number]> = [
       [37, 23, 37, 23, 3], [37, 23, 37, 23, 1], [1, 1, 5, 4, 3], [1, 9, 7, 9, 3], [9, 1, 9, 6, 3], [9, 1, 9, 6, 1],

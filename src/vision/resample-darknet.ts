@@ -144,35 +144,31 @@ function columnTaps(w: number, W: number, C: number): { off: Int32Array; w0: Flo
   return { off, w0, w1 };
 }
 
-/** Byte offsets in the kernel's memory: tables, the channel pattern, a source row, its floats, two part rows, the output picture. */
-function layout(w: number, h: number, W: number, C: number) {
-  const r = regions();
-  const off = r.take(w * 4), w0 = r.take(w * 4), w1 = r.take(w * 4), pat = r.take(96);
-  // slack: the normaliser reads 16 bytes and writes 12 floats a step, the horizontal pass reads a vector
-  // past the last pixel and writes one past the last column
-  const src = r.take(W * C + 16), norm = r.take((W * C + 12) * 4 + 16);
-  const parts = [r.take(w * C * 4 + 16), r.take(w * C * 4 + 16)];
-  const out = r.take(C * w * h * 4);
-  return { off, w0, w1, pat, src, norm, parts, out, bytes: r.end };
-}
+/** Source bytes a call of the kernel takes at most (a picture of more goes in windows of rows). */
+const WINDOW_BYTES = 4 << 20;
 
 /**
- * darknet's resize_image of the normalised picture to outW x outH at (dx, dy) of the planar input, in
- * WebAssembly: bit for bit resampleDarknetJs. Source rows are copied into the kernel's memory one at a
- * time, as the vertical pass needs them; the output picture is copied out a plane at a time.
+ * Byte offsets in the kernel's memory: the job block dk_resize reads (resample.wat), tables, the channel
+ * pattern, the source window, its normalised row, two part rows, the output picture.
  */
-export function resampleDarknet(src: PixelSource, dst: SampleTarget): void {
-  checkShapes(src, dst);
-  const { width: W, height: H, channels: C } = src;
-  // a plain view: a Node Buffer's subarray (one a row) builds a Buffer each time
-  const pixels = new Uint8Array(src.pixels.buffer, src.pixels.byteOffset, src.pixels.length);
-  const { outW: w, outH: h } = dst;
-  if (12 % C !== 0) throw new RangeError(`resample: ${C} channels`);
-  const k = loadKernel();
-  const m = layout(w, h, W, C);
-  const mem = kernelMemory(k, m.bytes);
-  const u8 = new Uint8Array(mem), i32 = new Int32Array(mem), f32 = new Float32Array(mem);
-  const cols = columnTaps(w, W, C);
+function layout(w: number, h: number, windowRows: number, rowBytes: number, C: number) {
+  const r = regions();
+  const job = r.take(17 * 4), off = r.take(w * 4), w0 = r.take(w * 4), w1 = r.take(w * 4), pat = r.take(96);
+  const rows = r.take(h * 16);
+  // slack: the normaliser reads 16 bytes and writes 12 floats a step, the horizontal pass reads a vector
+  // past the last pixel and writes one past the last column
+  const src = r.take(windowRows * rowBytes + 16), norm = r.take((rowBytes + 12) * 4 + 16);
+  const parts = [r.take(w * C * 4 + 16), r.take(w * C * 4 + 16)];
+  const out = r.take(C * w * h * 4);
+  return { job, off, w0, w1, pat, rows, src, norm, parts, out, bytes: r.end };
+}
+
+/** The tables dk_resize reads, into the kernel's memory: the job block, column taps, channel pattern, per-row taps. */
+function writeTables(mem: ArrayBuffer, m: ReturnType<typeof layout>, src: PixelSource, dst: SampleTarget, rows: ReturnType<typeof darknetRows>): void {
+  const i32 = new Int32Array(mem), f32 = new Float32Array(mem);
+  const { outW: w, outH: h } = dst, C = src.channels;
+  i32.set([m.src, src.width * C, 0, m.norm, m.pat, m.parts[0], m.parts[1], -1, -1, w, C, m.off, m.w0, m.w1, m.rows, m.out, w * h * 4], m.job / 4);
+  const cols = columnTaps(w, src.width, C);
   i32.set(cols.off, m.off / 4);
   f32.set(cols.w0, m.w0 / 4);
   f32.set(cols.w1, m.w1 / 4);
@@ -180,26 +176,61 @@ export function resampleDarknet(src: PixelSource, dst: SampleTarget): void {
     f32[m.pat / 4 + i] = dst.mean[i % C];
     f32[m.pat / 4 + 12 + i] = dst.std[i % C];
   }
-  const rowBytes = W * C;
-  const slots = m.parts.map((ptr) => ({ ptr, row: -1 }));
-  // the part row of source row r in a slot, computed unless a slot holds it; rows only go down the
-  // picture, so the slot given up is the one holding the row nearer the top (never `keep`, the other row in use)
-  const part = (r: number, keep?: { row: number }) => {
-    const have = slots.find((s) => s.row === r);
-    if (have) return have;
-    const s = keep === slots[0] ? slots[1] : keep === slots[1] ? slots[0] : slots[0].row <= slots[1].row ? slots[0] : slots[1];
-    u8.set(pixels.subarray(r * rowBytes, (r + 1) * rowBytes), m.src);
-    k.dk_normalise(m.src, m.norm, rowBytes, m.pat);
-    k.dk_horizontal(m.norm, s.ptr, w, C, m.off, m.w0, m.w1);
-    s.row = r;
-    return s;
-  };
-  const rows = darknetRows(h, H);
-  const ostride = w * h * 4;
-  for (let y = 0; y < h; y++) {
-    const top = part(rows.iy[y]);
-    const bottom = rows.single[y] ? top : part(rows.iy[y] + 1, top);
-    k.dk_vertical(top.ptr, bottom.ptr, m.out + y * w * 4, w, C, rows.w0[y], rows.w1[y], rows.single[y], ostride);
+  for (let y = 0, e = m.rows / 4; y < h; y++, e += 4) {
+    i32[e] = rows.iy[y];
+    f32[e + 1] = rows.w0[y];
+    f32[e + 2] = rows.w1[y];
+    i32[e + 3] = rows.single[y];
   }
-  copyPlanes(f32, m.out / 4, C, dst);
+}
+
+/**
+ * Copies into the window the source rows r0 .. r1 - 1 that output rows y0 .. y1 - 1 read, as runs of
+ * consecutive rows: one copy for a picture reduced less than 2x, no bytes of the rows a strong reduction skips.
+ */
+function copyRows(u8: Uint8Array, at: number, pixels: Uint8Array, rowBytes: number, rows: ReturnType<typeof darknetRows>, r0: number, y0: number, y1: number): void {
+  let from = -1, to = -1;
+  const flush = () => { if (to > from) u8.set(pixels.subarray(from * rowBytes, to * rowBytes), at + (from - r0) * rowBytes); };
+  for (let y = y0; y < y1; y++) {
+    const a = Math.max(rows.iy[y], to), b = rows.iy[y] + (rows.single[y] ? 1 : 2);
+    if (b <= a) continue;
+    if (a > to) { flush(); from = a; }
+    to = b;
+  }
+  flush();
+}
+
+/**
+ * darknet's resize_image of the normalised picture to outW x outH at (dx, dy) of the planar input, in
+ * WebAssembly: bit for bit resampleDarknetJs. The kernel runs the whole row loop (dk_resize) on a window
+ * of source rows copied into its memory, the whole picture at once up to WINDOW_BYTES; the output picture
+ * is copied out a plane at a time. `windowBytes`: the window's size (tests take small ones).
+ */
+export function resampleDarknet(src: PixelSource, dst: SampleTarget, windowBytes = WINDOW_BYTES): void {
+  checkShapes(src, dst);
+  const { width: W, height: H, channels: C } = src;
+  if (12 % C !== 0) throw new RangeError(`resample: ${C} channels`);
+  // a plain view: a Node Buffer's subarray builds a Buffer each time
+  const pixels = new Uint8Array(src.pixels.buffer, src.pixels.byteOffset, src.pixels.length);
+  const { outW: w, outH: h } = dst;
+  const rowBytes = W * C;
+  // at least the two rows one output row reads
+  const windowRows = Math.min(H, Math.max(2, Math.floor(windowBytes / rowBytes)));
+  const k = loadKernel();
+  const m = layout(w, h, windowRows, rowBytes, C);
+  const mem = kernelMemory(k, m.bytes);
+  const rows = darknetRows(h, H);
+  writeTables(mem, m, src, dst, rows);
+  const u8 = new Uint8Array(mem), i32 = new Int32Array(mem);
+  // each call: the output rows whose source rows all lie in the window starting at the first one's top row
+  for (let y0 = 0; y0 < h;) {
+    const r0 = rows.iy[y0], r1 = Math.min(H, r0 + windowRows);
+    let y1 = y0;
+    while (y1 < h && rows.iy[y1] + (rows.single[y1] ? 0 : 1) < r1) y1++;
+    copyRows(u8, m.src, pixels, rowBytes, rows, r0, y0, y1);
+    i32[m.job / 4 + 2] = r0;
+    k.dk_resize(m.job, y0, y1);
+    y0 = y1;
+  }
+  copyPlanes(new Float32Array(mem), m.out / 4, C, dst);
 }

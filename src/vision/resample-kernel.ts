@@ -13,9 +13,8 @@ export interface Kernel {
   memory: { buffer: ArrayBuffer; grow(pages: number): number };
   horizontal(src: number, dst: number, n: number, C: number, lo: number, hi: number, w: number, pad: number): void;
   vertical(a: number, b: number, out: number, n: number, C: number, yw: number, mean: number, std: number, ostride: number): void;
-  dk_normalise(src: number, dst: number, n: number, pat: number): void;
-  dk_horizontal(row: number, dst: number, n: number, C: number, off: number, w0: number, w1: number): void;
-  dk_vertical(t: number, b: number, out: number, n: number, C: number, w0: number, w1: number, single: number, ostride: number): void;
+  /** darknet's resize_image of output rows y0 .. y1 - 1, as the job block at `job` describes (resample.wat). */
+  dk_resize(job: number, y0: number, y1: number): void;
 }
 
 let kernel: Kernel | undefined;

@@ -8,9 +8,11 @@
 ;; for 0-255, one cvtdq2ps on x86, where V8 expands the unsigned one into several instructions (the
 ;; TensorFlow pass's 416 rows of 720 -> 416 took 0.44 ms unsigned, 0.25 signed, A/B in one process).
 ;;
-;; JavaScript drives the row loop and copies one source row at a time into memory, so the module's
-;; memory holds a few source rows whatever the picture's size, and the output picture (copied out a
-;; plane at a time: one copy per row and channel cost more than the copying itself).
+;; For TensorFlow's sampler JavaScript drives the row loop and copies one source row at a time into
+;; memory; darknet's runs its whole row loop here (dk_resize) on a window of source rows copied in at
+;; once (JavaScript's per-row work was a fifth of its time). Either way the module's memory holds a
+;; bounded part of the source whatever the picture's size, and the output picture (copied out a plane
+;; at a time: one copy per row and channel cost more than the copying itself).
 (module
   (memory (export "memory") 1)
 
@@ -181,13 +183,14 @@
   ;; ---- darknet's resize_image (src/vision/resample-darknet.ts): a two-pass corner-aligned bilinear in
   ;; float32, on values already normalised; per sample w0 * a + w1 * b, each product and the sum rounded
   ;; to float32 (no fused multiply-add: darknet's amd64 build has none), as resampleDarknetJs does.
+  ;; JavaScript calls dk_resize alone; the three passes below are its pieces.
   ;; Rows are kept interleaved (C values a pixel) until the vertical pass writes the planes.
 
   ;; n source values (8-bit) to floats, (v - mean) / std by channel: twelve values a step, which is
   ;; whole pixels for 1 or 3 channels, so the channel pattern repeats every three vectors (pat: the three
   ;; mean vectors, then the three std vectors). A step reads 16 bytes and writes 12 floats: the source
   ;; row has 16 bytes of slack after it, the destination 48.
-  (func (export "dk_normalise") (param $src i32) (param $dst i32) (param $n i32) (param $pat i32)
+  (func $dk_normalise (param $src i32) (param $dst i32) (param $n i32) (param $pat i32)
     (local $i i32) (local $d i32) (local $v v128) (local $h v128)
     (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $s0 v128) (local $s1 v128) (local $s2 v128)
     (local.set $m0 (v128.load (local.get $pat)))
@@ -219,7 +222,7 @@
   ;; w0 0, w1 1 on the pixel before the last: the same value). Three channels: a pixel's three values
   ;; and the next one's first in a vector, the fourth lane's result overwritten by the next pixel's
   ;; store (the destination has 16 bytes of slack). Other channel counts value by value.
-  (func (export "dk_horizontal") (param $row i32) (param $dst i32) (param $n i32) (param $C i32)
+  (func $dk_horizontal (param $row i32) (param $dst i32) (param $n i32) (param $C i32)
     (param $off i32) (param $w0 i32) (param $w1 i32)
     (local $x i32) (local $c i32) (local $p i32) (local $d i32) (local $a f32) (local $b f32)
     (local.set $x (i32.const 0))
@@ -264,7 +267,7 @@
   ;; w0 * t when single: darknet's last row, or a source of one row), channel c of pixel x written to
   ;; out + c * ostride + 4x. Three channels: four pixels (three vectors a row) a step, regrouped by
   ;; channel with two shuffles a plane; the pixels left over and other channel counts one by one.
-  (func (export "dk_vertical") (param $t i32) (param $b i32) (param $out i32) (param $n i32) (param $C i32)
+  (func $dk_vertical (param $t i32) (param $b i32) (param $out i32) (param $n i32) (param $C i32)
     (param $w0 f32) (param $w1 f32) (param $single i32) (param $ostride i32)
     (local $x i32) (local $c i32) (local $k i32) (local $o i32) (local $v f32)
     (local $y0 v128) (local $y1 v128) (local $v0 v128) (local $v1 v128) (local $v2 v128)
@@ -316,5 +319,61 @@
             (br $ch)))
         (local.set $x (i32.add (local.get $x) (i32.const 1)))
         (br $px)))
+  )
+
+  ;; darknet's resize_image of output rows y0 .. y1 - 1, the whole row loop here: per output row its two
+  ;; source rows' part rows (normalised, then the horizontal pass) in one of two slots, computed unless a
+  ;; slot holds that row already, then the vertical pass into the planes. One call takes as many rows as
+  ;; the source window in memory holds; the slots keep their rows from call to call. The job block (i32s
+  ;; at $job, filled by resample-darknet.ts):
+  ;;   0 window: source row r0's first byte, the rows after it at rowBytes each (16 bytes of slack after)
+  ;;   4 rowBytes   8 r0   12 normalised-row scratch   16 the normaliser's channel pattern
+  ;;   20, 24 the two slots' part rows   28, 32 the source row each holds (-1: none)
+  ;;   36 n, the output width   40 C   44, 48, 52 the column taps: offsets, w0, w1
+  ;;   56 per output row 16 bytes: iy (i32), w0, w1 (f32), single (i32)   60 the output planes   64 their stride
+  (func $dk_slot (param $job i32) (param $r i32) (param $keep i32) (result i32)
+    (local $s i32)
+    (if (i32.eq (i32.load offset=28 (local.get $job)) (local.get $r)) (then (return (i32.const 0))))
+    (if (i32.eq (i32.load offset=32 (local.get $job)) (local.get $r)) (then (return (i32.const 1))))
+    ;; rows only go down the picture: give up the slot nearer the top, never the one kept
+    (local.set $s
+      (if (result i32) (i32.ge_s (local.get $keep) (i32.const 0))
+        (then (i32.sub (i32.const 1) (local.get $keep)))
+        (else (i32.gt_s (i32.load offset=28 (local.get $job)) (i32.load offset=32 (local.get $job))))))
+    (call $dk_normalise
+      (i32.add (i32.load (local.get $job))
+        (i32.mul (i32.sub (local.get $r) (i32.load offset=8 (local.get $job))) (i32.load offset=4 (local.get $job))))
+      (i32.load offset=12 (local.get $job)) (i32.load offset=4 (local.get $job)) (i32.load offset=16 (local.get $job)))
+    (call $dk_horizontal
+      (i32.load offset=12 (local.get $job))
+      (i32.load offset=20 (i32.add (local.get $job) (i32.shl (local.get $s) (i32.const 2))))
+      (i32.load offset=36 (local.get $job)) (i32.load offset=40 (local.get $job))
+      (i32.load offset=44 (local.get $job)) (i32.load offset=48 (local.get $job)) (i32.load offset=52 (local.get $job)))
+    (i32.store offset=28 (i32.add (local.get $job) (i32.shl (local.get $s) (i32.const 2))) (local.get $r))
+    (local.get $s))
+
+  (func (export "dk_resize") (param $job i32) (param $y0 i32) (param $y1 i32)
+    (local $y i32) (local $e i32) (local $single i32) (local $t i32) (local $b i32) (local $n i32)
+    (local.set $n (i32.load offset=36 (local.get $job)))
+    (local.set $y (local.get $y0))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $y) (local.get $y1)))
+        (local.set $e (i32.add (i32.load offset=56 (local.get $job)) (i32.shl (local.get $y) (i32.const 4))))
+        (local.set $single (i32.load offset=12 (local.get $e)))
+        (local.set $t (call $dk_slot (local.get $job) (i32.load (local.get $e)) (i32.const -1)))
+        (local.set $b
+          (if (result i32) (local.get $single)
+            (then (local.get $t))
+            (else (call $dk_slot (local.get $job) (i32.add (i32.load (local.get $e)) (i32.const 1)) (local.get $t)))))
+        (call $dk_vertical
+          (i32.load offset=20 (i32.add (local.get $job) (i32.shl (local.get $t) (i32.const 2))))
+          (i32.load offset=20 (i32.add (local.get $job) (i32.shl (local.get $b) (i32.const 2))))
+          (i32.add (i32.load offset=60 (local.get $job)) (i32.shl (i32.mul (local.get $y) (local.get $n)) (i32.const 2)))
+          (local.get $n) (i32.load offset=40 (local.get $job))
+          (f32.load offset=4 (local.get $e)) (f32.load offset=8 (local.get $e))
+          (local.get $single) (i32.load offset=64 (local.get $job)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $row)))
   )
 )
