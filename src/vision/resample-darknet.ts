@@ -147,40 +147,69 @@ function columnTaps(w: number, W: number, C: number): { off: Int32Array; w0: Flo
 /** Source bytes a call of the kernel takes at most (a picture of more goes in windows of rows). */
 const WINDOW_BYTES = 4 << 20;
 
+type Rows = ReturnType<typeof darknetRows>;
+
 /**
- * Byte offsets in the kernel's memory: the job block dk_resize reads (resample.wat), tables, the channel
+ * The taps of one geometry as they lie in the kernel's memory, from `at`: the column offsets, w0, w1
+ * (columnTaps), then per output row 16 bytes: iy, w0, w1, single (darknetRows).
+ */
+interface Taps { rows: Rows; bytes: Uint8Array; off: number; w0: number; w1: number; iy: number }
+
+function tapsOf(w: number, h: number, W: number, H: number, C: number): Taps {
+  const r = regions();
+  const off = r.take(w * 4), w0 = r.take(w * 4), w1 = r.take(w * 4), iy = r.take(h * 16);
+  const buf = new ArrayBuffer(r.end), i32 = new Int32Array(buf), f32 = new Float32Array(buf);
+  const cols = columnTaps(w, W, C), rows = darknetRows(h, H);
+  i32.set(cols.off, off / 4);
+  f32.set(cols.w0, w0 / 4);
+  f32.set(cols.w1, w1 / 4);
+  for (let y = 0, e = iy / 4; y < h; y++, e += 4) {
+    i32[e] = rows.iy[y];
+    f32[e + 1] = rows.w0[y];
+    f32[e + 2] = rows.w1[y];
+    i32[e + 3] = rows.single[y];
+  }
+  return { rows, bytes: new Uint8Array(buf), off, w0, w1, iy };
+}
+
+// a stream's frames share one geometry: its taps are worked out once (a few geometries kept)
+const tapsCache = new Map<string, Taps>();
+function cachedTaps(w: number, h: number, W: number, H: number, C: number): Taps {
+  const key = `${w} ${h} ${W} ${H} ${C}`;
+  let t = tapsCache.get(key);
+  if (!t) {
+    t = tapsOf(w, h, W, H, C);
+    if (tapsCache.size >= 8) tapsCache.delete(tapsCache.keys().next().value!);
+    tapsCache.set(key, t);
+  }
+  return t;
+}
+
+/**
+ * Byte offsets in the kernel's memory: the job block dk_resize reads (resample.wat), the taps, the channel
  * pattern, the source window, its normalised row, two part rows, the output picture.
  */
-function layout(w: number, h: number, windowRows: number, rowBytes: number, C: number) {
+function layout(w: number, h: number, windowRows: number, rowBytes: number, C: number, tapBytes: number) {
   const r = regions();
-  const job = r.take(17 * 4), off = r.take(w * 4), w0 = r.take(w * 4), w1 = r.take(w * 4), pat = r.take(96);
-  const rows = r.take(h * 16);
+  const job = r.take(17 * 4), taps = r.take(tapBytes), pat = r.take(96);
   // slack: the normaliser reads 16 bytes and writes 12 floats a step, the horizontal pass reads a vector
   // past the last pixel and writes one past the last column
   const src = r.take(windowRows * rowBytes + 16), norm = r.take((rowBytes + 12) * 4 + 16);
   const parts = [r.take(w * C * 4 + 16), r.take(w * C * 4 + 16)];
   const out = r.take(C * w * h * 4);
-  return { job, off, w0, w1, pat, rows, src, norm, parts, out, bytes: r.end };
+  return { job, taps, pat, src, norm, parts, out, bytes: r.end };
 }
 
-/** The tables dk_resize reads, into the kernel's memory: the job block, column taps, channel pattern, per-row taps. */
-function writeTables(mem: ArrayBuffer, m: ReturnType<typeof layout>, src: PixelSource, dst: SampleTarget, rows: ReturnType<typeof darknetRows>): void {
+/** What dk_resize reads besides the pixels: the job block, the taps, the normaliser's channel pattern. */
+function writeTables(mem: ArrayBuffer, m: ReturnType<typeof layout>, t: Taps, rowBytes: number, C: number, dst: SampleTarget): void {
   const i32 = new Int32Array(mem), f32 = new Float32Array(mem);
-  const { outW: w, outH: h } = dst, C = src.channels;
-  i32.set([m.src, src.width * C, 0, m.norm, m.pat, m.parts[0], m.parts[1], -1, -1, w, C, m.off, m.w0, m.w1, m.rows, m.out, w * h * 4], m.job / 4);
-  const cols = columnTaps(w, src.width, C);
-  i32.set(cols.off, m.off / 4);
-  f32.set(cols.w0, m.w0 / 4);
-  f32.set(cols.w1, m.w1 / 4);
+  const { outW: w, outH: h } = dst;
+  i32.set([m.src, rowBytes, 0, m.norm, m.pat, m.parts[0], m.parts[1], -1, -1, w, C,
+    m.taps + t.off, m.taps + t.w0, m.taps + t.w1, m.taps + t.iy, m.out, w * h * 4], m.job / 4);
+  new Uint8Array(mem).set(t.bytes, m.taps);
   for (let i = 0; i < 12; i++) {
     f32[m.pat / 4 + i] = dst.mean[i % C];
     f32[m.pat / 4 + 12 + i] = dst.std[i % C];
-  }
-  for (let y = 0, e = m.rows / 4; y < h; y++, e += 4) {
-    i32[e] = rows.iy[y];
-    f32[e + 1] = rows.w0[y];
-    f32[e + 2] = rows.w1[y];
-    i32[e + 3] = rows.single[y];
   }
 }
 
@@ -188,7 +217,7 @@ function writeTables(mem: ArrayBuffer, m: ReturnType<typeof layout>, src: PixelS
  * Copies into the window the source rows r0 .. r1 - 1 that output rows y0 .. y1 - 1 read, as runs of
  * consecutive rows: one copy for a picture reduced less than 2x, no bytes of the rows a strong reduction skips.
  */
-function copyRows(u8: Uint8Array, at: number, pixels: Uint8Array, rowBytes: number, rows: ReturnType<typeof darknetRows>, r0: number, y0: number, y1: number): void {
+function copyRows(u8: Uint8Array, at: number, pixels: Uint8Array, rowBytes: number, rows: Rows, r0: number, y0: number, y1: number): void {
   let from = -1, to = -1;
   const flush = () => { if (to > from) u8.set(pixels.subarray(from * rowBytes, to * rowBytes), at + (from - r0) * rowBytes); };
   for (let y = y0; y < y1; y++) {
@@ -217,10 +246,10 @@ export function resampleDarknet(src: PixelSource, dst: SampleTarget, windowBytes
   // at least the two rows one output row reads
   const windowRows = Math.min(H, Math.max(2, Math.floor(windowBytes / rowBytes)));
   const k = loadKernel();
-  const m = layout(w, h, windowRows, rowBytes, C);
+  const taps = cachedTaps(w, h, W, H, C), rows = taps.rows;
+  const m = layout(w, h, windowRows, rowBytes, C, taps.bytes.length);
   const mem = kernelMemory(k, m.bytes);
-  const rows = darknetRows(h, H);
-  writeTables(mem, m, src, dst, rows);
+  writeTables(mem, m, taps, rowBytes, C, dst);
   const u8 = new Uint8Array(mem), i32 = new Int32Array(mem);
   // each call: the output rows whose source rows all lie in the window starting at the first one's top row
   for (let y0 = 0; y0 < h;) {
