@@ -154,26 +154,29 @@ const WINDOW_BYTES = 128 << 10;
 type Rows = ReturnType<typeof darknetRows>;
 
 /**
- * The taps of one geometry as they lie in the kernel's memory, from `at`: the column offsets, w0, w1
- * (columnTaps), then per output row 16 bytes: iy, w0, w1, single (darknetRows).
+ * The taps of one geometry as they lie in the kernel's memory, from `at`: per output column 16 bytes,
+ * its source pixel's byte offset, w0, w1 (columnTaps), then per output row 16 bytes: iy, w0, w1, single
+ * (darknetRows).
  */
-interface Taps { rows: Rows; bytes: Uint8Array; off: number; w0: number; w1: number; iy: number }
+interface Taps { rows: Rows; bytes: Uint8Array; cols: number; iy: number }
 
 function tapsOf(w: number, h: number, W: number, H: number, C: number): Taps {
   const r = regions();
-  const off = r.take(w * 4), w0 = r.take(w * 4), w1 = r.take(w * 4), iy = r.take(h * 16);
+  const colAt = r.take(w * 16), iy = r.take(h * 16);
   const buf = new ArrayBuffer(r.end), i32 = new Int32Array(buf), f32 = new Float32Array(buf);
   const cols = columnTaps(w, W, C), rows = darknetRows(h, H);
-  i32.set(cols.off, off / 4);
-  f32.set(cols.w0, w0 / 4);
-  f32.set(cols.w1, w1 / 4);
+  for (let x = 0, e = colAt / 4; x < w; x++, e += 4) {
+    i32[e] = cols.off[x];
+    f32[e + 1] = cols.w0[x];
+    f32[e + 2] = cols.w1[x];
+  }
   for (let y = 0, e = iy / 4; y < h; y++, e += 4) {
     i32[e] = rows.iy[y];
     f32[e + 1] = rows.w0[y];
     f32[e + 2] = rows.w1[y];
     i32[e + 3] = rows.single[y];
   }
-  return { rows, bytes: new Uint8Array(buf), off, w0, w1, iy };
+  return { rows, bytes: new Uint8Array(buf), cols: colAt, iy };
 }
 
 // a stream's frames share one geometry: its taps are worked out once (a few geometries kept)
@@ -195,7 +198,7 @@ function cachedTaps(w: number, h: number, W: number, H: number, C: number): Taps
  */
 function layout(w: number, h: number, windowRows: number, rowBytes: number, C: number, tapBytes: number) {
   const r = regions();
-  const job = r.take(17 * 4), taps = r.take(tapBytes), pat = r.take(96);
+  const job = r.take(15 * 4), taps = r.take(tapBytes), pat = r.take(96);
   // slack: the normaliser reads 16 bytes and writes 12 floats a step, the horizontal pass reads a vector
   // past the last pixel and writes one past the last column
   const src = r.take(windowRows * rowBytes + 16), norm = r.take((rowBytes + 12) * 4 + 16);
@@ -209,7 +212,7 @@ function writeTables(mem: ArrayBuffer, m: ReturnType<typeof layout>, t: Taps, ro
   const i32 = new Int32Array(mem), f32 = new Float32Array(mem);
   const { outW: w, outH: h } = dst;
   i32.set([m.src, rowBytes, 0, m.norm, m.pat, m.parts[0], m.parts[1], -1, -1, w, C,
-    m.taps + t.off, m.taps + t.w0, m.taps + t.w1, m.taps + t.iy, m.out, w * h * 4], m.job / 4);
+    m.taps + t.cols, m.taps + t.iy, m.out, w * h * 4], m.job / 4);
   new Uint8Array(mem).set(t.bytes, m.taps);
   for (let i = 0; i < 12; i++) {
     f32[m.pat / 4 + i] = dst.mean[i % C];

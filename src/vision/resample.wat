@@ -217,36 +217,42 @@
         (br $step)))
   )
 
-  ;; The horizontal pass of one normalised row into n output pixels: pixel x is w0[x] * p + w1[x] * q,
-  ;; p the row's pixel at byte offset off[x] and q the pixel after it (darknet's copied last column is
-  ;; w0 0, w1 1 on the pixel before the last: the same value). Three channels: a pixel's three values
-  ;; and the next one's first in a vector, the fourth lane's result overwritten by the next pixel's
-  ;; store (the destination has 16 bytes of slack). Other channel counts value by value.
-  (func $dk_horizontal (param $row i32) (param $dst i32) (param $n i32) (param $C i32)
-    (param $off i32) (param $w0 i32) (param $w1 i32)
-    (local $x i32) (local $c i32) (local $p i32) (local $d i32) (local $a f32) (local $b f32)
+  ;; The horizontal pass of one normalised row into n output pixels: pixel x is w0 * p + w1 * q from
+  ;; column x's 16-byte record at cols + 16x (off, w0, w1: i32, f32, f32), p the row's pixel at byte
+  ;; offset off and q the pixel after it (darknet's copied last column is w0 0, w1 1 on the pixel before
+  ;; the last: the same value). Three channels: a pixel's three values and the next one's first in a
+  ;; vector, the fourth lane's result overwritten by the next pixel's store (the destination has 16 bytes
+  ;; of slack), the record one load, its weights spread by shuffles. Other channel counts value by value.
+  (func $dk_horizontal (param $row i32) (param $dst i32) (param $n i32) (param $C i32) (param $cols i32)
+    (local $x i32) (local $c i32) (local $p i32) (local $d i32) (local $e i32) (local $a f32) (local $b f32)
+    (local $r v128)
     (local.set $x (i32.const 0))
     (local.set $d (local.get $dst))
+    (local.set $e (local.get $cols))
     (if (i32.eq (local.get $C) (i32.const 3))
       (then
         (block $done
           (loop $col
             (br_if $done (i32.ge_u (local.get $x) (local.get $n)))
-            (local.set $p (i32.add (local.get $row) (i32.load (i32.add (local.get $off) (i32.shl (local.get $x) (i32.const 2))))))
+            (local.set $r (v128.load (local.get $e)))
+            (local.set $p (i32.add (local.get $row) (i32x4.extract_lane 0 (local.get $r))))
             (v128.store (local.get $d)
               (f32x4.add
-                (f32x4.mul (v128.load (local.get $p)) (v128.load32_splat (i32.add (local.get $w0) (i32.shl (local.get $x) (i32.const 2)))))
-                (f32x4.mul (v128.load offset=12 (local.get $p)) (v128.load32_splat (i32.add (local.get $w1) (i32.shl (local.get $x) (i32.const 2)))))))
+                (f32x4.mul (v128.load (local.get $p))
+                  (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $r) (local.get $r)))
+                (f32x4.mul (v128.load offset=12 (local.get $p))
+                  (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $r) (local.get $r)))))
             (local.set $x (i32.add (local.get $x) (i32.const 1)))
             (local.set $d (i32.add (local.get $d) (i32.const 12)))
+            (local.set $e (i32.add (local.get $e) (i32.const 16)))
             (br $col)))
         (return)))
     (block $done
       (loop $col
         (br_if $done (i32.ge_u (local.get $x) (local.get $n)))
-        (local.set $p (i32.add (local.get $row) (i32.load (i32.add (local.get $off) (i32.shl (local.get $x) (i32.const 2))))))
-        (local.set $a (f32.load (i32.add (local.get $w0) (i32.shl (local.get $x) (i32.const 2)))))
-        (local.set $b (f32.load (i32.add (local.get $w1) (i32.shl (local.get $x) (i32.const 2)))))
+        (local.set $p (i32.add (local.get $row) (i32.load (local.get $e))))
+        (local.set $a (f32.load offset=4 (local.get $e)))
+        (local.set $b (f32.load offset=8 (local.get $e)))
         (local.set $c (i32.const 0))
         (block $chdone
           (loop $ch
@@ -260,6 +266,7 @@
             (local.set $c (i32.add (local.get $c) (i32.const 1)))
             (br $ch)))
         (local.set $x (i32.add (local.get $x) (i32.const 1)))
+        (local.set $e (i32.add (local.get $e) (i32.const 16)))
         (br $col)))
   )
 
@@ -329,8 +336,8 @@
   ;;   0 window: source row r0's first byte, the rows after it at rowBytes each (16 bytes of slack after)
   ;;   4 rowBytes   8 r0   12 normalised-row scratch   16 the normaliser's channel pattern
   ;;   20, 24 the two slots' part rows   28, 32 the source row each holds (-1: none)
-  ;;   36 n, the output width   40 C   44, 48, 52 the column taps: offsets, w0, w1
-  ;;   56 per output row 16 bytes: iy (i32), w0, w1 (f32), single (i32)   60 the output planes   64 their stride
+  ;;   36 n, the output width   40 C   44 per output column 16 bytes: off (i32), w0, w1 (f32)
+  ;;   48 per output row 16 bytes: iy (i32), w0, w1 (f32), single (i32)   52 the output planes   56 their stride
   (func $dk_slot (param $job i32) (param $r i32) (param $keep i32) (result i32)
     (local $s i32)
     (if (i32.eq (i32.load offset=28 (local.get $job)) (local.get $r)) (then (return (i32.const 0))))
@@ -348,7 +355,7 @@
       (i32.load offset=12 (local.get $job))
       (i32.load offset=20 (i32.add (local.get $job) (i32.shl (local.get $s) (i32.const 2))))
       (i32.load offset=36 (local.get $job)) (i32.load offset=40 (local.get $job))
-      (i32.load offset=44 (local.get $job)) (i32.load offset=48 (local.get $job)) (i32.load offset=52 (local.get $job)))
+      (i32.load offset=44 (local.get $job)))
     (i32.store offset=28 (i32.add (local.get $job) (i32.shl (local.get $s) (i32.const 2))) (local.get $r))
     (local.get $s))
 
@@ -359,7 +366,7 @@
     (block $done
       (loop $row
         (br_if $done (i32.ge_u (local.get $y) (local.get $y1)))
-        (local.set $e (i32.add (i32.load offset=56 (local.get $job)) (i32.shl (local.get $y) (i32.const 4))))
+        (local.set $e (i32.add (i32.load offset=48 (local.get $job)) (i32.shl (local.get $y) (i32.const 4))))
         (local.set $single (i32.load offset=12 (local.get $e)))
         (local.set $t (call $dk_slot (local.get $job) (i32.load (local.get $e)) (i32.const -1)))
         (local.set $b
@@ -369,10 +376,10 @@
         (call $dk_vertical
           (i32.load offset=20 (i32.add (local.get $job) (i32.shl (local.get $t) (i32.const 2))))
           (i32.load offset=20 (i32.add (local.get $job) (i32.shl (local.get $b) (i32.const 2))))
-          (i32.add (i32.load offset=60 (local.get $job)) (i32.shl (i32.mul (local.get $y) (local.get $n)) (i32.const 2)))
+          (i32.add (i32.load offset=52 (local.get $job)) (i32.shl (i32.mul (local.get $y) (local.get $n)) (i32.const 2)))
           (local.get $n) (i32.load offset=40 (local.get $job))
           (f32.load offset=4 (local.get $e)) (f32.load offset=8 (local.get $e))
-          (local.get $single) (i32.load offset=64 (local.get $job)))
+          (local.get $single) (i32.load offset=56 (local.get $job)))
         (local.set $y (i32.add (local.get $y) (i32.const 1)))
         (br $row)))
   )
