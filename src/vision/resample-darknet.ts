@@ -154,9 +154,9 @@ const WINDOW_BYTES = 128 << 10;
 type Rows = ReturnType<typeof darknetRows>;
 
 /**
- * The taps of one geometry as they lie in the kernel's memory, from `at`: per output column 16 bytes,
- * its source pixel's byte offset, w0, w1 (columnTaps), then per output row 16 bytes: iy, w0, w1, single
- * (darknetRows).
+ * The taps of one geometry as they lie in the kernel's memory (bytes; cols and iy: offsets in it): per
+ * output column 16 bytes, its source pixel's byte offset, w0, w1 (columnTaps), then per output row 16
+ * bytes: iy, w0, w1, single (darknetRows).
  */
 interface Taps { rows: Rows; bytes: Uint8Array; cols: number; iy: number }
 
@@ -222,7 +222,8 @@ function writeTables(mem: ArrayBuffer, m: ReturnType<typeof layout>, t: Taps, ro
 
 /**
  * Copies into the window the source rows r0 .. r1 - 1 that output rows y0 .. y1 - 1 read, as runs of
- * consecutive rows: one copy for a picture reduced less than 2x, no bytes of the rows a strong reduction skips.
+ * consecutive rows: one copy a window for a picture reduced less than 2x, none of the rows a strong
+ * reduction skips.
  */
 function copyRows(u8: Uint8Array, at: number, pixels: Uint8Array, rowBytes: number, rows: Rows, r0: number, y0: number, y1: number): void {
   let from = -1, to = -1;
@@ -239,7 +240,8 @@ function copyRows(u8: Uint8Array, at: number, pixels: Uint8Array, rowBytes: numb
 /**
  * darknet's resize_image of the normalised picture to outW x outH at (dx, dy) of the planar input, in
  * WebAssembly: bit for bit resampleDarknetJs. The kernel runs the whole row loop (dk_resize) on windows
- * of source rows copied into its memory (WINDOW_BYTES each); the output picture is copied out a plane at a time. `windowBytes`: the window's size (tests take small ones).
+ * of source rows copied into its memory (`windowBytes` each: tests take small ones); the output picture
+ * is copied out a plane at a time.
  */
 export function resampleDarknet(src: PixelSource, dst: SampleTarget, windowBytes = WINDOW_BYTES): void {
   checkShapes(src, dst);
