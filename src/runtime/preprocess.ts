@@ -133,35 +133,35 @@ function fromRaw(r: RawImage): Source {
  * chunk), so that sharp reads the header and words any error itself.
  */
 export function headerSize(bytes: Uint8Array): { width: number; height: number } | undefined {
-  const jpeg = bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-  const png = bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
-  if (!jpeg && !png) return undefined;
+  if (bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return jpegSize(bytes);
+  if (!(bytes.length >= 24 && PNG_SIGNATURE.every((b, i) => bytes[i] === b))) return undefined;
   let s: ReturnType<typeof imageSize>;
   try {
     s = imageSize(bytes);
   } catch {
     return undefined;
   }
-  if (s.type !== (jpeg ? 'jpg' : 'png') || !(s.width > 0 && s.height > 0)) return undefined;
+  if (s.type !== 'png' || !(s.width > 0 && s.height > 0)) return undefined;
   // libvips takes a PNG's orientation from its eXIf chunk, which image-size does not read
-  if (png) return contains(bytes, EXIF_CHUNK, bytes.length) ? undefined : { width: s.width, height: s.height };
-  if (s.orientation === undefined && contains(bytes, EXIF, 65_536)) return undefined;
-  // image-size takes the last EXIF block's orientation, libvips the first's: the header walk of jpeg-markers.ts
-  // must read the same one, with certainty (e.g. one EXIF block), or sharp reads the header
-  if (jpegFrame(bytes)?.orientation !== (s.orientation ?? 1)) return undefined;
-  const o = s.orientation ?? 1;
-  if (!(Number.isInteger(o) && o >= 1 && o <= 8)) return undefined;
+  return contains(bytes, EXIF_CHUNK) ? undefined : { width: s.width, height: s.height };
+}
+
+/**
+ * A JPEG's displayed size from the header walk of jpeg-markers.ts, which reads the EXIF orientation as libvips
+ * does (the first EXIF block; image-size took the last one's) and gives none when it is not sure.
+ */
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  const f = jpegFrame(bytes);
+  if (!f || f.orientation === undefined || !(f.width > 0 && f.height > 0)) return undefined;
   // orientations 5-8 turn the picture by a quarter: the displayed width is the stored height
-  return o >= 5 ? { width: s.height, height: s.width } : { width: s.width, height: s.height };
+  return f.orientation >= 5 ? { width: f.height, height: f.width } : { width: f.width, height: f.height };
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const EXIF_CHUNK = Buffer.from('eXIf', 'latin1');
-/** A JPEG's APP1 EXIF block starts so; its header segments sit in the first 64 KiB. */
-const EXIF = Buffer.from('Exif\0\0', 'latin1');
 
-function contains(bytes: Uint8Array, what: Buffer, within: number): boolean {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, within)).indexOf(what) >= 0;
+function contains(bytes: Uint8Array, what: Buffer): boolean {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).indexOf(what) >= 0;
 }
 
 /**
