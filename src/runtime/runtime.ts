@@ -138,8 +138,12 @@ export class Runtime {
    * models serve meanwhile. Resolves once it is up; idempotent, and at once without `rampUp`.
    */
   rampUp(): Promise<void> {
-    this.ramp ??= rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log);
+    this.ramp ??= this.rampNow();
     return this.ramp;
+  }
+
+  private rampNow(): Promise<void> {
+    return rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log);
   }
 
   /**
@@ -149,7 +153,7 @@ export class Runtime {
   rampUpWhenQuiet(quietMs = 100, maxWaitMs = 500): Promise<void> {
     const waits = this.batcher.waits;
     this.ramp ??= whenQuiet(() => this.batcher.idle, () => this.batcher.waits > waits, () => this.stopping, quietMs, maxWaitMs)
-      .then(() => (this.stopping ? undefined : rampUp(this.sessions, this.registry, this.options.warmup !== false, this.log)));
+      .then(() => (this.stopping ? undefined : this.rampNow()));
     return this.ramp;
   }
 

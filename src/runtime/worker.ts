@@ -23,7 +23,9 @@ import type { RawTensor } from './types.ts';
 import { startMark } from './start-trace.ts';
 
 const init = workerData as WorkerInit;
-startMark(`worker ${init.index ?? '?'}: modules loaded (onnxruntime-node)`);
+/** a cold-start phase of this worker (start-trace.ts) */
+const mark = (label: string) => startMark(`worker ${init.index ?? '?'}: ${label}`);
+mark('modules loaded (onnxruntime-node)');
 // The EP fallback is reported by the runtime with its reason; ORT's own console line would be noise.
 ort.env.logLevel = 'fatal';
 
@@ -132,10 +134,10 @@ async function loadSessions(m: LoadRequest): Promise<CreatedSession & { winograd
     const made = await newSession(m, m.eps, {
       intraOpThreads: init.intraOpThreads, spinning: init.spinning, cpuMemArena: init.cpuMemArena, quantized: m.manifest.precision === 'int8',
     }, prepared.get);
-    startMark(`worker ${init.index ?? '?'}: session of model ${m.modelId} created`);
+    mark(`session of model ${m.modelId} created`);
     try {
       const solo = await soloSession(m, made.ep, prepared.get);
-      if (solo) startMark(`worker ${init.index ?? '?'}: solo session of model ${m.modelId} created`);
+      if (solo) mark(`solo session of model ${m.modelId} created`);
       return { ...made, solo };
     } catch (e) {
       await made.session.release();
@@ -171,7 +173,7 @@ async function load(m: LoadRequest): Promise<LoadReply> {
   });
   // warmed here, not in a call of its own: that would wait for the main thread, busy building the app at a cold start
   const warmNote = m.warm ? await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [1], solo: solo !== undefined }) : null;
-  startMark(`worker ${init.index ?? '?'}: model ${m.modelId} warmed`);
+  mark(`model ${m.modelId} warmed`);
   return { ep, failed, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata), solo: solo !== undefined, fixedBatch, warmNote, winograd };
 }
 
@@ -195,7 +197,7 @@ async function addSolo(m: SoloRequest): Promise<boolean> {
       return false;
     }
     s.solo = solo;
-    startMark(`worker ${init.index ?? '?'}: solo session of model ${m.modelId} created`);
+    mark(`solo session of model ${m.modelId} created`);
     if (solo && m.warm) await warm({ op: 'warm', id: m.id, modelId: m.modelId, batches: [], solo: true });
   }
   return s.solo !== undefined;
