@@ -342,6 +342,9 @@ describe('preprocess: the same network input with libjpeg-turbo as with sharp al
   it('forced sharp (PINHOLE_JPEG=sharp) and a missing library both fall back to sharp, and say why', async () => {
     const forced = await instance({ PINHOLE_JPEG: 'sharp' });
     expect(forced.decoder).toEqual({ kind: 'sharp', reason: 'PINHOLE_JPEG=sharp' });
+    // a value it does not know is not taken for either: sharp, and the log line names the value
+    const typo = await instance({ PINHOLE_JPEG: 'libjpeg' });
+    expect(typo.decoder).toEqual({ kind: 'sharp', reason: 'PINHOLE_JPEG="libjpeg" is neither sharp nor turbo' });
     const missing = await instance({ PINHOLE_TURBOJPEG: '/nonexistent/libturbojpeg.so.0' });
     expect(missing.decoder.kind).toBe('sharp');
     expect(missing.decoder.kind === 'sharp' && missing.decoder.reason).toMatch(/libturbojpeg did not load .*\/nonexistent\/libturbojpeg\.so\.0/);
